@@ -1,0 +1,20 @@
+#include "config/keys/keys.hpp"
+
+namespace tern::config {
+
+const Schema& tern_schema() {
+  static const Schema schema = [] {
+    Schema s;
+    keys::register_server(s);
+    keys::register_certificates(s);
+    keys::register_storage(s);
+    keys::register_remotes(s);
+    keys::register_queue(s);
+    keys::register_directories(s);
+    keys::register_relay_shorthand(s);
+    return s;
+  }();
+  return schema;
+}
+
+}  // namespace tern::config

@@ -1,0 +1,124 @@
+#include "config/keys/keys.hpp"
+
+namespace tern::config::keys {
+
+void register_remotes(Schema& s) {
+  s.add({.pattern = "remote.<id>.address",
+         .type = ValueType::string,
+         .description = "Host name or IP address of the remote SMTP or LMTP server",
+         .required = true});
+  s.add({.pattern = "remote.<id>.port",
+         .type = ValueType::port,
+         .default_value = "25",
+         .description = "TCP port of the remote server"});
+  s.add({.pattern = "remote.<id>.protocol",
+         .type = ValueType::choice,
+         .default_value = "\"smtp\"",
+         .description = "Protocol spoken to the remote server",
+         .choices = {"smtp", "lmtp"}});
+  s.add({.pattern = "remote.<id>.tls.implicit",
+         .type = ValueType::boolean,
+         .default_value = "true",
+         .description = "TLS from the first byte; false means STARTTLS on a clear connection"});
+  s.add({.pattern = "remote.<id>.tls.allow-invalid-certs",
+         .type = ValueType::boolean,
+         .default_value = "false",
+         .description = "Accept self-signed and otherwise invalid certificates"});
+  s.add({.pattern = "remote.<id>.auth.username",
+         .type = ValueType::string,
+         .description = "User name for AUTH to the remote server"});
+  s.add({.pattern = "remote.<id>.auth.secret",
+         .type = ValueType::string,
+         .description = "Password for AUTH, usually \"%{env:NAME}%\"",
+         .secret = true});
+}
+
+void register_queue(Schema& s) {
+  s.add({.pattern = "queue.outbound.next-hop",
+         .type = ValueType::expression,
+         .default_value = "false",
+         .description = "Route of each recipient: a remote id, 'local', or false for DNS MX"});
+  const std::vector<std::string> policy = {"optional", "require", "disable"};
+  s.add({.pattern = "queue.outbound.tls.mta-sts",
+         .type = ValueType::choice,
+         .default_value = "\"optional\"",
+         .description = "MTA-STS policy for MX delivery (disable it when relaying)",
+         .choices = policy});
+  s.add({.pattern = "queue.outbound.tls.dane",
+         .type = ValueType::choice,
+         .default_value = "\"optional\"",
+         .description = "DANE policy for MX delivery (disable it when relaying)",
+         .choices = policy});
+  s.add({.pattern = "queue.outbound.tls.starttls",
+         .type = ValueType::choice,
+         .default_value = "\"optional\"",
+         .description = "STARTTLS for MX delivery: opportunistic, required or never",
+         .choices = policy});
+}
+
+void register_directories(Schema& s) {
+  s.add({.pattern = "directory.<name>.type",
+         .type = ValueType::choice,
+         .description = "Kind of directory",
+         .required = true,
+         .choices = {"memory", "imap", "smtp", "lmtp"}});
+  s.add({.pattern = "directory.<name>.address",
+         .type = ValueType::string,
+         .description = "Host of an imap, smtp or lmtp directory"});
+  s.add({.pattern = "directory.<name>.port",
+         .type = ValueType::port,
+         .description = "Port of an imap, smtp or lmtp directory"});
+  s.add({.pattern = "directory.<name>.tls.implicit",
+         .type = ValueType::boolean,
+         .default_value = "true",
+         .description = "TLS from the first byte; false means STARTTLS"});
+  s.add({.pattern = "directory.<name>.tls.allow-invalid-certs",
+         .type = ValueType::boolean,
+         .default_value = "false",
+         .description = "Accept self-signed and otherwise invalid certificates"});
+  s.add({.pattern = "directory.<name>.limits.rcpt",
+         .type = ValueType::integer,
+         .default_value = "10",
+         .description = "Recipients checked on one connection before it is replaced",
+         .min = 1,
+         .max = 100000});
+  s.add({.pattern = "directory.<name>.limits.auth-errors",
+         .type = ValueType::integer,
+         .default_value = "3",
+         .description = "Authentication failures on one connection before it is closed",
+         .min = 1,
+         .max = 1000});
+  s.add({.pattern = "directory.<name>.lookup.domains",
+         .type = ValueType::string_list,
+         .default_value = "[]",
+         .description = "Domains this directory holds (remote directories cannot say)"});
+}
+
+void register_relay_shorthand(Schema& s) {
+  s.add({.pattern = "smtp-relay-host",
+         .type = ValueType::string,
+         .description = "Shorthand: relay every non-local recipient through this host"});
+  s.add({.pattern = "smtp-relay-port",
+         .type = ValueType::port,
+         .default_value = "25",
+         .description = "Shorthand: port of the relay host"});
+  s.add({.pattern = "smtp-relay-tls",
+         .type = ValueType::boolean,
+         .default_value = "true",
+         .description = "Shorthand: implicit TLS to the relay host"});
+  s.add({.pattern = "smtp-relay-auth",
+         .type = ValueType::string,
+         .description = "Shorthand: user name for AUTH to the relay host"});
+  s.add({.pattern = "smtp-relay-secret",
+         .type = ValueType::string,
+         .description = "Shorthand: password for AUTH to the relay host",
+         .secret = true});
+  s.add({.pattern = "smtp-relay-timeout",
+         .type = ValueType::duration,
+         .default_value = "60000",
+         .description = "Shorthand: timeout of the relay connection (a bare number is "
+                        "milliseconds)",
+         .integer_unit_ms = true});
+}
+
+}  // namespace tern::config::keys

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Black-box test of `tern config check` and `ternd --config`: exit status 2 and one
+# FILE:LINE:COL: message line per problem; 0 and a summary for a valid file; ternd on the
+# embedded default starts and stops cleanly on SIGTERM.
+set -uo pipefail
+tern=${1:?tern binary}
+ternd=${2:?ternd binary}
+cd "$(dirname "$0")/fixtures"
+failures=0
+passes=0
+
+expect() {  # expect NAME WANT_STATUS WANT_OUTPUT -- COMMAND...
+  local name=$1 want_status=$2 want_output=$3
+  shift 4
+  local output status
+  output=$("$@" 2>&1)
+  status=$?
+  if [ "$status" -eq "$want_status" ] && [ "$output" == "$want_output" ]; then
+    passes=$((passes + 1))
+  else
+    failures=$((failures + 1))
+    printf 'FAIL %s: exit %s, output:\n%s\nwanted exit %s, output:\n%s\n\n' \
+      "$name" "$status" "$output" "$want_status" "$want_output"
+  fi
+}
+
+expect "valid file" 0 \
+  "valid.toml: ok (6 keys set, 0 listeners, 1 remote hosts, 0 directories, 0 warnings)" \
+  -- "$tern" config check valid.toml
+
+expect "syntax error" 2 \
+  "syntax-error.toml:2:29: syntax error: Error while parsing string: unescaped control characters other than TAB (U+0009) are explicitly prohibited" \
+  -- "$tern" config check syntax-error.toml
+
+problems="problems.toml:1:1: missing required key 'remote.relay.address' (Host name or IP address of the remote SMTP or LMTP server)
+problems.toml:2:1: unknown key 'remote.relay.adress' (did you mean 'remote.relay.address'?)
+problems.toml:8:1: missing required key 'directory.imap.type' (Kind of directory)"
+expect "unknown and missing keys" 2 "$problems" -- "$tern" config check problems.toml
+expect "ternd refuses the same file" 2 "$problems" -- "$ternd" --config problems.toml
+expect "missing file" 2 "nope.toml: cannot read configuration file: No such file or directory" \
+  -- "$tern" config check nope.toml
+expect "usage" 64 "tern: unknown or incomplete 'config' command
+usage: tern config check FILE
+       tern config reference
+       tern config default" -- "$tern" config chek valid.toml
+
+# The embedded default is a valid configuration, and ternd runs on it until SIGTERM.
+tmp=$(mktemp -d)
+"$tern" config default >"$tmp/default.toml"
+expect "embedded default checks" 0 \
+  "$tmp/default.toml: ok (9 keys set, 3 listeners, 0 remote hosts, 0 directories, 0 warnings)" \
+  -- "$tern" config check "$tmp/default.toml"
+"$ternd" >"$tmp/ternd.log" 2>&1 &
+pid=$!
+for _ in $(seq 50); do grep -q "listener 'submission'" "$tmp/ternd.log" && break; sleep 0.1; done
+kill -TERM "$pid"
+wait "$pid"
+status=$?
+if [ $status -eq 0 ] && grep -q "received SIGTERM, stopping" "$tmp/ternd.log"; then
+  passes=$((passes + 1))
+else
+  failures=$((failures + 1))
+  echo "FAIL ternd on the embedded default: exit $status, log:"; cat "$tmp/ternd.log"
+fi
+rm -rf "$tmp"
+
+echo "cli: $passes passed, $failures failed"
+[ $failures -eq 0 ]
