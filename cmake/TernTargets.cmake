@@ -8,9 +8,10 @@
 #                   [RUNS <count>])
 #       A libFuzzer target (clang + TERN_FUZZ only). ctest runs it for RUNS iterations
 #       (default 20000) with -seed=1 over a copy of the seed corpus: deterministic and short.
-#       `make fuzz` runs every target for TERN_FUZZ_SECONDS each.
-#   tern_add_benchmark(NAME <n> SOURCES <files...> [LIBS ...])
-#       A Google Benchmark executable, built by `make bench`, never run by ctest.
+#       `make fuzz` runs every target for FUZZ_SECONDS each (scripts/fuzz-all).
+#   tern_add_benchmark(NAME bench_<n> SOURCES <files...> [LIBS ...])
+#       A Google Benchmark executable in build/<preset>/bench/, built and run by `make bench`,
+#       never by ctest. Declare it in bench/CMakeLists.txt (after the `benchmarks` target).
 
 function(tern_add_test)
   cmake_parse_arguments(T "" "NAME" "SOURCES;LIBS;LABELS" ${ARGN})
@@ -58,8 +59,6 @@ function(tern_add_fuzzer)
                    $<TARGET_FILE:${target}> ${scratch} ${CMAKE_CURRENT_SOURCE_DIR}/${F_CORPUS}
                    ${args})
   set_tests_properties(${target} PROPERTIES LABELS fuzz)
-  set_property(GLOBAL APPEND PROPERTY TERN_FUZZERS
-               "${target}|${CMAKE_CURRENT_SOURCE_DIR}/${F_CORPUS}|${CMAKE_CURRENT_SOURCE_DIR}/${F_DICT}")
 endfunction()
 
 function(tern_add_benchmark)
@@ -69,5 +68,6 @@ function(tern_add_benchmark)
   endif()
   add_executable(${B_NAME} ${B_SOURCES})
   target_link_libraries(${B_NAME} PRIVATE ${B_LIBS} benchmark::benchmark tern_warnings)
-  set_property(GLOBAL APPEND PROPERTY TERN_BENCHMARKS ${B_NAME})
+  set_target_properties(${B_NAME} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/bench)
+  add_dependencies(benchmarks ${B_NAME})
 endfunction()
