@@ -7,7 +7,7 @@
 #   tern_add_fuzzer(NAME <n> SOURCES <files...> [LIBS ...] CORPUS <dir> [DICT <file>]
 #                   [RUNS <count>])
 #       A libFuzzer target (clang + TERN_FUZZ only). ctest runs it for RUNS iterations
-#       (default 20000) with -seed=1 over a copy of the seed corpus: deterministic and short.
+#       (default 50000) with -seed=1 over a copy of the seed corpus: deterministic and short.
 #       `make fuzz` runs every target for FUZZ_SECONDS each (scripts/fuzz-all).
 #   tern_add_benchmark(NAME bench_<n> SOURCES <files...> [LIBS ...])
 #       A Google Benchmark executable in build/<preset>/bench/, built and run by `make bench`,
@@ -46,7 +46,7 @@ function(tern_add_fuzzer)
   target_compile_options(${target} PRIVATE -fsanitize=fuzzer)
   target_link_options(${target} PRIVATE -fsanitize=fuzzer)
   if(NOT F_RUNS)
-    set(F_RUNS 20000)
+    set(F_RUNS 50000)
   endif()
   set(args -seed=1 -runs=${F_RUNS} -max_len=4096 -print_final_stats=0)
   if(F_DICT)

@@ -127,7 +127,11 @@ inline int run_server(Mechanism m, const std::uint8_t* data, std::size_t size) {
   unsigned decisions = data[1];
   const std::string_view rest(reinterpret_cast<const char*>(data + 2), size - 2);
   ServerConfig config;
-  if (flags & 2) config.limits = Limits{4, 5, 6, 7, 8, 2, 64, 48};
+  if (flags & 2) {
+    config.limits = Limits{.authzid_bytes_max = 4, .authcid_bytes_max = 5, .password_bytes_max = 6,
+                           .token_bytes_max = 7, .host_bytes_max = 8, .bearer_pairs_max = 2,
+                           .challenge_bytes_max = 64, .message_bytes_max = 48};
+  }
   config.cram_md5_challenge = std::string(fuzz_challenge);
   config.oauth = {"scope", "https://example.com/.well-known/openid-configuration"};
   Server s(m, config);

@@ -1,0 +1,377 @@
+#include <gtest/gtest.h>
+
+#include "protocol/smtp/server_session.hpp"
+#include "protocol/smtp/tests/server_harness.hpp"
+
+namespace tern::protocol::smtp {
+namespace {
+
+using testing::Harness;
+using Lines = std::vector<std::string>;
+
+ServerConfig smtp_config() {
+  ServerConfig c;
+  c.hostname = "mx.example.org";
+  c.message_bytes_max = 1000;
+  return c;
+}
+
+TEST(ServerSession, GreetsAndAdvertisesExtensions) {
+  Harness h(smtp_config());
+  h.run("EHLO client.example.com\r\n");
+  EXPECT_EQ(h.lines(), (Lines{"220 mx.example.org ESMTP Tern", "250-mx.example.org", "250-PIPELINING",
+                              "250-SIZE 1000", "250-8BITMIME", "250-BINARYMIME", "250-CHUNKING",
+                              "250-SMTPUTF8", "250-ENHANCEDSTATUSCODES", "250-DSN", "250 HELP"}));
+}
+
+TEST(ServerSession, StartTlsAndAuthAreOfferedOnlyWhenTheyCanBeUsed) {
+  ServerConfig c = smtp_config();
+  c.tls_available = true;
+  c.auth_mechanisms = {"PLAIN", "LOGIN"};
+  Harness h(c);
+  h.run("EHLO a\r\n");
+  auto lines = h.lines();
+  EXPECT_NE(std::find(lines.begin(), lines.end(), "250-STARTTLS"), lines.end());
+  EXPECT_EQ(std::find(lines.begin(), lines.end(), "250-AUTH PLAIN LOGIN"), lines.end());  // not before TLS
+  c.tls_active = true;
+  Harness tls(c);
+  tls.run("EHLO a\r\n");
+  lines = tls.lines();
+  EXPECT_EQ(std::find(lines.begin(), lines.end(), "250-STARTTLS"), lines.end());
+  EXPECT_NE(std::find(lines.begin(), lines.end(), "250-AUTH PLAIN LOGIN"), lines.end());
+  EXPECT_NE(std::find(lines.begin(), lines.end(), "250-REQUIRETLS"), lines.end());
+}
+
+// RFC 5321 Appendix D.1, the typical SMTP transaction scenario (with our reply texts).
+TEST(ServerSession, Rfc5321AppendixD1) {
+  Harness h(smtp_config());
+  h.policy = [](const ServerEvent& e) -> ServerDecision {
+    if (const auto* r = std::get_if<RcptEvent>(&e)) {
+      if (r->command.path.path->mailbox.local_part == "Green") {
+        return Reject{Reply{550, EnhancedStatus{5, 1, 1}, {"No such user here"}}};
+      }
+    }
+    return testing::accept_all(e);
+  };
+  h.run("EHLO bar.com\r\nMAIL FROM:<Smith@bar.com>\r\n");
+  h.output.clear();
+  h.run("RCPT TO:<Jones@foo.com>\r\nRCPT TO:<Green@foo.com>\r\nRCPT TO:<Brown@foo.com>\r\nDATA\r\n"
+        "Blah blah blah...\r\n...etc. etc. etc.\r\n.\r\nQUIT\r\n");
+  EXPECT_EQ(h.lines(), (Lines{"250 2.1.5 Recipient OK", "550 5.1.1 No such user here",
+                              "250 2.1.5 Recipient OK", "354 Start mail input; end with <CRLF>.<CRLF>",
+                              "250 2.0.0 Message accepted", "221 2.0.0 mx.example.org closing connection"}));
+  EXPECT_EQ(h.body, "Blah blah blah...\r\n..etc. etc. etc.\r\n");
+  EXPECT_EQ(h.messages, 1u);
+  EXPECT_TRUE(h.session.is_closed());
+}
+
+TEST(ServerSession, PipelinedRepliesStayInOrderWhateverTheSplit) {
+  const std::string input =
+      "EHLO a\r\nMAIL FROM:<a@b.c>\r\nRCPT TO:<x@y.z>\r\nRCPT TO:<bad@y.z>\r\nDATA\r\nhi\r\n.\r\n"
+      "NOOP\r\nQUIT\r\n";
+  auto policy = [](const ServerEvent& e) -> ServerDecision {
+    if (const auto* r = std::get_if<RcptEvent>(&e); r && r->command.path.path->mailbox.local_part == "bad") {
+      return Reject{Reply{550, EnhancedStatus{5, 1, 1}, {"unknown"}}};
+    }
+    return testing::accept_all(e);
+  };
+  Harness whole(smtp_config());
+  whole.policy = policy;
+  whole.run(input);
+  for (std::size_t chunk : {1u, 2u, 3u, 7u}) {
+    Harness split(smtp_config());
+    split.policy = policy;
+    split.run(input, chunk);
+    EXPECT_EQ(split.output, whole.output) << chunk;
+    EXPECT_EQ(split.body, whole.body) << chunk;
+  }
+  EXPECT_EQ(whole.lines().back(), "221 2.0.0 mx.example.org closing connection");
+}
+
+TEST(ServerSession, SequenceErrors) {
+  Harness h(smtp_config());
+  h.run("MAIL FROM:<a@b.c>\r\nEHLO a\r\nRCPT TO:<x@y.z>\r\nDATA\r\nMAIL FROM:<a@b.c>\r\n"
+        "MAIL FROM:<a@b.c>\r\nDATA\r\n");
+  EXPECT_EQ(h.lines(), (Lines{"220 mx.example.org ESMTP Tern", "503 5.5.1 Send EHLO first",
+                              "250-mx.example.org", "250-PIPELINING", "250-SIZE 1000", "250-8BITMIME",
+                              "250-BINARYMIME", "250-CHUNKING", "250-SMTPUTF8", "250-ENHANCEDSTATUSCODES",
+                              "250-DSN", "250 HELP", "503 5.5.1 Need MAIL before RCPT",
+                              "503 5.5.1 Need MAIL before RCPT", "250 2.1.0 Sender OK",
+                              "503 5.5.1 Nested MAIL command", "503 5.5.1 Need RCPT before DATA"}));
+}
+
+TEST(ServerSession, AllRecipientsRejectedThenDataIs554) {
+  Harness h(smtp_config());
+  h.policy = [](const ServerEvent& e) -> ServerDecision {
+    if (std::holds_alternative<RcptEvent>(e)) return Reject{Reply{550, EnhancedStatus{5, 1, 1}, {"no"}}};
+    return testing::accept_all(e);
+  };
+  h.run("EHLO a\r\nMAIL FROM:<a@b.c>\r\nRCPT TO:<x@y.z>\r\nDATA\r\n");
+  EXPECT_EQ(h.lines().back(), "554 5.5.1 No valid recipients");
+}
+
+TEST(ServerSession, TooManyErrorsCloses) {
+  ServerConfig c = smtp_config();
+  c.errors_max = 3;
+  Harness h(c);
+  const std::string rest = h.run("FOO\r\nBAR\r\nBAZ\r\nEHLO a\r\n");
+  EXPECT_EQ(h.lines(), (Lines{"220 mx.example.org ESMTP Tern", "500 5.5.1 command unrecognized",
+                              "500 5.5.1 command unrecognized", "500 5.5.1 command unrecognized",
+                              "421 4.7.0 mx.example.org Too many errors, closing connection"}));
+  EXPECT_EQ(rest, "EHLO a\r\n");
+  EXPECT_TRUE(h.session.is_closed());
+}
+
+TEST(ServerSession, CommandLineLimitAtNAndNPlusOne) {
+  // 512 octets with CRLF is the RFC limit: "NOOP " + 505 characters + CRLF = 512.
+  Harness h(smtp_config());
+  h.run("NOOP " + std::string(505, 'x') + "\r\n");
+  EXPECT_EQ(h.lines().back(), "250 2.0.0 OK");
+  h.run("NOOP " + std::string(506, 'x') + "\r\nNOOP\r\n");
+  auto lines = h.lines();
+  EXPECT_EQ(lines[lines.size() - 2], "500 5.5.2 Line too long");
+  EXPECT_EQ(lines.back(), "250 2.0.0 OK");
+}
+
+TEST(ServerSession, BareLfEndsNoCommandByDefault) {
+  Harness h(smtp_config());
+  h.run("NOOP\nNOOP\r\n");
+  EXPECT_EQ(h.lines(), (Lines{"220 mx.example.org ESMTP Tern",
+                              "500 5.5.2 Bare LF in command line; lines end with CRLF", "250 2.0.0 OK"}));
+  ServerConfig lenient = smtp_config();
+  lenient.allow_bare_lf_in_commands = true;
+  Harness l(lenient);
+  l.run("NOOP\n");
+  EXPECT_EQ(l.lines().back(), "250 2.0.0 OK");
+}
+
+// SMTP smuggling against the whole session: the forged second message is body of the first,
+// which is refused, and only one message question is ever asked... none here.
+TEST(ServerSession, SmugglingCannotInjectASecondMessage) {
+  for (const char* sequence : {"\n.\n", "\n.\r\n", "\r.\r\n", "\r\n.\n", "\r\n.\r\r\n"}) {
+    Harness h(smtp_config());
+    h.run(std::string("EHLO a\r\nMAIL FROM:<a@b.c>\r\nRCPT TO:<x@y.z>\r\nDATA\r\nbody") + sequence +
+          "MAIL FROM:<evil@b.c>\r\nRCPT TO:<victim@y.z>\r\nDATA\r\nforged\r\n.\r\nNOOP\r\n");
+    EXPECT_EQ(h.messages, 0u) << "a message was accepted for sequence " << sequence;
+    auto lines = h.lines();
+    ASSERT_GE(lines.size(), 2u);
+    EXPECT_EQ(lines[lines.size() - 2].substr(0, 10), "550 5.5.2 ");
+    EXPECT_EQ(lines.back(), "250 2.0.0 OK");
+  }
+}
+
+TEST(ServerSession, StartTlsDiscardsPipelinedBytesAndForgetsTheSession) {
+  ServerConfig c = smtp_config();
+  c.tls_available = true;
+  Harness h(c);
+  h.run("EHLO a\r\nSTARTTLS\r\nMAIL FROM:<injected@evil>\r\n");
+  EXPECT_EQ(h.lines().back(), "220 2.0.0 Ready to start TLS");
+  EXPECT_FALSE(h.session.wants_read());
+  h.run("RCPT TO:<also@evil>\r\n");  // still before the handshake: dropped
+  ASSERT_FALSE(h.session.on_tls_established(h.now));
+  EXPECT_TRUE(h.session.tls_active());
+  h.output.clear();
+  h.run("MAIL FROM:<a@b.c>\r\nEHLO a\r\n");
+  auto lines = h.lines();
+  EXPECT_EQ(lines.front(), "503 5.5.1 Send EHLO first");
+  EXPECT_EQ(std::find(lines.begin(), lines.end(), "250-STARTTLS"), lines.end());
+  for (const auto& e : h.events) EXPECT_FALSE(std::holds_alternative<MailEvent>(e));
+  EXPECT_EQ(h.session.on_tls_established(h.now), server_errc::not_awaiting_tls);
+}
+
+TEST(ServerSession, AuthPlainWithInitialResponse) {
+  ServerConfig c = smtp_config();
+  c.tls_active = true;
+  c.auth_mechanisms = {"PLAIN", "LOGIN"};
+  c.auth_required = true;
+  Harness h(c);
+  h.run("EHLO a\r\nMAIL FROM:<a@b.c>\r\nAUTH PLAIN AHVzZXIAcGFzcw==\r\nMAIL FROM:<a@b.c>\r\n");
+  auto lines = h.lines();
+  EXPECT_EQ(lines[lines.size() - 3], "530 5.7.0 Authentication required");
+  EXPECT_EQ(lines[lines.size() - 2], "235 2.7.0 Authentication successful");
+  EXPECT_EQ(lines.back(), "250 2.1.0 Sender OK");
+  EXPECT_TRUE(h.session.authenticated());
+  h.run("AUTH PLAIN AHVzZXIAcGFzcw==\r\n");
+  EXPECT_EQ(h.lines().back(), "503 5.5.1 Already authenticated");
+}
+
+TEST(ServerSession, AuthWithChallengesCancelAndFailures) {
+  ServerConfig c = smtp_config();
+  c.tls_active = true;
+  c.auth_mechanisms = {"PLAIN"};
+  c.auth_failures_max = 2;
+  Harness h(c);
+  h.run("EHLO a\r\nAUTH PLAIN\r\n*\r\nAUTH PLAIN\r\n!!!\r\nAUTH PLAIN\r\nAHVzZXIAd3Jvbmc=\r\n"
+        "AUTH PLAIN AHVzZXIAd3Jvbmc=\r\nNOOP\r\n");
+  auto lines = h.lines();
+  const Lines tail(lines.end() - 8, lines.end());
+  EXPECT_EQ(tail, (Lines{"334 ", "501 5.0.0 Authentication cancelled", "334 ",
+                         "501 5.5.2 Invalid authentication data: base64 length is not a multiple of 4", "334 ",
+                         "535 5.7.8 Authentication credentials invalid", "535 5.7.8 Authentication credentials invalid",
+                         "421 4.7.0 mx.example.org Too many authentication failures, closing connection"}));
+}
+
+TEST(ServerSession, AuthRefusedWithoutTlsWhenTlsIsRequired) {
+  ServerConfig c = smtp_config();
+  c.auth_mechanisms = {"PLAIN"};
+  Harness h(c);
+  h.run("EHLO a\r\nAUTH PLAIN AHVzZXIAcGFzcw==\r\nAUTH CRAM-MD5\r\n");
+  auto lines = h.lines();
+  EXPECT_EQ(lines[lines.size() - 2], "538 5.7.11 Encryption required for requested authentication mechanism");
+  c.tls_active = true;
+  Harness t(c);
+  t.run("EHLO a\r\nAUTH CRAM-MD5\r\n");
+  EXPECT_EQ(t.lines().back(), "504 5.5.4 Unrecognized authentication type");
+}
+
+TEST(ServerSession, LmtpGivesOneReplyPerAcceptedRecipient) {
+  ServerConfig c = smtp_config();
+  c.mode = ServerMode::lmtp;
+  Harness h(c);
+  h.policy = [](const ServerEvent& e) -> ServerDecision {
+    if (const auto* r = std::get_if<RcptEvent>(&e); r && r->command.path.path->mailbox.local_part == "bad") {
+      return Reject{Reply{550, EnhancedStatus{5, 1, 1}, {"unknown"}}};
+    }
+    if (const auto* m = std::get_if<MessageEvent>(&e)) {
+      EXPECT_EQ(m->recipients, 2u);
+      return PerRecipient{{Reply{250, EnhancedStatus{2, 0, 0}, {"delivered to a"}},
+                           Reply{452, EnhancedStatus{4, 2, 2}, {"mailbox full"}}}};
+    }
+    return testing::accept_all(e);
+  };
+  h.run("EHLO a\r\nLHLO a\r\nMAIL FROM:<s@b.c>\r\nRCPT TO:<a@y.z>\r\nRCPT TO:<bad@y.z>\r\n"
+        "RCPT TO:<b@y.z>\r\nDATA\r\nhi\r\n.\r\n");
+  auto lines = h.lines();
+  EXPECT_EQ(lines[0], "220 mx.example.org LMTP Tern");
+  EXPECT_EQ(lines[1], "500 5.5.1 command unrecognized");  // EHLO is not LMTP
+  const Lines tail(lines.end() - 3, lines.end());
+  EXPECT_EQ(tail, (Lines{"354 Start mail input; end with <CRLF>.<CRLF>", "250 2.0.0 delivered to a",
+                         "452 4.2.2 mailbox full"}));
+}
+
+TEST(ServerSession, LmtpBodyViolationRepliesForEveryRecipient) {
+  ServerConfig c = smtp_config();
+  c.mode = ServerMode::lmtp;
+  Harness h(c);
+  h.run("LHLO a\r\nMAIL FROM:<s@b.c>\r\nRCPT TO:<a@y.z>\r\nRCPT TO:<b@y.z>\r\nDATA\r\na\nb\r\n.\r\n");
+  auto lines = h.lines();
+  EXPECT_EQ(lines[lines.size() - 1].substr(0, 10), "550 5.5.2 ");
+  EXPECT_EQ(lines[lines.size() - 2].substr(0, 10), "550 5.5.2 ");
+  EXPECT_EQ(lines[lines.size() - 3].substr(0, 4), "354 ");
+}
+
+TEST(ServerSession, BdatChunksAndLast) {
+  Harness h(smtp_config());
+  h.run("EHLO a\r\nMAIL FROM:<a@b.c> BODY=BINARYMIME\r\nRCPT TO:<x@y.z>\r\nDATA\r\n"
+        "BDAT 5\r\nab\r\ncBDAT 3 LAST\r\nxyzNOOP\r\n");
+  auto lines = h.lines();
+  const Lines tail(lines.end() - 4, lines.end());
+  EXPECT_EQ(tail, (Lines{"503 5.5.1 BODY=BINARYMIME requires BDAT", "250 2.0.0 5 octets received",
+                         "250 2.0.0 Message accepted", "250 2.0.0 OK"}));
+  EXPECT_EQ(h.body, "ab\r\ncxyz");
+}
+
+TEST(ServerSession, RefusedBdatStillConsumesItsChunk) {
+  Harness h(smtp_config());
+  h.run("EHLO a\r\nBDAT 6\r\nNOOP\r\nNOOP\r\n");
+  auto lines = h.lines();
+  EXPECT_EQ(lines[lines.size() - 2], "503 5.5.1 Need MAIL before RCPT");
+  EXPECT_EQ(lines.back(), "250 2.0.0 OK");  // the chunk "NOOP\r\n" was not read as a command
+}
+
+TEST(ServerSession, SizeLimits) {
+  Harness h(smtp_config());  // 1000 octets
+  h.run("EHLO a\r\nMAIL FROM:<a@b.c> SIZE=1001\r\nMAIL FROM:<a@b.c> SIZE=1000\r\nRCPT TO:<x@y.z>\r\n"
+        "DATA\r\n" + std::string(998, 'x') + "\r\n.\r\n");
+  auto lines = h.lines();
+  EXPECT_EQ(lines[lines.size() - 5], "552 5.3.4 Message size exceeds fixed maximum message size");
+  EXPECT_EQ(lines.back(), "250 2.0.0 Message accepted");  // 998 + CRLF = 1000
+  h.run("MAIL FROM:<a@b.c>\r\nRCPT TO:<x@y.z>\r\nDATA\r\n" + std::string(500, 'x') + "\r\n" +
+        std::string(498, 'x') + "\r\n.\r\n");
+  EXPECT_EQ(h.lines().back(), "552 5.3.4 Message size exceeds fixed maximum message size");
+  EXPECT_EQ(h.messages, 1u);
+}
+
+TEST(ServerSession, UnofferedParametersAre555) {
+  ServerConfig c = smtp_config();
+  c.extensions.dsn = false;
+  Harness h(c);
+  h.run("EHLO a\r\nMAIL FROM:<a@b.c> RET=FULL\r\nMAIL FROM:<a@b.c> FOO=BAR\r\n"
+        "MAIL FROM:<a@b.c> HOLDFOR=10\r\nMAIL FROM:<ü@b.c>\r\n");
+  auto lines = h.lines();
+  const Lines tail(lines.end() - 5, lines.end());
+  EXPECT_EQ(tail, (Lines{"555 5.5.4 RET parameter not supported", "555 5.5.4 FOO parameter not supported",
+                         "555 5.5.4 HOLDFOR parameter not supported",
+                         "553-5.6.7 non-ASCII address without the SMTPUTF8 parameter",
+                         "553 5.6.7 Syntax: MAIL FROM:<address> [parameters]"}));
+}
+
+TEST(ServerSession, TimeoutCloses) {
+  Harness h(smtp_config());
+  auto deadline = h.session.poll_timeout();
+  ASSERT_TRUE(deadline);
+  EXPECT_EQ(*deadline, Instant{0} + Duration::minutes(5));
+  h.session.on_timeout(Instant{deadline->ns - 1});
+  EXPECT_FALSE(h.session.is_closed());
+  h.session.on_timeout(*deadline);
+  h.drain();
+  EXPECT_EQ(h.lines().back(), "421 4.4.2 mx.example.org Timeout exceeded, closing connection");
+  EXPECT_TRUE(h.session.is_closed());
+  EXPECT_FALSE(h.session.poll_timeout());
+}
+
+TEST(ServerSession, DecideMisuseChangesNothing) {
+  ServerSession s(smtp_config(), Instant{0});
+  s.feed(std::string_view("EHLO a\r\nNOOP\r\n"), Instant{0});
+  std::optional<Ticket> ticket;
+  while (auto e = s.poll_event()) {
+    if (auto t = testing::ticket_of(*e)) ticket = t;
+  }
+  ASSERT_TRUE(ticket);
+  EXPECT_EQ(s.decide(*ticket + 1, Accept{}, Instant{0}), server_errc::no_pending_decision);
+  EXPECT_EQ(s.decide(*ticket, Challenge{"x"}, Instant{0}), server_errc::wrong_decision_kind);
+  EXPECT_EQ(s.decide(*ticket, PerRecipient{}, Instant{0}), server_errc::wrong_decision_kind);
+  EXPECT_EQ(s.decide(*ticket, Reject{Reply{250, std::nullopt, {"no"}}}, Instant{0}), server_errc::bad_reply);
+  EXPECT_EQ(s.decide(*ticket, Accept{Reply{250, std::nullopt, {"custom"}}}, Instant{0}),
+            server_errc::wrong_decision_kind);  // an EHLO reply is built from the config
+  EXPECT_FALSE(s.decide(*ticket, Accept{}, Instant{0}));
+  EXPECT_EQ(s.decide(*ticket, Accept{}, Instant{0}), server_errc::no_pending_decision);
+}
+
+TEST(ServerSession, EofDuringDataAbortsTheMessage) {
+  Harness h(smtp_config());
+  h.run("EHLO a\r\nMAIL FROM:<a@b.c>\r\nRCPT TO:<x@y.z>\r\nDATA\r\npartial");
+  h.session.feed_eof(h.now);
+  h.drain();
+  ASSERT_GE(h.events.size(), 2u);
+  EXPECT_TRUE(std::holds_alternative<MessageAbortedEvent>(h.events[h.events.size() - 2]));
+  EXPECT_EQ(std::get<ClosedEvent>(h.events.back()).reason, CloseReason::peer_closed);
+  EXPECT_EQ(h.messages, 0u);
+}
+
+TEST(ServerSession, RefusedConnectionAcceptsOnlyQuit) {
+  ServerConfig c = smtp_config();
+  c.refusal = Reply{554, EnhancedStatus{5, 7, 1}, {"mx.example.org No SMTP service here"}};
+  Harness h(c);
+  h.run("EHLO a\r\nQUIT\r\n");
+  EXPECT_EQ(h.lines(), (Lines{"554 5.7.1 mx.example.org No SMTP service here",
+                              "503 5.5.1 Connection refused; only QUIT is accepted",
+                              "221 2.0.0 mx.example.org closing connection"}));
+}
+
+TEST(ServerSession, OutputBacklogPausesInput) {
+  ServerConfig c = smtp_config();
+  c.output_backlog_bytes_max = 40;
+  c.junk_commands_max = 1000;
+  ServerSession s(c, Instant{0});
+  std::string input;
+  for (int i = 0; i < 20; ++i) input += "NOOP\r\n";
+  const std::size_t used = s.feed(input, Instant{0});
+  EXPECT_LT(used, input.size());
+  EXPECT_FALSE(s.wants_read());
+  s.consume_output(s.pending_output().size());
+  EXPECT_TRUE(s.wants_read());
+}
+
+}  // namespace
+}  // namespace tern::protocol::smtp
