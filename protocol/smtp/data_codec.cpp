@@ -126,7 +126,7 @@ void DataEncoder::encode(std::span<const char> body, std::string& out) {
         continue;
       }
     }
-    if (line_start_ && *p == '.') out.push_back('.');
+    if (dot_stuffing_ && line_start_ && *p == '.') out.push_back('.');
     line_start_ = false;
     const char* stop = find_cr_or_lf(p, end);
     out.append(p, static_cast<std::size_t>(stop - p));
@@ -142,11 +142,15 @@ void DataEncoder::encode(std::span<const char> body, std::string& out) {
   }
 }
 
-void DataEncoder::finish(std::string& out) {
+void DataEncoder::end_lines(std::string& out) {
   if (pending_cr_ || !line_start_) out.append("\r\n", 2);
   pending_cr_ = false;
-  out.append(".\r\n", 3);
   line_start_ = true;
+}
+
+void DataEncoder::finish(std::string& out) {
+  end_lines(out);
+  out.append(".\r\n", 3);
 }
 
 }  // namespace tern::protocol::smtp

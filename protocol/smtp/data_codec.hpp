@@ -83,10 +83,18 @@ class DataDecoder {
 
 class DataEncoder {
  public:
+  // Without dot-stuffing the encoder only normalises line ends: the form of a BDAT chunk
+  // of a text body (RFC 3030 sends chunks as they are; no terminator to protect).
+  explicit DataEncoder(bool dot_stuffing = true) : dot_stuffing_(dot_stuffing) {}
+
   void encode(std::span<const char> body, std::string& out);
+  // Ends an unterminated last line with CRLF (a pending CR becomes CRLF).
+  void end_lines(std::string& out);
+  // end_lines, then the end-of-data line ".\r\n".
   void finish(std::string& out);
 
  private:
+  bool dot_stuffing_ = true;
   bool line_start_ = true;
   bool pending_cr_ = false;  // the last input byte was a CR whose LF may come next
 };
