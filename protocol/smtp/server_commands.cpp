@@ -158,7 +158,7 @@ void ServerSession::on_mail(const Mail& mail) {
 
 void ServerSession::on_rcpt(const Rcpt& rcpt) {
   if (auto missing = hello_missing()) return refuse("RCPT", *missing);
-  if (!txn_.active) return refuse("RCPT", replies::mail_first());
+  if (!txn_.active) return refuse("RCPT", replies::mail_first("RCPT"));
   const RcptParams& p = rcpt.params;
   if (hello_ == HelloKind::helo && p != RcptParams{}) return refuse("RCPT", replies::params_after_helo());
   if (!p.unknown.empty()) return refuse("RCPT", replies::param_not_offered(p.unknown.front().keyword));
@@ -177,7 +177,7 @@ void ServerSession::on_rcpt(const Rcpt& rcpt) {
 
 std::optional<Reply> ServerSession::body_refusal(bool chunked) const {
   if (auto missing = hello_missing()) return missing;
-  if (!txn_.active) return replies::mail_first();
+  if (!txn_.active) return replies::mail_first(chunked ? "BDAT" : "DATA");
   if (!chunked && txn_.chunked) return replies::data_after_bdat();
   if (!chunked && txn_.binary) return replies::binary_needs_bdat();
   if (chunked && txn_.failed) return replies::bdat_after_failure();

@@ -58,7 +58,9 @@ inline Reply too_many_auth_failures(const std::string& host) {
 inline Reply hello_first() { return make(503, {5, 5, 1}, "Send EHLO first"); }
 inline Reply lhlo_first() { return make(503, {5, 5, 1}, "Send LHLO first"); }
 inline Reply nested_mail() { return make(503, {5, 5, 1}, "Nested MAIL command"); }
-inline Reply mail_first() { return make(503, {5, 5, 1}, "Need MAIL before RCPT"); }
+inline Reply mail_first(std::string_view verb) {
+  return make(503, {5, 5, 1}, "Need MAIL before " + std::string(verb));
+}
 inline Reply rcpt_first() { return make(503, {5, 5, 1}, "Need RCPT before DATA"); }
 inline Reply no_valid_recipients() { return make(554, {5, 5, 1}, "No valid recipients"); }
 inline Reply too_many_recipients() { return make(452, {4, 5, 3}, "Too many recipients"); }

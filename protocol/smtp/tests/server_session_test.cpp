@@ -96,7 +96,7 @@ TEST(ServerSession, SequenceErrors) {
                               "250-mx.example.org", "250-PIPELINING", "250-SIZE 1000", "250-8BITMIME",
                               "250-BINARYMIME", "250-CHUNKING", "250-SMTPUTF8", "250-ENHANCEDSTATUSCODES",
                               "250-DSN", "250 HELP", "503 5.5.1 Need MAIL before RCPT",
-                              "503 5.5.1 Need MAIL before RCPT", "250 2.1.0 Sender OK",
+                              "503 5.5.1 Need MAIL before DATA", "250 2.1.0 Sender OK",
                               "503 5.5.1 Nested MAIL command", "503 5.5.1 Need RCPT before DATA"}));
 }
 
@@ -275,7 +275,7 @@ TEST(ServerSession, RefusedBdatStillConsumesItsChunk) {
   Harness h(smtp_config());
   h.run("EHLO a\r\nBDAT 6\r\nNOOP\r\nNOOP\r\n");
   auto lines = h.lines();
-  EXPECT_EQ(lines[lines.size() - 2], "503 5.5.1 Need MAIL before RCPT");
+  EXPECT_EQ(lines[lines.size() - 2], "503 5.5.1 Need MAIL before BDAT");
   EXPECT_EQ(lines.back(), "250 2.0.0 OK");  // the chunk "NOOP\r\n" was not read as a command
 }
 
