@@ -2,8 +2,8 @@
 # quiet and quick when everything is present), then drives CMake presets with Ninja.
 #
 #   make run     release build, then ternd in the foreground on config/default.toml
-#   make test    clang ASan+UBSan build, every ctest suite (unit, property, conformance,
-#                layering, a short seeded fuzz slice)
+#   make test    g++ release build, then clang ASan+UBSan build and every ctest suite
+#                (unit, property, conformance, layering, embedding, a short seeded fuzz slice)
 #   make build   release build (g++) into build/release
 #   make fuzz    every fuzz target for FUZZ_SECONDS each (default 600)
 #   make bench   Google Benchmarks from the release build
@@ -30,7 +30,9 @@ build-asan: deps
 run: build
 	build/release/cmd/ternd --config config/default.toml
 
-test: build-asan
+# The g++ release build is part of the test: both compilers must build everything with
+# -Werror, and `make run` must keep working.
+test: build build-asan
 	@ctest --preset asan
 
 fuzz: build-asan

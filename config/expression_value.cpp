@@ -1,6 +1,7 @@
 // The TOML shapes of an expression-typed key (config/value.hpp): a plain scalar, or a rule
 // list [{ if = "...", then = ... }, ..., { else = ... }]. Only the shape is checked here;
 // the texts are compiled by protocol/route.
+#include <algorithm>
 #include <variant>
 
 #include "config/typed_value.hpp"
@@ -25,7 +26,18 @@ std::variant<ExpressionAtom, ValueError> atom(const toml::node& node, const std:
     if (!text) return error_at(node, file, text.error().message);
     return ExpressionAtom{std::move(text).value()};
   }
-  return error_at(node, file, "'" + pattern + "' expects a string, a boolean or an integer here");
+  if (node.is_array()) {
+    std::vector<std::string> items;
+    for (const toml::node& item : *node.as_array()) {
+      if (!item.is_string()) return error_at(item, file, "'" + pattern + "': a list value holds strings only");
+      auto text = expand_macros(item.as_string()->get(), macros);
+      if (!text) return error_at(item, file, text.error().message);
+      items.push_back(std::move(text).value());
+    }
+    return ExpressionAtom{std::move(items)};
+  }
+  return error_at(node, file,
+                  "'" + pattern + "' expects a string, a boolean, an integer or a list of strings here");
 }
 
 std::variant<ExpressionRule, ValueError> rule(const toml::table& table, bool is_last,
@@ -73,11 +85,18 @@ std::variant<ExpressionRule, ValueError> rule(const toml::table& table, bool is_
   return out;
 }
 
+// An array holding no table is a plain list value; one holding tables is a rule list.
+bool is_plain_list(const toml::node& node) {
+  const toml::array* array = node.as_array();
+  if (array == nullptr || array->empty()) return false;
+  return std::none_of(array->begin(), array->end(), [](const toml::node& n) { return n.is_table(); });
+}
+
 }  // namespace
 
 Checked check_expression(const KeySpec& spec, const toml::node& node, const std::string& file,
                          const MacroContext& macros) {
-  if (!node.is_array()) {
+  if (!node.is_array() || is_plain_list(node)) {
     auto value = atom(node, file, macros, spec.pattern);
     if (value.index() == 1) return std::get<1>(value);
     ExpressionRule plain;

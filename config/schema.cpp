@@ -46,6 +46,11 @@ std::string type_text(const KeySpec& spec) {
   if (spec.type == ValueType::integer && (spec.min != INT64_MIN || spec.max != INT64_MAX)) {
     return "integer " + std::to_string(spec.min) + "–" + std::to_string(spec.max);
   }
+  if (spec.type == ValueType::table_list) {
+    std::string out;
+    for (const auto& field : spec.fields) out += (out.empty() ? "" : ", ") + field.pattern;
+    return "list of tables (" + out + ")";
+  }
   return std::string(to_string(spec.type));
 }
 
@@ -62,6 +67,7 @@ std::string_view to_string(ValueType type) {
     case ValueType::choice: return "choice";
     case ValueType::string_list: return "list of strings";
     case ValueType::expression: return "expression";
+    case ValueType::table_list: return "list of tables";
   }
   return "unknown";
 }
@@ -104,6 +110,15 @@ void Schema::add(KeySpec spec) {
   }
   if (spec.required && spec.default_value) {
     throw std::logic_error("a required key cannot have a default: " + spec.pattern);
+  }
+  if (spec.type == ValueType::table_list && spec.fields.empty()) {
+    throw std::logic_error("table list without fields: " + spec.pattern);
+  }
+  for (auto& field : spec.fields) {
+    if (field.type == ValueType::table_list || field.type == ValueType::expression) {
+      throw std::logic_error("unsupported field type in " + spec.pattern + "." + field.pattern);
+    }
+    if (field.default_value) field.parsed_default = detail::parse_default(field);
   }
   if (spec.default_value) spec.parsed_default = detail::parse_default(spec);
   keys_.push_back(std::move(spec));

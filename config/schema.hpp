@@ -37,6 +37,7 @@ enum class ValueType {
   choice,        // a string among `choices`
   string_list,   // an array of strings; a single string is accepted as a list of one
   expression,    // a plain value or a rule list [{ if = "...", then = ... }, { else = ... }]
+  table_list,    // an array of tables whose fields are `fields` (each checked as its spec)
 };
 
 std::string_view to_string(ValueType type);
@@ -52,6 +53,9 @@ struct KeySpec {
   std::int64_t max = INT64_MAX;
   bool integer_unit_ms = false;        // duration: a bare integer counts milliseconds
   bool secret = false;                 // never printed back (logs, `tern config show`)
+  // For ValueType::table_list: the fields of each table, as specs whose pattern is the
+  // field name; a `required` field must be in every table, a default fills a missing one.
+  std::vector<KeySpec> fields{};
 
   // Filled by Schema::add from default_value, through the same checks as a file's value.
   std::optional<Value> parsed_default{};

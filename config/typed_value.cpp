@@ -158,6 +158,64 @@ protocol::Result<std::string> read_macro_file(const std::string& argument,
   return contents;
 }
 
+Checked check_value_impl(const KeySpec& spec, const toml::node& node, const std::string& file,
+                         const MacroContext& macros);
+
+// " (did you mean 'x'?)" for the closest field within two edits, else "".
+std::string field_hint(const KeySpec& spec, std::string_view name) {
+  const KeySpec* best = nullptr;
+  int best_edits = 3;
+  for (const auto& field : spec.fields) {
+    int edits = edit_distance(field.pattern, name);
+    if (edits < best_edits) {
+      best = &field;
+      best_edits = edits;
+    }
+  }
+  return best == nullptr ? std::string() : " (did you mean '" + best->pattern + "'?)";
+}
+
+std::variant<TableItem, ValueError> check_table_item(const KeySpec& spec, const toml::table& table,
+                                                     const std::string& file,
+                                                     const MacroContext& macros) {
+  TableItem item;
+  item.pos = position(table.source(), file);
+  for (auto&& [key, node] : table) {
+    const std::string name(key.str());
+    auto field = std::find_if(spec.fields.begin(), spec.fields.end(),
+                              [&](const KeySpec& f) { return f.pattern == name; });
+    if (field == spec.fields.end()) {
+      return ValueError{position(key.source(), file), "unknown field '" + name + "' in a table of '" +
+                                                          spec.pattern + "'" + field_hint(spec, name)};
+    }
+    auto checked = check_value_impl(*field, node, file, macros);
+    if (checked.index() == 1) return std::get<1>(std::move(checked));
+    item.fields.push_back({name, std::get<0>(std::move(checked)), position(node.source(), file)});
+  }
+  for (const auto& field : spec.fields) {
+    if (item.find(field.pattern) != nullptr) continue;
+    if (field.required) {
+      return ValueError{item.pos, "a table of '" + spec.pattern + "' needs the field '" +
+                                      field.pattern + "' (" + field.description + ")"};
+    }
+    if (field.parsed_default) item.fields.push_back({field.pattern, *field.parsed_default, item.pos});
+  }
+  return item;
+}
+
+Checked check_table_list(const KeySpec& spec, const toml::node& node, const std::string& file,
+                         const MacroContext& macros) {
+  if (!node.is_array()) return type_error(spec, node, file, "an array of tables");
+  TableList items;
+  for (const toml::node& element : *node.as_array()) {
+    if (!element.is_table()) return type_error(spec, element, file, "an array of tables");
+    auto item = check_table_item(spec, *element.as_table(), file, macros);
+    if (item.index() == 1) return std::get<1>(std::move(item));
+    items.push_back(std::get<0>(std::move(item)));
+  }
+  return Value{std::move(items)};
+}
+
 }  // namespace
 
 SourcePos position(const toml::source_region& region, const std::string& file) {
@@ -170,6 +228,12 @@ Checked check_expression(const KeySpec& spec, const toml::node& node, const std:
 
 Checked check_value(const KeySpec& spec, const toml::node& node, const std::string& file,
                     const MacroContext& macros) {
+  return check_value_impl(spec, node, file, macros);
+}
+
+namespace {
+Checked check_value_impl(const KeySpec& spec, const toml::node& node, const std::string& file,
+                         const MacroContext& macros) {
   switch (spec.type) {
     case ValueType::string: {
       if (!node.is_string()) return type_error(spec, node, file, "a string");
@@ -187,9 +251,11 @@ Checked check_value(const KeySpec& spec, const toml::node& node, const std::stri
     case ValueType::choice: return check_choice(spec, node, file, macros);
     case ValueType::string_list: return check_string_list(spec, node, file, macros);
     case ValueType::expression: return check_expression(spec, node, file, macros);
+    case ValueType::table_list: return check_table_list(spec, node, file, macros);
   }
   return type_error(spec, node, file, "a known type");
 }
+}  // namespace
 
 protocol::Result<std::string> expand_macros(const std::string& text, const MacroContext& macros) {
   std::string out;

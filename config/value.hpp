@@ -5,7 +5,7 @@
 //   string, choice      -> std::string          boolean  -> bool
 //   integer, port       -> std::int64_t          duration -> protocol::Duration
 //   size                -> Bytes                 string_list -> std::vector<std::string>
-//   expression          -> Expression
+//   expression          -> Expression            table_list  -> TableList
 // An Expression is kept as source text with positions; compiling it is the business of
 // protocol/route, which reports errors against these positions.
 #pragma once
@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <variant>
 #include <vector>
 
@@ -36,8 +37,9 @@ struct Bytes {
   friend bool operator==(const Bytes&, const Bytes&) = default;
 };
 
-// A scalar as it stands in TOML, before any expression is parsed.
-using ExpressionAtom = std::variant<std::string, bool, std::int64_t>;
+// A value as it stands in TOML, before any expression is parsed: a scalar, or an array of
+// strings (a plain list value such as `mechanisms = ["PLAIN", "LOGIN"]`).
+using ExpressionAtom = std::variant<std::string, bool, std::int64_t, std::vector<std::string>>;
 
 struct ExpressionRule {
   std::optional<std::string> condition;  // the `if` text; absent for `else` and plain values
@@ -56,7 +58,33 @@ struct Expression {
   friend bool operator==(const Expression&, const Expression&) = default;
 };
 
+// One table of an array of tables (`[[directory.main.principals]]` or an inline
+// `principals = [{ name = "a", ... }]`): its fields checked against the key's field specs.
+struct TableItem;
+using TableList = std::vector<TableItem>;
+
 using Value = std::variant<std::string, bool, std::int64_t, protocol::Duration, Bytes,
-                           std::vector<std::string>, Expression>;
+                           std::vector<std::string>, Expression, TableList>;
+
+struct TableField {
+  std::string name;
+  Value value;
+  SourcePos pos;
+  friend bool operator==(const TableField&, const TableField&) = default;
+};
+
+struct TableItem {
+  std::vector<TableField> fields;  // in the order the file wrote them (defaults appended)
+  SourcePos pos;
+
+  // The field's value, or nullptr when the item does not have it.
+  const Value* find(std::string_view name) const {
+    for (const TableField& field : fields) {
+      if (field.name == name) return &field.value;
+    }
+    return nullptr;
+  }
+  friend bool operator==(const TableItem&, const TableItem&) = default;
+};
 
 }  // namespace tern::config

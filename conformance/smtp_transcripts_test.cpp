@@ -99,7 +99,7 @@ ServerDecision decide(const Transcript& t, const ServerEvent& event) {
       return Reject{it->second};
     }
   }
-  if (const auto* message = std::get_if<MessageEvent>(&event)) {
+  if (std::holds_alternative<MessageEvent>(event)) {
     if (t.message_replies.empty()) return Accept{};
     if (t.config.mode == ServerMode::lmtp) return PerRecipient{t.message_replies};
     const Reply& r = t.message_replies.front();

@@ -1,19 +1,29 @@
 #include "cmd/common/diagnostics.hpp"
 
+#include <algorithm>
+#include <tuple>
+
 #include "config/embedded_default.hpp"
 
 namespace tern::cmd {
 
-void print_diagnostics(const config::LoadResult& result, std::ostream& out) {
-  for (const auto& diagnostic : result.diagnostics) out << config::to_string(diagnostic) << '\n';
-}
-
-int config_exit_code(const config::LoadResult& result) {
-  return result.ok() ? 0 : kConfigErrorExit;
-}
-
-config::LoadResult load_embedded_default() {
-  return config::load_string(config::embedded_default_toml(), "<embedded default.toml>");
+CheckedConfig load_and_check(const std::string& file, std::ostream& out) {
+  CheckedConfig checked;
+  checked.load = file.empty()
+                     ? config::load_string(config::embedded_default_toml(), "<embedded default.toml>")
+                     : config::load_file(file);
+  std::vector<config::Diagnostic> all = checked.load.diagnostics;
+  if (checked.load.ok()) {
+    checked.model = config::build_route_model(checked.load.config);
+    all.insert(all.end(), checked.model.diagnostics.begin(), checked.model.diagnostics.end());
+    std::stable_sort(all.begin(), all.end(), [](const auto& a, const auto& b) {
+      return std::tie(a.pos.line, a.pos.column) < std::tie(b.pos.line, b.pos.column);
+    });
+  }
+  for (const auto& diagnostic : all) out << config::to_string(diagnostic) << '\n';
+  checked.ok = checked.load.ok() && checked.model.ok();
+  checked.warnings = all.size();
+  return checked;
 }
 
 }  // namespace tern::cmd

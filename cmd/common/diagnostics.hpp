@@ -1,23 +1,34 @@
-// cmd/common/diagnostics.hpp — how every Tern executable reports a configuration.
+// cmd/common/diagnostics.hpp — how every Tern executable loads and reports a configuration.
 //
-// Contract: print_diagnostics writes one `FILE:LINE:COL: message` line per diagnostic to
-// `out`, errors and warnings in file order. config_exit_code is 0 when the configuration
-// has no error and kConfigErrorExit (2) otherwise: `tern config check` and `ternd` agree.
+// Contract: load_and_check reads a file (or the embedded default), checks it against the
+// schema, builds the route model (every cross-key check: remote ids, expressions,
+// directories), and writes every diagnostic — errors and warnings — as one
+// `FILE:LINE:COL: message` line to `out`, in file order. `ok` is true when no diagnostic is
+// an error; the model is usable only then. `tern config check`, `tern route` and `ternd`
+// all go through it, so they agree on what a valid configuration is, and exit with
+// kConfigErrorExit (2) when it is not.
 #pragma once
 
+#include <optional>
 #include <ostream>
+#include <string>
 
 #include "config/loader.hpp"
+#include "config/route_model.hpp"
 
 namespace tern::cmd {
 
 inline constexpr int kConfigErrorExit = 2;
 inline constexpr int kUsageExit = 64;  // EX_USAGE
 
-void print_diagnostics(const config::LoadResult& result, std::ostream& out);
-int config_exit_code(const config::LoadResult& result);
+struct CheckedConfig {
+  config::LoadResult load;
+  config::RouteModelResult model;
+  bool ok = false;
+  std::size_t warnings = 0;  // diagnostics printed while ok
+};
 
-// The embedded default configuration, loaded as "<embedded default.toml>".
-config::LoadResult load_embedded_default();
+// `file` empty: the embedded default configuration, named "<embedded default.toml>".
+CheckedConfig load_and_check(const std::string& file, std::ostream& out);
 
 }  // namespace tern::cmd

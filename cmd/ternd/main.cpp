@@ -2,9 +2,9 @@
 //
 //   ternd [--config FILE]
 //
-// Loads and checks the configuration (the embedded default when no file is given); a
-// configuration with errors prints one FILE:LINE:COL: message line per problem and exits
-// with status 2. The receiving and delivering engines arrive with the issues that build
+// Loads and checks the configuration (the embedded default when no file is given) exactly
+// as `tern config check` does; a configuration with errors prints one FILE:LINE:COL:
+// message line per problem and exits with status 2. The receiving and delivering engines arrive with the issues that build
 // them (runtime/, adapters/); until then ternd checks its configuration, logs what it
 // would serve, and waits for SIGINT or SIGTERM.
 #include <csignal>
@@ -54,10 +54,9 @@ int main(int argc, char** argv) {
       return usage_error("unknown argument '" + arg + "'");
     }
   }
-  auto result = config_file.empty() ? tern::cmd::load_embedded_default()
-                                    : tern::config::load_file(config_file);
-  tern::cmd::print_diagnostics(result, std::cerr);
-  if (!result.ok()) return tern::cmd::config_exit_code(result);
+  const auto checked = tern::cmd::load_and_check(config_file, std::cerr);
+  if (!checked.ok) return tern::cmd::kConfigErrorExit;
+  const auto& result = checked.load;
 
   // Block the signals before anything else so sigwait receives them.
   sigset_t signals;

@@ -12,6 +12,8 @@ const Schema& tern_schema() {
     keys::register_queue(s);
     keys::register_directories(s);
     keys::register_relay_shorthand(s);
+    keys::register_session(s);
+    keys::register_delivery_extras(s);
     return s;
   }();
   return schema;

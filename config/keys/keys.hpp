@@ -17,5 +17,7 @@ void register_remotes(Schema& schema);      // remote.<id>.*
 void register_queue(Schema& schema);        // queue.outbound.*
 void register_directories(Schema& schema);  // directory.<name>.*
 void register_relay_shorthand(Schema& schema);  // smtp-relay-* (seed 000)
+void register_session(Schema& schema);      // session.<stage>.* expressions (keys/session.cpp)
+void register_delivery_extras(Schema& schema);  // remote.<id>.tls.starttls, directory principals
 
 }  // namespace tern::config::keys

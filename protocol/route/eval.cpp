@@ -351,7 +351,10 @@ std::string to_string(const Explanation& e) {
     out += "fault: " + *e.fault + "\n";
   } else if (!e.needs_lookups.empty()) {
     out += "needs lookups:";
-    for (const LookupKey& k : e.needs_lookups) out += " " + to_string(k);
+    for (const LookupKey& k : e.needs_lookups) {
+      out += ' ';  // appended separately: GCC 12 -O3 warns falsely (-Wrestrict) on " " + s
+      out += to_string(k);
+    }
     out += '\n';
   } else if (e.matched_rule && e.result) {
     out += "matched rule " + std::to_string(*e.matched_rule + 1) + ": " + format_value(*e.result) + "\n";

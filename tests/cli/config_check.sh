@@ -24,8 +24,10 @@ expect() {  # expect NAME WANT_STATUS WANT_OUTPUT -- COMMAND...
   fi
 }
 
+# valid.toml is the relay-host example without its MTA-STS/DANE note: valid, with a warning.
 expect "valid file" 0 \
-  "valid.toml: ok (6 keys set, 0 listeners, 1 remote hosts, 0 directories, 0 warnings)" \
+  "valid.toml:2:12: warning: every recipient is relayed (remote 'relay'), but queue.outbound.tls.mta-sts and queue.outbound.tls.dane are not both \"disable\"; set them to \"disable\" as the relay-host example does (they apply to DNS MX delivery only)
+valid.toml: ok (6 keys set, 0 listeners, 1 remote hosts, 0 directories, 1 warnings)" \
   -- "$tern" config check valid.toml
 
 expect "syntax error" 2 \
@@ -42,7 +44,9 @@ expect "missing file" 2 "nope.toml: cannot read configuration file: No such file
 expect "usage" 64 "tern: unknown or incomplete 'config' command
 usage: tern config check FILE
        tern config reference
-       tern config default" -- "$tern" config chek valid.toml
+       tern config default
+       tern route --config FILE --from ADDR --to ADDR [--to ADDR ...]
+                  [--var NAME=VALUE ...] [--explain] [--json]" -- "$tern" config chek valid.toml
 
 # The embedded default is a valid configuration, and ternd runs on it until SIGTERM.
 tmp=$(mktemp -d)
