@@ -6,23 +6,15 @@
 // and is followed only by the end of the session; misuse is refused, never crashes.
 #include <fuzzer/FuzzedDataProvider.h>
 
-#include <cstdio>
-#include <cstdlib>
+#include "fuzz/check.hpp"
 
 #include "protocol/smtp/client_session.hpp"
 
 using namespace tern::protocol;
 using namespace tern::protocol::smtp;
+using tern::fuzz::check;
 
 namespace {
-
-// Aborts with the line of the broken invariant, so a finding says which one it broke.
-void check(bool ok, int line = __builtin_LINE()) {
-  if (!ok) {
-    std::fprintf(stderr, "invariant at %s:%d broken\n", __FILE__, line);
-    std::abort();
-  }
-}
 
 ClientConfig some_config(FuzzedDataProvider& in) {
   ClientConfig c;

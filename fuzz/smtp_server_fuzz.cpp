@@ -6,8 +6,7 @@
 // consumed or sent once the session is closed.
 #include <fuzzer/FuzzedDataProvider.h>
 
-#include <cstdio>
-#include <cstdlib>
+#include "fuzz/check.hpp"
 
 #include "protocol/smtp/reply.hpp"
 #include "protocol/smtp/server_session.hpp"
@@ -15,16 +14,9 @@
 
 using namespace tern::protocol;
 using namespace tern::protocol::smtp;
+using tern::fuzz::check;
 
 namespace {
-
-// Aborts with the line of the broken invariant, so a finding says which one it broke.
-void check(bool ok, int line = __builtin_LINE()) {
-  if (!ok) {
-    std::fprintf(stderr, "invariant at %s:%d broken\n", __FILE__, line);
-    std::abort();
-  }
-}
 
 Reply some_reply(FuzzedDataProvider& in) {
   const auto code = in.ConsumeIntegralInRange<std::uint16_t>(200, 599);

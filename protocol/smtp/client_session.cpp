@@ -101,27 +101,36 @@ std::size_t ClientSession::feed(std::span<const char> bytes, Instant now) {
   if (phase_ == Phase::awaiting_tls) return bytes.size();  // injected before TLS: dropped
   std::size_t used = 0;
   while (used < bytes.size() && phase_ != Phase::closed && phase_ != Phase::awaiting_tls) {
-    used += parser_.feed(bytes.subspan(used));
+    const std::size_t n = parser_.feed(bytes.subspan(used));
+    used += n;
     if (parser_.failed()) {
       fail(Outcome::temporary_failure, std::nullopt,
            "malformed reply from the server: " + parser_.error()->message, false);
       return bytes.size();
     }
-    while (auto reply = parser_.poll()) {
-      if (expected_.empty()) {
-        fail(Outcome::temporary_failure, *reply, "reply without a command", false);
-        return bytes.size();
-      }
-      Expected expected = expected_.front();
-      expected_.pop_front();
-      if (caps_.enhanced_status_codes) *reply = extract_enhanced_status(std::move(*reply));
-      on_reply(std::move(*reply), expected);
-      if (phase_ == Phase::closed || phase_ == Phase::awaiting_tls) break;
-    }
+    const bool progressed = process_replies();
+    if (n == 0 && !progressed) break;  // replies wait for commands the application has not sent
   }
   if (phase_ == Phase::awaiting_tls) used = bytes.size();
-  deadline_ = expected_.empty() ? std::nullopt : std::optional<Instant>(now + expected_.front().timeout);
   return used;
+}
+
+// Pairs complete replies with the commands waiting for them. A reply that comes before
+// its command (a server running ahead, or an unsolicited 421) waits in the parser and
+// answers the next command, as RFC 5321 §4.2 has the client read it.
+bool ClientSession::process_replies() {
+  bool progressed = false;
+  while (!expected_.empty() && phase_ != Phase::closed && phase_ != Phase::awaiting_tls) {
+    auto reply = parser_.poll();
+    if (!reply) break;
+    progressed = true;
+    Expected expected = expected_.front();
+    expected_.pop_front();
+    if (caps_.enhanced_status_codes) *reply = extract_enhanced_status(std::move(*reply));
+    on_reply(std::move(*reply), expected);
+  }
+  deadline_ = expected_.empty() ? std::nullopt : std::optional<Instant>(now_ + expected_.front().timeout);
+  return progressed;
 }
 
 void ClientSession::feed_eof(Instant now) {
@@ -300,6 +309,7 @@ std::error_code ClientSession::submit(Envelope envelope, Instant now) {
       send("DATA", Expect::data);
     }
   }
+  process_replies();
   return {};
 }
 
@@ -418,6 +428,7 @@ std::error_code ClientSession::send_body(std::span<const char> bytes, Instant no
   if (chunk.empty()) return {};  // a lone CR waits for its LF
   send("BDAT " + std::to_string(chunk.size()), Expect::bdat);
   out_ += chunk;
+  process_replies();
   return {};
 }
 
@@ -440,7 +451,7 @@ std::error_code ClientSession::end_body(Instant now) {
       expected_.push_back({Expect::bdat_last, i, config_.data_end_timeout});
     }
   }
-  if (!deadline_) deadline_ = now + config_.data_end_timeout;
+  process_replies();
   return {};
 }
 
@@ -488,6 +499,7 @@ void ClientSession::quit(Instant now) {
   }
   phase_ = Phase::quitting;
   send("QUIT", Expect::quit);
+  process_replies();
 }
 
 void ClientSession::fail(Outcome outcome, std::optional<Reply> reply, std::string reason, bool usable) {

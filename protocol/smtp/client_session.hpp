@@ -23,6 +23,9 @@
 //   AUTH failed, a malformed or over-long reply, a timeout, the connection lost) first
 //   gives every recipient still open its outcome, then SessionFailedEvent, then the
 //   session ends (with QUIT when the connection is still usable).
+// - feed() consumes replies only while commands wait for them: a reply that runs ahead of
+//   its command waits inside the machine (or, past ReplyParserOptions::ready_replies_max,
+//   in the caller's buffer: feed returns less than it was given) and answers the next one.
 // - Misuse (submit when not ready, send_body when no body is wanted ...) returns an
 //   std::error_code (client_errc) and changes nothing.
 #pragma once
@@ -157,6 +160,7 @@ class ClientSession {
     std::size_t final_replies = 0;  // LMTP: replies after the body received so far
   };
 
+  bool process_replies();
   void on_reply(Reply reply, Expected expected);
   void on_greeting(const Reply& reply);
   void on_hello(const Reply& reply, bool was_ehlo);

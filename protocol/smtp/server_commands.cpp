@@ -60,6 +60,10 @@ std::vector<std::string> ServerSession::ehlo_keywords() const {
   }
   if (x.dsn) keywords.emplace_back("DSN");
   if (x.deliver_by_min_seconds) keywords.push_back("DELIVERBY " + std::to_string(*x.deliver_by_min_seconds));
+  if (auto latest = latest_release_unix_seconds()) {
+    keywords.push_back("FUTURERELEASE " + std::to_string(*x.future_release_max_seconds) + " " +
+                       format_date_time(HoldUntil{*latest, 0}));
+  }
   if (x.mt_priority) keywords.emplace_back("MT-PRIORITY");
   if (x.requiretls && tls_active_) keywords.emplace_back("REQUIRETLS");
   if (x.vrfy) keywords.emplace_back("VRFY");
@@ -119,6 +123,12 @@ std::optional<Reply> ServerSession::hello_missing() const {
   return config_.mode == ServerMode::lmtp ? replies::lhlo_first() : replies::hello_first();
 }
 
+std::optional<std::int64_t> ServerSession::latest_release_unix_seconds() const {
+  if (!config_.extensions.future_release_max_seconds || !config_.wall_clock_unix_seconds) return std::nullopt;
+  const std::int64_t elapsed = (last_activity_ - started_).ns / 1'000'000'000;
+  return *config_.wall_clock_unix_seconds + elapsed + *config_.extensions.future_release_max_seconds;
+}
+
 std::optional<Reply> ServerSession::mail_param_fault(const MailParams& p) const {
   if (hello_ == HelloKind::helo && p != MailParams{}) return replies::params_after_helo();
   if (!p.unknown.empty()) return replies::param_not_offered(p.unknown.front().keyword);
@@ -131,7 +141,12 @@ std::optional<Reply> ServerSession::mail_param_fault(const MailParams& p) const 
   if (p.auth && !auth_offered()) return replies::param_not_offered("AUTH");
   if ((p.ret || p.envid) && !x.dsn) return replies::param_not_offered(p.ret ? "RET" : "ENVID");
   if (p.hold_for_seconds || p.hold_until) {
-    return replies::param_not_offered(p.hold_for_seconds ? "HOLDFOR" : "HOLDUNTIL");
+    const auto latest = latest_release_unix_seconds();
+    if (!latest) return replies::param_not_offered(p.hold_for_seconds ? "HOLDFOR" : "HOLDUNTIL");
+    if (p.hold_for_seconds && *p.hold_for_seconds > *x.future_release_max_seconds) {
+      return replies::release_too_late("HOLDFOR");
+    }
+    if (p.hold_until && p.hold_until->unix_seconds > *latest) return replies::release_too_late("HOLDUNTIL");
   }
   if (p.by && !x.deliver_by_min_seconds) return replies::param_not_offered("BY");
   if (p.mt_priority && !x.mt_priority) return replies::param_not_offered("MT-PRIORITY");

@@ -70,6 +70,10 @@ inline Reply message_too_big() {
 inline Reply param_not_offered(const std::string& keyword) {
   return make(555, {5, 5, 4}, keyword + " parameter not supported");
 }
+// RFC 4865 §5: a release time beyond what FUTURERELEASE advertised is a bad parameter value.
+inline Reply release_too_late(const std::string& keyword) {
+  return make(501, {5, 5, 4}, keyword + " is beyond the longest hold this server offers");
+}
 inline Reply params_after_helo() {
   return make(555, {5, 5, 4}, "MAIL/RCPT parameters need EHLO");
 }

@@ -53,7 +53,7 @@ const std::error_category& server_category() {
 std::error_code make_error_code(server_errc e) { return {static_cast<int>(e), server_category()}; }
 
 ServerSession::ServerSession(ServerConfig config, Instant now)
-    : config_(std::move(config)), last_activity_(now), tls_active_(config_.tls_active) {
+    : config_(std::move(config)), started_(now), last_activity_(now), tls_active_(config_.tls_active) {
   if (config_.greeting_text.empty()) {
     config_.greeting_text = config_.mode == ServerMode::lmtp ? "LMTP Tern" : "ESMTP Tern";
   }
@@ -74,6 +74,7 @@ bool ServerSession::may_consume() const {
 bool ServerSession::wants_read() const { return may_consume() && phase_ != Phase::awaiting_tls; }
 
 std::size_t ServerSession::feed(std::span<const char> bytes, Instant now) {
+  if (!bytes.empty() && may_consume()) touch(now);  // before the commands: they read the time
   std::size_t used = 0;
   while (used < bytes.size() && may_consume()) {
     const auto rest = bytes.subspan(used);
@@ -86,7 +87,6 @@ std::size_t ServerSession::feed(std::span<const char> bytes, Instant now) {
       case Phase::closed: break;
     }
   }
-  if (used != 0) touch(now);
   flush_body();
   return used;
 }
@@ -188,6 +188,8 @@ void ServerSession::ask(Question question, ServerEvent event) {
 
 std::error_code ServerSession::decide(Ticket ticket, ServerDecision decision, Instant now) {
   if (!pending_ || pending_->ticket != ticket) return server_errc::no_pending_decision;
+  const Instant before = last_activity_;
+  touch(now);  // the time the application took is not the client's idleness
   std::error_code error;
   switch (pending_->question) {
     case Question::hello: error = decide_hello(decision); break;
@@ -197,8 +199,10 @@ std::error_code ServerSession::decide(Ticket ticket, ServerDecision decision, In
     case Question::auth: error = decide_auth(decision); break;
     case Question::verify: error = decide_verify(decision); break;
   }
-  if (error) return error;
-  touch(now);
+  if (error) {
+    last_activity_ = before;  // a refused decision changes nothing
+    return error;
+  }
   if (shutdown_requested_ && phase_ != Phase::closed) {
     close(CloseReason::shutdown, replies::shutting_down(config_.hostname));
   }

@@ -57,6 +57,9 @@ struct ServerExtensions {
   bool vrfy = false;  // true: VRFY is a decision; false: 252 without asking
   bool expn = false;  // true: EXPN is a decision; false: 502
   std::optional<std::int64_t> deliver_by_min_seconds;  // DELIVERBY offered when set
+  // FUTURERELEASE (RFC 4865) offered when set, with ServerConfig::wall_clock_unix_seconds:
+  // HOLDFOR/HOLDUNTIL up to this far in the future are accepted (and the queue holds).
+  std::optional<std::uint32_t> future_release_max_seconds;
   bool mt_priority = false;
   bool requiretls = true;  // offered only once TLS is active (RFC 8689 §4.1)
 };
@@ -69,6 +72,9 @@ struct ServerConfig {
   // §3.1): for a connection the application refuses before any command.
   std::optional<Reply> refusal;
   ServerExtensions extensions;
+  // The wall clock (seconds since 1970) at the `now` given to the constructor. Only
+  // FUTURERELEASE needs it: its EHLO keyword names the latest release date-time.
+  std::optional<std::int64_t> wall_clock_unix_seconds;
   std::uint64_t message_bytes_max = 50ull << 20;  // SIZE; 0 means no limit
   std::size_t recipients_max = 100;               // RFC 5321 §4.5.3.1.8 minimum
   bool tls_available = false;  // STARTTLS offered while TLS is not active
@@ -227,6 +233,7 @@ class ServerSession {
   void flush_body();
   void push_event(ServerEvent event);
   std::vector<std::string> ehlo_keywords() const;
+  std::optional<std::int64_t> latest_release_unix_seconds() const;  // FUTURERELEASE bound
   static std::string_view verb_of(HelloKind kind);
   bool auth_offered() const;
   ParseOptions parse_options() const;
@@ -237,6 +244,7 @@ class ServerSession {
   std::size_t out_sent_ = 0;  // bytes of out_ already consumed
   std::deque<ServerEvent> events_;
   std::optional<Pending> pending_;
+  Instant started_;  // the constructor's `now`, the moment wall_clock_unix_seconds names
   HelloKind pending_hello_ = HelloKind::ehlo;  // what the pending hello question is about
   MailParams pending_mail_;                    // the parameters of the pending MAIL
   Ticket next_ticket_ = 1;

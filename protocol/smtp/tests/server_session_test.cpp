@@ -306,6 +306,27 @@ TEST(ServerSession, UnofferedParametersAre555) {
                          "553 5.6.7 Syntax: MAIL FROM:<address> [parameters]"}));
 }
 
+TEST(ServerSession, FutureReleaseNeedsTheWallClockAndBoundsTheHold) {
+  ServerConfig c = smtp_config();
+  c.extensions.future_release_max_seconds = 86400;
+  Harness no_clock(c);  // without the wall clock the extension cannot be offered
+  no_clock.run("EHLO a\r\nMAIL FROM:<a@b.c> HOLDFOR=60\r\n");
+  EXPECT_EQ(no_clock.lines().back(), "555 5.5.4 HOLDFOR parameter not supported");
+  c.wall_clock_unix_seconds = 1'700'000'000;  // 2023-11-14T22:13:20Z
+  Harness h(c);
+  h.now = Instant{0} + Duration::seconds(100);
+  h.run("EHLO a\r\n");
+  auto lines = h.lines();
+  EXPECT_NE(std::find(lines.begin(), lines.end(), "250-FUTURERELEASE 86400 2023-11-15T22:15:00Z"), lines.end());
+  h.run("MAIL FROM:<a@b.c> HOLDFOR=86401\r\nMAIL FROM:<a@b.c> HOLDUNTIL=2023-11-15T22:15:01Z\r\n"
+        "MAIL FROM:<a@b.c> HOLDUNTIL=2023-11-15T22:15:00Z\r\n");
+  lines = h.lines();
+  const Lines tail(lines.end() - 3, lines.end());
+  EXPECT_EQ(tail, (Lines{"501 5.5.4 HOLDFOR is beyond the longest hold this server offers",
+                         "501 5.5.4 HOLDUNTIL is beyond the longest hold this server offers",
+                         "250 2.1.0 Sender OK"}));
+}
+
 TEST(ServerSession, TimeoutCloses) {
   Harness h(smtp_config());
   auto deadline = h.session.poll_timeout();
