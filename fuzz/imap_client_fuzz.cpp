@@ -4,6 +4,7 @@
 // fits it; once closed, exactly one outcome (a request was made) and ClientClosedEvent was
 // the last event, and the machine consumes nothing more; the output is a sequence of CRLF
 // lines; misuse (a second request) is refused.
+#include "fuzz/check.hpp"
 #include <fuzzer/FuzzedDataProvider.h>
 
 #include <cstddef>
@@ -19,11 +20,8 @@ using namespace tern::protocol::imap;
 
 namespace {
 
-void check(bool ok, int line = __builtin_LINE()) {
-  if (ok) return;
-  std::fprintf(stderr, "invariant broken at line %d\n", line);
-  std::abort();
-}
+using tern::fuzz::check;
+
 
 struct Watch {
   std::size_t outcomes = 0;

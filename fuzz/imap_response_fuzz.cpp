@@ -3,6 +3,7 @@
 // it was given, nor anything once failed; the responses and the failure do not depend on
 // the split (compared with one whole feed); every response serializes, and the wire parses
 // back to the same response.
+#include "fuzz/check.hpp"
 #include <fuzzer/FuzzedDataProvider.h>
 
 #include <cstddef>
@@ -18,11 +19,8 @@ using namespace tern::protocol::imap;
 
 namespace {
 
-void check(bool ok, int line = __builtin_LINE()) {
-  if (ok) return;
-  std::fprintf(stderr, "invariant broken at line %d\n", line);
-  std::abort();
-}
+using tern::fuzz::check;
+
 
 struct Outcome {
   std::vector<Response> responses;

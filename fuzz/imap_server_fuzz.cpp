@@ -4,6 +4,7 @@
 // nothing once closed or while a decision is pending; misuse of decide() returns an error;
 // the output is always a sequence of well-formed responses (the ResponseParser accepts all
 // of it and ends between responses); ClosedEvent is the last event.
+#include "fuzz/check.hpp"
 #include <fuzzer/FuzzedDataProvider.h>
 
 #include <cstddef>
@@ -21,11 +22,8 @@ using namespace tern::protocol::imap;
 
 namespace {
 
-void check(bool ok, int line = __builtin_LINE()) {
-  if (ok) return;
-  std::fprintf(stderr, "invariant broken at line %d\n", line);
-  std::abort();
-}
+using tern::fuzz::check;
+
 
 }  // namespace
 

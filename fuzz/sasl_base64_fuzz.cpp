@@ -3,6 +3,7 @@
 // accepted); a decode never exceeds its limit and, when it fails only for the limit, a
 // larger limit succeeds; encoding the raw input always decodes back to it; the wire line
 // decoder agrees with base64_decode except for "*", "=" and the empty line.
+#include "fuzz/check.hpp"
 #include <cstdint>
 #include <cstdlib>
 #include <string>
@@ -13,9 +14,10 @@
 
 namespace {
 
-void require(bool ok) {
-  if (!ok) std::abort();
+void require(bool ok, const char* file = __builtin_FILE(), int line = __builtin_LINE()) {
+  tern::fuzz::check(ok, file, line);
 }
+
 
 using namespace tern::protocol::sasl;
 

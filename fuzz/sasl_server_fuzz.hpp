@@ -16,6 +16,7 @@
 //   a Failure that is not the client's fault only follows unavailable().
 #pragma once
 
+#include "fuzz/check.hpp"
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -29,8 +30,8 @@
 
 namespace tern::protocol::sasl::fuzz {
 
-inline void require(bool ok) {
-  if (!ok) std::abort();
+inline void require(bool ok, const char* file = __builtin_FILE(), int line = __builtin_LINE()) {
+  tern::fuzz::check(ok, file, line);
 }
 
 inline std::vector<std::string_view> split_messages(std::string_view rest) {

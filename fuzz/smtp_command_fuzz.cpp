@@ -3,6 +3,7 @@
 // fits the same limits); parsing the canonical line under the same options gives the same
 // command (source-route flag aside, which serialize drops by design); every rejection
 // carries a 5xx code whose first digit matches the enhanced status class.
+#include "fuzz/check.hpp"
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -14,9 +15,8 @@ using namespace tern::protocol::smtp;
 
 namespace {
 
-void check(bool ok) {
-  if (!ok) std::abort();
-}
+using tern::fuzz::check;
+
 
 Command without_source_route(Command c) {
   if (auto* m = std::get_if<Mail>(&c); m != nullptr && m->path.path) m->path.path->source_route_ignored = false;

@@ -3,6 +3,7 @@
 // the replies and the failure do not depend on the split (compared with one whole feed);
 // every reply respects the bounds, serializes, and (without enhanced-code extraction)
 // parses back to itself.
+#include "fuzz/check.hpp"
 #include <fuzzer/FuzzedDataProvider.h>
 
 #include <cstddef>
@@ -17,9 +18,8 @@ using namespace tern::protocol::smtp;
 
 namespace {
 
-void check(bool ok) {
-  if (!ok) std::abort();
-}
+using tern::fuzz::check;
+
 
 struct Outcome {
   std::vector<Reply> replies;

@@ -111,7 +111,7 @@ void ClientSession::on_untagged(const Response& response) {
 
 void ClientSession::on_continuation(const ContinuationRequest& request) {
   if (phase_ == Phase::login && !login_rest_.empty()) {
-    out_ += login_rest_.front();
+    out_.append(login_rest_.front());
     login_rest_.erase(login_rest_.begin());
     last_activity_ = now_;
     return;
@@ -123,9 +123,9 @@ void ClientSession::on_continuation(const ContinuationRequest& request) {
   auto answer = challenge ? sasl_->respond(*challenge) : Result<std::string>(challenge.error());
   if (!answer) {  // RFC 9051 §6.2.2: "*" cancels; the server answers BAD
     cancelled_ = true;
-    out_ += std::string(sasl::cancel_line()) + "\r\n";
+    out_.append(std::string(sasl::cancel_line()) + "\r\n");
   } else {
-    out_ += sasl::encode_response(*answer) + "\r\n";
+    out_.append(sasl::encode_response(*answer) + "\r\n");
   }
   last_activity_ = now_;
 }
@@ -166,7 +166,7 @@ void ClientSession::on_starttls_done(const StatusResponse& response) {
   parser_.reset();  // RFC 9051 §6.2.1: what came before the handshake is discarded
   caps_.clear();
   caps_known_ = false;
-  events_.emplace_back(StartTlsEvent{});
+  events_.push(StartTlsEvent{});
 }
 
 void ClientSession::on_auth_done(const StatusResponse& response) {
@@ -262,7 +262,7 @@ void ClientSession::start_login() {
   }
   method_ = "LOGIN";
   tag_ = tag;
-  out_ += segments->front();
+  out_.append(segments->front());
   last_activity_ = now_;
   login_rest_.assign(segments->begin() + 1, segments->end());
   phase_ = Phase::login;
@@ -279,7 +279,7 @@ std::string ClientSession::next_tag() {
 void ClientSession::send(const std::string& name, const std::string& args) {
   tag_ = next_tag();
   last_activity_ = now_;
-  out_ += tag_ + " " + name + (args.empty() ? "" : " " + args) + "\r\n";
+  out_.append(tag_ + " " + name + (args.empty() ? "" : " " + args) + "\r\n");
   if (name == "CAPABILITY") phase_ = Phase::capability;
   if (name == "STARTTLS") phase_ = Phase::starttls;
   if (name == "LOGOUT") phase_ = Phase::logout;
@@ -288,13 +288,13 @@ void ClientSession::send(const std::string& name, const std::string& args) {
 void ClientSession::set_capabilities(std::vector<std::string> caps) {
   caps_ = std::move(caps);
   caps_known_ = true;
-  events_.emplace_back(CapabilitiesEvent{caps_});
+  events_.push(CapabilitiesEvent{caps_});
 }
 
 void ClientSession::report(Outcome outcome, OutcomeReason reason, std::string text) {
   if (reported_ || !request_) return;
   reported_ = true;
-  events_.emplace_back(OutcomeEvent{outcome, reason, method_, std::move(text)});
+  events_.push(OutcomeEvent{outcome, reason, method_, std::move(text)});
 }
 
 void ClientSession::fail(OutcomeReason reason, std::string text) {
@@ -311,7 +311,7 @@ void ClientSession::close() {
   if (phase_ == Phase::closed) return;
   report(Outcome::temporary_failure, OutcomeReason::connection_closed, "closed");
   phase_ = Phase::closed;
-  events_.emplace_back(ClientClosedEvent{});
+  events_.push(ClientClosedEvent{});
 }
 
 void ClientSession::feed_eof(Instant) {
@@ -338,22 +338,15 @@ std::error_code ClientSession::on_tls_established(Instant now) {
 }
 
 std::span<const char> ClientSession::pending_output() const {
-  return std::span<const char>(out_).subspan(out_sent_);
+  return out_.pending();
 }
 
 void ClientSession::consume_output(std::size_t n) {
-  out_sent_ += std::min(n, out_.size() - out_sent_);
-  if (out_sent_ == out_.size()) {
-    out_.clear();
-    out_sent_ = 0;
-  }
+  out_.consume(n);
 }
 
 std::optional<ClientEvent> ClientSession::poll_event() {
-  if (events_.empty()) return std::nullopt;
-  ClientEvent e = std::move(events_.front());
-  events_.pop_front();
-  return e;
+  return events_.poll();
 }
 
 std::optional<Instant> ClientSession::poll_timeout() const {

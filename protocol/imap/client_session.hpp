@@ -38,6 +38,7 @@
 #include <variant>
 #include <vector>
 
+#include "protocol/core/outbox.hpp"
 #include "protocol/core/time.hpp"
 #include "protocol/imap/framing.hpp"
 #include "protocol/imap/grammar.hpp"
@@ -152,9 +153,8 @@ class ClientSession {
   ClientConfig config_;
   Phase phase_ = Phase::greeting;
   ResponseParser parser_;
-  std::string out_;
-  std::size_t out_sent_ = 0;
-  std::deque<ClientEvent> events_;
+  ByteOutbox out_;
+  EventQueue<ClientEvent> events_;
   Instant now_;            // of the input being handled
   Instant last_activity_;  // when the command in flight (or the connection) started
   unsigned tag_counter_ = 0;

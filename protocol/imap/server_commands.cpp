@@ -123,7 +123,7 @@ void ServerSession::on_starttls(const std::string& tag) {
   if (!config_.tls_available) return bad(tag, "STARTTLS", "TLS support isn't enabled.");
   if (authenticated_) return bad(tag, "STARTTLS", "STARTTLS is not valid once authenticated.");
   tagged(tag, "STARTTLS", Status::ok, std::nullopt, "Begin TLS negotiation now.");
-  events_.emplace_back(StartTlsEvent{});
+  events_.push(StartTlsEvent{});
   phase_ = Phase::awaiting_tls;  // the rest of the input is dropped (RFC 9051 §6.2.1)
   reader_.reset();
 }
@@ -179,7 +179,7 @@ void ServerSession::on_login(const std::string& tag, const std::vector<std::stri
     return auth_failed(sasl::Failure{sasl::FailureReason::malformed, "unusable credentials", true});
   }
   pending_ = next_ticket_++;
-  events_.emplace_back(VerifyEvent{*pending_, AuthMethod::login, "LOGIN",
+  events_.push(VerifyEvent{*pending_, AuthMethod::login, "LOGIN",
                                    sasl::PasswordCredentials{"", args[0], args[1]}});
 }
 
@@ -194,7 +194,7 @@ void ServerSession::on_auth_line(std::string_view line, bool bare_lf) {
                                           config_.sasl.limits.message_bytes_max);
   if (!decoded) {
     sasl_.reset();
-    events_.emplace_back(AuthFailedEvent{sasl::FailureReason::malformed, decoded.error().message});
+    events_.push(AuthFailedEvent{sasl::FailureReason::malformed, decoded.error().message});
     return bad(auth_tag_, "AUTHENTICATE", "Invalid base64 data in continued response.");
   }
   on_step(sasl_->feed(*decoded));
@@ -212,7 +212,7 @@ void ServerSession::on_step(const sasl::StepResult& step) {
   } else if (const auto* v = std::get_if<sasl::Verify>(&s)) {
     auth_user_ = user_of(v->credentials);
     pending_ = next_ticket_++;
-    events_.emplace_back(VerifyEvent{*pending_, AuthMethod::authenticate, auth_mechanism_, v->credentials});
+    events_.push(VerifyEvent{*pending_, AuthMethod::authenticate, auth_mechanism_, v->credentials});
   } else if (std::holds_alternative<sasl::Success>(s)) {
     auth_succeeded();
   } else {
@@ -223,13 +223,13 @@ void ServerSession::on_step(const sasl::StepResult& step) {
 void ServerSession::auth_succeeded() {
   sasl_.reset();
   authenticated_ = true;
-  events_.emplace_back(AuthenticatedEvent{auth_user_, auth_mechanism_});
+  events_.push(AuthenticatedEvent{auth_user_, auth_mechanism_});
   tagged(auth_tag_, auth_command_, Status::ok, ResponseCode{"CAPABILITY", joined(capabilities())}, "Logged in");
 }
 
 void ServerSession::auth_failed(const sasl::Failure& failure) {
   sasl_.reset();
-  events_.emplace_back(AuthFailedEvent{failure.reason, failure.detail});
+  events_.push(AuthFailedEvent{failure.reason, failure.detail});
   switch (failure.reason) {
     case sasl::FailureReason::cancelled:
       tagged(auth_tag_, auth_command_, Status::bad, std::nullopt, "Authentication aborted by client.");

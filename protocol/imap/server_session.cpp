@@ -46,7 +46,7 @@ ServerSession::ServerSession(ServerConfig config, Instant now)
 // ---- input -------------------------------------------------------------------------------
 
 bool ServerSession::may_consume() const {
-  return phase_ != Phase::closed && !pending_ && out_.size() - out_sent_ < config_.output_backlog_bytes_max;
+  return phase_ != Phase::closed && !pending_ && out_.size() < config_.output_backlog_bytes_max;
 }
 
 std::size_t ServerSession::feed(std::span<const char> bytes, Instant now) {
@@ -167,22 +167,15 @@ std::error_code ServerSession::on_tls_established(Instant now) {
 // ---- output ------------------------------------------------------------------------------
 
 std::span<const char> ServerSession::pending_output() const {
-  return std::span<const char>(out_).subspan(out_sent_);
+  return out_.pending();
 }
 
 void ServerSession::consume_output(std::size_t n) {
-  out_sent_ += std::min(n, out_.size() - out_sent_);
-  if (out_sent_ == out_.size()) {
-    out_.clear();
-    out_sent_ = 0;
-  }
+  out_.consume(n);
 }
 
 std::optional<ServerEvent> ServerSession::poll_event() {
-  if (events_.empty()) return std::nullopt;
-  ServerEvent e = std::move(events_.front());
-  events_.pop_front();
-  return e;
+  return events_.poll();
 }
 
 std::optional<Instant> ServerSession::poll_timeout() const {
@@ -195,13 +188,13 @@ void ServerSession::respond(const Response& response) {
   static constexpr Limits output_limits{std::size_t{1} << 30, std::size_t{1} << 30, 1024, 1 << 16, 16};
   auto wire = serialize(response, output_limits);
   assert(wire.has_value() && "the machine only sends responses it can serialize");
-  if (wire) out_ += *wire;
+  if (wire) out_.append(*wire);
 }
 
 void ServerSession::tagged(const std::string& tag, std::string_view command, Status status,
                            std::optional<ResponseCode> code, std::string text) {
   respond(StatusResponse{tag, status, std::move(code), std::move(text)});
-  if (!tag.empty()) events_.emplace_back(CompletedEvent{tag, std::string(command), status});
+  if (!tag.empty()) events_.push(CompletedEvent{tag, std::string(command), status});
 }
 
 void ServerSession::bad(const std::string& tag, std::string_view command, std::string text,
@@ -217,7 +210,7 @@ void ServerSession::close(CloseReason reason, std::optional<std::string> bye,
   if (bye) respond(StatusResponse{"", Status::bye, std::move(code), std::move(*bye)});
   phase_ = Phase::closed;
   pending_.reset();
-  events_.emplace_back(ClosedEvent{reason});
+  events_.push(ClosedEvent{reason});
 }
 
 }  // namespace tern::protocol::imap

@@ -38,6 +38,7 @@
 #include <variant>
 #include <vector>
 
+#include "protocol/core/outbox.hpp"
 #include "protocol/core/time.hpp"
 #include "protocol/imap/framing.hpp"
 #include "protocol/imap/grammar.hpp"
@@ -148,9 +149,8 @@ class ServerSession {
   ServerConfig config_;
   Phase phase_ = Phase::command;
   CommandReader reader_;
-  std::string out_;
-  std::size_t out_sent_ = 0;
-  std::deque<ServerEvent> events_;
+  ByteOutbox out_;
+  EventQueue<ServerEvent> events_;
   Instant last_activity_;
   bool eof_ = false;
   bool shutdown_requested_ = false;

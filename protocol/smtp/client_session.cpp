@@ -138,7 +138,7 @@ void ClientSession::feed_eof(Instant now) {
   if (phase_ == Phase::closed) return;
   if (phase_ == Phase::quitting) {
     phase_ = Phase::closed;
-    events_.push_back(ClientClosedEvent{});
+    events_.push(ClientClosedEvent{});
     return;
   }
   fail(Outcome::temporary_failure, std::nullopt, "connection closed by the server", false);
@@ -179,7 +179,7 @@ void ClientSession::on_reply(Reply reply, Expected expected) {
     case Expect::bdat: return on_bdat(reply);
     case Expect::quit:
       phase_ = Phase::closed;
-      events_.push_back(ClientClosedEvent{});
+      events_.push(ClientClosedEvent{});
       return;
   }
 }
@@ -222,7 +222,7 @@ void ClientSession::after_hello() {
 void ClientSession::on_starttls(const Reply& reply) {
   if (reply.code == 220) {
     phase_ = Phase::awaiting_tls;
-    events_.push_back(ClientStartTlsEvent{});
+    events_.push(ClientStartTlsEvent{});
     return;
   }
   if (config_.starttls == StartTlsPolicy::require) {
@@ -274,7 +274,7 @@ void ClientSession::on_auth(const Reply& reply) {
 void ClientSession::become_ready() {
   phase_ = Phase::ready;
   if (quit_requested_) return quit(now_);
-  events_.push_back(ReadyEvent{caps_, tls_active_, authenticated_});
+  events_.push(ReadyEvent{caps_, tls_active_, authenticated_});
 }
 
 // ---- the transaction ---------------------------------------------------------------------
@@ -393,7 +393,7 @@ void ClientSession::after_rcpts() {
 void ClientSession::on_data(const Reply& reply) {
   if (reply.code == 354) {
     if (txn_->accepted.empty()) {  // a server that said 354 with no recipient: end it empty
-      out_ += ".\r\n";
+      out_.append(".\r\n");
       expected_.push_back({Expect::data_end, SIZE_MAX, config_.data_end_timeout});
       return;
     }
@@ -407,7 +407,7 @@ void ClientSession::on_data(const Reply& reply) {
 void ClientSession::want_body() {
   txn_->body_wanted = true;
   encoder_ = DataEncoder(!txn_->chunked);
-  events_.push_back(BodyWantedEvent{});
+  events_.push(BodyWantedEvent{});
 }
 
 std::error_code ClientSession::send_body(std::span<const char> bytes, Instant now) {
@@ -415,7 +415,7 @@ std::error_code ClientSession::send_body(std::span<const char> bytes, Instant no
   if (!txn_ || !txn_->body_wanted || txn_->body_ended) return client_errc::body_not_wanted;
   now_ = now;
   if (!txn_->chunked) {
-    encoder_.encode(bytes, out_);
+    encoder_.encode(bytes, out_.append_target());
     return {};
   }
   if (bytes.empty()) return {};
@@ -427,7 +427,7 @@ std::error_code ClientSession::send_body(std::span<const char> bytes, Instant no
   }
   if (chunk.empty()) return {};  // a lone CR waits for its LF
   send("BDAT " + std::to_string(chunk.size()), Expect::bdat);
-  out_ += chunk;
+  out_.append(chunk);
   process_replies();
   return {};
 }
@@ -439,14 +439,14 @@ std::error_code ClientSession::end_body(Instant now) {
   txn_->body_ended = true;
   const std::size_t replies = config_.mode == ClientMode::lmtp ? txn_->accepted.size() : 1;
   if (!txn_->chunked) {
-    encoder_.finish(out_);
+    encoder_.finish(out_.append_target());
     for (std::size_t i = 0; i < replies; ++i) {
       expected_.push_back({Expect::data_end, i, config_.data_end_timeout});
     }
   } else {
     std::string tail;
     if (txn_->envelope.params.body != BodyType::binary_mime) encoder_.end_lines(tail);
-    out_ += "BDAT " + std::to_string(tail.size()) + " LAST\r\n" + tail;
+    out_.append("BDAT " + std::to_string(tail.size()) + " LAST\r\n" + tail);
     for (std::size_t i = 0; i < replies; ++i) {
       expected_.push_back({Expect::bdat_last, i, config_.data_end_timeout});
     }
@@ -477,7 +477,7 @@ void ClientSession::on_final(const Reply& reply, std::size_t index) {
 void ClientSession::decide(std::size_t index, Outcome outcome, const Reply& reply) {
   if (txn_->decided[index]) return;
   txn_->decided[index] = true;
-  events_.push_back(RecipientEvent{index, outcome, reply});
+  events_.push(RecipientEvent{index, outcome, reply});
 }
 
 void ClientSession::decide_open(Outcome outcome, const Reply& reply) {
@@ -486,7 +486,7 @@ void ClientSession::decide_open(Outcome outcome, const Reply& reply) {
 
 void ClientSession::finish_transaction() {
   txn_.reset();
-  events_.push_back(MessageDoneEvent{});
+  events_.push(MessageDoneEvent{});
   become_ready();
 }
 
@@ -507,7 +507,7 @@ void ClientSession::fail(Outcome outcome, std::optional<Reply> reply, std::strin
     expected_.clear();
     deadline_.reset();
     phase_ = Phase::closed;
-    events_.push_back(ClientClosedEvent{});
+    events_.push(ClientClosedEvent{});
     return;
   }
   if (txn_) {
@@ -516,9 +516,9 @@ void ClientSession::fail(Outcome outcome, std::optional<Reply> reply, std::strin
                                                       reason));
     decide_open(outcome, stand_in);
     txn_.reset();
-    events_.push_back(MessageDoneEvent{});
+    events_.push(MessageDoneEvent{});
   }
-  events_.push_back(SessionFailedEvent{outcome, std::move(reply), std::move(reason)});
+  events_.push(SessionFailedEvent{outcome, std::move(reply), std::move(reason)});
   expected_.clear();
   deadline_.reset();
   if (usable) {
@@ -527,7 +527,7 @@ void ClientSession::fail(Outcome outcome, std::optional<Reply> reply, std::strin
     return;
   }
   phase_ = Phase::closed;
-  events_.push_back(ClientClosedEvent{});
+  events_.push(ClientClosedEvent{});
 }
 
 // ---- output ------------------------------------------------------------------------------
@@ -544,28 +544,21 @@ Duration ClientSession::timeout_for(Expect kind) const {
 
 void ClientSession::send(std::string_view line, Expect kind, std::size_t index) {
   out_.append(line);
-  out_ += "\r\n";
+  out_.append("\r\n");
   expected_.push_back({kind, index, timeout_for(kind)});
   if (!deadline_) deadline_ = now_ + timeout_for(kind);
 }
 
 std::span<const char> ClientSession::pending_output() const {
-  return std::span<const char>(out_).subspan(out_sent_);
+  return out_.pending();
 }
 
 void ClientSession::consume_output(std::size_t n) {
-  out_sent_ += std::min(n, out_.size() - out_sent_);
-  if (out_sent_ == out_.size()) {
-    out_.clear();
-    out_sent_ = 0;
-  }
+  out_.consume(n);
 }
 
 std::optional<ClientEvent> ClientSession::poll_event() {
-  if (events_.empty()) return std::nullopt;
-  ClientEvent event = std::move(events_.front());
-  events_.pop_front();
-  return event;
+  return events_.poll();
 }
 
 std::optional<Instant> ClientSession::poll_timeout() const {

@@ -39,6 +39,7 @@
 #include <variant>
 #include <vector>
 
+#include "protocol/core/outbox.hpp"
 #include "protocol/core/time.hpp"
 #include "protocol/sasl/client.hpp"
 #include "protocol/smtp/command.hpp"
@@ -198,9 +199,8 @@ class ClientSession {
   std::deque<Expected> expected_;
   std::optional<Instant> deadline_;
   Instant now_;
-  std::string out_;
-  std::size_t out_sent_ = 0;
-  std::deque<ClientEvent> events_;
+  ByteOutbox out_;
+  EventQueue<ClientEvent> events_;
   std::optional<Transaction> txn_;
   DataEncoder encoder_;
 };

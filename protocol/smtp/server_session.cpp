@@ -68,7 +68,7 @@ ServerSession::ServerSession(ServerConfig config, Instant now)
 
 bool ServerSession::may_consume() const {
   return phase_ != Phase::closed && !pending_ &&
-         out_.size() - out_sent_ < config_.output_backlog_bytes_max;
+         out_.size() < config_.output_backlog_bytes_max;
 }
 
 bool ServerSession::wants_read() const { return may_consume() && phase_ != Phase::awaiting_tls; }
@@ -319,7 +319,7 @@ std::error_code ServerSession::decide_auth(const ServerDecision& decision) {
   if (const auto* challenge = std::get_if<Challenge>(&decision)) {
     pending_.reset();
     const std::string encoded = sasl::encode_challenge(challenge->data);
-    out_ += "334 " + encoded + "\r\n";  // RFC 4954 §4: "334" SP [base64], even when empty
+    out_.append("334 " + encoded + "\r\n");  // RFC 4954 §4: "334" SP [base64], even when empty
     push_event(RepliedEvent{"AUTH", Reply{334, std::nullopt, {encoded}}});
     phase_ = Phase::auth_response;
     return {};
@@ -388,22 +388,15 @@ void ServerSession::shutdown(Instant) {
 // ---- output ------------------------------------------------------------------------------
 
 std::span<const char> ServerSession::pending_output() const {
-  return std::span<const char>(out_).subspan(out_sent_);
+  return out_.pending();
 }
 
 void ServerSession::consume_output(std::size_t n) {
-  out_sent_ += std::min(n, out_.size() - out_sent_);
-  if (out_sent_ == out_.size()) {
-    out_.clear();
-    out_sent_ = 0;
-  }
+  out_.consume(n);
 }
 
 std::optional<ServerEvent> ServerSession::poll_event() {
-  if (events_.empty()) return std::nullopt;
-  ServerEvent event = std::move(events_.front());
-  events_.pop_front();
-  return event;
+  return events_.poll();
 }
 
 std::optional<Instant> ServerSession::poll_timeout() const {
@@ -415,20 +408,20 @@ std::optional<Instant> ServerSession::poll_timeout() const {
 void ServerSession::touch(Instant now) { last_activity_ = now; }
 
 void ServerSession::flush_body() {
-  if (!body_.empty()) events_.push_back(BodyChunkEvent{std::exchange(body_, {})});
+  if (!body_.empty()) events_.push(BodyChunkEvent{std::exchange(body_, {})});
 }
 
 // Every event goes through here so decoded body bytes always precede what follows them.
 void ServerSession::push_event(ServerEvent event) {
   flush_body();
-  events_.push_back(std::move(event));
+  events_.push(std::move(event));
 }
 
 void ServerSession::reply(std::string_view verb, Reply r) {
   if (!config_.extensions.enhanced_status_codes) r.enhanced.reset();
   auto wire = serialize(r);
   assert(wire.has_value() && "the machine only sends replies it can serialize");
-  if (wire) out_ += *wire;
+  if (wire) out_.append(*wire);
   push_event(RepliedEvent{std::string(verb), std::move(r)});
 }
 

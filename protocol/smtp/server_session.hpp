@@ -36,6 +36,7 @@
 #include <variant>
 #include <vector>
 
+#include "protocol/core/outbox.hpp"
 #include "protocol/core/time.hpp"
 #include "protocol/smtp/command.hpp"
 #include "protocol/smtp/data_codec.hpp"
@@ -240,9 +241,8 @@ class ServerSession {
 
   ServerConfig config_;
   Phase phase_ = Phase::command;
-  std::string out_;
-  std::size_t out_sent_ = 0;  // bytes of out_ already consumed
-  std::deque<ServerEvent> events_;
+  ByteOutbox out_;
+  EventQueue<ServerEvent> events_;
   std::optional<Pending> pending_;
   Instant started_;  // the constructor's `now`, the moment wall_clock_unix_seconds names
   HelloKind pending_hello_ = HelloKind::ehlo;  // what the pending hello question is about
