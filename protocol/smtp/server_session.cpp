@@ -2,6 +2,7 @@
 // command handlers are in server_commands.cpp.
 #include "protocol/smtp/server_session.hpp"
 
+#include <algorithm>
 #include <cassert>
 #include <cstring>
 
@@ -310,6 +311,9 @@ std::error_code ServerSession::decide_message(const ServerDecision& decision) {
     answers.assign(lmtp ? txn_.recipients : 1, answer);
   }
   pending_.reset();
+  // Junk commands (RSET, NOOP ...) are counted between messages, as Postfix does: a client
+  // that keeps delivering on one connection is never cut off for its RSETs.
+  if (std::any_of(answers.begin(), answers.end(), [](const Reply& r) { return r.code / 100 == 2; })) junk_ = 0;
   for (auto& answer : answers) reply(txn_.chunked ? "BDAT" : "DATA", std::move(answer));
   reset_transaction(false);
   return {};

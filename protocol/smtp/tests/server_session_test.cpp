@@ -122,6 +122,18 @@ TEST(ServerSession, TooManyErrorsCloses) {
   EXPECT_TRUE(h.session.is_closed());
 }
 
+TEST(ServerSession, JunkCommandsAreCountedBetweenMessages) {
+  ServerConfig c = smtp_config();
+  c.junk_commands_max = 2;
+  Harness h(c);
+  std::string message = "MAIL FROM:<a@b.c>\r\nRCPT TO:<x@y.z>\r\nDATA\r\nhi\r\n.\r\n";
+  h.run("EHLO a\r\nRSET\r\nNOOP\r\n" + message + "RSET\r\nNOOP\r\n" + message);
+  EXPECT_EQ(h.messages, 2u);
+  EXPECT_FALSE(h.session.is_closed());
+  h.run("NOOP\r\nNOOP\r\nNOOP\r\n");
+  EXPECT_EQ(h.lines().back(), "421 4.7.0 mx.example.org Too many errors, closing connection");
+}
+
 TEST(ServerSession, CommandLineLimitAtNAndNPlusOne) {
   // 512 octets with CRLF is the RFC limit: "NOOP " + 505 characters + CRLF = 512.
   Harness h(smtp_config());
