@@ -5,24 +5,8 @@
 set -uo pipefail
 tern=${1:?tern binary}
 ternd=${2:?ternd binary}
+source "$(dirname "$0")/expect.sh"
 cd "$(dirname "$0")/fixtures"
-failures=0
-passes=0
-
-expect() {  # expect NAME WANT_STATUS WANT_OUTPUT -- COMMAND...
-  local name=$1 want_status=$2 want_output=$3
-  shift 4
-  local output status
-  output=$("$@" 2>&1)
-  status=$?
-  if [ "$status" -eq "$want_status" ] && [ "$output" == "$want_output" ]; then
-    passes=$((passes + 1))
-  else
-    failures=$((failures + 1))
-    printf 'FAIL %s: exit %s, output:\n%s\nwanted exit %s, output:\n%s\n\n' \
-      "$name" "$status" "$output" "$want_status" "$want_output"
-  fi
-}
 
 # valid.toml is the relay-host example without its MTA-STS/DANE note: valid, with a warning.
 expect "valid file" 0 \
@@ -68,5 +52,4 @@ else
 fi
 rm -rf "$tmp"
 
-echo "cli: $passes passed, $failures failed"
-[ $failures -eq 0 ]
+finish "cli"

@@ -4,24 +4,8 @@
 # instead of silently routed to MX.
 set -uo pipefail
 tern=${1:?tern binary}
+source "$(dirname "$0")/expect.sh"
 cd "$(dirname "$0")/fixtures"
-failures=0
-passes=0
-
-expect() {  # expect NAME WANT_STATUS WANT_OUTPUT -- COMMAND...
-  local name=$1 want_status=$2 want_output=$3
-  shift 4
-  local output status
-  output=$("$@" 2>&1)
-  status=$?
-  if [ "$status" -eq "$want_status" ] && [ "$output" == "$want_output" ]; then
-    passes=$((passes + 1))
-  else
-    failures=$((failures + 1))
-    printf 'FAIL %s: exit %s, output:\n%s\nwanted exit %s, output:\n%s\n\n' \
-      "$name" "$status" "$output" "$want_status" "$want_output"
-  fi
-}
 
 expect "relay plain" 0 \
 "ann@example.org: remote relay (smtp relay.example.org:25, tls starttls)
@@ -88,5 +72,4 @@ usage: tern config check FILE
                   [--var NAME=VALUE ...] [--explain] [--json]" \
   -- "$tern" route --config route-lmtp.toml --to a@b.org --var listen=x
 
-echo "cli route: $passes passed, $failures failed"
-[ $failures -eq 0 ]
+finish "cli route"
