@@ -1,11 +1,11 @@
 // Command parsing throughput: parse_command over a realistic mix of command lines (what a
 // busy MX sees per message: EHLO, MAIL with parameters, several RCPT, DATA, QUIT), against
 // the least any server must do with the same bytes — find the line ends (memchr).
-#include <benchmark/benchmark.h>
-
 #include <cstring>
 #include <string>
 #include <vector>
+
+#include <benchmark/benchmark.h>
 
 #include "protocol/smtp/command.hpp"
 

@@ -2,10 +2,10 @@
 // size limits, copy into the body buffer) against two baselines measured in the same run:
 // a bare memmem scan for CRLF.CRLF (the least any DATA reader must do) and memcpy.
 // Input: 8 MiB of 76-octet lines, one in 50 starting with a stuffed dot, fed in 64 KiB reads.
-#include <benchmark/benchmark.h>
-
 #include <cstring>
 #include <string>
+
+#include <benchmark/benchmark.h>
 
 #include "protocol/smtp/data_codec.hpp"
 
@@ -16,7 +16,8 @@ constexpr std::size_t kReadBytes = 64 * 1024;
 const std::string& wire() {
   static const std::string text = [] {
     std::string out;
-    const std::string line = "The quick brown fox jumps over the lazy dog; the dog sleeps on, 0123456789";
+    const std::string line =
+        "The quick brown fox jumps over the lazy dog; the dog sleeps on, 0123456789";
     for (std::size_t i = 0; out.size() < (8u << 20); ++i) {
       if (i % 50 == 0) out += "..";
       out += line;

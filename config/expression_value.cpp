@@ -29,29 +29,32 @@ std::variant<ExpressionAtom, ValueError> atom(const toml::node& node, const std:
   if (node.is_array()) {
     std::vector<std::string> items;
     for (const toml::node& item : *node.as_array()) {
-      if (!item.is_string()) return error_at(item, file, "'" + pattern + "': a list value holds strings only");
+      if (!item.is_string())
+        return error_at(item, file, "'" + pattern + "': a list value holds strings only");
       auto text = expand_macros(item.as_string()->get(), macros);
       if (!text) return error_at(item, file, text.error().message);
       items.push_back(std::move(text).value());
     }
     return ExpressionAtom{std::move(items)};
   }
-  return error_at(node, file,
-                  "'" + pattern + "' expects a string, a boolean, an integer or a list of strings here");
+  return error_at(
+      node, file,
+      "'" + pattern + "' expects a string, a boolean, an integer or a list of strings here");
 }
 
 std::variant<ExpressionRule, ValueError> rule(const toml::table& table, bool is_last,
-                                              const std::string& file,
-                                              const MacroContext& macros,
+                                              const std::string& file, const MacroContext& macros,
                                               const std::string& pattern) {
   for (auto&& [key, value] : table) {
     if (key != "if" && key != "then" && key != "else") {
       std::string hint;
       for (const char* known : {"if", "then", "else"}) {
-        if (edit_distance(key.str(), known) <= 2) hint = std::string(" (did you mean '") + known + "'?)";
+        if (edit_distance(key.str(), known) <= 2)
+          hint = std::string(" (did you mean '") + known + "'?)";
       }
-      return error_at(value, file, "unknown key '" + std::string(key.str()) + "' in a rule of '" +
-                                       pattern + "'; a rule has 'if' and 'then', or 'else'" + hint);
+      return error_at(value, file,
+                      "unknown key '" + std::string(key.str()) + "' in a rule of '" + pattern +
+                          "'; a rule has 'if' and 'then', or 'else'" + hint);
     }
   }
   const toml::node* if_node = table.get("if");
@@ -63,7 +66,8 @@ std::variant<ExpressionRule, ValueError> rule(const toml::table& table, bool is_
     if (if_node != nullptr || then_node != nullptr) {
       return error_at(*else_node, file, "a rule has either 'if' and 'then', or 'else' alone");
     }
-    if (!is_last) return error_at(*else_node, file, "'else' must be the last rule of '" + pattern + "'");
+    if (!is_last)
+      return error_at(*else_node, file, "'else' must be the last rule of '" + pattern + "'");
     result = else_node;
   } else {
     if (if_node == nullptr || then_node == nullptr) {
@@ -89,7 +93,8 @@ std::variant<ExpressionRule, ValueError> rule(const toml::table& table, bool is_
 bool is_plain_list(const toml::node& node) {
   const toml::array* array = node.as_array();
   if (array == nullptr || array->empty()) return false;
-  return std::none_of(array->begin(), array->end(), [](const toml::node& n) { return n.is_table(); });
+  return std::none_of(array->begin(), array->end(),
+                      [](const toml::node& n) { return n.is_table(); });
 }
 
 }  // namespace
@@ -110,8 +115,9 @@ Checked check_expression(const KeySpec& spec, const toml::node& node, const std:
   for (std::size_t i = 0; i < array.size(); ++i) {
     const toml::node& item = array[i];
     if (!item.is_table()) {
-      return error_at(item, file, "each rule of '" + spec.pattern +
-                                      "' is a table such as { if = \"...\", then = \"...\" }");
+      return error_at(item, file,
+                      "each rule of '" + spec.pattern +
+                          "' is a table such as { if = \"...\", then = \"...\" }");
     }
     auto checked = rule(*item.as_table(), i + 1 == array.size(), file, macros, spec.pattern);
     if (checked.index() == 1) return std::get<1>(checked);

@@ -84,14 +84,16 @@ class Loader {
     // toml++ iterates tables in key order; a person reads the file top to bottom.
     std::stable_sort(result_.diagnostics.begin(), result_.diagnostics.end(),
                      [](const Diagnostic& a, const Diagnostic& b) {
-                       return std::tie(a.pos.line, a.pos.column) < std::tie(b.pos.line, b.pos.column);
+                       return std::tie(a.pos.line, a.pos.column) <
+                              std::tie(b.pos.line, b.pos.column);
                      });
     return std::move(result_);
   }
 
  private:
   void error(SourcePos pos, std::string message) {
-    result_.diagnostics.push_back({Diagnostic::Severity::error, std::move(pos), std::move(message)});
+    result_.diagnostics.push_back(
+        {Diagnostic::Severity::error, std::move(pos), std::move(message)});
   }
 
   void report_syntax_error(std::string_view text, const toml::parse_error& e);
@@ -143,15 +145,18 @@ void Loader::report_syntax_error(std::string_view text, const toml::parse_error&
   SourcePos pos = detail::position(e.source(), file_);
   std::string message(e.description());
   const auto lines = lines_of(text);
-  const std::string_view line = pos.line >= 1 && pos.line <= lines.size() ? lines[pos.line - 1] : "";
+  const std::string_view line =
+      pos.line >= 1 && pos.line <= lines.size() ? lines[pos.line - 1] : "";
   if (message.find("redefine existing table") != std::string::npos) {
     // toml++ garbles the key in this message; say it plainly, with the first declaration.
     const std::string key = header_key(line);
     for (std::uint32_t i = 0; i + 1 < pos.line && !key.empty(); ++i) {
       if (header_key(lines[i]) == key) {
-        message = "table [" + std::string(line.substr(line.find('[') + 1, line.find(']') - line.find('[') - 1)) +
-                  "] is declared twice; the first declaration is at line " + std::to_string(i + 1) +
-                  " (merge the two, or rename one)";
+        message =
+            "table [" +
+            std::string(line.substr(line.find('[') + 1, line.find(']') - line.find('[') - 1)) +
+            "] is declared twice; the first declaration is at line " + std::to_string(i + 1) +
+            " (merge the two, or rename one)";
         break;
       }
     }
@@ -249,9 +254,9 @@ LoadResult load_file(const std::string& path, const LoadOptions& options) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     LoadResult result;
-    result.diagnostics.push_back({Diagnostic::Severity::error, SourcePos{path, 0, 0},
-                                  std::string("cannot read configuration file: ") +
-                                      std::strerror(errno)});
+    result.diagnostics.push_back(
+        {Diagnostic::Severity::error, SourcePos{path, 0, 0},
+         std::string("cannot read configuration file: ") + std::strerror(errno)});
     return result;
   }
   std::ostringstream contents;

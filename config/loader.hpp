@@ -2,8 +2,8 @@
 //
 // Contract: load_file/load_string never throw for anything the file contains. They return
 // a Config holding every key the file set (typed, macros expanded, with its position) and
-// a list of Diagnostics in file order, errors and warnings, each printable as `FILE:LINE:COL: message`.
-// The Config is usable only when no diagnostic is an error (LoadResult::ok()).
+// a list of Diagnostics in file order, errors and warnings, each printable as `FILE:LINE:COL:
+// message`. The Config is usable only when no diagnostic is an error (LoadResult::ok()).
 //
 // What is an error: TOML syntax (one error: parsing stops there), a table declared twice
 // (with the line of the first declaration), an unknown key (with "did you mean ..." when a

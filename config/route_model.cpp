@@ -44,15 +44,16 @@ const std::array<SessionKey, 15> kSessionKeys = {{
 }};
 
 route::Environment stage_environment(std::string context, Stage stage) {
-  static constexpr std::string_view kConnection[] = {"listener", "remote_ip", "local_ip", "helo_domain"};
+  static constexpr std::string_view kConnection[] = {"listener", "remote_ip", "local_ip",
+                                                     "helo_domain"};
   static constexpr std::string_view kEhlo[] = {"listener", "remote_ip", "local_ip", "helo_domain",
                                                "authenticated_as"};
-  static constexpr std::string_view kRcpt[] = {"listener", "remote_ip", "local_ip", "helo_domain",
-                                               "authenticated_as", "sender", "sender_domain", "rcpt",
-                                               "rcpt_domain", "priority"};
-  static constexpr std::string_view kData[] = {"listener", "remote_ip", "local_ip", "helo_domain",
-                                               "authenticated_as", "sender", "sender_domain",
-                                               "recipients", "priority"};
+  static constexpr std::string_view kRcpt[] = {
+      "listener", "remote_ip",     "local_ip", "helo_domain", "authenticated_as",
+      "sender",   "sender_domain", "rcpt",     "rcpt_domain", "priority"};
+  static constexpr std::string_view kData[] = {"listener",      "remote_ip",        "local_ip",
+                                               "helo_domain",   "authenticated_as", "sender",
+                                               "sender_domain", "recipients",       "priority"};
   switch (stage) {
     case Stage::auth: return route::Environment::with_variables(std::move(context), kConnection);
     case Stage::ehlo: return route::Environment::with_variables(std::move(context), kEhlo);
@@ -65,14 +66,16 @@ route::Environment stage_environment(std::string context, Stage stage) {
 constexpr std::string_view kMechanisms[] = {"PLAIN", "LOGIN", "CRAM-MD5", "XOAUTH2", "OAUTHBEARER"};
 
 std::string lower(std::string text) {
-  std::transform(text.begin(), text.end(), text.begin(),
-                 [](char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; });
+  std::transform(text.begin(), text.end(), text.begin(), [](char c) {
+    return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+  });
   return text;
 }
 
 std::string upper(std::string text) {
-  std::transform(text.begin(), text.end(), text.begin(),
-                 [](char c) { return (c >= 'a' && c <= 'z') ? static_cast<char>(c - 'a' + 'A') : c; });
+  std::transform(text.begin(), text.end(), text.begin(), [](char c) {
+    return (c >= 'a' && c <= 'z') ? static_cast<char>(c - 'a' + 'A') : c;
+  });
   return text;
 }
 
@@ -96,7 +99,9 @@ SourcePos at_offset(SourcePos pos, std::size_t offset) {
   return pos;
 }
 
-route::SourcePosition to_route(const SourcePos& pos) { return {pos.file, pos.line, pos.column}; }
+route::SourcePosition to_route(const SourcePos& pos) {
+  return {pos.file, pos.line, pos.column};
+}
 
 // One compiled expression key and where each of its rules stands in the file.
 struct CompiledKey {
@@ -134,8 +139,9 @@ class Builder {
   void build_principals(DirectoryModel& dir, const std::string& prefix);
   void choose_default_directory();
   void build_tls_policy();
-  std::optional<CompiledKey> compile(const std::string& key, const Expression& source, SourcePos key_pos,
-                                     const route::Environment& env, TypeSet result);
+  std::optional<CompiledKey> compile(const std::string& key, const Expression& source,
+                                     SourcePos key_pos, const route::Environment& env,
+                                     TypeSet result);
   void report(const CompiledKey& key, const route::Diagnostic& d, bool is_error);
   void build_next_hop();
   void build_relay_shorthand();
@@ -144,7 +150,8 @@ class Builder {
   void build_session();
   void check_session_results(const CompiledKey& key);
   void check_directory_names(const CompiledKey& key);
-  void check_directory_call(const CompiledKey& key, std::size_t rule, bool in_condition, const route::Expr& call);
+  void check_directory_call(const CompiledKey& key, std::size_t rule, bool in_condition,
+                            const route::Expr& call);
   void check_directory_name(const std::string& name, SourcePos pos, std::string_view what);
   void check_relay_keys_alone();
 
@@ -201,15 +208,18 @@ void Builder::build_remotes() {
     host.address = string_or(p + "address", "");
     host.port = static_cast<std::uint16_t>(integer_or(p + "port", 25));
     host.protocol = string_or(p + "protocol", "smtp") == "lmtp" ? route::RemoteProtocol::lmtp
-                                                                 : route::RemoteProtocol::smtp;
+                                                                : route::RemoteProtocol::smtp;
     bool implicit = boolean_or(p + "tls.implicit", true);
     bool starttls = boolean_or(p + "tls.starttls", true);
-    host.tls = implicit ? route::TlsMode::implicit : starttls ? route::TlsMode::starttls : route::TlsMode::none;
+    host.tls = implicit   ? route::TlsMode::implicit
+               : starttls ? route::TlsMode::starttls
+                          : route::TlsMode::none;
     host.allow_invalid_certs = boolean_or(p + "tls.allow-invalid-certs", false);
     host.auth_username = optional_string(p + "auth.username");
     host.auth_secret = optional_string(p + "auth.secret");
     if (host.auth_secret && !host.auth_username) {
-      error(pos_of(p + "auth.secret"), "'" + p + "auth.secret' is set without '" + p + "auth.username'");
+      error(pos_of(p + "auth.secret"),
+            "'" + p + "auth.secret' is set without '" + p + "auth.username'");
     }
     out_.model.routing.remotes.push_back(std::move(host));
   }
@@ -240,11 +250,13 @@ DirectoryModel Builder::build_directory(const std::string& name) {
   if (dir.type != DirectoryType::memory) {
     for (const char* key : {"address", "port"}) {
       if (config_.find(p + key) == nullptr) {
-        error(pos_of(p + "type"), "directory '" + name + "' of type " + type + " needs '" + p + key + "'");
+        error(pos_of(p + "type"),
+              "directory '" + name + "' of type " + type + " needs '" + p + key + "'");
       }
     }
     if (config_.find(p + "principals") != nullptr) {
-      error(pos_of(p + "principals"), "'" + p + "principals' is only for directories of type memory");
+      error(pos_of(p + "principals"),
+            "'" + p + "principals' is only for directories of type memory");
     }
   }
   build_principals(dir, p);
@@ -263,7 +275,8 @@ void Builder::build_principals(DirectoryModel& dir, const std::string& prefix) {
       for (const std::string& address : std::get<std::vector<std::string>>(*e)) {
         route::NormalisedAddress n = route::normalise_address(address);
         if (address.find('@') == std::string::npos || n.domain.empty()) {
-          error(item.pos, "principal '" + principal.name + "': '" + address + "' is not an address (user@domain)");
+          error(item.pos, "principal '" + principal.name + "': '" + address +
+                              "' is not an address (user@domain)");
         }
         principal.emails.push_back(lower(n.address));
       }
@@ -329,8 +342,9 @@ std::vector<route::RuleInput> rule_inputs(const Expression& source) {
   return inputs;
 }
 
-std::optional<CompiledKey> Builder::compile(const std::string& key, const Expression& source, SourcePos key_pos,
-                                            const route::Environment& env, TypeSet result) {
+std::optional<CompiledKey> Builder::compile(const std::string& key, const Expression& source,
+                                            SourcePos key_pos, const route::Environment& env,
+                                            TypeSet result) {
   route::RulesOptions options;
   options.result_types = result;
   auto inputs = rule_inputs(source);
@@ -348,7 +362,8 @@ void Builder::report(const CompiledKey& key, const route::Diagnostic& d, bool is
   std::string message = d.message;
   if (d.rule_index && *d.rule_index < key.source.rules.size()) {
     const ExpressionRule& rule = key.source.rules[*d.rule_index];
-    if (key.source.rules.size() > 1 || rule.condition) where += " rule " + std::to_string(*d.rule_index + 1);
+    if (key.source.rules.size() > 1 || rule.condition)
+      where += " rule " + std::to_string(*d.rule_index + 1);
     const std::string* text = d.in_condition ? (rule.condition ? &*rule.condition : nullptr)
                                              : std::get_if<std::string>(&rule.result);
     bool is_text = d.in_condition || rule.result_is_expression;
@@ -371,7 +386,6 @@ void Builder::report(const CompiledKey& key, const route::Diagnostic& d, bool is
   }
 }
 
-
 void Builder::build_next_hop() {
   const Entry* entry = config_.find("queue.outbound.next-hop");
   if (config_.find("smtp-relay-host") != nullptr) {
@@ -380,8 +394,9 @@ void Builder::build_next_hop() {
   }
   const auto& source = std::get<Expression>(*value("queue.outbound.next-hop"));
   auto env = route::Environment::standard("queue.outbound.next-hop");
-  auto compiled = compile("queue.outbound.next-hop", source,
-                          entry != nullptr ? entry->pos : SourcePos{"<default>", 0, 0}, env, kStringOrFalse);
+  auto compiled =
+      compile("queue.outbound.next-hop", source,
+              entry != nullptr ? entry->pos : SourcePos{"<default>", 0, 0}, env, kStringOrFalse);
   if (!compiled) return;
   check_next_hop_results(*compiled);
   check_directory_names(*compiled);
@@ -400,13 +415,16 @@ void Builder::check_next_hop_results(const CompiledKey& key) {
   for (std::size_t i = 0; i < key.rules.rules.size(); ++i) {
     const auto& literal = key.rules.rules[i].literal_result;
     const ExpressionRule& rule = key.source.rules[i];
-    std::string where = "'" + key.key + "'" + (key.source.rules.size() > 1 ? " rule " + std::to_string(i + 1) : "");
+    std::string where =
+        "'" + key.key + "'" + (key.source.rules.size() > 1 ? " rule " + std::to_string(i + 1) : "");
     if (!literal) continue;
     if (const bool* b = std::get_if<bool>(&*literal); b != nullptr && *b) {
-      error(rule.result_pos, where + ": true is not a route; give a remote id, 'local', or false for DNS MX");
+      error(rule.result_pos,
+            where + ": true is not a route; give a remote id, 'local', or false for DNS MX");
     }
     const auto* name = std::get_if<std::string>(&*literal);
-    if (name == nullptr || *name == "local" || out_.model.routing.find_remote(*name) != nullptr) continue;
+    if (name == nullptr || *name == "local" || out_.model.routing.find_remote(*name) != nullptr)
+      continue;
     error(rule.result_pos, where + " routes to remote '" + *name + "', which is not defined" +
                                did_you_mean(*name, names) + "; define [remote.\"" + *name +
                                "\"], or use 'local', or false for DNS MX");
@@ -423,21 +441,27 @@ void Builder::warn_relay_tls_policy(const CompiledKey& key) {
     const auto* name = std::get_if<std::string>(&*rule.literal_result);
     if (name == nullptr) return;  // false: some recipients go to MX
     const route::RemoteHost* host = out_.model.routing.find_remote(*name);
-    if (host != nullptr && host->protocol == route::RemoteProtocol::smtp && smtp_remote.empty()) smtp_remote = *name;
+    if (host != nullptr && host->protocol == route::RemoteProtocol::smtp && smtp_remote.empty())
+      smtp_remote = *name;
   }
   const auto& tls = out_.model.routing.mx_tls;
-  if (smtp_remote.empty() || (tls.mta_sts == route::TlsPolicy::disable && tls.dane == route::TlsPolicy::disable)) return;
+  if (smtp_remote.empty() ||
+      (tls.mta_sts == route::TlsPolicy::disable && tls.dane == route::TlsPolicy::disable))
+    return;
   warning(key.source.rules.front().condition ? key.source.rules.front().condition_pos : key.key_pos,
           "every recipient is relayed (remote '" + smtp_remote +
-              "'), but queue.outbound.tls.mta-sts and queue.outbound.tls.dane are not both \"disable\"; "
-              "set them to \"disable\" as the relay-host example does (they apply to DNS MX delivery only)");
+              "'), but queue.outbound.tls.mta-sts and queue.outbound.tls.dane are not both "
+              "\"disable\"; "
+              "set them to \"disable\" as the relay-host example does (they apply to DNS MX "
+              "delivery only)");
 }
 
 void Builder::build_relay_shorthand() {
   const SourcePos host_pos = pos_of("smtp-relay-host");
   if (const Entry* hop = config_.find("queue.outbound.next-hop")) {
-    error(hop->pos, "queue.outbound.next-hop cannot be combined with the relay shorthand smtp-relay-host (" +
-                        to_string(host_pos) + "); use one or the other");
+    error(hop->pos,
+          "queue.outbound.next-hop cannot be combined with the relay shorthand smtp-relay-host (" +
+              to_string(host_pos) + "); use one or the other");
   }
   if (out_.model.routing.find_remote("relay") != nullptr) {
     error(pos_of("remote.relay.address"), "remote 'relay' is also defined by smtp-relay-host (" +
@@ -448,18 +472,22 @@ void Builder::build_relay_shorthand() {
   relay.id = "relay";
   relay.address = string_or("smtp-relay-host", "");
   relay.port = static_cast<std::uint16_t>(integer_or("smtp-relay-port", 25));
-  relay.tls = boolean_or("smtp-relay-tls", true) ? route::TlsMode::implicit : route::TlsMode::starttls;
+  relay.tls =
+      boolean_or("smtp-relay-tls", true) ? route::TlsMode::implicit : route::TlsMode::starttls;
   relay.auth_username = optional_string("smtp-relay-auth");
   relay.auth_secret = optional_string("smtp-relay-secret");
   if (relay.tls == route::TlsMode::implicit && (relay.port == 25 || relay.port == 587)) {
     warning(config_.find("smtp-relay-tls") != nullptr ? pos_of("smtp-relay-tls") : host_pos,
-            "smtp-relay-tls = true means TLS from the first byte, but port " + std::to_string(relay.port) +
-                " usually speaks STARTTLS (implicit TLS is port 465); set smtp-relay-tls = false for STARTTLS");
+            "smtp-relay-tls = true means TLS from the first byte, but port " +
+                std::to_string(relay.port) +
+                " usually speaks STARTTLS (implicit TLS is port 465); set smtp-relay-tls = false "
+                "for STARTTLS");
   }
   out_.model.routing.remotes.push_back(relay);
   out_.model.relay_shorthand = true;
   Expression rules;
-  rules.rules.push_back({"is_local_domain('', rcpt_domain)", std::string("'local'"), true, host_pos, host_pos});
+  rules.rules.push_back(
+      {"is_local_domain('', rcpt_domain)", std::string("'local'"), true, host_pos, host_pos});
   rules.rules.push_back({std::nullopt, std::string("'relay'"), true, host_pos, host_pos});
   auto compiled = compile("smtp-relay-host", rules, host_pos,
                           route::Environment::standard("queue.outbound.next-hop"), kStringOrFalse);
@@ -472,7 +500,8 @@ void Builder::build_session() {
     const Value* v = value(key);
     if (v == nullptr || !std::holds_alternative<Expression>(*v)) continue;
     const Entry* entry = config_.find(key);
-    auto compiled = compile(key, std::get<Expression>(*v), entry != nullptr ? entry->pos : SourcePos{"<default>", 0, 0},
+    auto compiled = compile(key, std::get<Expression>(*v),
+                            entry != nullptr ? entry->pos : SourcePos{"<default>", 0, 0},
                             stage_environment(key, spec.stage), spec.result);
     if (!compiled) continue;
     check_session_results(*compiled);
@@ -489,9 +518,10 @@ void Builder::check_session_results(const CompiledKey& key) {
     const auto& literal = key.rules.rules[i].literal_result;
     if (!literal) continue;
     const SourcePos& pos = key.source.rules[i].result_pos;
-    if (const bool* b = std::get_if<bool>(&*literal); b != nullptr && *b && (directory || mechanisms)) {
-      error(pos, "'" + key.key + "': true is not a " + (directory ? "directory name" : "mechanism list") +
-                     "; use false for none");
+    if (const bool* b = std::get_if<bool>(&*literal);
+        b != nullptr && *b && (directory || mechanisms)) {
+      error(pos, "'" + key.key + "': true is not a " +
+                     (directory ? "directory name" : "mechanism list") + "; use false for none");
     }
     if (const auto* name = std::get_if<std::string>(&*literal); name != nullptr && directory) {
       check_directory_name(*name, pos, "'" + key.key + "'");
@@ -500,7 +530,8 @@ void Builder::check_session_results(const CompiledKey& key) {
     for (std::size_t j = 0; mechanisms && list != nullptr && j < list->size(); ++j) {
       const std::string name = upper((*list)[j]);
       if (std::find(known.begin(), known.end(), name) != known.end()) continue;
-      error(pos, "'" + key.key + "': unknown SASL mechanism '" + (*list)[j] + "'" + did_you_mean(name, known));
+      error(pos, "'" + key.key + "': unknown SASL mechanism '" + (*list)[j] + "'" +
+                     did_you_mean(name, known));
     }
   }
 }
@@ -512,9 +543,10 @@ void Builder::check_directory_name(const std::string& name, SourcePos pos, std::
     if (m.default_directory || m.directories.size() <= 1) {
       if (m.directories.empty() && !warned_no_directory_) {
         warned_no_directory_ = true;
-        warning(pos, std::string(what) + ": no directory is defined, so no domain or address is local "
-                                         "(define directory.<name> with type = \"memory\" and principals, "
-                                         "or lookup.domains)");
+        warning(pos, std::string(what) +
+                         ": no directory is defined, so no domain or address is local "
+                         "(define directory.<name> with type = \"memory\" and principals, "
+                         "or lookup.domains)");
       }
       return;
     }
@@ -526,19 +558,22 @@ void Builder::check_directory_name(const std::string& name, SourcePos pos, std::
     return;
   }
   if (m.find_directory(name) != nullptr) return;
-  error(pos, std::string(what) + ": directory '" + name + "' is not defined" + did_you_mean(name, directory_names(m)));
+  error(pos, std::string(what) + ": directory '" + name + "' is not defined" +
+                 did_you_mean(name, directory_names(m)));
 }
 
 void Builder::check_directory_call(const CompiledKey& key, std::size_t rule, bool in_condition,
                                    const route::Expr& call) {
-  if (call.kind == route::NodeKind::call && (call.text == "is_local_domain" || call.text == "is_local_address") &&
+  if (call.kind == route::NodeKind::call &&
+      (call.text == "is_local_domain" || call.text == "is_local_address") &&
       !call.children.empty() && call.children[0].kind == route::NodeKind::string_literal) {
     const ExpressionRule& r = key.source.rules[rule];
     SourcePos pos = in_condition ? r.condition_pos : r.result_pos;
     if (in_condition || r.result_is_expression) pos = at_offset(pos, call.children[0].offset);
     check_directory_name(call.children[0].text, pos, "'" + key.key + "': " + call.text + "()");
   }
-  for (const route::Expr& child : call.children) check_directory_call(key, rule, in_condition, child);
+  for (const route::Expr& child : call.children)
+    check_directory_call(key, rule, in_condition, child);
 }
 
 void Builder::check_directory_names(const CompiledKey& key) {
@@ -551,9 +586,10 @@ void Builder::check_directory_names(const CompiledKey& key) {
 
 void Builder::check_relay_keys_alone() {
   if (config_.find("smtp-relay-host") != nullptr) return;
-  for (const char* key : {"smtp-relay-port", "smtp-relay-tls", "smtp-relay-auth", "smtp-relay-secret",
-                          "smtp-relay-timeout"}) {
-    if (config_.find(key) != nullptr) error(pos_of(key), std::string(key) + " is set without smtp-relay-host");
+  for (const char* key : {"smtp-relay-port", "smtp-relay-tls", "smtp-relay-auth",
+                          "smtp-relay-secret", "smtp-relay-timeout"}) {
+    if (config_.find(key) != nullptr)
+      error(pos_of(key), std::string(key) + " is set without smtp-relay-host");
   }
 }
 
@@ -565,9 +601,10 @@ RouteModelResult Builder::run() {
   check_relay_keys_alone();
   build_next_hop();
   build_session();
-  std::stable_sort(out_.diagnostics.begin(), out_.diagnostics.end(), [](const Diagnostic& a, const Diagnostic& b) {
-    return std::tie(a.pos.line, a.pos.column) < std::tie(b.pos.line, b.pos.column);
-  });
+  std::stable_sort(out_.diagnostics.begin(), out_.diagnostics.end(),
+                   [](const Diagnostic& a, const Diagnostic& b) {
+                     return std::tie(a.pos.line, a.pos.column) < std::tie(b.pos.line, b.pos.column);
+                   });
   return std::move(out_);
 }
 
@@ -581,11 +618,14 @@ const DirectoryModel* RouteModel::find_directory(std::string_view name) const {
 }
 
 bool RouteModelResult::ok() const {
-  return std::none_of(diagnostics.begin(), diagnostics.end(),
-                      [](const Diagnostic& d) { return d.severity == Diagnostic::Severity::error; });
+  return std::none_of(diagnostics.begin(), diagnostics.end(), [](const Diagnostic& d) {
+    return d.severity == Diagnostic::Severity::error;
+  });
 }
 
-RouteModelResult build_route_model(const Config& config) { return Builder(config).run(); }
+RouteModelResult build_route_model(const Config& config) {
+  return Builder(config).run();
+}
 
 std::vector<std::string> session_keys() {
   std::vector<std::string> keys;
@@ -614,12 +654,14 @@ std::string local_because(const DirectoryModel& dir, const route::LookupKey& key
   const std::string address = lower(n.address);
   for (const Principal& p : dir.principals) {
     for (const std::string& email : p.emails) {
-      bool hit = domain_lookup ? route::normalise_address(email).domain == domain : email == address;
+      bool hit =
+          domain_lookup ? route::normalise_address(email).domain == domain : email == address;
       if (hit) return "an address of principal '" + p.name + "'";
     }
   }
   if (has(dir.lookup_domains, domain)) {
-    if (domain_lookup || dir.type != DirectoryType::memory) return "its lookup.domains lists '" + domain + "'";
+    if (domain_lookup || dir.type != DirectoryType::memory)
+      return "its lookup.domains lists '" + domain + "'";
   }
   return {};
 }

@@ -28,31 +28,31 @@
 namespace tern::config {
 
 enum class ValueType {
-  string,        // any TOML string (after macro expansion)
-  boolean,       // true / false
-  integer,       // a TOML integer within [min, max]
-  port,          // an integer 1..65535
-  duration,      // "30s", "5m", "1h", "1d", "250ms"; an integer only where integer_unit_ms
-  size,          // "100MB", "64KB", "1GB" (powers of 1024) or an integer count of bytes
-  choice,        // a string among `choices`
-  string_list,   // an array of strings; a single string is accepted as a list of one
-  expression,    // a plain value or a rule list [{ if = "...", then = ... }, { else = ... }]
-  table_list,    // an array of tables whose fields are `fields` (each checked as its spec)
+  string,       // any TOML string (after macro expansion)
+  boolean,      // true / false
+  integer,      // a TOML integer within [min, max]
+  port,         // an integer 1..65535
+  duration,     // "30s", "5m", "1h", "1d", "250ms"; an integer only where integer_unit_ms
+  size,         // "100MB", "64KB", "1GB" (powers of 1024) or an integer count of bytes
+  choice,       // a string among `choices`
+  string_list,  // an array of strings; a single string is accepted as a list of one
+  expression,   // a plain value or a rule list [{ if = "...", then = ... }, { else = ... }]
+  table_list,   // an array of tables whose fields are `fields` (each checked as its spec)
 };
 
 std::string_view to_string(ValueType type);
 
 struct KeySpec {
-  std::string pattern{};               // e.g. "remote.<id>.tls.implicit"
+  std::string pattern{};  // e.g. "remote.<id>.tls.implicit"
   ValueType type = ValueType::string;
   std::optional<std::string> default_value{};  // as a user would write it in TOML
-  std::string description{};           // one line, no trailing period
-  bool required = false;               // see the header comment
-  std::vector<std::string> choices{};  // for ValueType::choice
-  std::int64_t min = INT64_MIN;        // for ValueType::integer
+  std::string description{};                   // one line, no trailing period
+  bool required = false;                       // see the header comment
+  std::vector<std::string> choices{};          // for ValueType::choice
+  std::int64_t min = INT64_MIN;                // for ValueType::integer
   std::int64_t max = INT64_MAX;
-  bool integer_unit_ms = false;        // duration: a bare integer counts milliseconds
-  bool secret = false;                 // never printed back (logs, `tern config show`)
+  bool integer_unit_ms = false;  // duration: a bare integer counts milliseconds
+  bool secret = false;           // never printed back (logs, `tern config show`)
   // For ValueType::table_list: the fields of each table, as specs whose pattern is the
   // field name; a `required` field must be in every table, a default fills a missing one.
   std::vector<KeySpec> fields{};

@@ -39,8 +39,9 @@ std::string describe(const toml::node& node) {
 
 ValueError type_error(const KeySpec& spec, const toml::node& node, const std::string& file,
                       std::string_view expected) {
-  return error_at(node, file, "'" + spec.pattern + "' expects " + std::string(expected) +
-                                  ", found " + describe(node));
+  return error_at(
+      node, file,
+      "'" + spec.pattern + "' expects " + std::string(expected) + ", found " + describe(node));
 }
 
 // A string node with its macros expanded, or the error.
@@ -57,9 +58,9 @@ Checked check_integer(const KeySpec& spec, const toml::node& node, const std::st
   if (!node.is_integer()) return type_error(spec, node, file, "an integer");
   std::int64_t number = node.as_integer()->get();
   if (number < min || number > max) {
-    return error_at(node, file, "'" + spec.pattern + "' must be between " + std::to_string(min) +
-                                    " and " + std::to_string(max) + ", found " +
-                                    std::to_string(number));
+    return error_at(node, file,
+                    "'" + spec.pattern + "' must be between " + std::to_string(min) + " and " +
+                        std::to_string(max) + ", found " + std::to_string(number));
   }
   return Value{number};
 }
@@ -71,7 +72,8 @@ Checked check_duration(const KeySpec& spec, const toml::node& node, const std::s
     if (ms < 0 || ms > INT64_MAX / 1'000'000) return error_at(node, file, "duration out of range");
     return Value{protocol::Duration::milliseconds(ms)};
   }
-  if (!node.is_string()) return type_error(spec, node, file, "a duration such as \"30s\" or \"5m\"");
+  if (!node.is_string())
+    return type_error(spec, node, file, "a duration such as \"30s\" or \"5m\"");
   auto text = expanded_string(node, file, macros);
   if (text.index() == 1) return std::get<1>(text);
   auto parsed = parse_duration(std::get<0>(text));
@@ -144,7 +146,8 @@ protocol::Result<std::string> read_macro_file(const std::string& argument,
   std::string path = argument;
   if (path.front() != '/' && !macros.base_dir.empty()) path = macros.base_dir + "/" + path;
   std::ifstream in(path, std::ios::binary);
-  if (!in) return protocol::fail(0, "cannot read file '" + path + "' named by %{file:" + argument + "}%");
+  if (!in)
+    return protocol::fail(0, "cannot read file '" + path + "' named by %{file:" + argument + "}%");
   std::string contents(macros.file_bytes_max + 1, '\0');
   in.read(contents.data(), static_cast<std::streamsize>(contents.size()));
   contents.resize(static_cast<std::size_t>(in.gcount()));
@@ -185,8 +188,9 @@ std::variant<TableItem, ValueError> check_table_item(const KeySpec& spec, const 
     auto field = std::find_if(spec.fields.begin(), spec.fields.end(),
                               [&](const KeySpec& f) { return f.pattern == name; });
     if (field == spec.fields.end()) {
-      return ValueError{position(key.source(), file), "unknown field '" + name + "' in a table of '" +
-                                                          spec.pattern + "'" + field_hint(spec, name)};
+      return ValueError{position(key.source(), file), "unknown field '" + name +
+                                                          "' in a table of '" + spec.pattern + "'" +
+                                                          field_hint(spec, name)};
     }
     auto checked = check_value_impl(*field, node, file, macros);
     if (checked.index() == 1) return std::get<1>(std::move(checked));
@@ -198,7 +202,8 @@ std::variant<TableItem, ValueError> check_table_item(const KeySpec& spec, const 
       return ValueError{item.pos, "a table of '" + spec.pattern + "' needs the field '" +
                                       field.pattern + "' (" + field.description + ")"};
     }
-    if (field.parsed_default) item.fields.push_back({field.pattern, *field.parsed_default, item.pos});
+    if (field.parsed_default)
+      item.fields.push_back({field.pattern, *field.parsed_default, item.pos});
   }
   return item;
 }
@@ -273,7 +278,8 @@ protocol::Result<std::string> expand_macros(const std::string& text, const Macro
     std::string kind = body.substr(0, colon);
     std::string argument = colon == std::string::npos ? std::string() : body.substr(colon + 1);
     if (colon == std::string::npos || argument.empty()) {
-      return protocol::fail(open, "malformed macro '%{" + body + "}%' (use %{env:NAME}% or %{file:PATH}%)");
+      return protocol::fail(
+          open, "malformed macro '%{" + body + "}%' (use %{env:NAME}% or %{file:PATH}%)");
     }
     if (kind == "env") {
       auto value = macros.getenv ? macros.getenv(argument) : std::nullopt;
@@ -284,7 +290,8 @@ protocol::Result<std::string> expand_macros(const std::string& text, const Macro
       if (!contents) return protocol::fail(open, contents.error().message);
       out += *contents;
     } else {
-      return protocol::fail(open, "unknown macro '" + kind + "' (use %{env:NAME}% or %{file:PATH}%)");
+      return protocol::fail(open,
+                            "unknown macro '" + kind + "' (use %{env:NAME}% or %{file:PATH}%)");
     }
     at = close + 2;
   }
@@ -294,10 +301,11 @@ Value parse_default(const KeySpec& spec) {
   if (!spec.default_value) throw std::logic_error("no default for " + spec.pattern);
   toml::table table;
   try {
-    table = toml::parse(std::string_view("value = " + *spec.default_value), std::string_view("<default>"));
+    table = toml::parse(std::string_view("value = " + *spec.default_value),
+                        std::string_view("<default>"));
   } catch (const toml::parse_error& e) {
-    throw std::logic_error("default of '" + spec.pattern + "' is not TOML: " +
-                           std::string(e.description()));
+    throw std::logic_error("default of '" + spec.pattern +
+                           "' is not TOML: " + std::string(e.description()));
   }
   MacroContext no_macros;
   auto checked = check_value(spec, *table.get("value"), "<default>", no_macros);

@@ -13,8 +13,8 @@
 #include <toml++/toml.h>
 
 #include "config/schema.hpp"
-#include "protocol/core/result.hpp"
 #include "config/value.hpp"
+#include "protocol/core/result.hpp"
 
 namespace tern::config::detail {
 

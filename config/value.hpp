@@ -22,7 +22,7 @@
 namespace tern::config {
 
 struct SourcePos {
-  std::string file;  // as given to the loader; "<default>" for built-in defaults
+  std::string file;          // as given to the loader; "<default>" for built-in defaults
   std::uint32_t line = 0;    // 1-based; 0 when unknown
   std::uint32_t column = 0;  // 1-based; 0 when unknown
 

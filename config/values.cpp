@@ -23,7 +23,9 @@ protocol::Result<std::pair<std::uint64_t, std::string_view>> split_number(std::s
   return std::pair{number, text.substr(static_cast<std::size_t>(end - text.data()))};
 }
 
-char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+char lower(char c) {
+  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+}
 
 bool equals_ignore_case(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
@@ -69,8 +71,8 @@ protocol::Result<protocol::Duration> parse_duration(std::string_view text) {
     }
   }
   if (suffix.empty()) return protocol::fail(0, "a duration needs a unit: ms, s, m, h, d or w");
-  return protocol::fail(0, "unknown duration unit '" + std::string(suffix) +
-                               "' (use ms, s, m, h, d or w)");
+  return protocol::fail(
+      0, "unknown duration unit '" + std::string(suffix) + "' (use ms, s, m, h, d or w)");
 }
 
 protocol::Result<std::uint64_t> parse_size(std::string_view text) {
@@ -80,8 +82,8 @@ protocol::Result<std::uint64_t> parse_size(std::string_view text) {
   for (const Unit& unit : size_units) {
     if (equals_ignore_case(suffix, unit.suffix)) return scale(number, unit.scale);
   }
-  return protocol::fail(0, "unknown size unit '" + std::string(suffix) +
-                               "' (use B, KB, MB, GB or TB)");
+  return protocol::fail(
+      0, "unknown size unit '" + std::string(suffix) + "' (use B, KB, MB, GB or TB)");
 }
 
 std::string format_duration(protocol::Duration duration) {

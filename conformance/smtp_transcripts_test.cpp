@@ -11,12 +11,12 @@
 //   !messages N                the application has been asked to accept N messages
 //   !body text                 the last message's body, with \r \n escapes
 //   !closed                    the server has closed the session
-#include <gtest/gtest.h>
-
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <sstream>
+
+#include <gtest/gtest.h>
 
 #include "protocol/smtp/server_session.hpp"
 #include "protocol/smtp/tests/server_harness.hpp"
@@ -57,21 +57,36 @@ struct Transcript {
 
 void apply_config(Transcript& t, const std::string& key, const std::string& value) {
   ServerConfig& c = t.config;
-  if (key == "hostname") c.hostname = value;
-  else if (key == "mode") c.mode = value == "lmtp" ? ServerMode::lmtp : ServerMode::smtp;
-  else if (key == "tls_available") c.tls_available = value == "true";
-  else if (key == "tls_active") c.tls_active = value == "true";
-  else if (key == "auth") c.auth_mechanisms = {value};
-  else if (key == "auth_required") c.auth_required = value == "true";
-  else if (key == "message_bytes_max") c.message_bytes_max = std::stoull(value);
-  else if (key == "pipelining") c.extensions.pipelining = value == "true";
-  else if (key == "dsn") c.extensions.dsn = value == "true";
-  else if (key == "vrfy") c.extensions.vrfy = value == "true";
-  else if (key == "smtputf8") c.extensions.smtputf8 = value == "true";
-  else if (key == "enhanced_status_codes") c.extensions.enhanced_status_codes = value == "true";
-  else if (key == "binary_mime") c.extensions.binary_mime = value == "true";
-  else if (key == "normalize_bare_lf") c.normalize_bare_lf = value == "true";
-  else FAIL() << "unknown config key " << key;
+  if (key == "hostname")
+    c.hostname = value;
+  else if (key == "mode")
+    c.mode = value == "lmtp" ? ServerMode::lmtp : ServerMode::smtp;
+  else if (key == "tls_available")
+    c.tls_available = value == "true";
+  else if (key == "tls_active")
+    c.tls_active = value == "true";
+  else if (key == "auth")
+    c.auth_mechanisms = {value};
+  else if (key == "auth_required")
+    c.auth_required = value == "true";
+  else if (key == "message_bytes_max")
+    c.message_bytes_max = std::stoull(value);
+  else if (key == "pipelining")
+    c.extensions.pipelining = value == "true";
+  else if (key == "dsn")
+    c.extensions.dsn = value == "true";
+  else if (key == "vrfy")
+    c.extensions.vrfy = value == "true";
+  else if (key == "smtputf8")
+    c.extensions.smtputf8 = value == "true";
+  else if (key == "enhanced_status_codes")
+    c.extensions.enhanced_status_codes = value == "true";
+  else if (key == "binary_mime")
+    c.extensions.binary_mime = value == "true";
+  else if (key == "normalize_bare_lf")
+    c.normalize_bare_lf = value == "true";
+  else
+    FAIL() << "unknown config key " << key;
 }
 
 void apply_policy(Transcript& t, const std::string& rule) {
@@ -119,8 +134,10 @@ void run_transcript(const std::filesystem::path& file) {
   for (std::string line; std::getline(in, line);) lines.push_back(line);
   Transcript t;
   std::size_t i = 0;
-  for (; i < lines.size() && (lines[i].empty() || lines[i][0] == '#' || lines[i].rfind("config:", 0) == 0 ||
-                              lines[i].rfind("policy:", 0) == 0); ++i) {
+  for (;
+       i < lines.size() && (lines[i].empty() || lines[i][0] == '#' ||
+                            lines[i].rfind("config:", 0) == 0 || lines[i].rfind("policy:", 0) == 0);
+       ++i) {
     const std::string& line = lines[i];
     if (line.rfind("config:", 0) == 0) {
       const std::string kv = line.substr(8);
@@ -175,7 +192,9 @@ void run_transcript(const std::filesystem::path& file) {
 
 class SmtpTranscript : public ::testing::TestWithParam<std::filesystem::path> {};
 
-TEST_P(SmtpTranscript, Replays) { run_transcript(GetParam()); }
+TEST_P(SmtpTranscript, Replays) {
+  run_transcript(GetParam());
+}
 
 std::vector<std::filesystem::path> transcripts() {
   std::vector<std::filesystem::path> files;
@@ -189,11 +208,14 @@ std::vector<std::filesystem::path> transcripts() {
 INSTANTIATE_TEST_SUITE_P(Conformance, SmtpTranscript, ::testing::ValuesIn(transcripts()),
                          [](const auto& info) {
                            std::string name = info.param.stem().string();
-                           for (char& c : name) if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
+                           for (char& c : name)
+                             if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
                            return name;
                          });
 
-TEST(SmtpTranscripts, ThereAreTranscripts) { EXPECT_GE(transcripts().size(), 15u); }
+TEST(SmtpTranscripts, ThereAreTranscripts) {
+  EXPECT_GE(transcripts().size(), 15u);
+}
 
 }  // namespace
 }  // namespace tern::protocol::smtp

@@ -4,15 +4,15 @@
 // fits it; once closed, exactly one outcome (a request was made) and ClientClosedEvent was
 // the last event, and the machine consumes nothing more; the output is a sequence of CRLF
 // lines; misuse (a second request) is refused.
-#include "fuzz/check.hpp"
-#include <fuzzer/FuzzedDataProvider.h>
-
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
 
+#include <fuzzer/FuzzedDataProvider.h>
+
+#include "fuzz/check.hpp"
 #include "protocol/imap/client_session.hpp"
 
 using namespace tern::protocol;
@@ -21,7 +21,6 @@ using namespace tern::protocol::imap;
 namespace {
 
 using tern::fuzz::check;
-
 
 struct Watch {
   std::size_t outcomes = 0;
@@ -36,12 +35,14 @@ struct Watch {
       check(!closed);  // nothing after ClientClosedEvent
       if (const auto* o = std::get_if<OutcomeEvent>(&*e)) {
         ++outcomes;
-        const bool accepted = o->outcome == Outcome::accepted, ok = o->reason == OutcomeReason::success;
+        const bool accepted = o->outcome == Outcome::accepted,
+                   ok = o->reason == OutcomeReason::success;
         check(o->outcome == Outcome::accepted || o->outcome == Outcome::rejected ||
               o->outcome == Outcome::temporary_failure);
         check(accepted == ok);
         if (o->outcome == Outcome::rejected) {
-          check(o->reason == OutcomeReason::credentials || o->reason == OutcomeReason::invalid_credentials);
+          check(o->reason == OutcomeReason::credentials ||
+                o->reason == OutcomeReason::invalid_credentials);
         }
       }
       if (std::holds_alternative<ClientClosedEvent>(*e)) closed = true;
@@ -64,9 +65,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   config.limits.line_bytes_max = fdp.ConsumeIntegralInRange<std::size_t>(8, 512);
   AuthRequest request;
   const int mech = fdp.ConsumeIntegralInRange<int>(0, 3);
-  request.mechanisms = mech == 0 ? std::vector<std::string>{"PLAIN", "LOGIN"}
+  request.mechanisms = mech == 0   ? std::vector<std::string>{"PLAIN", "LOGIN"}
                        : mech == 1 ? std::vector<std::string>{"LOGIN"}
-                       : mech == 2 ? std::vector<std::string>{"CRAM-MD5"} : std::vector<std::string>{};
+                       : mech == 2 ? std::vector<std::string>{"CRAM-MD5"}
+                                   : std::vector<std::string>{};
   request.credentials.username = fdp.ConsumeBool() ? "user" : "us er\"";
   request.credentials.password = fdp.ConsumeBool() ? "pass" : "p\xc3\xa4ss {3}";
 
@@ -86,7 +88,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       if (was_closed) check(used == 0);
     } else if (op == 6) {
       now = now + Duration::seconds(fdp.ConsumeIntegralInRange<int>(0, 120));
-      if (auto deadline = session.poll_timeout(); deadline && *deadline <= now) session.on_timeout(now);
+      if (auto deadline = session.poll_timeout(); deadline && *deadline <= now)
+        session.on_timeout(now);
     } else if (op == 7) {
       (void)session.on_tls_established(now);
     } else if (op == 8) {
@@ -95,7 +98,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         check(!error || (session.is_closed() && error == client_errc::closed));
         requested = !error;
       } else {
-        check(session.authenticate(request, now) == client_errc::already_requested || session.is_closed());
+        check(session.authenticate(request, now) == client_errc::already_requested ||
+              session.is_closed());
       }
     } else {
       session.feed_eof(now);

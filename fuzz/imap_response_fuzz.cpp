@@ -3,9 +3,6 @@
 // it was given, nor anything once failed; the responses and the failure do not depend on
 // the split (compared with one whole feed); every response serializes, and the wire parses
 // back to the same response.
-#include "fuzz/check.hpp"
-#include <fuzzer/FuzzedDataProvider.h>
-
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -13,6 +10,9 @@
 #include <string>
 #include <vector>
 
+#include <fuzzer/FuzzedDataProvider.h>
+
+#include "fuzz/check.hpp"
 #include "protocol/imap/framing.hpp"
 
 using namespace tern::protocol::imap;
@@ -21,13 +21,13 @@ namespace {
 
 using tern::fuzz::check;
 
-
 struct Outcome {
   std::vector<Response> responses;
   bool failed = false;
 };
 
-Outcome run(const Limits& limits, const std::string& input, const std::vector<std::size_t>& chunks) {
+Outcome run(const Limits& limits, const std::string& input,
+            const std::vector<std::size_t>& chunks) {
   ResponseParser p(limits);
   Outcome out;
   std::size_t pos = 0, next = 0;

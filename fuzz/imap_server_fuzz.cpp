@@ -4,9 +4,6 @@
 // nothing once closed or while a decision is pending; misuse of decide() returns an error;
 // the output is always a sequence of well-formed responses (the ResponseParser accepts all
 // of it and ends between responses); ClosedEvent is the last event.
-#include "fuzz/check.hpp"
-#include <fuzzer/FuzzedDataProvider.h>
-
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -14,6 +11,9 @@
 #include <optional>
 #include <string>
 
+#include <fuzzer/FuzzedDataProvider.h>
+
+#include "fuzz/check.hpp"
 #include "protocol/imap/framing.hpp"
 #include "protocol/imap/server_session.hpp"
 
@@ -23,7 +23,6 @@ using namespace tern::protocol::imap;
 namespace {
 
 using tern::fuzz::check;
-
 
 }  // namespace
 
@@ -84,9 +83,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     } else if (op == 5 && ticket) {
       const int d = fdp.ConsumeIntegralInRange<int>(0, 3);
       check(session.decide(*ticket + 1, Verified{true}, now) == server_errc::no_pending_decision);
-      ServerDecision decision = d == 0 ? ServerDecision{Verified{true}}
+      ServerDecision decision = d == 0   ? ServerDecision{Verified{true}}
                                 : d == 1 ? ServerDecision{Verified{false}}
-                                : d == 2 ? ServerDecision{Unavailable{}} : ServerDecision{Secret{"pass"}};
+                                : d == 2 ? ServerDecision{Unavailable{}}
+                                         : ServerDecision{Secret{"pass"}};
       if (!session.decide(*ticket, decision, now)) {
         ticket.reset();
       } else {
@@ -95,7 +95,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       }
     } else if (op == 6) {
       now = now + Duration::minutes(fdp.ConsumeIntegralInRange<int>(0, 40));
-      if (auto deadline = session.poll_timeout(); deadline && *deadline <= now) session.on_timeout(now);
+      if (auto deadline = session.poll_timeout(); deadline && *deadline <= now)
+        session.on_timeout(now);
     } else if (op == 7) {
       (void)session.on_tls_established(now);
     } else if (op == 8) {

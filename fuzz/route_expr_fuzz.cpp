@@ -51,7 +51,8 @@ route::Variables bindings() {
 // Every key has a fixed answer derived from its text.
 bool oracle(const route::LookupKey& key) {
   std::uint64_t h = 1469598103934665603ull + static_cast<std::uint64_t>(key.function);
-  for (char c : key.directory + '\0' + key.key) h = (h ^ static_cast<unsigned char>(c)) * 1099511628211ull;
+  for (char c : key.directory + '\0' + key.key)
+    h = (h ^ static_cast<unsigned char>(c)) * 1099511628211ull;
   return ((h >> 17) & 1) != 0;
 }
 
@@ -72,7 +73,8 @@ route::ExprOutcome settle(const route::CheckedExpr& e, const route::Variables& v
   }
 }
 
-void check_rule_list(std::string_view text, const route::Environment& env, const route::Variables& vars) {
+void check_rule_list(std::string_view text, const route::Environment& env,
+                     const route::Variables& vars) {
   std::vector<route::RuleInput> in = {
       {std::string(text), route::RuleResultInput::expression_text("'hit'"), {"fuzz.toml", 1, 1}},
       {std::nullopt, route::RuleResultInput::literal_value(false), {"fuzz.toml", 2, 1}}};
@@ -113,14 +115,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   require(*again == *ast, "parse(print(ast)) == ast");
   require(route::print(*again) == printed, "print is idempotent");
 
-  tern::protocol::Result<route::CheckedExpr> checked = route::check(*ast, env, route::TypeSet::any());
+  tern::protocol::Result<route::CheckedExpr> checked =
+      route::check(*ast, env, route::TypeSet::any());
   if (!checked) {
     require(checked.error().offset <= size, "check error offset inside the text");
-    require(!route::check(*again, env, route::TypeSet::any()).has_value(), "printed text fails too");
+    require(!route::check(*again, env, route::TypeSet::any()).has_value(),
+            "printed text fails too");
     return 0;
   }
-  tern::protocol::Result<route::CheckedExpr> checked_again = route::check(*again, env, route::TypeSet::any());
-  require(checked_again.has_value() && checked_again->type == checked->type, "printed text checks the same");
+  tern::protocol::Result<route::CheckedExpr> checked_again =
+      route::check(*again, env, route::TypeSet::any());
+  require(checked_again.has_value() && checked_again->type == checked->type,
+          "printed text checks the same");
 
   route::Variables vars = bindings();
   route::ExprOutcome settled = settle(*checked, vars);

@@ -3,12 +3,12 @@
 // accepted); a decode never exceeds its limit and, when it fails only for the limit, a
 // larger limit succeeds; encoding the raw input always decodes back to it; the wire line
 // decoder agrees with base64_decode except for "*", "=" and the empty line.
-#include "fuzz/check.hpp"
 #include <cstdint>
 #include <cstdlib>
 #include <string>
 #include <string_view>
 
+#include "fuzz/check.hpp"
 #include "protocol/sasl/base64.hpp"
 #include "protocol/sasl/wire.hpp"
 
@@ -17,7 +17,6 @@ namespace {
 void require(bool ok, const char* file = __builtin_FILE(), int line = __builtin_LINE()) {
   tern::fuzz::check(ok, file, line);
 }
-
 
 using namespace tern::protocol::sasl;
 

@@ -1,4 +1,5 @@
-// libFuzzer target sasl_login: the login server machine (driver and invariants in sasl_server_fuzz.hpp).
+// libFuzzer target sasl_login: the login server machine (driver and invariants in
+// sasl_server_fuzz.hpp).
 #include "fuzz/sasl_server_fuzz.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {

@@ -16,7 +16,6 @@
 //   a Failure that is not the client's fault only follows unavailable().
 #pragma once
 
-#include "fuzz/check.hpp"
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -24,6 +23,7 @@
 #include <string_view>
 #include <vector>
 
+#include "fuzz/check.hpp"
 #include "protocol/sasl/messages.hpp"
 #include "protocol/sasl/server.hpp"
 #include "protocol/sasl/text.hpp"
@@ -55,7 +55,8 @@ inline void check_verify(Mechanism m, const Verify& v, std::string_view message,
     check_field_ok(p->authzid, l.authzid_bytes_max, false);
     check_field_ok(p->authcid, l.authcid_bytes_max, true);
     check_field_ok(p->password, l.password_bytes_max, true);
-    if (m == Mechanism::plain) require(encode_plain({p->authzid, p->authcid, p->password}) == message);
+    if (m == Mechanism::plain)
+      require(encode_plain({p->authzid, p->authcid, p->password}) == message);
     if (m == Mechanism::login) require(p->authzid.empty() && p->password == message);
     return;
   }
@@ -102,8 +103,8 @@ inline constexpr std::string_view fuzz_challenge = "<1896.697170952@postoffice.r
 
 // Gives the application's decision for one Verify; returns the step and whether an
 // accepted Verify (or a matching CRAM-MD5 secret) preceded it.
-inline StepResult decide(Server& s, Mechanism m, const Verify& v, unsigned choice, std::string_view message,
-                         bool& accepted, bool& unavailable) {
+inline StepResult decide(Server& s, Mechanism m, const Verify& v, unsigned choice,
+                         std::string_view message, bool& accepted, bool& unavailable) {
   if (choice == 2) {
     unavailable = true;
     return s.unavailable();
@@ -129,9 +130,14 @@ inline int run_server(Mechanism m, const std::uint8_t* data, std::size_t size) {
   const std::string_view rest(reinterpret_cast<const char*>(data + 2), size - 2);
   ServerConfig config;
   if (flags & 2) {
-    config.limits = Limits{.authzid_bytes_max = 4, .authcid_bytes_max = 5, .password_bytes_max = 6,
-                           .token_bytes_max = 7, .host_bytes_max = 8, .bearer_pairs_max = 2,
-                           .challenge_bytes_max = 64, .message_bytes_max = 48};
+    config.limits = Limits{.authzid_bytes_max = 4,
+                           .authcid_bytes_max = 5,
+                           .password_bytes_max = 6,
+                           .token_bytes_max = 7,
+                           .host_bytes_max = 8,
+                           .bearer_pairs_max = 2,
+                           .challenge_bytes_max = 64,
+                           .message_bytes_max = 48};
   }
   config.cram_md5_challenge = std::string(fuzz_challenge);
   config.oauth = {"scope", "https://example.com/.well-known/openid-configuration"};

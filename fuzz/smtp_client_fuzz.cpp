@@ -7,7 +7,6 @@
 #include <fuzzer/FuzzedDataProvider.h>
 
 #include "fuzz/check.hpp"
-
 #include "protocol/smtp/client_session.hpp"
 
 using namespace tern::protocol;
@@ -40,7 +39,8 @@ Envelope some_envelope(FuzzedDataProvider& in) {
   e.sender = *parse_reverse_path("<s@example.org>", {});
   const std::size_t n = in.ConsumeIntegralInRange<std::size_t>(1, 4);
   for (std::size_t i = 0; i < n; ++i) {
-    e.recipients.push_back(Rcpt{*parse_forward_path("<r" + std::to_string(i) + "@example.com>", {}), {}});
+    e.recipients.push_back(
+        Rcpt{*parse_forward_path("<r" + std::to_string(i) + "@example.com>", {}), {}});
   }
   if (in.ConsumeBool()) e.params.body = BodyType::binary_mime;
   return e;

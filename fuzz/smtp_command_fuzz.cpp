@@ -3,12 +3,12 @@
 // fits the same limits); parsing the canonical line under the same options gives the same
 // command (source-route flag aside, which serialize drops by design); every rejection
 // carries a 5xx code whose first digit matches the enhanced status class.
-#include "fuzz/check.hpp"
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
 #include <string_view>
 
+#include "fuzz/check.hpp"
 #include "protocol/smtp/command.hpp"
 
 using namespace tern::protocol::smtp;
@@ -17,10 +17,11 @@ namespace {
 
 using tern::fuzz::check;
 
-
 Command without_source_route(Command c) {
-  if (auto* m = std::get_if<Mail>(&c); m != nullptr && m->path.path) m->path.path->source_route_ignored = false;
-  if (auto* r = std::get_if<Rcpt>(&c); r != nullptr && r->path.path) r->path.path->source_route_ignored = false;
+  if (auto* m = std::get_if<Mail>(&c); m != nullptr && m->path.path)
+    m->path.path->source_route_ignored = false;
+  if (auto* r = std::get_if<Rcpt>(&c); r != nullptr && r->path.path)
+    r->path.path->source_route_ignored = false;
   return c;
 }
 

@@ -1,9 +1,9 @@
 // Fuzz target: the DATA decoder against the naive reference reading, with fuzzer-chosen
 // options and chunk boundaries; and the encoder's output always decodes back to the
 // normalised body without a violation.
-#include <fuzzer/FuzzedDataProvider.h>
-
 #include <cstdlib>
+
+#include <fuzzer/FuzzedDataProvider.h>
 
 #include "protocol/smtp/data_codec.hpp"
 #include "protocol/smtp/tests/data_reference.hpp"

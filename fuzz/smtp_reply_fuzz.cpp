@@ -3,15 +3,15 @@
 // the replies and the failure do not depend on the split (compared with one whole feed);
 // every reply respects the bounds, serializes, and (without enhanced-code extraction)
 // parses back to itself.
-#include "fuzz/check.hpp"
-#include <fuzzer/FuzzedDataProvider.h>
-
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
 #include <string>
 #include <vector>
 
+#include <fuzzer/FuzzedDataProvider.h>
+
+#include "fuzz/check.hpp"
 #include "protocol/smtp/reply.hpp"
 
 using namespace tern::protocol::smtp;
@@ -20,13 +20,13 @@ namespace {
 
 using tern::fuzz::check;
 
-
 struct Outcome {
   std::vector<Reply> replies;
   bool failed = false;
 };
 
-Outcome run(const ReplyParserOptions& o, const std::string& input, const std::vector<std::size_t>& chunks) {
+Outcome run(const ReplyParserOptions& o, const std::string& input,
+            const std::vector<std::size_t>& chunks) {
   ReplyParser p(o);
   Outcome out;
   std::size_t pos = 0, next = 0;

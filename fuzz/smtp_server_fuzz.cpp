@@ -7,7 +7,6 @@
 #include <fuzzer/FuzzedDataProvider.h>
 
 #include "fuzz/check.hpp"
-
 #include "protocol/smtp/reply.hpp"
 #include "protocol/smtp/server_session.hpp"
 #include "protocol/smtp/tests/server_harness.hpp"

@@ -22,10 +22,11 @@ using testing::ServerHarness;
 
 rc::Gen<std::string> client_piece() {
   return rc::gen::element<std::string>(
-      "a CAPABILITY\r\n", "b NOOP\r\n", "c LOGIN user pass\r\n", "d LOGIN \"user\" {4}\r\n", "pass\r\n",
-      "e LOGIN {4+}\r\nuser {5+}\r\nwrong\r\n", "f AUTHENTICATE PLAIN\r\n", "AHVzZXIAcGFzcw==\r\n", "*\r\n",
-      "g AUTHENTICATE PLAIN AHVzZXIAd3Jvbmc=\r\n", "h AUTHENTICATE LOGIN\r\n", "dXNlcg==\r\n", "cGFzcw==\r\n",
-      "i STARTTLS\r\n", "j SELECT INBOX\r\n", "k FROB\r\n", "\r\n", "bare\n", "l LOGOUT\r\n", "{3}\r\n",
+      "a CAPABILITY\r\n", "b NOOP\r\n", "c LOGIN user pass\r\n", "d LOGIN \"user\" {4}\r\n",
+      "pass\r\n", "e LOGIN {4+}\r\nuser {5+}\r\nwrong\r\n", "f AUTHENTICATE PLAIN\r\n",
+      "AHVzZXIAcGFzcw==\r\n", "*\r\n", "g AUTHENTICATE PLAIN AHVzZXIAd3Jvbmc=\r\n",
+      "h AUTHENTICATE LOGIN\r\n", "dXNlcg==\r\n", "cGFzcw==\r\n", "i STARTTLS\r\n",
+      "j SELECT INBOX\r\n", "k FROB\r\n", "\r\n", "bare\n", "l LOGOUT\r\n", "{3}\r\n",
       "m LOGIN x {99}\r\n", std::string(70, 'x') + "\r\n");
 }
 
@@ -75,12 +76,14 @@ RC_GTEST_PROP(ImapProps, ServerAnySplitGivesTheSameOutputAndEvents, ()) {
 
 rc::Gen<std::string> server_piece() {
   return rc::gen::element<std::string>(
-      "* OK [CAPABILITY IMAP4rev1 SASL-IR AUTH=PLAIN AUTH=LOGIN STARTTLS] ready\r\n", "* OK ready\r\n",
-      "* PREAUTH hi\r\n", "* BYE go away\r\n", "* CAPABILITY IMAP4rev1 AUTH=PLAIN LITERAL+\r\n",
-      "A0001 OK done\r\n", "A0002 OK done\r\n", "A0003 OK [CAPABILITY IMAP4rev1] Logged in\r\n",
-      "A0002 NO [AUTHENTICATIONFAILED] Authentication failed.\r\n", "A0001 NO [UNAVAILABLE] later\r\n",
-      "A0003 BAD what\r\n", "+ \r\n", "+ VXNlcm5hbWU6\r\n", "+ Ready\r\n", "* 1 EXISTS\r\n",
-      "* 1 FETCH (BODY[] {3}\r\nabc)\r\n", "garbage\r\n", "bare\n", "A0004 OK bye\r\n");
+      "* OK [CAPABILITY IMAP4rev1 SASL-IR AUTH=PLAIN AUTH=LOGIN STARTTLS] ready\r\n",
+      "* OK ready\r\n", "* PREAUTH hi\r\n", "* BYE go away\r\n",
+      "* CAPABILITY IMAP4rev1 AUTH=PLAIN LITERAL+\r\n", "A0001 OK done\r\n", "A0002 OK done\r\n",
+      "A0003 OK [CAPABILITY IMAP4rev1] Logged in\r\n",
+      "A0002 NO [AUTHENTICATIONFAILED] Authentication failed.\r\n",
+      "A0001 NO [UNAVAILABLE] later\r\n", "A0003 BAD what\r\n", "+ \r\n", "+ VXNlcm5hbWU6\r\n",
+      "+ Ready\r\n", "* 1 EXISTS\r\n", "* 1 FETCH (BODY[] {3}\r\nabc)\r\n", "garbage\r\n", "bare\n",
+      "A0004 OK bye\r\n");
 }
 
 RC_GTEST_PROP(ImapProps, ClientAnySplitGivesTheSameOutputAndEvents, ()) {
@@ -109,8 +112,8 @@ RC_GTEST_PROP(ImapProps, ClientAnySplitGivesTheSameOutputAndEvents, ()) {
 // Credentials from whole UTF-8 characters, including the ones quoting and literals carry.
 rc::Gen<std::string> credential() {
   return rc::gen::map(
-      rc::gen::nonEmpty(rc::gen::container<std::vector<std::string>>(
-          rc::gen::element<std::string>("u", "s", "e", "r", "p", "a", " ", "\"", "\\", "{", "}", "\xc3\xa9", "%", "*"))),
+      rc::gen::nonEmpty(rc::gen::container<std::vector<std::string>>(rc::gen::element<std::string>(
+          "u", "s", "e", "r", "p", "a", " ", "\"", "\\", "{", "}", "\xc3\xa9", "%", "*"))),
       [](const std::vector<std::string>& chars) {
         std::string s;
         for (const auto& c : chars) s += c;
@@ -132,12 +135,14 @@ RC_GTEST_PROP(ImapProps, PipeAuthenticatesExactlyWhenCredentialsMatch, ()) {
   s.literal_plus = *rc::gen::arbitrary<bool>();
   s.tls_available = via_starttls;
   s.tls_active = !via_starttls;
-  s.auth_mechanisms = method == 2 ? std::vector<std::string>{} : std::vector<std::string>{"PLAIN", "LOGIN"};
+  s.auth_mechanisms =
+      method == 2 ? std::vector<std::string>{} : std::vector<std::string>{"PLAIN", "LOGIN"};
   ClientConfig c;
   c.tls_active = !via_starttls;
   c.starttls = TlsPolicy::required;
   AuthRequest request;
-  request.mechanisms = method == 1 ? std::vector<std::string>{"LOGIN"} : std::vector<std::string>{"PLAIN"};
+  request.mechanisms =
+      method == 1 ? std::vector<std::string>{"LOGIN"} : std::vector<std::string>{"PLAIN"};
   request.credentials.username = user;
   request.credentials.password = given_pass;
 
@@ -146,16 +151,21 @@ RC_GTEST_PROP(ImapProps, PipeAuthenticatesExactlyWhenCredentialsMatch, ()) {
     const auto& p = std::get<sasl::PasswordCredentials>(e.credentials);
     return Verified{p.authcid == user && p.password == pass};
   };
-  const auto sizes = *rc::gen::container<std::vector<std::size_t>>(rc::gen::inRange<std::size_t>(1, 9));
+  const auto sizes =
+      *rc::gen::container<std::vector<std::size_t>>(rc::gen::inRange<std::size_t>(1, 9));
   auto counter = std::make_shared<std::size_t>(0);
-  pipe.next_chunk = [sizes, counter] { return sizes.empty() ? std::size_t{1000} : sizes[(*counter)++ % sizes.size()]; };
+  pipe.next_chunk = [sizes, counter] {
+    return sizes.empty() ? std::size_t{1000} : sizes[(*counter)++ % sizes.size()];
+  };
   RC_ASSERT(!pipe.client.session.authenticate(request, pipe.client.now));
   pipe.run();
 
   const auto outcomes = pipe.client.outcomes();
   RC_ASSERT(outcomes.size() == 1u);
   RC_ASSERT(outcomes[0].outcome == (right ? Outcome::accepted : Outcome::rejected));
-  RC_ASSERT(outcomes[0].method == (method == 0 ? "AUTHENTICATE PLAIN" : method == 1 ? "AUTHENTICATE LOGIN" : "LOGIN"));
+  RC_ASSERT(outcomes[0].method == (method == 0   ? "AUTHENTICATE PLAIN"
+                                   : method == 1 ? "AUTHENTICATE LOGIN"
+                                                 : "LOGIN"));
   RC_ASSERT(pipe.client.session.is_closed());
   RC_ASSERT(pipe.server.session.is_closed());
   RC_ASSERT(pipe.client.session.tls_active());
@@ -169,7 +179,8 @@ RC_GTEST_PROP(ImapProps, LiteralEncodingRoundTrips, ()) {
         return s;
       }));
   RC_PRE(args.size() <= 8);
-  const auto mode = *rc::gen::element(LiteralMode::sync, LiteralMode::non_sync, LiteralMode::non_sync_small);
+  const auto mode =
+      *rc::gen::element(LiteralMode::sync, LiteralMode::non_sync, LiteralMode::non_sync_small);
   const Command command{"A0001", "LOGIN", args};
   auto segments = serialize_command(command, mode);
   RC_ASSERT(segments.has_value());
@@ -194,11 +205,14 @@ RC_GTEST_PROP(ImapProps, LiteralEncodingRoundTrips, ()) {
 
 RC_GTEST_PROP(ImapProps, ResponsesThatSerializeParseBack, ()) {
   const auto tag = *rc::gen::element<std::string>("", "A0001", "a]b", "x");
-  const auto status = *rc::gen::element(Status::ok, Status::no, Status::bad, Status::preauth, Status::bye);
-  const auto code_name = *rc::gen::element<std::string>("", "CAPABILITY", "ALERT", "UNAVAILABLE", "A[B");
+  const auto status =
+      *rc::gen::element(Status::ok, Status::no, Status::bad, Status::preauth, Status::bye);
+  const auto code_name =
+      *rc::gen::element<std::string>("", "CAPABILITY", "ALERT", "UNAVAILABLE", "A[B");
   const auto text = *rc::gen::arbitrary<std::string>();
   StatusResponse r{tag, status, std::nullopt, text};
-  if (!code_name.empty()) r.code = ResponseCode{code_name, *rc::gen::element<std::string>("", "IMAP4rev1 SASL-IR", "]")};
+  if (!code_name.empty())
+    r.code = ResponseCode{code_name, *rc::gen::element<std::string>("", "IMAP4rev1 SASL-IR", "]")};
   auto wire = serialize(r);
   if (!wire) return;
   ResponseParser parser;

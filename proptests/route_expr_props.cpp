@@ -6,14 +6,14 @@
 // - the needs-lookups flow is sound: answering what is asked, round after round, ends in
 //   the same value as evaluating with every answer known up front;
 // - a rule list matches the first rule whose condition alone is true.
-#include <gtest/gtest.h>
-#include <rapidcheck/gtest.h>
-
 #include <algorithm>
 #include <cctype>
 #include <cstdint>
 #include <string>
 #include <vector>
+
+#include <gtest/gtest.h>
+#include <rapidcheck/gtest.h>
 
 #include "protocol/route/eval.hpp"
 #include "protocol/route/expr_check.hpp"
@@ -90,8 +90,9 @@ RC_GTEST_PROP(RouteExpr, ParsePrintRoundTrips, ()) {
 
 // ---- well-typed trees, for the checker and the evaluator ----------------------------------
 
-const std::vector<std::string> string_vars = {"rcpt", "rcpt_domain", "sender", "sender_domain", "authenticated_as",
-                                   "listener", "remote_ip", "local_ip", "helo_domain", "last_error"};
+const std::vector<std::string> string_vars = {
+    "rcpt",     "rcpt_domain", "sender",   "sender_domain", "authenticated_as",
+    "listener", "remote_ip",   "local_ip", "helo_domain",   "last_error"};
 const std::vector<std::string> small_strings = {"", "a", "A", "a.org", "b.org", "x@a.org", "'\\"};
 const std::vector<std::string> patterns = {"^a", "org$", "(?i)A", "^(a+)+$", "x@", "."};
 
@@ -101,7 +102,9 @@ Expr gen_list(int depth);
 Expr gen_int(int depth) {
   int kind = pick(0, depth <= 0 ? 3 : 5);
   switch (kind) {
-    case 0: return Expr::integer_literal(*rc::gen::element<std::int64_t>(0, 1, 2, -1, INT64_MIN, INT64_MAX));
+    case 0:
+      return Expr::integer_literal(
+          *rc::gen::element<std::int64_t>(0, 1, 2, -1, INT64_MIN, INT64_MAX));
     case 1: return Expr::variable("priority");
     case 2: return Expr::variable("retry_num");
     case 3: return Expr::call("len", {gen_str(depth - 1)});
@@ -128,11 +131,14 @@ Expr gen_bool(int depth);
 
 Expr gen_bool_call(int depth) {
   int kind = pick(0, 12) % 10;  // lookups (0, 1) twice as often
-  const char* names[] = {"is_local_domain", "is_local_address", "starts_with", "ends_with", "eq_ignore_case"};
+  const char* names[] = {"is_local_domain", "is_local_address", "starts_with", "ends_with",
+                         "eq_ignore_case"};
   switch (kind) {
     case 5: return Expr::call("contains", {gen_list(depth - 1), gen_str(depth - 1)});
     case 6: return Expr::call("in_list", {gen_str(depth - 1), gen_list(depth - 1)});
-    case 7: return Expr::call("matches", {Expr::string_literal(*rc::gen::elementOf(patterns)), gen_str(depth - 1)});
+    case 7:
+      return Expr::call("matches",
+                        {Expr::string_literal(*rc::gen::elementOf(patterns)), gen_str(depth - 1)});
     case 8: return Expr::call("contains", {gen_str(depth - 1), gen_str(depth - 1)});
     case 9: return Expr::call("is_local_domain", {gen_str(depth - 1), gen_str(depth - 1)});
     default: return Expr::call(names[kind], {gen_str(depth - 1), gen_str(depth - 1)});
@@ -153,11 +159,13 @@ Expr gen_bool(int depth) {
     }
     case 4: {
       auto op = *rc::gen::element(CompareOp::equal, CompareOp::not_equal);
-      return *rc::gen::arbitrary<bool>() ? Expr::comparison(op, gen_str(depth - 1), gen_str(depth - 1))
-                                         : Expr::comparison(op, gen_list(depth - 1), gen_list(depth - 1));
+      return *rc::gen::arbitrary<bool>()
+                 ? Expr::comparison(op, gen_str(depth - 1), gen_str(depth - 1))
+                 : Expr::comparison(op, gen_list(depth - 1), gen_list(depth - 1));
     }
     case 5: return Expr::logical_and({gen_bool(depth - 1), gen_bool(depth - 1)});
-    case 6: return Expr::logical_or({gen_bool(depth - 1), gen_bool(depth - 1), gen_bool(depth - 1)});
+    case 6:
+      return Expr::logical_or({gen_bool(depth - 1), gen_bool(depth - 1), gen_bool(depth - 1)});
     default: return Expr::comparison(CompareOp::equal, gen_bool(depth - 1), gen_bool(depth - 1));
   }
 }
@@ -185,7 +193,8 @@ class SeededLookups final : public Lookups {
   }
   std::uint64_t hash(const LookupKey& key) const {
     std::uint64_t h = 1469598103934665603ull ^ seed_ ^ static_cast<std::uint64_t>(key.function);
-    for (char c : key.directory + '\0' + key.key) h = (h ^ static_cast<unsigned char>(c)) * 1099511628211ull;
+    for (char c : key.directory + '\0' + key.key)
+      h = (h ^ static_cast<unsigned char>(c)) * 1099511628211ull;
     return h ^ (h >> 29);
   }
 
@@ -195,8 +204,9 @@ class SeededLookups final : public Lookups {
 };
 
 // Evaluates, answering each round's lookups from `oracle`, until a value or a fault.
-ExprOutcome evaluate_in_rounds(const CheckedExpr& e, const Variables& vars, const SeededLookups& partial,
-                               const SeededLookups& oracle, std::size_t& rounds) {
+ExprOutcome evaluate_in_rounds(const CheckedExpr& e, const Variables& vars,
+                               const SeededLookups& partial, const SeededLookups& oracle,
+                               std::size_t& rounds) {
   LookupTable answered;
   struct Both final : Lookups {
     const Lookups& a;
@@ -253,8 +263,9 @@ Value reference_call(const Expr& e, const Variables& vars, const Lookups& oracle
   Value a = reference_eval(e.children[0], vars, oracle);
   Value b = reference_eval(e.children[1], vars, oracle);
   if (f == "is_local_domain" || f == "is_local_address") {
-    LookupKey k{f == "is_local_domain" ? LookupFunction::is_local_domain : LookupFunction::is_local_address,
-                std::get<std::string>(a), std::get<std::string>(b)};
+    LookupKey k{
+        f == "is_local_domain" ? LookupFunction::is_local_domain : LookupFunction::is_local_address,
+        std::get<std::string>(a), std::get<std::string>(b)};
     return *oracle.find(k);
   }
   if (f == "in_list") std::swap(a, b);
@@ -267,11 +278,14 @@ Value reference_call(const Expr& e, const Variables& vars, const Lookups& oracle
   const std::string& x = std::get<std::string>(a);
   const std::string& y = std::get<std::string>(b);
   if (f == "starts_with") return x.rfind(y, 0) == 0;
-  if (f == "ends_with") return x.size() >= y.size() && x.compare(x.size() - y.size(), y.size(), y) == 0;
+  if (f == "ends_with")
+    return x.size() >= y.size() && x.compare(x.size() - y.size(), y.size(), y) == 0;
   // eq_ignore_case
   if (x.size() != y.size()) return false;
   for (std::size_t i = 0; i < x.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(x[i])) != std::tolower(static_cast<unsigned char>(y[i]))) return false;
+    if (std::tolower(static_cast<unsigned char>(x[i])) !=
+        std::tolower(static_cast<unsigned char>(y[i])))
+      return false;
   }
   return true;
 }
@@ -308,7 +322,8 @@ Value reference_eval(const Expr& e, const Variables& vars, const Lookups& oracle
         case CompareOp::less: return std::get<std::int64_t>(a) < std::get<std::int64_t>(b);
         case CompareOp::greater: return std::get<std::int64_t>(a) > std::get<std::int64_t>(b);
         case CompareOp::less_equal: return std::get<std::int64_t>(a) <= std::get<std::int64_t>(b);
-        case CompareOp::greater_equal: return std::get<std::int64_t>(a) >= std::get<std::int64_t>(b);
+        case CompareOp::greater_equal:
+          return std::get<std::int64_t>(a) >= std::get<std::int64_t>(b);
       }
     }
   }
@@ -363,7 +378,8 @@ RC_GTEST_PROP(RouteExpr, RuleListMatchesFirstTrueCondition, (std::uint64_t seed)
   std::vector<CheckedExpr> conditions;
   for (std::size_t i = 0; i < n; ++i) {
     Expr cond = gen_bool(pick(0, 4));
-    inputs.push_back({print(cond), RuleResultInput::literal_value(std::string("host") + std::to_string(i)),
+    inputs.push_back({print(cond),
+                      RuleResultInput::literal_value(std::string("host") + std::to_string(i)),
                       {"props.toml", static_cast<std::uint32_t>(i + 1), 1}});
     conditions.push_back(*check(cond, env(), Type::boolean));
   }

@@ -1,41 +1,52 @@
 // Router properties: total (every recipient gets exactly one outcome, and each routed one
 // sits in exactly one group), deterministic, and equivariant under permutation of the
 // recipients (the plan of a shuffled envelope is the shuffled plan).
-#include <gtest/gtest.h>
-#include <rapidcheck/gtest.h>
-
 #include <algorithm>
 #include <string>
 #include <vector>
+
+#include <gtest/gtest.h>
+#include <rapidcheck/gtest.h>
 
 #include "protocol/route/router.hpp"
 
 namespace tern::protocol::route {
 namespace {
 
-const std::vector<std::string> kConditions = {
-    "is_local_domain('', rcpt_domain)", "rcpt_domain == 'b.org'", "ends_with(rcpt, '.net')",
-    "is_local_address('', rcpt) && priority > 0", "sender_domain == 'a.org' || retry_num > 2",
-    "matches('^x', rcpt)", "len(rcpt) > 8", "true", "false"};
-const std::vector<std::string> kResults = {"'local'", "'relay'", "'lmtp'", "false", "true", "'nowhere'",
-                                           "lowercase(rcpt_domain)"};
-const std::vector<std::string> kRecipients = {"a@a.org", "X@B.org", "c@c.net", "nodomain", "x@A.org.",
-                                              "bob@b.org", "amy@lmtp", "", "d@@e.org"};
+const std::vector<std::string> kConditions = {"is_local_domain('', rcpt_domain)",
+                                              "rcpt_domain == 'b.org'",
+                                              "ends_with(rcpt, '.net')",
+                                              "is_local_address('', rcpt) && priority > 0",
+                                              "sender_domain == 'a.org' || retry_num > 2",
+                                              "matches('^x', rcpt)",
+                                              "len(rcpt) > 8",
+                                              "true",
+                                              "false"};
+const std::vector<std::string> kResults = {
+    "'local'", "'relay'", "'lmtp'", "false", "true", "'nowhere'", "lowercase(rcpt_domain)"};
+const std::vector<std::string> kRecipients = {"a@a.org",  "X@B.org",  "c@c.net",
+                                              "nodomain", "x@A.org.", "bob@b.org",
+                                              "amy@lmtp", "",         "d@@e.org"};
 
-RoutingConfig make_config(const std::vector<std::pair<std::size_t, std::size_t>>& picks, bool with_else) {
+RoutingConfig make_config(const std::vector<std::pair<std::size_t, std::size_t>>& picks,
+                          bool with_else) {
   std::vector<RuleInput> inputs;
   for (auto [c, r] : picks) {
-    inputs.push_back({kConditions[c], RuleResultInput::expression_text(kResults[r]), {"p.toml", 1, 1}});
+    inputs.push_back(
+        {kConditions[c], RuleResultInput::expression_text(kResults[r]), {"p.toml", 1, 1}});
   }
-  if (with_else || inputs.empty()) inputs.push_back({std::nullopt, RuleResultInput::literal_value(false), {}});
+  if (with_else || inputs.empty())
+    inputs.push_back({std::nullopt, RuleResultInput::literal_value(false), {}});
   RulesOptions options;
   options.result_types = TypeSet(Type::string) | Type::boolean;
-  RulesCompilation c = compile_rules(inputs, Environment::standard("queue.outbound.next-hop"), options);
+  RulesCompilation c =
+      compile_rules(inputs, Environment::standard("queue.outbound.next-hop"), options);
   RC_ASSERT(c.ok());
   RoutingConfig config;
   config.next_hop = std::move(c.rules);
-  config.remotes = {{"lmtp", RemoteProtocol::lmtp, "localhost", 24, TlsMode::starttls, true, {}, {}},
-                    {"relay", RemoteProtocol::smtp, "relay.example.org", 25, TlsMode::implicit, false, {}, {}}};
+  config.remotes = {
+      {"lmtp", RemoteProtocol::lmtp, "localhost", 24, TlsMode::starttls, true, {}, {}},
+      {"relay", RemoteProtocol::smtp, "relay.example.org", 25, TlsMode::implicit, false, {}, {}}};
   config.limits.recipients_max = 12;
   return config;
 }
@@ -53,13 +64,16 @@ Case gen_case() {
   if (picks.size() > 6) picks.resize(6);
   Case c{make_config(picks, *rc::gen::arbitrary<bool>()), {}, {}};
   c.request.envelope.sender = *rc::gen::element<std::string>("s@a.org", "", "S@Q.ORG");
-  c.request.envelope.recipients = *rc::gen::container<std::vector<std::string>>(rc::gen::elementOf(kRecipients));
+  c.request.envelope.recipients =
+      *rc::gen::container<std::vector<std::string>>(rc::gen::elementOf(kRecipients));
   c.request.facts.priority = *rc::gen::inRange<std::int64_t>(-1, 3);
   c.request.facts.retry_num = *rc::gen::inRange<std::int64_t>(0, 5);
   for (const std::string& r : kRecipients) {
     NormalisedAddress n = normalise_address(r);
-    if (*rc::gen::arbitrary<bool>()) c.lookups.set({LookupFunction::is_local_domain, "", n.domain}, *rc::gen::arbitrary<bool>());
-    if (*rc::gen::arbitrary<bool>()) c.lookups.set({LookupFunction::is_local_address, "", n.address}, *rc::gen::arbitrary<bool>());
+    if (*rc::gen::arbitrary<bool>())
+      c.lookups.set({LookupFunction::is_local_domain, "", n.domain}, *rc::gen::arbitrary<bool>());
+    if (*rc::gen::arbitrary<bool>())
+      c.lookups.set({LookupFunction::is_local_address, "", n.address}, *rc::gen::arbitrary<bool>());
   }
   return c;
 }
@@ -91,7 +105,8 @@ RC_GTEST_PROP(RouterProps, TotalEveryRecipientOneOutcomeAndOneGroup, ()) {
         RC_ASSERT(std::find(plan.lookups.begin(), plan.lookups.end(), k) != plan.lookups.end());
       }
     }
-    if (const auto* mx = std::get_if<Route>(&o); mx != nullptr && std::holds_alternative<MxRoute>(*mx)) {
+    if (const auto* mx = std::get_if<Route>(&o);
+        mx != nullptr && std::holds_alternative<MxRoute>(*mx)) {
       RC_ASSERT(!std::get<MxRoute>(*mx).domain.empty());
     }
   }
@@ -120,11 +135,13 @@ RC_GTEST_PROP(RouterProps, PermutingRecipientsPermutesThePlan, ()) {
   Plan a = route(c.request, c.config, c.lookups);
   Plan b = route(shuffled, c.config, c.lookups);
   RC_ASSERT(a.recipients.size() == b.recipients.size());
-  for (std::size_t i = 0; i < order.size(); ++i) RC_ASSERT(b.recipients[i] == a.recipients[order[i]]);
+  for (std::size_t i = 0; i < order.size(); ++i)
+    RC_ASSERT(b.recipients[i] == a.recipients[order[i]]);
   RC_ASSERT(a.groups.size() == b.groups.size());
   for (const DeliveryGroup& g : a.groups) {
-    auto it = std::find_if(b.groups.begin(), b.groups.end(),
-                           [&](const DeliveryGroup& h) { return group_key(h.route) == group_key(g.route); });
+    auto it = std::find_if(b.groups.begin(), b.groups.end(), [&](const DeliveryGroup& h) {
+      return group_key(h.route) == group_key(g.route);
+    });
     RC_ASSERT(it != b.groups.end());
     std::vector<std::size_t> mapped;
     for (std::size_t j : it->recipients) mapped.push_back(order[j]);

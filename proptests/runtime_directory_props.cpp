@@ -1,16 +1,16 @@
 // Properties of the memory directory over generated principals: every principal logs in
 // with its own password (by name and by each address, in any case) and never with another
 // principal's; is_local_address and is_local_domain agree with a plain model of the input.
-#include <gtest/gtest.h>
-#include <rapidcheck/gtest.h>
-
-#include <crypt.h>
-
 #include <map>
 #include <memory>
 #include <set>
 #include <string>
 #include <vector>
+
+#include <crypt.h>
+
+#include <gtest/gtest.h>
+#include <rapidcheck/gtest.h>
 
 #include "runtime/directory/memory_directory.hpp"
 
@@ -33,27 +33,28 @@ std::string random_case(const std::string& s) {
 std::string text_of(const std::string& alphabet, std::size_t min, std::size_t max) {
   std::size_t n = *rc::gen::inRange(min, max + 1);
   std::string out;
-  for (std::size_t i = 0; i < n; ++i) out += alphabet[*rc::gen::inRange<std::size_t>(0, alphabet.size())];
+  for (std::size_t i = 0; i < n; ++i)
+    out += alphabet[*rc::gen::inRange<std::size_t>(0, alphabet.size())];
   return out;
 }
 
-const std::string crypt_alphabet = "./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+const std::string crypt_alphabet =
+    "./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
 // A $5$ hash made here with libxcrypt, 1000 rounds to keep the property fast.
 std::string sha256_crypt(const std::string& password) {
   const std::string setting = "$5$rounds=1000$" + text_of(crypt_alphabet, 1, 16);
   auto data = std::make_unique<crypt_data>();
-  const char* out = crypt_rn(password.c_str(), setting.c_str(), data.get(), static_cast<int>(sizeof(crypt_data)));
+  const char* out =
+      crypt_rn(password.c_str(), setting.c_str(), data.get(), static_cast<int>(sizeof(crypt_data)));
   RC_ASSERT(out != nullptr);
   return out;
 }
 
 std::string secret_for(const std::string& password) {
   switch (*rc::gen::inRange(0, 3)) {
-    case 0:
-      return sha256_crypt(password);
-    case 1:
-      return "{PLAIN}" + password;
+    case 0: return sha256_crypt(password);
+    case 1: return "{PLAIN}" + password;
     default:
       return password.front() == '$' || password.front() == '{' ? "{plain}" + password : password;
   }
@@ -68,7 +69,8 @@ struct Model {
 
 Model generate() {
   Model m;
-  const std::vector<std::string> domains = {"example.org", "mail.example.net", "x.test", "lookup.test"};
+  const std::vector<std::string> domains = {"example.org", "mail.example.net", "x.test",
+                                            "lookup.test"};
   const std::size_t n = *rc::gen::inRange<std::size_t>(1, 7);
   for (std::size_t i = 0; i < n; ++i) {
     PrincipalInput p;
@@ -126,11 +128,13 @@ RC_GTEST_PROP(RuntimeDirectoryProps, LookupsAgreeWithTheModel, ()) {
   }
   // Probes: addresses that may or may not exist, over local and foreign domains.
   for (int probe = 0; probe < 8; ++probe) {
-    const std::string address = "p" + std::to_string(*rc::gen::inRange(0, 7)) + "e" +
-                                std::to_string(*rc::gen::inRange(0, 4)) + text_of("ab", 0, 1) + "@" +
-                                *rc::gen::element<std::string>("example.org", "x.test", "lookup.test", "elsewhere.test");
+    const std::string address =
+        "p" + std::to_string(*rc::gen::inRange(0, 7)) + "e" +
+        std::to_string(*rc::gen::inRange(0, 4)) + text_of("ab", 0, 1) + "@" +
+        *rc::gen::element<std::string>("example.org", "x.test", "lookup.test", "elsewhere.test");
     const bool expected = m.owner.contains(address);
-    RC_ASSERT((dir.is_local_address(random_case(address)).status == RecipientStatus::local) == expected);
+    RC_ASSERT((dir.is_local_address(random_case(address)).status == RecipientStatus::local) ==
+              expected);
     const std::string domain = address.substr(address.find('@') + 1);
     RC_ASSERT(dir.is_local_domain(random_case(domain)) == m.domains.contains(domain));
   }

@@ -47,15 +47,18 @@ rc::Gen<std::string> gen_utf8(bool non_empty) {
   auto points = rc::gen::resize(40, rc::gen::container<std::vector<std::uint32_t>>(code_point));
   if (non_empty) points = rc::gen::nonEmpty(points);
   return rc::gen::map(points, [](const std::vector<std::uint32_t>& v) {
-    return to_utf8(std::vector<std::uint32_t>(v.begin(), v.begin() + static_cast<long>(std::min<std::size_t>(v.size(), 40))));
+    return to_utf8(std::vector<std::uint32_t>(
+        v.begin(), v.begin() + static_cast<long>(std::min<std::size_t>(v.size(), 40))));
   });
 }
 
 rc::Gen<std::string> gen_token() {
-  static const std::string chars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~+/";
+  static const std::string chars =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~+/";
   auto body = rc::gen::nonEmpty(rc::gen::container<std::string>(rc::gen::elementOf(chars)));
-  return rc::gen::apply([](std::string b, int pad) { return b + std::string(static_cast<std::size_t>(pad), '='); },
-                        body, rc::gen::inRange(0, 3));
+  return rc::gen::apply(
+      [](std::string b, int pad) { return b + std::string(static_cast<std::size_t>(pad), '='); },
+      body, rc::gen::inRange(0, 3));
 }
 
 rc::Gen<std::string> gen_host() {
@@ -94,28 +97,33 @@ ClientCredentials stored_variant(const ClientCredentials& c, Mechanism m, bool s
 StepResult decide(Server& server, const Verify& v, const ClientCredentials& stored) {
   if (const auto* p = std::get_if<PasswordCredentials>(&v.credentials)) {
     const bool authzid_ok = p->authzid.empty() || p->authzid == stored.authzid;
-    return server.verified(authzid_ok && p->authcid == stored.username && p->password == stored.password);
+    return server.verified(authzid_ok && p->authcid == stored.username &&
+                           p->password == stored.password);
   }
   if (const auto* s = std::get_if<SecretRequest>(&v.credentials)) {
     if (s->username != stored.username) return server.supply_secret(std::nullopt);
     return server.supply_secret(stored.password);
   }
   const auto& b = std::get<BearerCredentials>(v.credentials);
-  const std::string& who = server.mechanism() == Mechanism::xoauth2 ? stored.username : stored.authzid;
-  return server.verified(b.authzid == who && b.token == stored.token && b.host == stored.host && b.port == stored.port);
+  const std::string& who =
+      server.mechanism() == Mechanism::xoauth2 ? stored.username : stored.authzid;
+  return server.verified(b.authzid == who && b.token == stored.token && b.host == stored.host &&
+                         b.port == stored.port);
 }
 
 // Sends one client message through the wire encoding, as SMTP would.
 std::string over_the_wire(std::string_view bytes, LinePosition position) {
-  const std::string line = position == LinePosition::initial_response ? encode_initial_response(bytes)
-                                                                       : encode_response(bytes);
+  const std::string line = position == LinePosition::initial_response
+                               ? encode_initial_response(bytes)
+                               : encode_response(bytes);
   auto decoded = decode_client_line(line, position, 100000);
   RC_ASSERT(decoded.has_value());
   return std::get<Bytes>(*decoded).data;
 }
 
 // Runs one exchange to its end; true on Success.
-bool run_exchange(Mechanism m, const ClientCredentials& creds, const ClientCredentials& stored, bool use_ir) {
+bool run_exchange(Mechanism m, const ClientCredentials& creds, const ClientCredentials& stored,
+                  bool use_ir) {
   auto client = Client::create(m, creds);
   RC_ASSERT(client.has_value());
   ServerConfig config;
@@ -161,8 +169,8 @@ RC_GTEST_PROP(SaslProps, Base64RoundTrips, (const std::string& bytes)) {
 }
 
 RC_GTEST_PROP(SaslProps, Base64AcceptsOnlyCanonicalText, ()) {
-  const std::string text = *rc::gen::container<std::string>(
-      rc::gen::elementOf(std::string("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=")));
+  const std::string text = *rc::gen::container<std::string>(rc::gen::elementOf(
+      std::string("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=")));
   auto decoded = base64_decode(text, 100000);
   if (decoded) RC_ASSERT(base64_encode(*decoded) == text);
 }
@@ -186,11 +194,21 @@ RC_GTEST_PROP(SaslProps, OAuthEncodingsRoundTrip, ()) {
   RC_ASSERT(*po == o);
 }
 
-RC_GTEST_PROP(SaslProps, PlainAgrees, ()) { check_agreement(Mechanism::plain); }
-RC_GTEST_PROP(SaslProps, LoginAgrees, ()) { check_agreement(Mechanism::login); }
-RC_GTEST_PROP(SaslProps, CramMd5Agrees, ()) { check_agreement(Mechanism::cram_md5); }
-RC_GTEST_PROP(SaslProps, Xoauth2Agrees, ()) { check_agreement(Mechanism::xoauth2); }
-RC_GTEST_PROP(SaslProps, OauthBearerAgrees, ()) { check_agreement(Mechanism::oauthbearer); }
+RC_GTEST_PROP(SaslProps, PlainAgrees, ()) {
+  check_agreement(Mechanism::plain);
+}
+RC_GTEST_PROP(SaslProps, LoginAgrees, ()) {
+  check_agreement(Mechanism::login);
+}
+RC_GTEST_PROP(SaslProps, CramMd5Agrees, ()) {
+  check_agreement(Mechanism::cram_md5);
+}
+RC_GTEST_PROP(SaslProps, Xoauth2Agrees, ()) {
+  check_agreement(Mechanism::xoauth2);
+}
+RC_GTEST_PROP(SaslProps, OauthBearerAgrees, ()) {
+  check_agreement(Mechanism::oauthbearer);
+}
 
 }  // namespace
 }  // namespace tern::protocol::sasl

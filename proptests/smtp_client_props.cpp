@@ -21,12 +21,20 @@ std::vector<Scenario> scenarios() {
   ClientConfig tls_auth;
   tls_auth.starttls = StartTlsPolicy::require;
   tls_auth.auth = ClientAuth{{"LOGIN"}, {.username = "user", .password = "pass"}};
-  const std::string ehlo = "250-mx\r\n250-PIPELINING\r\n250-ENHANCEDSTATUSCODES\r\n250 SIZE 100\r\n";
+  const std::string ehlo =
+      "250-mx\r\n250-PIPELINING\r\n250-ENHANCEDSTATUSCODES\r\n250 SIZE 100\r\n";
   return {
-      {smtp, "220 mx\r\n" + ehlo + "250 2.1.0 ok\r\n250 2.1.5 ok\r\n550 5.1.1 no\r\n354 go\r\n250 2.0.0 ok\r\n221 bye\r\n"},
-      {smtp, "220 mx\r\n500 what\r\n250 mx\r\n250 ok\r\n250 ok\r\n250 ok\r\n354 go\r\n451 later\r\n221 bye\r\n"},
-      {lmtp, "220 mx\r\n" + ehlo + "250 ok\r\n250 ok\r\n250 ok\r\n354 go\r\n250 a\r\n452 b\r\n221 bye\r\n"},
-      {smtp, "220 mx\r\n" + ehlo + "550 5.7.1 sender refused\r\n503 no\r\n503 no\r\n503 no\r\n250 reset\r\n221 bye\r\n"},
+      {smtp,
+       "220 mx\r\n" + ehlo +
+           "250 2.1.0 ok\r\n250 2.1.5 ok\r\n550 5.1.1 no\r\n354 go\r\n250 2.0.0 ok\r\n221 bye\r\n"},
+      {smtp,
+       "220 mx\r\n500 what\r\n250 mx\r\n250 ok\r\n250 ok\r\n250 ok\r\n354 go\r\n451 later\r\n221 "
+       "bye\r\n"},
+      {lmtp, "220 mx\r\n" + ehlo +
+                 "250 ok\r\n250 ok\r\n250 ok\r\n354 go\r\n250 a\r\n452 b\r\n221 bye\r\n"},
+      {smtp,
+       "220 mx\r\n" + ehlo +
+           "550 5.7.1 sender refused\r\n503 no\r\n503 no\r\n503 no\r\n250 reset\r\n221 bye\r\n"},
       {tls_auth, "220 mx\r\n250-mx\r\n250 STARTTLS\r\n220 go\r\n"},
       {smtp, "220 mx\r\n" + ehlo + "250 ok\r\n25"},
       {smtp, "554 no\r\n221 bye\r\n"},
@@ -61,8 +69,8 @@ std::pair<std::string, std::vector<std::string>> run(const Scenario& scenario,
         (void)client.send_body(std::string_view("Subject: x\n\n.body\n"), Instant{0});
         (void)client.end_body(Instant{0});
       } else if (const auto* r = std::get_if<RecipientEvent>(&*event)) {
-        events.back() += " " + std::to_string(r->index) + " " + std::to_string(int(r->outcome)) + " " +
-                         std::to_string(r->reply.code);
+        events.back() += " " + std::to_string(r->index) + " " + std::to_string(int(r->outcome)) +
+                         " " + std::to_string(r->reply.code);
       } else if (std::holds_alternative<ClientStartTlsEvent>(*event)) {
         (void)client.on_tls_established(Instant{0});
       }
@@ -88,7 +96,8 @@ std::pair<std::string, std::vector<std::string>> run(const Scenario& scenario,
 RC_GTEST_PROP(ClientSessionProps, AnySplitOfTheServersBytesGivesTheSameResult, ()) {
   const auto all = scenarios();
   const Scenario& scenario = all[*rc::gen::inRange<std::size_t>(0, all.size())];
-  auto cuts = *rc::gen::container<std::vector<std::size_t>>(rc::gen::inRange<std::size_t>(0, scenario.server.size() + 1));
+  auto cuts = *rc::gen::container<std::vector<std::size_t>>(
+      rc::gen::inRange<std::size_t>(0, scenario.server.size() + 1));
   std::sort(cuts.begin(), cuts.end());
   const auto whole = run(scenario, {});
   const auto split = run(scenario, cuts);

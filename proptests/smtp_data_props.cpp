@@ -34,8 +34,9 @@ RC_GTEST_PROP(DataDecoderProps, AnySplitMatchesTheReference, ()) {
   options.normalize_bare_cr = *rc::gen::arbitrary<bool>();
   options.line_bytes_max = *rc::gen::element<std::size_t>(0, 1, 2, 3, 5, 8, 1000);
   options.message_bytes_max = *rc::gen::element<std::uint64_t>(0, 1, 4, 10, 30);
-  const auto cuts = cuts_for(wire.size(), *rc::gen::container<std::vector<std::size_t>>(
-                                              rc::gen::arbitrary<std::size_t>()));
+  const auto cuts =
+      cuts_for(wire.size(),
+               *rc::gen::container<std::vector<std::size_t>>(rc::gen::arbitrary<std::size_t>()));
   const auto want = reference::decode(wire, options);
 
   DataDecoder decoder(options);
@@ -46,7 +47,8 @@ RC_GTEST_PROP(DataDecoderProps, AnySplitMatchesTheReference, ()) {
     const std::size_t to = i < cuts.size() ? cuts[i] : wire.size();
     // A decoder that stopped early leaves the rest unconsumed: feed from where it stopped.
     std::size_t start = std::max(from, consumed);
-    if (to > start) consumed += decoder.decode(std::string_view(wire).substr(start, to - start), body).consumed;
+    if (to > start)
+      consumed += decoder.decode(std::string_view(wire).substr(start, to - start), body).consumed;
     from = to;
   }
   RC_ASSERT(consumed == want.consumed);

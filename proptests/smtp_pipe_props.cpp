@@ -18,7 +18,8 @@ rc::Gen<std::string> local_part() {
                       [](const auto& p) {
                         std::string local = p.first + p.second;
                         // A dot-string cannot start or end with '.', nor hold "..".
-                        for (char& ch : local) if (ch == '.') ch = 'd';
+                        for (char& ch : local)
+                          if (ch == '.') ch = 'd';
                         return local;
                       });
 }
@@ -48,7 +49,8 @@ RC_GTEST_PROP(ClientServerProps, TheServerGetsExactlyWhatTheClientWasGiven, ()) 
   auto sender = parse_reverse_path("<sender@example.org>", {});
   RC_ASSERT(sender.has_value());
   envelope.sender = *sender;
-  const auto locals = *rc::gen::resize(8, rc::gen::nonEmpty(rc::gen::container<std::vector<std::string>>(local_part())));
+  const auto locals = *rc::gen::resize(
+      8, rc::gen::nonEmpty(rc::gen::container<std::vector<std::string>>(local_part())));
   for (const auto& local : locals) {
     auto path = parse_forward_path("<" + local + "@example.com>", {});
     RC_ASSERT(path.has_value());
@@ -56,11 +58,13 @@ RC_GTEST_PROP(ClientServerProps, TheServerGetsExactlyWhatTheClientWasGiven, ()) 
   }
   const std::string body = *body_bytes();
   const std::size_t pieces = *rc::gen::inRange<std::size_t>(1, 6);
-  const auto chunks = *rc::gen::nonEmpty(rc::gen::container<std::vector<std::size_t>>(rc::gen::inRange<std::size_t>(1, 40)));
+  const auto chunks = *rc::gen::nonEmpty(
+      rc::gen::container<std::vector<std::size_t>>(rc::gen::inRange<std::size_t>(1, 40)));
   std::size_t turn = 0;
   auto next_chunk = [&] { return chunks[turn++ % chunks.size()]; };
 
-  const auto c = testing::converse(server_config, client_config, envelope, body, pieces, next_chunk);
+  const auto c =
+      testing::converse(server_config, client_config, envelope, body, pieces, next_chunk);
 
   RC_ASSERT(c.client_closed);
   RC_ASSERT(!c.session_failed);

@@ -16,12 +16,13 @@ using testing::Harness;
 rc::Gen<std::string> client_piece() {
   return rc::gen::element<std::string>(
       "EHLO client.example\r\n", "HELO client.example\r\n", "LHLO client.example\r\n",
-      "MAIL FROM:<a@example.org>\r\n", "MAIL FROM:<> SIZE=10\r\n", "MAIL FROM:<a@example.org> BODY=BINARYMIME\r\n",
-      "RCPT TO:<x@example.com>\r\n", "RCPT TO:<y@example.com> NOTIFY=NEVER\r\n", "DATA\r\n",
-      "body line\r\n", "..stuffed\r\n", ".\r\n", "\n.\n", "\r.\r\n", "bare\nlf\r\n", "BDAT 4\r\n",
-      "BDAT 0 LAST\r\n", "abcd", "RSET\r\n", "NOOP\r\n", "VRFY x\r\n", "HELP\r\n",
-      "AUTH PLAIN AHVzZXIAcGFzcw==\r\n", "AUTH PLAIN\r\n", "*\r\n", "AHVzZXIAd3Jvbmc=\r\n",
-      "STARTTLS\r\n", "QUIT\r\n", "GARBAGE\r\n", "MAIL FROM:<bad\r\n", std::string(600, 'x') + "\r\n");
+      "MAIL FROM:<a@example.org>\r\n", "MAIL FROM:<> SIZE=10\r\n",
+      "MAIL FROM:<a@example.org> BODY=BINARYMIME\r\n", "RCPT TO:<x@example.com>\r\n",
+      "RCPT TO:<y@example.com> NOTIFY=NEVER\r\n", "DATA\r\n", "body line\r\n", "..stuffed\r\n",
+      ".\r\n", "\n.\n", "\r.\r\n", "bare\nlf\r\n", "BDAT 4\r\n", "BDAT 0 LAST\r\n", "abcd",
+      "RSET\r\n", "NOOP\r\n", "VRFY x\r\n", "HELP\r\n", "AUTH PLAIN AHVzZXIAcGFzcw==\r\n",
+      "AUTH PLAIN\r\n", "*\r\n", "AHVzZXIAd3Jvbmc=\r\n", "STARTTLS\r\n", "QUIT\r\n", "GARBAGE\r\n",
+      "MAIL FROM:<bad\r\n", std::string(600, 'x') + "\r\n");
 }
 
 ServerConfig config_for(int variant) {

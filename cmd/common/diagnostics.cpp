@@ -9,9 +9,9 @@ namespace tern::cmd {
 
 CheckedConfig load_and_check(const std::string& file, std::ostream& out) {
   CheckedConfig checked;
-  checked.load = file.empty()
-                     ? config::load_string(config::embedded_default_toml(), "<embedded default.toml>")
-                     : config::load_file(file);
+  checked.load =
+      file.empty() ? config::load_string(config::embedded_default_toml(), "<embedded default.toml>")
+                   : config::load_file(file);
   std::vector<config::Diagnostic> all = checked.load.diagnostics;
   if (checked.load.ok()) {
     checked.model = config::build_route_model(checked.load.config);

@@ -44,7 +44,8 @@ int usage_error(std::string_view message) {
   return tern::cmd::kUsageExit;
 }
 
-std::string summary(const std::string& file, const tern::config::Config& config, std::size_t warnings) {
+std::string summary(const std::string& file, const tern::config::Config& config,
+                    std::size_t warnings) {
   return file + ": ok (" + std::to_string(config.entries().size()) + " keys set, " +
          std::to_string(config.instances("server.listener").size()) + " listeners, " +
          std::to_string(config.instances("remote").size()) + " remote hosts, " +
@@ -107,13 +108,17 @@ std::optional<std::string> set_fact(route::ConnectionFacts& f, const std::string
     *text = value;
     return std::nullopt;
   }
-  std::int64_t* number = name == "priority" ? &f.priority : name == "retry_num" ? &f.retry_num : nullptr;
+  std::int64_t* number = name == "priority"    ? &f.priority
+                         : name == "retry_num" ? &f.retry_num
+                                               : nullptr;
   if (number == nullptr) {
     return "unknown variable '" + name +
-           "' (listener, remote_ip, local_ip, helo_domain, authenticated_as, priority, retry_num, last_error)";
+           "' (listener, remote_ip, local_ip, helo_domain, authenticated_as, priority, retry_num, "
+           "last_error)";
   }
   auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), *number);
-  if (ec != std::errc() || end != value.data() + value.size()) return name + " wants an integer, got '" + value + "'";
+  if (ec != std::errc() || end != value.data() + value.size())
+    return name + " wants an integer, got '" + value + "'";
   return std::nullopt;
 }
 
@@ -146,14 +151,16 @@ std::string route_json(const route::Outcome& outcome) {
     const route::RemoteHost& h = remote->host;
     return "\"route\":\"remote\",\"remote\":" + json_string(h.id) + ",\"protocol\":\"" +
            std::string(route::to_string(h.protocol)) + "\",\"address\":" + json_string(h.address) +
-           ",\"port\":" + std::to_string(h.port) + ",\"tls\":\"" + std::string(route::to_string(h.tls)) +
+           ",\"port\":" + std::to_string(h.port) + ",\"tls\":\"" +
+           std::string(route::to_string(h.tls)) +
            "\",\"allow_invalid_certs\":" + (h.allow_invalid_certs ? "true" : "false") +
            ",\"auth\":" + (h.auth_username ? json_string(*h.auth_username) : "null");
   }
   const auto& mx = std::get<route::MxRoute>(r);
   return "\"route\":\"mx\",\"domain\":" + json_string(mx.domain) + ",\"mta_sts\":\"" +
-         std::string(route::to_string(mx.tls.mta_sts)) + "\",\"dane\":\"" + std::string(route::to_string(mx.tls.dane)) +
-         "\",\"starttls\":\"" + std::string(route::to_string(mx.tls.starttls)) + "\"";
+         std::string(route::to_string(mx.tls.mta_sts)) + "\",\"dane\":\"" +
+         std::string(route::to_string(mx.tls.dane)) + "\",\"starttls\":\"" +
+         std::string(route::to_string(mx.tls.starttls)) + "\"";
 }
 
 std::string route_text(const route::Outcome& outcome) {
@@ -165,35 +172,47 @@ std::string route_text(const route::Outcome& outcome) {
 }
 
 // The trace of one recipient, in words, one string per line.
-std::vector<std::string> explain_lines(const route::RecipientOutcome& r, const route::RuleList& rules,
-                                       const tern::config::DirectoryLookups& lookups, const std::string& context) {
+std::vector<std::string> explain_lines(const route::RecipientOutcome& r,
+                                       const route::RuleList& rules,
+                                       const tern::config::DirectoryLookups& lookups,
+                                       const std::string& context) {
   std::vector<std::string> out;
-  out.push_back("rcpt " + r.rcpt + " (rcpt_domain " + route::quote_string(r.domain) + "), rules of " + context + ":");
+  out.push_back("rcpt " + r.rcpt + " (rcpt_domain " + route::quote_string(r.domain) +
+                "), rules of " + context + ":");
   const route::Explanation& e = *r.explanation;
   for (const route::RuleTrace& t : e.rules) {
-    std::string head = "  rule " + std::to_string(t.rule_index + 1) + " at " + route::to_string(t.position) + ": ";
-    out.push_back(head + (t.condition_text ? "if " + *t.condition_text : t.rule_index == 0 ? "always" : "else"));
-    for (const auto& v : t.variables) out.push_back("    " + v.name + " = " + route::format_value(v.value));
+    std::string head =
+        "  rule " + std::to_string(t.rule_index + 1) + " at " + route::to_string(t.position) + ": ";
+    out.push_back(head + (t.condition_text    ? "if " + *t.condition_text
+                          : t.rule_index == 0 ? "always"
+                                              : "else"));
+    for (const auto& v : t.variables)
+      out.push_back("    " + v.name + " = " + route::format_value(v.value));
     for (const auto& l : t.lookups) {
       std::string answer = l.answer ? (*l.answer ? "true" : "false") : "unknown";
-      out.push_back("    " + route::to_string(l.key) + " = " + answer + " (" + lookups.reason(l.key) + ")");
+      out.push_back("    " + route::to_string(l.key) + " = " + answer + " (" +
+                    lookups.reason(l.key) + ")");
     }
     if (t.condition_text && t.condition_result && !*t.condition_result) {
       out.push_back("    condition is false: next rule");
     } else if (e.matched_rule == t.rule_index && e.result) {
-      std::string then = t.rule_index < rules.rules.size() ? rules.rules[t.rule_index].result_text : "?";
-      out.push_back(std::string(t.condition_text ? "    condition is true: " : "    ") + "then " + then +
-                    (then == route::format_value(*e.result) ? "" : " = " + route::format_value(*e.result)) +
-                    (*e.result == route::Value(false) ? ": deliver by DNS MX" : ""));
+      std::string then =
+          t.rule_index < rules.rules.size() ? rules.rules[t.rule_index].result_text : "?";
+      out.push_back(
+          std::string(t.condition_text ? "    condition is true: " : "    ") + "then " + then +
+          (then == route::format_value(*e.result) ? "" : " = " + route::format_value(*e.result)) +
+          (*e.result == route::Value(false) ? ": deliver by DNS MX" : ""));
     }
   }
-  if (!e.matched_rule && !e.fault && e.needs_lookups.empty()) out.push_back("  no rule matched: DNS MX");
+  if (!e.matched_rule && !e.fault && e.needs_lookups.empty())
+    out.push_back("  no rule matched: DNS MX");
   if (e.fault) out.push_back("  fault: " + *e.fault);
   out.push_back("  route: " + route_text(r.outcome));
   return out;
 }
 
-void print_recipient(const route::RecipientOutcome& r, const RouteArgs& args, const tern::config::RouteModel& model,
+void print_recipient(const route::RecipientOutcome& r, const RouteArgs& args,
+                     const tern::config::RouteModel& model,
                      const tern::config::DirectoryLookups& lookups) {
   const std::string context = model.relay_shorthand ? "smtp-relay-host" : "queue.outbound.next-hop";
   std::vector<std::string> lines;
@@ -203,8 +222,8 @@ void print_recipient(const route::RecipientOutcome& r, const RouteArgs& args, co
     if (!args.explain) std::cout << r.rcpt << ": " << route_text(r.outcome) << '\n';
     return;
   }
-  std::string json = "{\"rcpt\":" + json_string(r.rcpt) + "," + route_json(r.outcome) + ",\"rule\":" +
-                     (r.rule ? std::to_string(*r.rule + 1) : "null");
+  std::string json = "{\"rcpt\":" + json_string(r.rcpt) + "," + route_json(r.outcome) +
+                     ",\"rule\":" + (r.rule ? std::to_string(*r.rule + 1) : "null");
   if (args.explain) {
     json += ",\"explain\":[";
     for (std::size_t i = 0; i < lines.size(); ++i) json += (i ? "," : "") + json_string(lines[i]);

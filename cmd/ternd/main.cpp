@@ -4,9 +4,9 @@
 //
 // Loads and checks the configuration (the embedded default when no file is given) exactly
 // as `tern config check` does; a configuration with errors prints one FILE:LINE:COL:
-// message line per problem and exits with status 2. The receiving and delivering engines arrive with the issues that build
-// them (runtime/, adapters/); until then ternd checks its configuration, logs what it
-// would serve, and waits for SIGINT or SIGTERM.
+// message line per problem and exits with status 2. The receiving and delivering engines arrive
+// with the issues that build them (runtime/, adapters/); until then ternd checks its configuration,
+// logs what it would serve, and waits for SIGINT or SIGTERM.
 #include <csignal>
 #include <iostream>
 #include <string>

@@ -10,14 +10,14 @@
 
 namespace tern::config::keys {
 
-void register_server(Schema& schema);       // server.hostname, server.listener.<id>.*
-void register_certificates(Schema& schema); // certificate.<id>.*
-void register_storage(Schema& schema);      // storage.*
-void register_remotes(Schema& schema);      // remote.<id>.*
-void register_queue(Schema& schema);        // queue.outbound.*
-void register_directories(Schema& schema);  // directory.<name>.*
+void register_server(Schema& schema);           // server.hostname, server.listener.<id>.*
+void register_certificates(Schema& schema);     // certificate.<id>.*
+void register_storage(Schema& schema);          // storage.*
+void register_remotes(Schema& schema);          // remote.<id>.*
+void register_queue(Schema& schema);            // queue.outbound.*
+void register_directories(Schema& schema);      // directory.<name>.*
 void register_relay_shorthand(Schema& schema);  // smtp-relay-* (seed 000)
-void register_session(Schema& schema);      // session.<stage>.* expressions (keys/session.cpp)
+void register_session(Schema& schema);          // session.<stage>.* expressions (keys/session.cpp)
 void register_delivery_extras(Schema& schema);  // remote.<id>.tls.starttls, directory principals
 
 }  // namespace tern::config::keys

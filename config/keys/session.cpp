@@ -27,8 +27,9 @@ void register_auth(Schema& s) {
 }
 
 void register_rcpt(Schema& s) {
-  add_expression(s, "session.rcpt.relay", "[{ if = \"authenticated_as != ''\", then = true }, "
-                                          "{ else = false }]",
+  add_expression(s, "session.rcpt.relay",
+                 "[{ if = \"authenticated_as != ''\", then = true }, "
+                 "{ else = false }]",
                  "Whether a recipient in a non-local domain is accepted (boolean expression)");
   add_expression(s, "session.rcpt.directory", "\"*\"",
                  "Directory that validates local recipients: a directory name, '*' for the "
@@ -48,8 +49,7 @@ void register_extensions(Schema& s) {
                  "Offer DSN (RFC 3461)");
   add_expression(s, "session.extensions.vrfy", "false", "Answer VRFY");
   add_expression(s, "session.extensions.expn", "false", "Answer EXPN");
-  add_expression(s, "session.extensions.no-soliciting", "false",
-                 "Offer NO-SOLICITING (RFC 3865)");
+  add_expression(s, "session.extensions.no-soliciting", "false", "Offer NO-SOLICITING (RFC 3865)");
 }
 
 }  // namespace

@@ -1,13 +1,14 @@
-#include <unistd.h>
+#include "config/loader.hpp"
 
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 
+#include <unistd.h>
+
 #include <gtest/gtest.h>
 
 #include "config/embedded_default.hpp"
-#include "config/loader.hpp"
 
 namespace tern::config {
 namespace {
@@ -94,14 +95,15 @@ TEST(Loader, UnknownKeysAreErrorsWithSuggestions) {
       "colour = \"blue\"\n"
       "[queue.outbund]\n"
       "next-hop = \"relay\"\n");
-  EXPECT_EQ(messages(result),
-            (std::vector<std::string>{
-                "t.toml:1:1: missing required key 'remote.relay.address' (Host name or IP address of "
-                "the remote SMTP or LMTP server)",
-                "t.toml:2:1: unknown key 'remote.relay.adress' (did you mean 'remote.relay.address'?)",
-                "t.toml:3:1: unknown key 'remote.relay.colour'",
-                "t.toml:5:1: unknown key 'queue.outbund.next-hop' (did you mean "
-                "'queue.outbound.next-hop'?)"}));
+  EXPECT_EQ(
+      messages(result),
+      (std::vector<std::string>{
+          "t.toml:1:1: missing required key 'remote.relay.address' (Host name or IP address of "
+          "the remote SMTP or LMTP server)",
+          "t.toml:2:1: unknown key 'remote.relay.adress' (did you mean 'remote.relay.address'?)",
+          "t.toml:3:1: unknown key 'remote.relay.colour'",
+          "t.toml:5:1: unknown key 'queue.outbund.next-hop' (did you mean "
+          "'queue.outbound.next-hop'?)"}));
 }
 
 TEST(Loader, UnknownEmptyTableIsReported) {
@@ -157,17 +159,17 @@ TEST(Loader, DurationsSizesAndLists) {
 
 TEST(Loader, EnvMacroExpandsOrFailsClearly) {
   auto options = options_with_env({{"RELAY_SECRET", "s3cret"}});
-  auto result = load("[remote.r]\naddress = \"r\"\n[remote.r.auth]\nsecret = \"%{env:RELAY_SECRET}%\"\n",
-                     options);
+  auto result = load(
+      "[remote.r]\naddress = \"r\"\n[remote.r.auth]\nsecret = \"%{env:RELAY_SECRET}%\"\n", options);
   ASSERT_TRUE(result.ok());
   EXPECT_EQ(std::get<std::string>(result.config.find("remote.r.auth.secret")->value), "s3cret");
   auto missing = load("[remote.r]\naddress = \"pre-%{env:NOPE}%\"\n", options);
   EXPECT_EQ(messages(missing),
             std::vector<std::string>{"t.toml:2:11: environment variable 'NOPE' is not set"});
   auto unknown = load("[remote.r]\naddress = \"%{envv:X}%\"\n", options);
-  EXPECT_EQ(messages(unknown), std::vector<std::string>{
-                                   "t.toml:2:11: unknown macro 'envv' (use %{env:NAME}% or "
-                                   "%{file:PATH}%)"});
+  EXPECT_EQ(messages(unknown),
+            std::vector<std::string>{"t.toml:2:11: unknown macro 'envv' (use %{env:NAME}% or "
+                                     "%{file:PATH}%)"});
   auto open = load("[remote.r]\naddress = \"%{env:X\"\n", options);
   EXPECT_EQ(messages(open), std::vector<std::string>{
                                 "t.toml:2:11: unterminated macro: '%{' without a closing '}%'"});
@@ -183,8 +185,9 @@ TEST(Loader, FileMacroReadsRelativeToTheConfigFile) {
   auto result = load_file((dir / "tern.toml").string());
   ASSERT_EQ(result.diagnostics.size(), 1u);
   EXPECT_EQ(std::get<std::string>(result.config.find("remote.r.auth.secret")->value), "from-file");
-  EXPECT_NE(to_string(result.diagnostics[0]).find("cannot read file '" + (dir / "missing.txt").string()),
-            std::string::npos)
+  EXPECT_NE(
+      to_string(result.diagnostics[0]).find("cannot read file '" + (dir / "missing.txt").string()),
+      std::string::npos)
       << to_string(result.diagnostics[0]);
   std::filesystem::remove_all(dir);
 }
@@ -224,11 +227,13 @@ TEST(Loader, ExpressionShapeErrors) {
             std::vector<std::string>{
                 "t.toml:2:33: unknown key 'than' in a rule of 'queue.outbound.next-hop'; a rule "
                 "has 'if' and 'then', or 'else' (did you mean 'then'?)"});
-  EXPECT_EQ(messages(load("[queue.outbound]\nnext-hop = [ { else = false }, { if = \"a\", then = 1 } ]\n")),
+  EXPECT_EQ(messages(load(
+                "[queue.outbound]\nnext-hop = [ { else = false }, { if = \"a\", then = 1 } ]\n")),
             std::vector<std::string>{
                 "t.toml:2:23: 'else' must be the last rule of 'queue.outbound.next-hop'"});
-  EXPECT_EQ(messages(load("[queue.outbound]\nnext-hop = []\n")),
-            std::vector<std::string>{"t.toml:2:12: 'queue.outbound.next-hop' has an empty rule list"});
+  EXPECT_EQ(
+      messages(load("[queue.outbound]\nnext-hop = []\n")),
+      std::vector<std::string>{"t.toml:2:12: 'queue.outbound.next-hop' has an empty rule list"});
 }
 
 TEST(Loader, EmbeddedDefaultLoadsWithoutDiagnostics) {

@@ -1,12 +1,13 @@
 // config/route_model: the seeds' examples load AND route as their text says; the static
 // checks (unknown remote, `||` between strings, unreachable rules, relay TLS policy, the
 // relay shorthand) report file:line:col diagnostics.
+#include "config/route_model.hpp"
+
 #include <fstream>
 #include <sstream>
 
 #include <gtest/gtest.h>
 
-#include "config/route_model.hpp"
 #include "protocol/route/router.hpp"
 
 namespace tern::config {
@@ -84,7 +85,8 @@ TEST(RouteModelSeeds, LocalExampleRoutesLocalDomainsToLocalElseMx) {
   ASSERT_TRUE(b.model.ok()) << messages(b.model.diagnostics);
   EXPECT_EQ(messages(b.model.diagnostics), "");
   EXPECT_EQ(routes(b.model.model, {"ann@Example.org", "joe@gmail.com"}),
-            (std::vector<std::string>{"local", "mx gmail.com (mta-sts optional, dane optional, starttls optional)"}));
+            (std::vector<std::string>{
+                "local", "mx gmail.com (mta-sts optional, dane optional, starttls optional)"}));
 }
 
 TEST(RouteModelSeeds, RelayExampleSendsEverythingToRelayWithStarttls) {
@@ -93,7 +95,8 @@ TEST(RouteModelSeeds, RelayExampleSendsEverythingToRelayWithStarttls) {
   ASSERT_TRUE(b.model.ok());
   EXPECT_EQ(messages(b.model.diagnostics), "");
   const std::string relay = "remote relay (smtp relay.example.org:25, tls starttls)";
-  EXPECT_EQ(routes(b.model.model, {"ann@example.org", "joe@gmail.com"}), (std::vector<std::string>{relay, relay}));
+  EXPECT_EQ(routes(b.model.model, {"ann@example.org", "joe@gmail.com"}),
+            (std::vector<std::string>{relay, relay}));
   const route::RemoteHost& host = b.model.model.routing.remotes.at(0);
   EXPECT_EQ(host.protocol, route::RemoteProtocol::smtp);
   EXPECT_EQ(host.tls, route::TlsMode::starttls);
@@ -107,8 +110,10 @@ TEST(RouteModelSeeds, RelayExampleAloneWarnsAboutMtaStsAndDane) {
   Built b = build(blocks[1], "relay.toml");
   ASSERT_TRUE(b.model.ok());
   EXPECT_EQ(messages(b.model.diagnostics),
-            "relay.toml:2:12: warning: every recipient is relayed (remote 'relay'), but queue.outbound.tls.mta-sts "
-            "and queue.outbound.tls.dane are not both \"disable\"; set them to \"disable\" as the relay-host example "
+            "relay.toml:2:12: warning: every recipient is relayed (remote 'relay'), but "
+            "queue.outbound.tls.mta-sts "
+            "and queue.outbound.tls.dane are not both \"disable\"; set them to \"disable\" as the "
+            "relay-host example "
             "does (they apply to DNS MX delivery only)\n");
 }
 
@@ -119,7 +124,8 @@ TEST(RouteModelSeeds, LmtpExampleRoutesLocalDomainsToLmtpElseMx) {
   EXPECT_EQ(messages(b.model.diagnostics), "");
   EXPECT_EQ(routes(b.model.model, {"ann@example.org", "joe@gmail.com"}),
             (std::vector<std::string>{
-                "remote lmtp (lmtp localhost:24, tls starttls, invalid certificates allowed, auth as relay_server)",
+                "remote lmtp (lmtp localhost:24, tls starttls, invalid certificates allowed, auth "
+                "as relay_server)",
                 "mx gmail.com (mta-sts optional, dane optional, starttls optional)"}));
   EXPECT_EQ(b.model.model.routing.remotes.at(0).auth_secret, "123456");
 }
@@ -129,21 +135,26 @@ TEST(RouteModelSeeds, LmtpExampleWithoutDirectoryWarnsThatNothingIsLocal) {
   Built b = build(blocks[3], "lmtp.toml");
   ASSERT_TRUE(b.model.ok());
   EXPECT_EQ(messages(b.model.diagnostics),
-            "lmtp.toml:2:38: warning: 'queue.outbound.next-hop': is_local_domain(): no directory is defined, so no "
-            "domain or address is local (define directory.<name> with type = \"memory\" and principals, or "
+            "lmtp.toml:2:38: warning: 'queue.outbound.next-hop': is_local_domain(): no directory "
+            "is defined, so no "
+            "domain or address is local (define directory.<name> with type = \"memory\" and "
+            "principals, or "
             "lookup.domains)\n");
   EXPECT_EQ(routes(b.model.model, {"ann@example.org"}),
-            std::vector<std::string>{"mx example.org (mta-sts optional, dane optional, starttls optional)"});
+            std::vector<std::string>{
+                "mx example.org (mta-sts optional, dane optional, starttls optional)"});
 }
 
 TEST(RouteModelSeeds, DirectoryExampleLookupDomainsAreLocal) {
   auto blocks = toml_blocks(read_seed("002_8ea15fea548950cb.txt"));
   std::string fixed = blocks[0];
   fixed.replace(fixed.rfind("[directory.\"imap\".tls]"), 22, "[directory.\"lmtp\".tls]");
-  Built b = build(fixed + "\n[directory.\"imap\".lookup]\ndomains = [\"Example.org\", \"example.com\"]\n"
-                          "[storage]\ndirectory = \"imap\"\n"
-                          "[queue.outbound]\nnext-hop = [{ if = \"is_local_domain('*', rcpt_domain)\", then = "
-                          "\"'local'\" }, { else = false }]\n");
+  Built b =
+      build(fixed +
+            "\n[directory.\"imap\".lookup]\ndomains = [\"Example.org\", \"example.com\"]\n"
+            "[storage]\ndirectory = \"imap\"\n"
+            "[queue.outbound]\nnext-hop = [{ if = \"is_local_domain('*', rcpt_domain)\", then = "
+            "\"'local'\" }, { else = false }]\n");
   ASSERT_TRUE(b.model.ok()) << messages(b.model.diagnostics);
   const RouteModel& m = b.model.model;
   ASSERT_EQ(m.directories.size(), 2u);
@@ -154,38 +165,48 @@ TEST(RouteModelSeeds, DirectoryExampleLookupDomainsAreLocal) {
   EXPECT_EQ(routes(m, {"x@example.org", "y@example.com", "z@example.net"})[0], "local");
   EXPECT_EQ(routes(m, {"y@example.com"})[0], "local");
   DirectoryLookups lookups(m);
-  EXPECT_EQ(lookups.find({route::LookupFunction::is_local_address, "imap", "Who@Example.COM"}), true);
+  EXPECT_EQ(lookups.find({route::LookupFunction::is_local_address, "imap", "Who@Example.COM"}),
+            true);
   EXPECT_EQ(lookups.find({route::LookupFunction::is_local_domain, "lmtp", "example.com"}), false);
   EXPECT_EQ(lookups.reason({route::LookupFunction::is_local_domain, "", "example.org"}),
             "directory 'imap': its lookup.domains lists 'example.org'");
 }
 
 TEST(RouteModelShorthand, Seed000RelaysEveryNonLocalRecipient) {
-  Built b = build("smtp-relay-host = \"127.0.0.1\"\nsmtp-relay-port = 587\nsmtp-relay-auth = \"foo\"\n"
-                  "smtp-relay-secret = \"bar\"\nsmtp-relay-tls = true\nsmtp-relay-timeout = 60000 # ms\n" +
-                  kDirectory);
+  Built b = build(
+      "smtp-relay-host = \"127.0.0.1\"\nsmtp-relay-port = 587\nsmtp-relay-auth = \"foo\"\n"
+      "smtp-relay-secret = \"bar\"\nsmtp-relay-tls = true\nsmtp-relay-timeout = 60000 # ms\n" +
+      kDirectory);
   ASSERT_TRUE(b.model.ok());
-  EXPECT_EQ(messages(b.model.diagnostics),
-            "t.toml:5:18: warning: smtp-relay-tls = true means TLS from the first byte, but port 587 usually "
-            "speaks STARTTLS (implicit TLS is port 465); set smtp-relay-tls = false for STARTTLS\n");
+  EXPECT_EQ(
+      messages(b.model.diagnostics),
+      "t.toml:5:18: warning: smtp-relay-tls = true means TLS from the first byte, but port 587 "
+      "usually "
+      "speaks STARTTLS (implicit TLS is port 465); set smtp-relay-tls = false for STARTTLS\n");
   EXPECT_TRUE(b.model.model.relay_shorthand);
   EXPECT_EQ(routes(b.model.model, {"ann@example.org", "joe@gmail.com"}),
-            (std::vector<std::string>{"local", "remote relay (smtp 127.0.0.1:587, tls implicit, auth as foo)"}));
+            (std::vector<std::string>{
+                "local", "remote relay (smtp 127.0.0.1:587, tls implicit, auth as foo)"}));
   Built starttls = build("smtp-relay-host = \"relay.example.org\"\nsmtp-relay-tls = false\n");
   EXPECT_EQ(messages(starttls.model.diagnostics), "");
-  EXPECT_EQ(routes(starttls.model.model, {"a@b.org"})[0], "remote relay (smtp relay.example.org:25, tls starttls)");
+  EXPECT_EQ(routes(starttls.model.model, {"a@b.org"})[0],
+            "remote relay (smtp relay.example.org:25, tls starttls)");
 }
 
 TEST(RouteModelShorthand, CannotBeCombinedWithNextHopOrARemoteNamedRelay) {
-  Built b = build("smtp-relay-host = \"r\"\nsmtp-relay-tls = false\n[queue.outbound]\nnext-hop = false\n");
+  Built b = build(
+      "smtp-relay-host = \"r\"\nsmtp-relay-tls = false\n[queue.outbound]\nnext-hop = false\n");
   EXPECT_EQ(messages(b.model.diagnostics),
-            "t.toml:4:12: queue.outbound.next-hop cannot be combined with the relay shorthand smtp-relay-host "
+            "t.toml:4:12: queue.outbound.next-hop cannot be combined with the relay shorthand "
+            "smtp-relay-host "
             "(t.toml:1:19); use one or the other\n");
   b = build("smtp-relay-host = \"r\"\n[remote.relay]\naddress = \"x\"\n");
   EXPECT_EQ(messages(b.model.diagnostics),
-            "t.toml:3:11: remote 'relay' is also defined by smtp-relay-host (t.toml:1:19); use one or the other\n");
+            "t.toml:3:11: remote 'relay' is also defined by smtp-relay-host (t.toml:1:19); use one "
+            "or the other\n");
   b = build("smtp-relay-port = 465\n");
-  EXPECT_EQ(messages(b.model.diagnostics), "t.toml:1:19: smtp-relay-port is set without smtp-relay-host\n");
+  EXPECT_EQ(messages(b.model.diagnostics),
+            "t.toml:1:19: smtp-relay-port is set without smtp-relay-host\n");
 }
 
 TEST(RouteModelChecks, MisspelledRemoteIsAnErrorNeverMx) {
@@ -195,8 +216,10 @@ TEST(RouteModelChecks, MisspelledRemoteIsAnErrorNeverMx) {
   Built b = build(text, "lmtp.toml");
   EXPECT_FALSE(b.model.ok());
   EXPECT_NE(messages(b.model.diagnostics)
-                .find("lmtp.toml:2:64: 'queue.outbound.next-hop' rule 1 routes to remote 'lmpt', which is not "
-                      "defined (did you mean 'lmtp'?); define [remote.\"lmpt\"], or use 'local', or false for DNS MX\n"),
+                .find("lmtp.toml:2:64: 'queue.outbound.next-hop' rule 1 routes to remote 'lmpt', "
+                      "which is not "
+                      "defined (did you mean 'lmtp'?); define [remote.\"lmpt\"], or use 'local', "
+                      "or false for DNS MX\n"),
             std::string::npos)
       << messages(b.model.diagnostics);
 }
@@ -208,14 +231,18 @@ TEST(RouteModelChecks, ExpressionErrorsCarryPositionAndText) {
       "             { if = \"priority > 'x'\", then = \"'local'\" },\n"
       "             { if = \"rcpt_domian == 'c.org'\", then = \"'local'\" },\n"
       "             { else = false } ]\n");
-  EXPECT_EQ(messages(b.model.diagnostics),
-            "t.toml:2:46: 'queue.outbound.next-hop' rule 1: '||' between string literals is not a boolean; did you "
-            "mean rcpt_domain == 'a.org' || rcpt_domain == 'b.org' or in_list(rcpt_domain, ['a.org', 'b.org'])? in "
-            "\"rcpt_domain == ('a.org' || 'b.org')\"\n"
-            "t.toml:3:31: 'queue.outbound.next-hop' rule 2: cannot compare integer with string using '>' in "
-            "\"priority > 'x'\"\n"
-            "t.toml:4:22: 'queue.outbound.next-hop' rule 3: unknown variable 'rcpt_domian' (did you mean "
-            "'rcpt_domain'?) in \"rcpt_domian == 'c.org'\"\n");
+  EXPECT_EQ(
+      messages(b.model.diagnostics),
+      "t.toml:2:46: 'queue.outbound.next-hop' rule 1: '||' between string literals is not a "
+      "boolean; did you "
+      "mean rcpt_domain == 'a.org' || rcpt_domain == 'b.org' or in_list(rcpt_domain, ['a.org', "
+      "'b.org'])? in "
+      "\"rcpt_domain == ('a.org' || 'b.org')\"\n"
+      "t.toml:3:31: 'queue.outbound.next-hop' rule 2: cannot compare integer with string using '>' "
+      "in "
+      "\"priority > 'x'\"\n"
+      "t.toml:4:22: 'queue.outbound.next-hop' rule 3: unknown variable 'rcpt_domian' (did you mean "
+      "'rcpt_domain'?) in \"rcpt_domian == 'c.org'\"\n");
 }
 
 TEST(RouteModelChecks, UnreachableRulesAndMissingElseAreWarnings) {
@@ -225,42 +252,56 @@ TEST(RouteModelChecks, UnreachableRulesAndMissingElseAreWarnings) {
       "             { if = \"rcpt_domain == 'x'\", then = false } ]\n");
   EXPECT_TRUE(b.model.ok());
   EXPECT_EQ(messages(b.model.diagnostics),
-            "t.toml:3:21: warning: 'queue.outbound.next-hop' rule 2: rule is unreachable: rule 1 at t.toml:2:21 "
+            "t.toml:3:21: warning: 'queue.outbound.next-hop' rule 2: rule is unreachable: rule 1 "
+            "at t.toml:2:21 "
             "always matches\n"
-            "t.toml:3:21: warning: 'queue.outbound.next-hop': recipients that no rule matches are delivered by DNS "
+            "t.toml:3:21: warning: 'queue.outbound.next-hop': recipients that no rule matches are "
+            "delivered by DNS "
             "MX; end the list with { else = false } to say so\n");
 }
 
 TEST(RouteModelChecks, TrueAndBareHostNamesAreErrorsWithHints) {
   Built b = build("[queue.outbound]\nnext-hop = true\n");
   EXPECT_EQ(messages(b.model.diagnostics),
-            "t.toml:2:12: 'queue.outbound.next-hop': true is not a route; give a remote id, 'local', or false for "
+            "t.toml:2:12: 'queue.outbound.next-hop': true is not a route; give a remote id, "
+            "'local', or false for "
             "DNS MX\n");
-  b = build("[queue.outbound]\nnext-hop = [{ if = \"true\", then = \"relay\" }]\n[remote.relay]\naddress = \"r\"\n");
+  b = build(
+      "[queue.outbound]\nnext-hop = [{ if = \"true\", then = \"relay\" }]\n[remote.relay]\naddress "
+      "= \"r\"\n");
   EXPECT_EQ(messages(b.model.diagnostics),
-            "t.toml:2:36: 'queue.outbound.next-hop' rule 1: unknown variable 'relay' (a host name is a string: "
+            "t.toml:2:36: 'queue.outbound.next-hop' rule 1: unknown variable 'relay' (a host name "
+            "is a string: "
             "write \"'relay'\") in \"relay\"\n");
 }
 
 TEST(RouteModelChecks, DirectoryNamesAreChecked) {
-  Built b = build(kDirectory + "[directory.other]\ntype = \"memory\"\n"
-                  "[queue.outbound]\nnext-hop = [{ if = \"is_local_domain('mian', rcpt_domain)\", then = \"'local'\" },"
-                  " { if = \"is_local_address('', rcpt)\", then = \"'local'\" }, { else = false }]\n"
-                  "[session.rcpt]\ndirectory = \"mian\"\n");
+  Built b =
+      build(kDirectory +
+            "[directory.other]\ntype = \"memory\"\n"
+            "[queue.outbound]\nnext-hop = [{ if = \"is_local_domain('mian', rcpt_domain)\", then = "
+            "\"'local'\" },"
+            " { if = \"is_local_address('', rcpt)\", then = \"'local'\" }, { else = false }]\n"
+            "[session.rcpt]\ndirectory = \"mian\"\n");
   EXPECT_EQ(messages(b.model.diagnostics),
-            "t.toml:8:37: 'queue.outbound.next-hop': is_local_domain(): directory 'mian' is not defined (did you "
+            "t.toml:8:37: 'queue.outbound.next-hop': is_local_domain(): directory 'mian' is not "
+            "defined (did you "
             "mean 'main'?)\n"
-            "t.toml:8:105: 'queue.outbound.next-hop': is_local_address(): '' means the default directory, but there "
+            "t.toml:8:105: 'queue.outbound.next-hop': is_local_address(): '' means the default "
+            "directory, but there "
             "are 2 ('main', 'other') and storage.directory does not name one\n"
-            "t.toml:10:13: 'session.rcpt.directory': directory 'mian' is not defined (did you mean 'main'?)\n");
+            "t.toml:10:13: 'session.rcpt.directory': directory 'mian' is not defined (did you mean "
+            "'main'?)\n");
   b = build(kDirectory + "[storage]\ndirectory = \"mainn\"\n");
   EXPECT_EQ(messages(b.model.diagnostics),
-            "t.toml:6:13: storage.directory names 'mainn', which is not a defined directory (did you mean 'main'?)\n");
+            "t.toml:6:13: storage.directory names 'mainn', which is not a defined directory (did "
+            "you mean 'main'?)\n");
 }
 
 TEST(RouteModelChecks, RemotesAndDirectoriesAreChecked) {
-  Built b = build("[remote.local]\naddress = \"x\"\n[directory.imap]\ntype = \"imap\"\naddress = \"i\"\n"
-                  "[directory.m]\ntype = \"memory\"\nprincipals = [{ name = \"ann\", email = \"ann\" }]\n");
+  Built b = build(
+      "[remote.local]\naddress = \"x\"\n[directory.imap]\ntype = \"imap\"\naddress = \"i\"\n"
+      "[directory.m]\ntype = \"memory\"\nprincipals = [{ name = \"ann\", email = \"ann\" }]\n");
   EXPECT_EQ(messages(b.model.diagnostics),
             "t.toml:2:11: a remote cannot be named 'local': 'local' is the local store\n"
             "t.toml:4:8: directory 'imap' of type imap needs 'directory.imap.port'\n"
@@ -281,13 +322,16 @@ TEST(RouteModelSession, DefaultsCompileForEveryRegisteredSessionKey) {
   EXPECT_EQ(registered, compiled);
   for (const auto& key : compiled) EXPECT_EQ(b.model.model.session.count(key), 1u) << key;
   route::Variables vars;
-  for (const char* name : {"listener", "remote_ip", "local_ip", "helo_domain", "authenticated_as"}) {
+  for (const char* name :
+       {"listener", "remote_ip", "local_ip", "helo_domain", "authenticated_as"}) {
     vars.set(name, std::string());
   }
-  auto relay = route::evaluate(b.model.model.session.at("session.extensions.dsn"), vars, route::LookupTable{});
+  auto relay = route::evaluate(b.model.model.session.at("session.extensions.dsn"), vars,
+                               route::LookupTable{});
   EXPECT_EQ(std::get<route::Matched>(relay).value, route::Value(false));
   vars.set("authenticated_as", std::string("ann"));
-  relay = route::evaluate(b.model.model.session.at("session.extensions.dsn"), vars, route::LookupTable{});
+  relay = route::evaluate(b.model.model.session.at("session.extensions.dsn"), vars,
+                          route::LookupTable{});
   EXPECT_EQ(std::get<route::Matched>(relay).value, route::Value(true));
 }
 
@@ -295,14 +339,19 @@ TEST(RouteModelSession, StageVariablesTypesAndMechanisms) {
   Built b = build(
       "[session.auth]\nrequire = [{ if = \"rcpt_domain == 'x'\", then = true }, { else = false }]\n"
       "mechanisms = [\"PLAIN\", \"LOGN\"]\nerrors.total = \"three\"\n"
-      "[session.rcpt]\nrelay = [{ if = \"is_local_domain('', rcpt_domain)\", then = true }, { else = false }]\n"
-      "max-recipients = 50\n[session.data.limits]\nsize = [{ if = \"len(recipients) > 10\", then = 1000 }, "
-      "{ else = 2000 }]\n" + kDirectory);
-  EXPECT_EQ(messages(b.model.diagnostics),
-            "t.toml:2:20: 'session.auth.require' rule 1: variable 'rcpt_domain' is not available in "
-            "context 'session.auth.require' in \"rcpt_domain == 'x'\"\n"
-            "t.toml:3:14: 'session.auth.mechanisms': unknown SASL mechanism 'LOGN' (did you mean 'LOGIN'?)\n"
-            "t.toml:4:16: 'session.auth.errors.total': expression has type string, expected integer\n");
+      "[session.rcpt]\nrelay = [{ if = \"is_local_domain('', rcpt_domain)\", then = true }, { else "
+      "= false }]\n"
+      "max-recipients = 50\n[session.data.limits]\nsize = [{ if = \"len(recipients) > 10\", then = "
+      "1000 }, "
+      "{ else = 2000 }]\n" +
+      kDirectory);
+  EXPECT_EQ(
+      messages(b.model.diagnostics),
+      "t.toml:2:20: 'session.auth.require' rule 1: variable 'rcpt_domain' is not available in "
+      "context 'session.auth.require' in \"rcpt_domain == 'x'\"\n"
+      "t.toml:3:14: 'session.auth.mechanisms': unknown SASL mechanism 'LOGN' (did you mean "
+      "'LOGIN'?)\n"
+      "t.toml:4:16: 'session.auth.errors.total': expression has type string, expected integer\n");
 }
 
 }  // namespace

@@ -1,10 +1,10 @@
+#include "config/schema.hpp"
+
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
 
 #include <gtest/gtest.h>
-
-#include "config/schema.hpp"
 
 namespace tern::config {
 namespace {
@@ -14,7 +14,8 @@ Schema small_schema() {
   s.add({.pattern = "remote.<id>.address", .type = ValueType::string, .required = true});
   s.add({.pattern = "remote.<id>.port", .type = ValueType::port, .default_value = "25"});
   s.add({.pattern = "remote.local.port", .type = ValueType::port, .default_value = "24"});
-  s.add({.pattern = "queue.outbound.next-hop", .type = ValueType::expression,
+  s.add({.pattern = "queue.outbound.next-hop",
+         .type = ValueType::expression,
          .default_value = "false"});
   return s;
 }
@@ -64,12 +65,12 @@ TEST(Schema, TablePrefixes) {
 
 TEST(Schema, SuggestsWithinTwoEditsKeepingTheUsersIdentifiers) {
   Schema s = small_schema();
-  EXPECT_EQ(s.suggest("remote.relay.adress"), "remote.relay.address");    // one deletion
-  EXPECT_EQ(s.suggest("remote.relay.addrses"), "remote.relay.address");   // one swap
+  EXPECT_EQ(s.suggest("remote.relay.adress"), "remote.relay.address");   // one deletion
+  EXPECT_EQ(s.suggest("remote.relay.addrses"), "remote.relay.address");  // one swap
   EXPECT_EQ(s.suggest("queue.outbund.next-hop"), "queue.outbound.next-hop");
   EXPECT_EQ(s.suggest("queue.outbound.nexthop"), "queue.outbound.next-hop");
   EXPECT_EQ(s.suggest("queue.otbund.next-hop"), "queue.outbound.next-hop");  // two edits
-  EXPECT_EQ(s.suggest("queue.otbnd.next-hop"), std::nullopt);                 // three edits
+  EXPECT_EQ(s.suggest("queue.otbnd.next-hop"), std::nullopt);                // three edits
   EXPECT_EQ(s.suggest("remote.relay.colour"), std::nullopt);
 }
 

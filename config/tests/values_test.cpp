@@ -1,6 +1,6 @@
-#include <gtest/gtest.h>
-
 #include "config/values.hpp"
+
+#include <gtest/gtest.h>
 
 namespace tern::config {
 namespace {
@@ -19,7 +19,8 @@ TEST(ParseDuration, AcceptsEveryUnit) {
 
 TEST(ParseDuration, RejectsMissingOrUnknownUnitsAndGarbage) {
   EXPECT_EQ(parse_duration("30").error().message, "a duration needs a unit: ms, s, m, h, d or w");
-  EXPECT_EQ(parse_duration("30x").error().message, "unknown duration unit 'x' (use ms, s, m, h, d or w)");
+  EXPECT_EQ(parse_duration("30x").error().message,
+            "unknown duration unit 'x' (use ms, s, m, h, d or w)");
   EXPECT_FALSE(parse_duration("").has_value());
   EXPECT_FALSE(parse_duration("-5s").has_value());
   EXPECT_FALSE(parse_duration(" 5s").has_value());
@@ -57,8 +58,8 @@ TEST(ParseSize, RejectsUnknownUnitsAndOverflow) {
   EXPECT_EQ(parse_size("10XB").error().message, "unknown size unit 'XB' (use B, KB, MB, GB or TB)");
   EXPECT_FALSE(parse_size("MB").has_value());
   EXPECT_FALSE(parse_size("1.5MB").has_value());
-  EXPECT_TRUE(parse_size("8388607TB").has_value());    // (2^63 - 1) / 2^40 rounded down
-  EXPECT_FALSE(parse_size("8388608TB").has_value());   // 2^63: does not fit
+  EXPECT_TRUE(parse_size("8388607TB").has_value());   // (2^63 - 1) / 2^40 rounded down
+  EXPECT_FALSE(parse_size("8388608TB").has_value());  // 2^63: does not fit
 }
 
 }  // namespace

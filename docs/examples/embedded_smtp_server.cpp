@@ -5,17 +5,16 @@
 // answers the session's questions.
 //
 //   embedded_smtp_server COUNT   (prints "listening on PORT" first)
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <tern/protocol/smtp/server_session.hpp>
+#include <unistd.h>
 
 namespace smtp = tern::protocol::smtp;
 
@@ -77,7 +76,7 @@ static void serve(int fd) {
     unconsumed.erase(0, used);
     const int events = handle_events(session, body_bytes);
     if (!flush(fd, session) || session.is_closed()) break;
-    if (used > 0 || events > 0) continue;  // progress: feed the rest again
+    if (used > 0 || events > 0) continue;         // progress: feed the rest again
     ssize_t n = read(fd, buffer, sizeof buffer);  // the session needs more bytes
     if (n <= 0) {
       session.feed_eof(now());
@@ -96,7 +95,8 @@ int main(int argc, char** argv) {
   address.sin_family = AF_INET;
   address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   socklen_t length = sizeof address;
-  if (bind(listener, reinterpret_cast<sockaddr*>(&address), length) != 0 || listen(listener, 8) != 0 ||
+  if (bind(listener, reinterpret_cast<sockaddr*>(&address), length) != 0 ||
+      listen(listener, 8) != 0 ||
       getsockname(listener, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
     std::perror("listen");
     return 1;

@@ -19,8 +19,8 @@ inline const char* find_cr_or_lf(const char* first, const char* last) {
   const __m128i lf = _mm_set1_epi8('\n');
   while (last - first >= 16) {
     const __m128i block = _mm_loadu_si128(reinterpret_cast<const __m128i*>(first));
-    const int mask = _mm_movemask_epi8(
-        _mm_or_si128(_mm_cmpeq_epi8(block, cr), _mm_cmpeq_epi8(block, lf)));
+    const int mask =
+        _mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(block, cr), _mm_cmpeq_epi8(block, lf)));
     if (mask != 0) return first + __builtin_ctz(static_cast<unsigned>(mask));
     first += 16;
   }

@@ -28,7 +28,9 @@ bool is_temporary_code(const ResponseCode& code) {
          code.is("PRIVACYREQUIRED");
 }
 
-bool is_plaintext(std::string_view mechanism) { return !iequals(mechanism, "CRAM-MD5"); }
+bool is_plaintext(std::string_view mechanism) {
+  return !iequals(mechanism, "CRAM-MD5");
+}
 
 }  // namespace
 
@@ -37,10 +39,16 @@ const std::error_category& client_category() {
   return category;
 }
 
-std::error_code make_error_code(client_errc e) { return {static_cast<int>(e), client_category()}; }
+std::error_code make_error_code(client_errc e) {
+  return {static_cast<int>(e), client_category()};
+}
 
 ClientSession::ClientSession(ClientConfig config, Instant now)
-    : config_(std::move(config)), parser_(config_.limits), now_(now), last_activity_(now), tls_(config_.tls_active) {}
+    : config_(std::move(config)),
+      parser_(config_.limits),
+      now_(now),
+      last_activity_(now),
+      tls_(config_.tls_active) {}
 
 std::error_code ClientSession::authenticate(AuthRequest request, Instant now) {
   if (phase_ == Phase::closed) return client_errc::closed;
@@ -70,7 +78,8 @@ std::size_t ClientSession::feed(std::span<const char> bytes, Instant now) {
       on_response(std::move(*response));
     }
     if (phase_ == Phase::awaiting_tls) continue;
-    if (phase_ != Phase::closed && parser_.failed()) fail(OutcomeReason::protocol_error, parser_.error()->message);
+    if (phase_ != Phase::closed && parser_.failed())
+      fail(OutcomeReason::protocol_error, parser_.error()->message);
     if (used == bytes.size()) break;
   }
   return used;
@@ -93,7 +102,8 @@ void ClientSession::on_greeting(const Response& response) {
   if (s->status == Status::bye) return fail(OutcomeReason::refused, s->text);
   preauth_ = s->status == Status::preauth;
   if (s->code && s->code->is("CAPABILITY")) {
-    if (auto caps = parse_capability_list(s->code->text, config_.limits)) set_capabilities(std::move(*caps));
+    if (auto caps = parse_capability_list(s->code->text, config_.limits))
+      set_capabilities(std::move(*caps));
   }
   phase_ = Phase::ready;
   advance();
@@ -131,7 +141,8 @@ void ClientSession::on_continuation(const ContinuationRequest& request) {
 }
 
 void ClientSession::on_tagged(const StatusResponse& response) {
-  if (response.tag != tag_) return fail(OutcomeReason::protocol_error, "response with an unknown tag");
+  if (response.tag != tag_)
+    return fail(OutcomeReason::protocol_error, "response with an unknown tag");
   switch (phase_) {
     case Phase::capability: return on_capability_done(response);
     case Phase::starttls: return on_starttls_done(response);
@@ -147,8 +158,10 @@ void ClientSession::on_tagged(const StatusResponse& response) {
 }
 
 void ClientSession::on_capability_done(const StatusResponse& response) {
-  if (!caps_known_ && response.status == Status::ok && response.code && response.code->is("CAPABILITY")) {
-    if (auto caps = parse_capability_list(response.code->text, config_.limits)) set_capabilities(std::move(*caps));
+  if (!caps_known_ && response.status == Status::ok && response.code &&
+      response.code->is("CAPABILITY")) {
+    if (auto caps = parse_capability_list(response.code->text, config_.limits))
+      set_capabilities(std::move(*caps));
   }
   if (!caps_known_) set_capabilities({});  // a server without CAPABILITY: only LOGIN may do
   phase_ = Phase::ready;
@@ -157,7 +170,8 @@ void ClientSession::on_capability_done(const StatusResponse& response) {
 
 void ClientSession::on_starttls_done(const StatusResponse& response) {
   if (response.status != Status::ok) {
-    if (config_.starttls == TlsPolicy::required) return fail(OutcomeReason::tls_unavailable, response.text);
+    if (config_.starttls == TlsPolicy::required)
+      return fail(OutcomeReason::tls_unavailable, response.text);
     tls_refused_ = true;
     phase_ = Phase::ready;
     return advance();
@@ -200,7 +214,8 @@ void ClientSession::advance() {
     if (config_.preauth_accepts) {
       report(Outcome::accepted, OutcomeReason::success, "PREAUTH");
     } else {
-      report(Outcome::temporary_failure, OutcomeReason::preauthenticated, "PREAUTH: credentials not checked");
+      report(Outcome::temporary_failure, OutcomeReason::preauthenticated,
+             "PREAUTH: credentials not checked");
     }
     return finish();
   }
@@ -252,10 +267,13 @@ bool ClientSession::start_authenticate(const std::string& mechanism, bool& bad_c
 void ClientSession::start_login() {
   const auto& c = request_->credentials;
   LiteralMode mode = LiteralMode::sync;
-  if (has_capability(caps_, "LITERAL+")) mode = LiteralMode::non_sync;
-  else if (has_capability(caps_, "LITERAL-")) mode = LiteralMode::non_sync_small;
+  if (has_capability(caps_, "LITERAL+"))
+    mode = LiteralMode::non_sync;
+  else if (has_capability(caps_, "LITERAL-"))
+    mode = LiteralMode::non_sync_small;
   const std::string tag = next_tag();
-  auto segments = serialize_command(Command{tag, "LOGIN", {c.username, c.password}}, mode, config_.limits);
+  auto segments =
+      serialize_command(Command{tag, "LOGIN", {c.username, c.password}}, mode, config_.limits);
   if (!segments) {
     report(Outcome::rejected, OutcomeReason::invalid_credentials, segments.error().message);
     return finish();
@@ -351,7 +369,8 @@ std::optional<ClientEvent> ClientSession::poll_event() {
 
 std::optional<Instant> ClientSession::poll_timeout() const {
   if (phase_ == Phase::closed || phase_ == Phase::ready) return std::nullopt;
-  return last_activity_ + (phase_ == Phase::greeting ? config_.greeting_timeout : config_.command_timeout);
+  return last_activity_ +
+         (phase_ == Phase::greeting ? config_.greeting_timeout : config_.command_timeout);
 }
 
 }  // namespace tern::protocol::imap

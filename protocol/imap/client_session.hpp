@@ -70,17 +70,17 @@ struct AuthRequest {
 enum class Outcome { accepted, rejected, temporary_failure };
 enum class OutcomeReason {
   success,
-  credentials,        // NO [AUTHENTICATIONFAILED] or a NO without a code
-  invalid_credentials,// no offered mechanism could carry them (the sasl client refused)
-  unavailable,        // NO with a server-side code ([UNAVAILABLE], [SERVERBUG] ...)
-  refused,            // greeting BYE
-  bye,                // BYE before the outcome
+  credentials,          // NO [AUTHENTICATIONFAILED] or a NO without a code
+  invalid_credentials,  // no offered mechanism could carry them (the sasl client refused)
+  unavailable,          // NO with a server-side code ([UNAVAILABLE], [SERVERBUG] ...)
+  refused,              // greeting BYE
+  bye,                  // BYE before the outcome
   timeout,
   protocol_error,
   connection_closed,
   tls_unavailable,
   no_mechanism,
-  preauthenticated,   // PREAUTH, and config says that is not an answer
+  preauthenticated,  // PREAUTH, and config says that is not an answer
 };
 
 struct OutcomeEvent {
@@ -126,7 +126,17 @@ class ClientSession {
   const std::vector<std::string>& capabilities() const { return caps_; }
 
  private:
-  enum class Phase { greeting, capability, starttls, awaiting_tls, ready, authenticate, login, logout, closed };
+  enum class Phase {
+    greeting,
+    capability,
+    starttls,
+    awaiting_tls,
+    ready,
+    authenticate,
+    login,
+    logout,
+    closed
+  };
 
   void on_response(Response response);
   void on_greeting(const Response& response);
@@ -147,7 +157,7 @@ class ClientSession {
   void set_capabilities(std::vector<std::string> caps);
   void report(Outcome outcome, OutcomeReason reason, std::string text);
   void fail(OutcomeReason reason, std::string text);  // temporary failure, then close
-  void finish();                                       // LOGOUT or close
+  void finish();                                      // LOGOUT or close
   void close();
 
   ClientConfig config_;
@@ -161,7 +171,7 @@ class ClientSession {
   std::string tag_;  // of the command in flight
 
   bool tls_ = false;
-  bool tls_refused_ = false;    // STARTTLS got NO/BAD and policy let us go on
+  bool tls_refused_ = false;  // STARTTLS got NO/BAD and policy let us go on
   bool caps_known_ = false;
   bool preauth_ = false;
   std::vector<std::string> caps_;
@@ -170,8 +180,8 @@ class ClientSession {
   bool reported_ = false;
   std::string method_;
   std::optional<sasl::Client> sasl_;
-  bool cancelled_ = false;                  // we sent "*" (a challenge we could not answer)
-  std::vector<std::string> login_rest_;     // LOGIN segments waiting for a continuation
+  bool cancelled_ = false;               // we sent "*" (a challenge we could not answer)
+  std::vector<std::string> login_rest_;  // LOGIN segments waiting for a continuation
 };
 
 }  // namespace tern::protocol::imap

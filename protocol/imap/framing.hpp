@@ -50,8 +50,8 @@ class ResponseParser {
  private:
   void end_segment();
   Limits limits_;
-  std::string buf_;             // the response so far
-  std::size_t seg_start_ = 0;   // where the current line starts in buf_
+  std::string buf_;            // the response so far
+  std::size_t seg_start_ = 0;  // where the current line starts in buf_
   std::size_t literal_left_ = 0;
   std::size_t literals_ = 0;
   bool in_literal_ = false;

@@ -9,7 +9,9 @@ namespace {
 
 constexpr std::string_view crlf = "\r\n";
 
-bool is_text_char(char c) { return c != '\0' && c != '\r' && c != '\n'; }
+bool is_text_char(char c) {
+  return c != '\0' && c != '\r' && c != '\n';
+}
 
 bool is_text(std::string_view s) {
   for (const char c : s) {
@@ -19,7 +21,8 @@ bool is_text(std::string_view s) {
 }
 
 std::optional<Status> status_of(std::string_view word) {
-  static constexpr std::array<Status, 5> all{Status::ok, Status::no, Status::bad, Status::preauth, Status::bye};
+  static constexpr std::array<Status, 5> all{Status::ok, Status::no, Status::bad, Status::preauth,
+                                             Status::bye};
   for (const Status s : all) {
     if (iequals(word, status_name(s))) return s;
   }
@@ -50,7 +53,8 @@ Result<StatusResponse> parse_resp_text(StatusResponse out, std::string_view s, s
     ResponseCode code{std::string(s.substr(1, pos - 1)), {}};
     if (pos < s.size() && s[pos] == ' ') {
       const std::size_t close = s.find(']', pos + 1);
-      if (close == std::string_view::npos || close == pos + 1) return fail(base + pos, "bad response code text");
+      if (close == std::string_view::npos || close == pos + 1)
+        return fail(base + pos, "bad response code text");
       code.text = std::string(s.substr(pos + 1, close - pos - 1));
       pos = close;
     }
@@ -66,7 +70,8 @@ Result<StatusResponse> parse_resp_text(StatusResponse out, std::string_view s, s
   return out;
 }
 
-Result<Response> parse_status(std::string tag, Status status, std::string_view rest, std::size_t base) {
+Result<Response> parse_status(std::string tag, Status status, std::string_view rest,
+                              std::size_t base) {
   StatusResponse r{std::move(tag), status, std::nullopt, {}};
   auto parsed = parse_resp_text(std::move(r), rest, base);
   if (!parsed) return parsed.error();
@@ -87,7 +92,8 @@ std::optional<Error> check_data(std::string_view text, const Limits& limits) {
   std::size_t literals = 0;
   while (true) {
     const std::size_t end = text.find(crlf, pos);
-    const std::string_view seg = text.substr(pos, end == std::string_view::npos ? std::string_view::npos : end - pos);
+    const std::string_view seg =
+        text.substr(pos, end == std::string_view::npos ? std::string_view::npos : end - pos);
     if (!fits_line(seg.size(), limits)) return fail(pos, "line too long");
     if (!is_text(seg)) return fail(pos, "control character in a response");
     if (end == std::string_view::npos) return std::nullopt;
@@ -179,8 +185,8 @@ std::optional<Error> append_argument(std::string_view arg, LiteralMode mode, con
   }
   if (arg.find('\0') != std::string_view::npos) return fail(0, "argument contains NUL");
   if (arg.size() > limits.literal_bytes_max) return fail(0, "argument too long for a literal");
-  const bool non_sync = mode == LiteralMode::non_sync ||
-                        (mode == LiteralMode::non_sync_small && arg.size() <= literal_minus_bytes_max);
+  const bool non_sync = mode == LiteralMode::non_sync || (mode == LiteralMode::non_sync_small &&
+                                                          arg.size() <= literal_minus_bytes_max);
   out += literal_header(arg.size(), non_sync);
   if (out.size() - line_start > limits.line_bytes_max) return fail(0, "command line too long");
   if (!non_sync) segments.emplace_back();
@@ -211,13 +217,15 @@ Result<std::string> parse_quoted(std::string_view line, std::size_t& pos) {
 }
 
 // One argument at parts[i].line[pos]; a literal moves the cursor to the next part.
-Result<std::string> parse_argument(const std::vector<CommandPart>& parts, std::size_t& i, std::size_t& pos) {
+Result<std::string> parse_argument(const std::vector<CommandPart>& parts, std::size_t& i,
+                                   std::size_t& pos) {
   const std::string_view line = parts[i].line;
   if (line[pos] == '"') return parse_quoted(line, pos);
   if (line[pos] == '{') {
     const auto header = literal_header_at_end(line, true);
     if (!header || !*header || (*header)->offset != pos) return fail(pos, "bad literal");
-    if (!parts[i].literal || parts[i].literal->size() != (*header)->bytes) return fail(pos, "literal missing");
+    if (!parts[i].literal || parts[i].literal->size() != (*header)->bytes)
+      return fail(pos, "literal missing");
     if (i + 1 >= parts.size()) return fail(pos, "command ends inside a literal");
     std::string value = *parts[i].literal;
     ++i;
@@ -236,12 +244,21 @@ bool is_atom_char(char c) {
   const auto u = static_cast<unsigned char>(c);
   if (u <= 0x20 || u >= 0x7F) return false;
   switch (c) {
-    case '(': case ')': case '{': case '%': case '*': case '"': case '\\': case ']': return false;
+    case '(':
+    case ')':
+    case '{':
+    case '%':
+    case '*':
+    case '"':
+    case '\\':
+    case ']': return false;
     default: return true;
   }
 }
 
-bool is_astring_char(char c) { return c == ']' || is_atom_char(c); }
+bool is_astring_char(char c) {
+  return c == ']' || is_atom_char(c);
+}
 
 bool is_atom(std::string_view s) {
   if (s.empty()) return false;
@@ -287,7 +304,8 @@ std::string quote(std::string_view s) {
   return out;
 }
 
-std::optional<Result<LiteralHeader>> literal_header_at_end(std::string_view line, bool allow_non_sync) {
+std::optional<Result<LiteralHeader>> literal_header_at_end(std::string_view line,
+                                                           bool allow_non_sync) {
   if (line.empty() || line.back() != '}') return std::nullopt;
   const std::size_t open = line.rfind('{');
   if (open == std::string_view::npos) return std::nullopt;
@@ -353,7 +371,8 @@ Result<std::string> serialize(const Response& response, const Limits& limits) {
   return wire;
 }
 
-Result<std::vector<std::string>> parse_capability_list(std::string_view text, const Limits& limits) {
+Result<std::vector<std::string>> parse_capability_list(std::string_view text,
+                                                       const Limits& limits) {
   std::vector<std::string> caps;
   std::size_t pos = 0;
   while (true) {
@@ -385,7 +404,8 @@ Result<std::vector<std::string>> serialize_command(const Command& command, Liter
     if (auto e = append_argument(arg, mode, limits, segments, line_start)) return *e;
   }
   segments.back() += crlf;
-  if (segments.back().size() - line_start > limits.line_bytes_max) return fail(0, "command line too long");
+  if (segments.back().size() - line_start > limits.line_bytes_max)
+    return fail(0, "command line too long");
   return segments;
 }
 

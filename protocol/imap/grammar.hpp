@@ -58,8 +58,8 @@ std::string quote(std::string_view s);  // DQUOTE ... DQUOTE with \" and \\ esca
 
 struct LiteralHeader {
   std::size_t bytes = 0;
-  bool non_sync = false;      // "{n+}"
-  std::size_t offset = 0;     // where "{" starts in the line
+  bool non_sync = false;   // "{n+}"
+  std::size_t offset = 0;  // where "{" starts in the line
   friend bool operator==(const LiteralHeader&, const LiteralHeader&) = default;
 };
 // The literal header that ends `line` (no CRLF), if any. A "{...}" at the end that is not a
@@ -105,7 +105,8 @@ struct ContinuationRequest {
   friend bool operator==(const ContinuationRequest&, const ContinuationRequest&) = default;
 };
 
-using Response = std::variant<StatusResponse, CapabilityResponse, DataResponse, ContinuationRequest>;
+using Response =
+    std::variant<StatusResponse, CapabilityResponse, DataResponse, ContinuationRequest>;
 
 Result<Response> parse_response(std::string_view text, const Limits& limits = {});
 // True when `first_line` starts an untagged data response (the only kind with literals).

@@ -10,11 +10,13 @@ namespace {
 
 // Commands of RFC 9051 and common extensions that this subset knows but does not serve.
 constexpr std::array<std::string_view, 28> outside_subset{
-    "APPEND", "CHECK", "CLOSE", "COPY", "CREATE", "DELETE", "ENABLE", "EXAMINE", "EXPUNGE", "FETCH",
-    "GETQUOTA", "ID", "IDLE", "LIST", "LSUB", "MOVE", "NAMESPACE", "RENAME", "SEARCH", "SELECT",
-    "STATUS", "STORE", "SUBSCRIBE", "UID", "UNSELECT", "UNSUBSCRIBE", "GETACL", "SETACL"};
+    "APPEND",  "CHECK",     "CLOSE",     "COPY",     "CREATE",      "DELETE", "ENABLE",
+    "EXAMINE", "EXPUNGE",   "FETCH",     "GETQUOTA", "ID",          "IDLE",   "LIST",
+    "LSUB",    "MOVE",      "NAMESPACE", "RENAME",   "SEARCH",      "SELECT", "STATUS",
+    "STORE",   "SUBSCRIBE", "UID",       "UNSELECT", "UNSUBSCRIBE", "GETACL", "SETACL"};
 
-constexpr std::array<std::string_view, 6> subset{"CAPABILITY", "NOOP", "LOGOUT", "STARTTLS", "AUTHENTICATE", "LOGIN"};
+constexpr std::array<std::string_view, 6> subset{"CAPABILITY", "NOOP",         "LOGOUT",
+                                                 "STARTTLS",   "AUTHENTICATE", "LOGIN"};
 
 template <std::size_t N>
 bool contains(const std::array<std::string_view, N>& names, std::string_view name) {
@@ -84,13 +86,17 @@ void ServerSession::on_command(const std::vector<CommandPart>& parts, bool bare_
   dispatch(tag, head->name, parts);
 }
 
-void ServerSession::dispatch(const std::string& tag, const std::string& name, const std::vector<CommandPart>& parts) {
+void ServerSession::dispatch(const std::string& tag, const std::string& name,
+                             const std::vector<CommandPart>& parts) {
   if (answer_outside_subset(tag, name)) return;
   const auto command = parse_command(parts, config_.limits);
-  if (!command) return bad(tag, name, "Error in IMAP command " + upper(name) + ": " + command.error().message + ".");
+  if (!command)
+    return bad(tag, name,
+               "Error in IMAP command " + upper(name) + ": " + command.error().message + ".");
   if (iequals(name, "AUTHENTICATE")) return on_authenticate(tag, command->args);
   if (iequals(name, "LOGIN")) return on_login(tag, command->args);
-  if (!command->args.empty()) return bad(tag, name, "Error in IMAP command " + upper(name) + ": Unexpected arguments.");
+  if (!command->args.empty())
+    return bad(tag, name, "Error in IMAP command " + upper(name) + ": Unexpected arguments.");
   on_simple(tag, name, parts);
 }
 
@@ -104,12 +110,14 @@ bool ServerSession::answer_outside_subset(const std::string& tag, const std::str
   return true;
 }
 
-void ServerSession::on_simple(const std::string& tag, const std::string& name, const std::vector<CommandPart>&) {
+void ServerSession::on_simple(const std::string& tag, const std::string& name,
+                              const std::vector<CommandPart>&) {
   if (iequals(name, "CAPABILITY")) {
     respond(CapabilityResponse{capabilities()});
     return tagged(tag, "CAPABILITY", Status::ok, std::nullopt, "Capability completed.");
   }
-  if (iequals(name, "NOOP")) return tagged(tag, "NOOP", Status::ok, std::nullopt, "NOOP completed.");
+  if (iequals(name, "NOOP"))
+    return tagged(tag, "NOOP", Status::ok, std::nullopt, "NOOP completed.");
   if (iequals(name, "LOGOUT")) {
     respond(StatusResponse{"", Status::bye, std::nullopt, "Logging out"});
     tagged(tag, "LOGOUT", Status::ok, std::nullopt, "Logout completed.");
@@ -138,7 +146,8 @@ void ServerSession::on_authenticate(const std::string& tag, const std::vector<st
       return tagged(tag, "AUTHENTICATE", Status::no, ResponseCode{"PRIVACYREQUIRED", ""},
                     "Plaintext authentication disallowed on non-secure (SSL/TLS) connections.");
     }
-    return tagged(tag, "AUTHENTICATE", Status::no, std::nullopt, "Unsupported authentication mechanism.");
+    return tagged(tag, "AUTHENTICATE", Status::no, std::nullopt,
+                  "Unsupported authentication mechanism.");
   }
   std::optional<std::string> initial;
   if (args.size() == 2) {
@@ -147,12 +156,15 @@ void ServerSession::on_authenticate(const std::string& tag, const std::vector<st
                                          config_.sasl.limits.message_bytes_max);
     if (!line) return bad(tag, "AUTHENTICATE", "Invalid base64 data in initial response.");
     if (std::holds_alternative<sasl::Cancel>(*line)) {
-      return tagged(tag, "AUTHENTICATE", Status::bad, std::nullopt, "Authentication aborted by client.");
+      return tagged(tag, "AUTHENTICATE", Status::bad, std::nullopt,
+                    "Authentication aborted by client.");
     }
     initial = std::get<sasl::Bytes>(*line).data;
   }
   auto server = sasl::make_server(args[0], config_.sasl);
-  if (!server) return tagged(tag, "AUTHENTICATE", Status::no, std::nullopt, "Unsupported authentication mechanism.");
+  if (!server)
+    return tagged(tag, "AUTHENTICATE", Status::no, std::nullopt,
+                  "Unsupported authentication mechanism.");
   sasl_.emplace(std::move(*server));
   auth_tag_ = tag;
   auth_command_ = "AUTHENTICATE";
@@ -180,7 +192,7 @@ void ServerSession::on_login(const std::string& tag, const std::vector<std::stri
   }
   pending_ = next_ticket_++;
   events_.push(VerifyEvent{*pending_, AuthMethod::login, "LOGIN",
-                                   sasl::PasswordCredentials{"", args[0], args[1]}});
+                           sasl::PasswordCredentials{"", args[0], args[1]}});
 }
 
 void ServerSession::on_auth_line(std::string_view line, bool bare_lf) {
@@ -202,7 +214,8 @@ void ServerSession::on_auth_line(std::string_view line, bool bare_lf) {
 
 void ServerSession::on_step(const sasl::StepResult& step) {
   if (!step) {  // the machine only makes calls the sasl phase allows
-    return auth_failed(sasl::Failure{sasl::FailureReason::unavailable, step.error().message(), false});
+    return auth_failed(
+        sasl::Failure{sasl::FailureReason::unavailable, step.error().message(), false});
   }
   const sasl::Step& s = *step;
   if (const auto* c = std::get_if<sasl::Challenge>(&s)) {
@@ -224,7 +237,8 @@ void ServerSession::auth_succeeded() {
   sasl_.reset();
   authenticated_ = true;
   events_.push(AuthenticatedEvent{auth_user_, auth_mechanism_});
-  tagged(auth_tag_, auth_command_, Status::ok, ResponseCode{"CAPABILITY", joined(capabilities())}, "Logged in");
+  tagged(auth_tag_, auth_command_, Status::ok, ResponseCode{"CAPABILITY", joined(capabilities())},
+         "Logged in");
 }
 
 void ServerSession::auth_failed(const sasl::Failure& failure) {
@@ -232,14 +246,17 @@ void ServerSession::auth_failed(const sasl::Failure& failure) {
   events_.push(AuthFailedEvent{failure.reason, failure.detail});
   switch (failure.reason) {
     case sasl::FailureReason::cancelled:
-      tagged(auth_tag_, auth_command_, Status::bad, std::nullopt, "Authentication aborted by client.");
+      tagged(auth_tag_, auth_command_, Status::bad, std::nullopt,
+             "Authentication aborted by client.");
       break;
     case sasl::FailureReason::unavailable:
-      tagged(auth_tag_, auth_command_, Status::no, ResponseCode{"UNAVAILABLE", ""}, "Temporary authentication failure.");
+      tagged(auth_tag_, auth_command_, Status::no, ResponseCode{"UNAVAILABLE", ""},
+             "Temporary authentication failure.");
       return;
     case sasl::FailureReason::malformed:
     case sasl::FailureReason::rejected:
-      tagged(auth_tag_, auth_command_, Status::no, ResponseCode{"AUTHENTICATIONFAILED", ""}, "Authentication failed.");
+      tagged(auth_tag_, auth_command_, Status::no, ResponseCode{"AUTHENTICATIONFAILED", ""},
+             "Authentication failed.");
       break;
   }
   if (++auth_failures_ >= config_.auth_failures_max && phase_ != Phase::closed) {

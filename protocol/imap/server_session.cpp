@@ -13,7 +13,8 @@ class ServerCategory final : public std::error_category {
   std::string message(int value) const override {
     switch (static_cast<server_errc>(value)) {
       case server_errc::no_pending_decision: return "no decision is pending with that ticket";
-      case server_errc::wrong_decision_kind: return "this decision does not answer the pending question";
+      case server_errc::wrong_decision_kind:
+        return "this decision does not answer the pending question";
       case server_errc::not_awaiting_tls: return "no STARTTLS is waiting for a handshake";
     }
     return "unknown IMAP server error";
@@ -34,13 +35,19 @@ const std::error_category& server_category() {
   return category;
 }
 
-std::error_code make_error_code(server_errc e) { return {static_cast<int>(e), server_category()}; }
+std::error_code make_error_code(server_errc e) {
+  return {static_cast<int>(e), server_category()};
+}
 
 ServerSession::ServerSession(ServerConfig config, Instant now)
-    : config_(std::move(config)), reader_(config_.limits), last_activity_(now), tls_(config_.tls_active) {
+    : config_(std::move(config)),
+      reader_(config_.limits),
+      last_activity_(now),
+      tls_(config_.tls_active) {
   std::string caps;
   for (const auto& c : capabilities()) caps += (caps.empty() ? "" : " ") + c;
-  respond(StatusResponse{"", Status::ok, ResponseCode{"CAPABILITY", caps}, clean_text(config_.greeting_text)});
+  respond(StatusResponse{"", Status::ok, ResponseCode{"CAPABILITY", caps},
+                         clean_text(config_.greeting_text)});
 }
 
 // ---- input -------------------------------------------------------------------------------
@@ -87,7 +94,8 @@ void ServerSession::on_literal_wanted() {
   std::string tag;
   const auto head = parse_command_head(parts.front().line, &tag);
   const bool login = head && iequals(head->name, "LOGIN");
-  const bool fits = header.bytes <= config_.limits.literal_bytes_max && parts.size() <= config_.limits.literals_max;
+  const bool fits = header.bytes <= config_.limits.literal_bytes_max &&
+                    parts.size() <= config_.limits.literals_max;
   if (login && login_usable() && !authenticated_ && fits) {
     respond(ContinuationRequest{"Ready for literal data"});
     reader_.accept_literal();
@@ -115,7 +123,8 @@ std::error_code ServerSession::decide(Ticket ticket, ServerDecision decision, In
     } else if (v != nullptr) {
       auth_failed(sasl::Failure{sasl::FailureReason::rejected, "credentials rejected", true});
     } else {
-      auth_failed(sasl::Failure{sasl::FailureReason::unavailable, "credentials could not be checked", false});
+      auth_failed(sasl::Failure{sasl::FailureReason::unavailable,
+                                "credentials could not be checked", false});
     }
   } else {
     sasl::StepResult step = std::error_code(sasl::Misuse::wrong_decision);
@@ -185,7 +194,8 @@ std::optional<Instant> ServerSession::poll_timeout() const {
 
 void ServerSession::respond(const Response& response) {
   // The input limits bound what the client sends; what we send is bounded by construction.
-  static constexpr Limits output_limits{std::size_t{1} << 30, std::size_t{1} << 30, 1024, 1 << 16, 16};
+  static constexpr Limits output_limits{std::size_t{1} << 30, std::size_t{1} << 30, 1024, 1 << 16,
+                                        16};
   auto wire = serialize(response, output_limits);
   assert(wire.has_value() && "the machine only sends responses it can serialize");
   if (wire) out_.append(*wire);

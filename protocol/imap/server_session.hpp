@@ -76,17 +76,41 @@ struct VerifyEvent {
   std::string mechanism;  // "PLAIN" ...; "LOGIN" for the LOGIN command too
   sasl::Credentials credentials;
 };
-struct AuthenticatedEvent { std::string user; std::string mechanism; };
-struct AuthFailedEvent { sasl::FailureReason reason; std::string detail; };
-struct CompletedEvent { std::string tag; std::string command; Status status; };
-enum class CloseReason { logout, too_many_bad_commands, too_many_auth_failures, line_too_long, timeout, peer_closed, shutdown };
-struct ClosedEvent { CloseReason reason; };
+struct AuthenticatedEvent {
+  std::string user;
+  std::string mechanism;
+};
+struct AuthFailedEvent {
+  sasl::FailureReason reason;
+  std::string detail;
+};
+struct CompletedEvent {
+  std::string tag;
+  std::string command;
+  Status status;
+};
+enum class CloseReason {
+  logout,
+  too_many_bad_commands,
+  too_many_auth_failures,
+  line_too_long,
+  timeout,
+  peer_closed,
+  shutdown
+};
+struct ClosedEvent {
+  CloseReason reason;
+};
 using ServerEvent = std::variant<VerifyEvent, AuthenticatedEvent, AuthFailedEvent, StartTlsEvent,
                                  CompletedEvent, ClosedEvent>;
 
 // Decisions: the answers the sasl server machine takes (sasl/server.hpp).
-struct Verified { bool ok = false; };
-struct Secret { std::optional<std::string> secret; };  // CRAM-MD5; nullopt: unknown user
+struct Verified {
+  bool ok = false;
+};
+struct Secret {
+  std::optional<std::string> secret;
+};  // CRAM-MD5; nullopt: unknown user
 struct Unavailable {};
 using ServerDecision = std::variant<Verified, Secret, Unavailable>;
 
@@ -124,9 +148,11 @@ class ServerSession {
   void on_literal_wanted();
   void on_complete();
   void on_command(const std::vector<CommandPart>& parts, bool bare_lf, bool oversize);
-  void dispatch(const std::string& tag, const std::string& name, const std::vector<CommandPart>& parts);
+  void dispatch(const std::string& tag, const std::string& name,
+                const std::vector<CommandPart>& parts);
   bool answer_outside_subset(const std::string& tag, const std::string& name);
-  void on_simple(const std::string& tag, const std::string& name, const std::vector<CommandPart>& parts);
+  void on_simple(const std::string& tag, const std::string& name,
+                 const std::vector<CommandPart>& parts);
   void on_starttls(const std::string& tag);
   void on_authenticate(const std::string& tag, const std::vector<std::string>& args);
   void on_login(const std::string& tag, const std::vector<std::string>& args);

@@ -7,7 +7,9 @@
 
 namespace tern::protocol::route {
 
-void Variables::set(std::string name, Value value) { values_.insert_or_assign(std::move(name), std::move(value)); }
+void Variables::set(std::string name, Value value) {
+  values_.insert_or_assign(std::move(name), std::move(value));
+}
 
 const Value* Variables::find(std::string_view name) const {
   auto it = values_.find(name);
@@ -19,11 +21,13 @@ std::string_view lookup_function_name(LookupFunction function) {
 }
 
 std::string to_string(const LookupKey& key) {
-  return std::string(lookup_function_name(key.function)) + "(" + quote_string(key.directory) + ", " +
-         quote_string(key.key) + ")";
+  return std::string(lookup_function_name(key.function)) + "(" + quote_string(key.directory) +
+         ", " + quote_string(key.key) + ")";
 }
 
-void LookupTable::set(LookupKey key, bool answer) { answers_.insert_or_assign(std::move(key), answer); }
+void LookupTable::set(LookupKey key, bool answer) {
+  answers_.insert_or_assign(std::move(key), answer);
+}
 
 std::optional<bool> LookupTable::find(const LookupKey& key) const {
   auto it = answers_.find(key);
@@ -36,7 +40,9 @@ namespace {
 // nullopt: unknown (an answer is missing), or a fault when Evaluator::fault is set.
 using Maybe = std::optional<Value>;
 
-char ascii_lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+char ascii_lower(char c) {
+  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+}
 
 bool equal_ignore_case(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
@@ -52,7 +58,8 @@ bool list_has(const StringList& list, const std::string& item) {
 
 class Evaluator {
  public:
-  Evaluator(const CheckedExpr& expr, const Variables& vars, const Lookups& lookups, RuleTrace* trace)
+  Evaluator(const CheckedExpr& expr, const Variables& vars, const Lookups& lookups,
+            RuleTrace* trace)
       : expr_(expr), vars_(vars), lookups_(lookups), trace_(trace) {}
 
   std::vector<LookupKey> missing;
@@ -112,7 +119,8 @@ class Evaluator {
 
   void record_variable(const std::string& name, const Value& value) {
     auto& reads = trace_->variables;
-    bool seen = std::any_of(reads.begin(), reads.end(), [&](const VariableRead& r) { return r.name == name; });
+    bool seen = std::any_of(reads.begin(), reads.end(),
+                            [&](const VariableRead& r) { return r.name == name; });
     if (!seen) reads.push_back({name, value});
   }
 
@@ -219,8 +227,7 @@ class Evaluator {
       case Builtin::in_list:
         if (s0 == nullptr || l1 == nullptr) break;
         return Value(list_has(*l1, *s0));
-      case Builtin::matches:
-        return match(node, s1);
+      case Builtin::matches: return match(node, s1);
       case Builtin::len:
         if (s0 != nullptr) return Value(static_cast<std::int64_t>(s0->size()));
         if (l0 != nullptr) return Value(static_cast<std::int64_t>(l0->size()));
@@ -237,7 +244,8 @@ class Evaluator {
 
   Maybe match(const Expr& node, const std::string* subject) {
     std::size_t slot = node.children.empty() ? 0 : node.children[0].slot;
-    if (subject == nullptr || slot == 0 || slot > expr_.regexes.size() || !expr_.regexes[slot - 1]) {
+    if (subject == nullptr || slot == 0 || slot > expr_.regexes.size() ||
+        !expr_.regexes[slot - 1]) {
       return malformed(node);
     }
     return Value(regex_search(*expr_.regexes[slot - 1], *subject).matched);
@@ -248,7 +256,8 @@ class Evaluator {
     std::optional<bool> answer = lookups_.find(k);
     if (trace_ != nullptr) trace_->lookups.push_back({k, answer});
     if (answer) return Value(*answer);
-    if (std::find(missing.begin(), missing.end(), k) == missing.end()) missing.push_back(std::move(k));
+    if (std::find(missing.begin(), missing.end(), k) == missing.end())
+      missing.push_back(std::move(k));
     return std::nullopt;
   }
 
@@ -281,7 +290,8 @@ RuleTrace* start_trace(Explanation* explain, const CompiledRule& rule, std::size
 }
 
 // Turns a non-value step into the rule list's outcome, noting it in the explanation.
-RulesOutcome stop(std::variant<Value, NeedsLookups, EvalFault>&& step, std::size_t index, Explanation* explain) {
+RulesOutcome stop(std::variant<Value, NeedsLookups, EvalFault>&& step, std::size_t index,
+                  Explanation* explain) {
   if (auto* needs = std::get_if<NeedsLookups>(&step)) {
     if (explain != nullptr) explain->needs_lookups = needs->lookups;
     return std::move(*needs);
@@ -293,7 +303,8 @@ RulesOutcome stop(std::variant<Value, NeedsLookups, EvalFault>&& step, std::size
 
 }  // namespace
 
-ExprOutcome evaluate_expression(const CheckedExpr& expr, const Variables& variables, const Lookups& lookups) {
+ExprOutcome evaluate_expression(const CheckedExpr& expr, const Variables& variables,
+                                const Lookups& lookups) {
   auto step = run(expr, variables, lookups, nullptr);
   if (auto* v = std::get_if<Value>(&step)) return std::move(*v);
   if (auto* n = std::get_if<NeedsLookups>(&step)) return std::move(*n);
@@ -332,9 +343,11 @@ void append_trace(std::string& out, const RuleTrace& t) {
   out += "rule " + std::to_string(t.rule_index + 1) + " at " + to_string(t.position) + ": ";
   out += t.condition_text ? "if " + *t.condition_text : std::string("else");
   out += '\n';
-  for (const VariableRead& v : t.variables) out += "  " + v.name + " = " + format_value(v.value) + "\n";
+  for (const VariableRead& v : t.variables)
+    out += "  " + v.name + " = " + format_value(v.value) + "\n";
   for (const LookupRead& l : t.lookups) {
-    out += "  " + to_string(l.key) + " -> " + (l.answer ? (*l.answer ? "true" : "false") : "unknown") + "\n";
+    out += "  " + to_string(l.key) + " -> " +
+           (l.answer ? (*l.answer ? "true" : "false") : "unknown") + "\n";
   }
   if (t.condition_text) {
     out += "  condition: ";
@@ -357,7 +370,8 @@ std::string to_string(const Explanation& e) {
     }
     out += '\n';
   } else if (e.matched_rule && e.result) {
-    out += "matched rule " + std::to_string(*e.matched_rule + 1) + ": " + format_value(*e.result) + "\n";
+    out += "matched rule " + std::to_string(*e.matched_rule + 1) + ": " + format_value(*e.result) +
+           "\n";
   } else {
     out += "no rule matched\n";
   }

@@ -22,8 +22,8 @@
 #pragma once
 
 #include <compare>
-#include <cstdint>
 #include <cstddef>
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
@@ -126,20 +126,21 @@ struct RuleTrace {
   std::optional<std::string> condition_text;  // nullopt: unconditional rule
   std::vector<VariableRead> variables;        // first read order, each name once
   std::vector<LookupRead> lookups;
-  std::optional<bool> condition_result;       // nullopt: undecided (lookups missing) or no condition
+  std::optional<bool> condition_result;  // nullopt: undecided (lookups missing) or no condition
 };
 
 struct Explanation {
-  std::vector<RuleTrace> rules;                // the rules tried, in order
+  std::vector<RuleTrace> rules;  // the rules tried, in order
   std::optional<std::size_t> matched_rule;
   std::optional<Value> result;
-  std::vector<LookupKey> needs_lookups;        // when evaluation stopped for lookups
+  std::vector<LookupKey> needs_lookups;  // when evaluation stopped for lookups
   std::optional<std::string> fault;
 };
 
 std::string to_string(const Explanation& explanation);
 
-ExprOutcome evaluate_expression(const CheckedExpr& expr, const Variables& variables, const Lookups& lookups);
+ExprOutcome evaluate_expression(const CheckedExpr& expr, const Variables& variables,
+                                const Lookups& lookups);
 
 RulesOutcome evaluate(const RuleList& rules, const Variables& variables, const Lookups& lookups,
                       Explanation* explain = nullptr);

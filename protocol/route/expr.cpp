@@ -25,7 +25,9 @@ std::string type_set_name(TypeSet set) {
   return out.empty() ? std::string("nothing") : out;
 }
 
-Type type_of(const Value& value) { return static_cast<Type>(value.index()); }
+Type type_of(const Value& value) {
+  return static_cast<Type>(value.index());
+}
 
 std::string quote_string(std::string_view text) {
   std::string out;
@@ -149,8 +151,7 @@ bool operator==(const Expr& a, const Expr& b) {
     case NodeKind::comparison:
       if (a.op != b.op) return false;
       break;
-    default:
-      break;
+    default: break;
   }
   return std::equal(a.children.begin(), a.children.end(), b.children.begin());
 }

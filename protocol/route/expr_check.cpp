@@ -26,12 +26,18 @@ constexpr FunctionSignature function_table[] = {
 };
 
 constexpr StandardVariable variable_table[] = {
-    {"rcpt", Type::string},           {"rcpt_domain", Type::string},
-    {"sender", Type::string},         {"sender_domain", Type::string},
-    {"recipients", Type::string_list}, {"authenticated_as", Type::string},
-    {"listener", Type::string},       {"remote_ip", Type::string},
-    {"local_ip", Type::string},       {"helo_domain", Type::string},
-    {"priority", Type::integer},      {"retry_num", Type::integer},
+    {"rcpt", Type::string},
+    {"rcpt_domain", Type::string},
+    {"sender", Type::string},
+    {"sender_domain", Type::string},
+    {"recipients", Type::string_list},
+    {"authenticated_as", Type::string},
+    {"listener", Type::string},
+    {"remote_ip", Type::string},
+    {"local_ip", Type::string},
+    {"helo_domain", Type::string},
+    {"priority", Type::integer},
+    {"retry_num", Type::integer},
     {"last_error", Type::string},
 };
 
@@ -96,11 +102,13 @@ Error string_chain_error(const Expr& chain, const Expr* other, CompareOp op) {
   std::string expanded;
   for (std::size_t i = 0; i < chain.children.size(); ++i) {
     if (i != 0) expanded += join;
-    expanded += subject + " " + std::string(compare_op_text(op)) + " " + quote_string(chain.children[i].text);
+    expanded += subject + " " + std::string(compare_op_text(op)) + " " +
+                quote_string(chain.children[i].text);
   }
   message += expanded;
   if (is_or && (op == CompareOp::equal || op == CompareOp::not_equal)) {
-    message += std::string(" or ") + (negated ? "!" : "") + "in_list(" + subject + ", " + literal_list(chain) + ")";
+    message += std::string(" or ") + (negated ? "!" : "") + "in_list(" + subject + ", " +
+               literal_list(chain) + ")";
   }
   return fail(chain.offset, message + "?");
 }
@@ -125,7 +133,8 @@ class Checker {
 
   Result<Type> check(Expr& node, std::size_t level) {
     if (level > ast_depth_max) {
-      return fail(start_offset(node), "expression nested deeper than " + std::to_string(ast_depth_max));
+      return fail(start_offset(node),
+                  "expression nested deeper than " + std::to_string(ast_depth_max));
     }
     switch (node.kind) {
       case NodeKind::string_literal: return Type::string;
@@ -148,7 +157,8 @@ class Checker {
       Result<Type> t = check(item, level + 1);
       if (!t) return t;
       if (*t != Type::string) {
-        return fail(start_offset(item), "list items must be strings, found " + std::string(type_name(*t)));
+        return fail(start_offset(item),
+                    "list items must be strings, found " + std::string(type_name(*t)));
       }
     }
     return Type::string_list;
@@ -161,12 +171,14 @@ class Checker {
       return v->type;
     }
     if (find_standard_variable(node.text) != nullptr) {
-      return fail(node.offset, "variable '" + node.text + "' is not available in context '" + env_.context() + "'");
+      return fail(node.offset, "variable '" + node.text + "' is not available in context '" +
+                                   env_.context() + "'");
     }
     std::vector<std::string_view> candidates;
     for (const VariableDecl& v : env_.variables()) candidates.push_back(v.name);
     for (const StandardVariable& v : variable_table) candidates.push_back(v.name);
-    return fail(node.offset, "unknown variable '" + node.text + "'" + suggestion(node.text, candidates));
+    return fail(node.offset,
+                "unknown variable '" + node.text + "'" + suggestion(node.text, candidates));
   }
 
   Result<Type> check_call(Expr& node, std::size_t level) {
@@ -174,10 +186,12 @@ class Checker {
     if (sig == nullptr) {
       std::vector<std::string_view> candidates;
       for (const FunctionSignature& f : function_table) candidates.push_back(f.name);
-      return fail(node.offset, "unknown function '" + node.text + "'" + suggestion(node.text, candidates));
+      return fail(node.offset,
+                  "unknown function '" + node.text + "'" + suggestion(node.text, candidates));
     }
     if (!env_.has_function(sig->id)) {
-      return fail(node.offset, "function '" + node.text + "' is not available in context '" + env_.context() + "'");
+      return fail(node.offset, "function '" + node.text + "' is not available in context '" +
+                                   env_.context() + "'");
     }
     if (node.children.size() != sig->arity) {
       return fail(node.offset, "function '" + node.text + "' takes " + arguments_text(sig->arity) +
@@ -192,18 +206,22 @@ class Checker {
       Result<Type> t = check(arg, level + 1);
       if (!t) return t;
       if (!sig->params[i].contains(*t)) {
-        return fail(start_offset(arg), "argument " + std::to_string(i + 1) + " of '" + node.text + "' must be " +
-                                           type_set_name(sig->params[i]) + ", found " + std::string(type_name(*t)));
+        return fail(start_offset(arg), "argument " + std::to_string(i + 1) + " of '" + node.text +
+                                           "' must be " + type_set_name(sig->params[i]) +
+                                           ", found " + std::string(type_name(*t)));
       }
     }
     node.slot = static_cast<std::uint32_t>(sig->id);
-    if (sig->id == Builtin::is_local_domain || sig->id == Builtin::is_local_address) out_.uses_lookups = true;
+    if (sig->id == Builtin::is_local_domain || sig->id == Builtin::is_local_address)
+      out_.uses_lookups = true;
     return sig->result;
   }
 
   std::optional<Error> compile_pattern(Expr& arg) {
     if (arg.kind != NodeKind::string_literal) {
-      return fail(start_offset(arg), "argument 1 of 'matches' must be a string literal (the pattern is compiled once)");
+      return fail(
+          start_offset(arg),
+          "argument 1 of 'matches' must be a string literal (the pattern is compiled once)");
     }
     auto regex = compile_regex(arg.text);
     if (!regex) {
@@ -220,7 +238,8 @@ class Checker {
     Result<Type> t = check(node.children[0], level + 1);
     if (!t) return t;
     if (*t != Type::boolean) {
-      return fail(start_offset(node.children[0]), "'!' needs a boolean operand, found " + std::string(type_name(*t)));
+      return fail(start_offset(node.children[0]),
+                  "'!' needs a boolean operand, found " + std::string(type_name(*t)));
     }
     return Type::boolean;
   }
@@ -242,7 +261,8 @@ class Checker {
     }
     bool ordering = node.op != CompareOp::equal && node.op != CompareOp::not_equal;
     if (ordering && *lt != Type::integer) {
-      return fail(node.offset, "'" + op + "' compares integers only, found " + std::string(type_name(*lt)));
+      return fail(node.offset,
+                  "'" + op + "' compares integers only, found " + std::string(type_name(*lt)));
     }
     return Type::boolean;
   }
@@ -255,7 +275,8 @@ class Checker {
       Result<Type> t = check(child, level + 1);
       if (!t) return t;
       if (*t != Type::boolean) {
-        return fail(start_offset(child), op_text + " needs boolean operands, found " + std::string(type_name(*t)));
+        return fail(start_offset(child),
+                    op_text + " needs boolean operands, found " + std::string(type_name(*t)));
       }
     }
     return Type::boolean;
@@ -267,8 +288,12 @@ class Checker {
 
 }  // namespace
 
-std::span<const FunctionSignature> standard_functions() { return function_table; }
-std::span<const StandardVariable> standard_variables() { return variable_table; }
+std::span<const FunctionSignature> standard_functions() {
+  return function_table;
+}
+std::span<const StandardVariable> standard_variables() {
+  return variable_table;
+}
 
 const FunctionSignature& signature_of(Builtin id) {
   for (const FunctionSignature& f : function_table) {
@@ -279,7 +304,9 @@ const FunctionSignature& signature_of(Builtin id) {
 
 Environment::Environment(std::string context, std::vector<VariableDecl> variables_in,
                          std::vector<Builtin> functions_in)
-    : context_(std::move(context)), variables_(std::move(variables_in)), functions_(std::move(functions_in)) {}
+    : context_(std::move(context)),
+      variables_(std::move(variables_in)),
+      functions_(std::move(functions_in)) {}
 
 namespace {
 std::vector<Builtin> all_functions() {
@@ -295,10 +322,12 @@ Environment Environment::standard(std::string context) {
   return Environment(std::move(context), std::move(vars), all_functions());
 }
 
-Environment Environment::with_variables(std::string context, std::span<const std::string_view> names) {
+Environment Environment::with_variables(std::string context,
+                                        std::span<const std::string_view> names) {
   std::vector<VariableDecl> vars;
   for (std::string_view name : names) {
-    if (const StandardVariable* v = find_standard_variable(name)) vars.push_back({std::string(v->name), v->type});
+    if (const StandardVariable* v = find_standard_variable(name))
+      vars.push_back({std::string(v->name), v->type});
   }
   return Environment(std::move(context), std::move(vars), all_functions());
 }
@@ -321,15 +350,15 @@ Result<CheckedExpr> check(Expr ast, const Environment& env, TypeSet expected) {
   Result<Type> t = checker.check(out.ast, 1);
   if (!t) return t.error();
   if (!expected.contains(*t)) {
-    return fail(start_offset(out.ast), "expression has type " + std::string(type_name(*t)) + ", expected " +
-                                           type_set_name(expected));
+    return fail(start_offset(out.ast), "expression has type " + std::string(type_name(*t)) +
+                                           ", expected " + type_set_name(expected));
   }
   out.type = *t;
   return out;
 }
 
-Result<CheckedExpr> compile_expression(std::string_view text, const Environment& env, TypeSet expected,
-                                       const ParseLimits& limits) {
+Result<CheckedExpr> compile_expression(std::string_view text, const Environment& env,
+                                       TypeSet expected, const ParseLimits& limits) {
   Result<Expr> ast = parse(text, limits);
   if (!ast) return ast.error();
   return check(std::move(*ast), env, expected);

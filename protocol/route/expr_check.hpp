@@ -44,8 +44,16 @@ namespace tern::protocol::route {
 struct CompiledRegex;
 
 enum class Builtin : std::uint8_t {
-  is_local_domain, is_local_address, contains, starts_with, ends_with, eq_ignore_case,
-  in_list, matches, len, lowercase
+  is_local_domain,
+  is_local_address,
+  contains,
+  starts_with,
+  ends_with,
+  eq_ignore_case,
+  in_list,
+  matches,
+  len,
+  lowercase
 };
 
 inline constexpr std::size_t function_params_max = 2;

@@ -10,8 +10,26 @@ namespace tern::protocol::route {
 namespace {
 
 enum class Tok : std::uint8_t {
-  end, string, integer, name, kw_true, kw_false, lparen, rparen, lbracket, rbracket, comma,
-  eq, ne, lt, gt, le, ge, and_, or_, not_
+  end,
+  string,
+  integer,
+  name,
+  kw_true,
+  kw_false,
+  lparen,
+  rparen,
+  lbracket,
+  rbracket,
+  comma,
+  eq,
+  ne,
+  lt,
+  gt,
+  le,
+  ge,
+  and_,
+  or_,
+  not_
 };
 
 struct Token {
@@ -24,8 +42,12 @@ struct Token {
 bool is_name_start(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
 }
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
-bool is_name_char(char c) { return is_name_start(c) || is_digit(c); }
+bool is_digit(char c) {
+  return c >= '0' && c <= '9';
+}
+bool is_name_char(char c) {
+  return is_name_start(c) || is_digit(c);
+}
 
 std::string describe_byte(char c) {
   auto u = static_cast<unsigned char>(c);
@@ -104,7 +126,8 @@ class Lexer {
       if (value == min) return fail(t.offset, "integer out of range");
       value = -value;
     }
-    if (i < src_.size() && is_name_char(src_[i])) return fail(i, "unexpected character after number");
+    if (i < src_.size() && is_name_char(src_[i]))
+      return fail(i, "unexpected character after number");
     t.integer = value;
     pos_ = i;
     return t;
@@ -125,11 +148,15 @@ class Lexer {
   }
 
   Result<Token> lex_operator() {
-    struct Op { std::string_view text; Tok kind; };
-    static constexpr Op ops[] = {
-        {"==", Tok::eq}, {"!=", Tok::ne}, {"<=", Tok::le}, {">=", Tok::ge}, {"&&", Tok::and_},
-        {"||", Tok::or_}, {"<", Tok::lt}, {">", Tok::gt}, {"!", Tok::not_}, {"(", Tok::lparen},
-        {")", Tok::rparen}, {"[", Tok::lbracket}, {"]", Tok::rbracket}, {",", Tok::comma}};
+    struct Op {
+      std::string_view text;
+      Tok kind;
+    };
+    static constexpr Op ops[] = {{"==", Tok::eq},      {"!=", Tok::ne},    {"<=", Tok::le},
+                                 {">=", Tok::ge},      {"&&", Tok::and_},  {"||", Tok::or_},
+                                 {"<", Tok::lt},       {">", Tok::gt},     {"!", Tok::not_},
+                                 {"(", Tok::lparen},   {")", Tok::rparen}, {"[", Tok::lbracket},
+                                 {"]", Tok::rbracket}, {",", Tok::comma}};
     std::string_view rest = src_.substr(pos_);
     for (const Op& op : ops) {
       if (rest.substr(0, op.text.size()) == op.text) {
@@ -166,7 +193,8 @@ std::optional<CompareOp> compare_op(Tok t) {
 
 class Parser {
  public:
-  Parser(std::string_view text, const ParseLimits& limits) : lexer_(text, limits), limits_(limits) {}
+  Parser(std::string_view text, const ParseLimits& limits)
+      : lexer_(text, limits), limits_(limits) {}
 
   Result<Expr> run() {
     if (auto e = advance()) return *e;
@@ -189,7 +217,8 @@ class Parser {
 
   std::optional<Error> count_node(std::size_t offset) {
     if (++nodes_ > limits_.nodes_max) {
-      return fail(offset, "expression has more than " + std::to_string(limits_.nodes_max) + " nodes");
+      return fail(offset,
+                  "expression has more than " + std::to_string(limits_.nodes_max) + " nodes");
     }
     return std::nullopt;
   }
@@ -203,8 +232,8 @@ class Parser {
 
   // `&&` and `||` chains: one n-ary node per run of the same operator.
   Result<Expr> parse_chain(Tok op, NodeKind kind) {
-    Result<Expr> first = op == Tok::or_ ? parse_chain(Tok::and_, NodeKind::logical_and)
-                                        : parse_comparison();
+    Result<Expr> first =
+        op == Tok::or_ ? parse_chain(Tok::and_, NodeKind::logical_and) : parse_comparison();
     if (!first || cur_.kind != op) return first;
     Expr node;
     node.kind = kind;
@@ -213,8 +242,8 @@ class Parser {
     node.children.push_back(std::move(*first));
     while (cur_.kind == op) {
       if (auto e = advance()) return *e;
-      Result<Expr> next = op == Tok::or_ ? parse_chain(Tok::and_, NodeKind::logical_and)
-                                         : parse_comparison();
+      Result<Expr> next =
+          op == Tok::or_ ? parse_chain(Tok::and_, NodeKind::logical_and) : parse_comparison();
       if (!next) return next;
       node.children.push_back(std::move(*next));
     }
@@ -257,18 +286,13 @@ class Parser {
       case Tok::string:
       case Tok::integer:
       case Tok::kw_true:
-      case Tok::kw_false:
-        return parse_literal();
+      case Tok::kw_false: return parse_literal();
       case Tok::lbracket:
         return parse_items(Tok::rbracket, Expr::list({}, t.offset), limits_.list_items_max);
-      case Tok::name:
-        return parse_name();
-      case Tok::lparen:
-        return parse_parenthesized();
-      case Tok::end:
-        return fail(t.offset, "unexpected end of expression");
-      default:
-        return fail(t.offset, "expected an expression");
+      case Tok::name: return parse_name();
+      case Tok::lparen: return parse_parenthesized();
+      case Tok::end: return fail(t.offset, "unexpected end of expression");
+      default: return fail(t.offset, "expected an expression");
     }
   }
 
@@ -314,7 +338,8 @@ class Parser {
     if (cur_.kind != close) {
       while (true) {
         if (node.children.size() == items_max) {
-          return fail(cur_.offset, std::string(what) + " has more than " + std::to_string(items_max) +
+          return fail(cur_.offset, std::string(what) + " has more than " +
+                                       std::to_string(items_max) +
                                        (close == Tok::rbracket ? " items" : " arguments"));
         }
         Result<Expr> item = parse_or();
@@ -322,7 +347,8 @@ class Parser {
         node.children.push_back(std::move(*item));
         if (cur_.kind == close) break;
         if (cur_.kind != Tok::comma) {
-          return fail(cur_.offset, close == Tok::rbracket ? "expected ',' or ']'" : "expected ',' or ')'");
+          return fail(cur_.offset,
+                      close == Tok::rbracket ? "expected ',' or ']'" : "expected ',' or ')'");
         }
         if (auto e = advance()) return *e;
       }

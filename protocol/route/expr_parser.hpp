@@ -39,8 +39,8 @@ struct ParseLimits {
   std::size_t depth_max = 64;        // open '(' '[' call parentheses and '!' around a token
   std::size_t list_items_max = 256;  // items in one list literal
   std::size_t call_arguments_max = 8;
-  std::size_t nodes_max = 1024;      // nodes in the whole tree
-  std::size_t name_bytes_max = 64;   // a variable or function name
+  std::size_t nodes_max = 1024;     // nodes in the whole tree
+  std::size_t name_bytes_max = 64;  // a variable or function name
 };
 
 Result<Expr> parse(std::string_view text, const ParseLimits& limits = {});

@@ -7,7 +7,13 @@ namespace tern::protocol::route {
 namespace {
 
 // Binding strength, weakest first; a child weaker than its slot needs parentheses.
-enum Precedence : int { prec_or = 1, prec_and = 2, prec_compare = 3, prec_not = 4, prec_primary = 5 };
+enum Precedence : int {
+  prec_or = 1,
+  prec_and = 2,
+  prec_compare = 3,
+  prec_not = 4,
+  prec_primary = 5
+};
 
 int precedence(const Expr& e) {
   switch (e.kind) {

@@ -1,9 +1,9 @@
 #include "protocol/route/regex.hpp"
 
 #define PCRE2_CODE_UNIT_WIDTH 8
-#include <pcre2.h>
-
 #include <string>
+
+#include <pcre2.h>
 
 namespace tern::protocol::route {
 
@@ -18,14 +18,15 @@ struct CompiledRegex {
 Result<std::shared_ptr<const CompiledRegex>> compile_regex(std::string_view pattern) {
   int error_code = 0;
   PCRE2_SIZE error_offset = 0;
-  pcre2_code* code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(),
-                                   PCRE2_NEVER_UTF | PCRE2_NEVER_UCP, &error_code, &error_offset,
-                                   nullptr);
+  pcre2_code* code =
+      pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(),
+                    PCRE2_NEVER_UTF | PCRE2_NEVER_UCP, &error_code, &error_offset, nullptr);
   if (code == nullptr) {
     PCRE2_UCHAR buffer[256];
     int n = pcre2_get_error_message(error_code, buffer, sizeof buffer);
-    std::string message = n > 0 ? std::string(reinterpret_cast<const char*>(buffer), static_cast<std::size_t>(n))
-                                : std::string("unknown PCRE2 error");
+    std::string message =
+        n > 0 ? std::string(reinterpret_cast<const char*>(buffer), static_cast<std::size_t>(n))
+              : std::string("unknown PCRE2 error");
     return fail(error_offset, message);
   }
   return std::shared_ptr<const CompiledRegex>(std::make_shared<CompiledRegex>(code));
@@ -41,8 +42,8 @@ RegexOutcome regex_search(const CompiledRegex& regex, std::string_view subject) 
     pcre2_set_depth_limit(context, RegexLimits::depth_limit);
     static constexpr char empty[1] = {0};
     const char* bytes = subject.data() != nullptr ? subject.data() : empty;
-    int rc = pcre2_match(regex.code, reinterpret_cast<PCRE2_SPTR>(bytes), subject.size(), 0, 0, data,
-                         context);
+    int rc = pcre2_match(regex.code, reinterpret_cast<PCRE2_SPTR>(bytes), subject.size(), 0, 0,
+                         data, context);
     outcome.matched = rc >= 0;
     outcome.limit_hit = rc == PCRE2_ERROR_MATCHLIMIT || rc == PCRE2_ERROR_DEPTHLIMIT ||
                         rc == PCRE2_ERROR_HEAPLIMIT || rc == PCRE2_ERROR_NOMEMORY;

@@ -39,15 +39,17 @@ std::string describe(const Route& route) {
   if (std::holds_alternative<LocalRoute>(route)) return "local";
   if (const auto* remote = std::get_if<RemoteRoute>(&route)) {
     const RemoteHost& h = remote->host;
-    std::string out = "remote " + h.id + " (" + std::string(to_string(h.protocol)) + " " + h.address +
-                      ":" + std::to_string(h.port) + ", tls " + std::string(to_string(h.tls));
+    std::string out = "remote " + h.id + " (" + std::string(to_string(h.protocol)) + " " +
+                      h.address + ":" + std::to_string(h.port) + ", tls " +
+                      std::string(to_string(h.tls));
     if (h.allow_invalid_certs) out += ", invalid certificates allowed";
     if (h.auth_username) out += ", auth as " + *h.auth_username;
     return out + ")";
   }
   const auto& mx = std::get<MxRoute>(route);
   return "mx " + mx.domain + " (mta-sts " + std::string(to_string(mx.tls.mta_sts)) + ", dane " +
-         std::string(to_string(mx.tls.dane)) + ", starttls " + std::string(to_string(mx.tls.starttls)) + ")";
+         std::string(to_string(mx.tls.dane)) + ", starttls " +
+         std::string(to_string(mx.tls.starttls)) + ")";
 }
 
 std::string group_key(const Route& route) {
@@ -61,8 +63,9 @@ NormalisedAddress normalise_address(std::string_view address) {
   if (at == std::string_view::npos) return {std::string(address), {}};
   std::string domain(address.substr(at + 1));
   if (!domain.empty() && domain.back() == '.') domain.pop_back();
-  std::transform(domain.begin(), domain.end(), domain.begin(),
-                 [](char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; });
+  std::transform(domain.begin(), domain.end(), domain.begin(), [](char c) {
+    return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+  });
   return {std::string(address.substr(0, at + 1)) + domain, domain};
 }
 
@@ -98,10 +101,12 @@ std::variant<Route, Unroutable> route_of(const Value& value, const std::string& 
     return Route{MxRoute{domain, config.mx_tls}};
   }
   const std::string* name = std::get_if<std::string>(&value);
-  if (name == nullptr) return Unroutable{"next-hop gave " + format_value(value) + ", not a host name or false"};
+  if (name == nullptr)
+    return Unroutable{"next-hop gave " + format_value(value) + ", not a host name or false"};
   if (*name == "local") return Route{LocalRoute{}};
   if (const RemoteHost* host = config.find_remote(*name)) return Route{RemoteRoute{*host}};
-  return Unroutable{"next-hop gave " + quote_string(*name) + ", which is neither 'local' nor a defined remote"};
+  return Unroutable{"next-hop gave " + quote_string(*name) +
+                    ", which is neither 'local' nor a defined remote"};
 }
 
 RecipientOutcome decide(const NormalisedAddress& rcpt, Variables& vars, const RoutingConfig& config,
@@ -115,7 +120,8 @@ RecipientOutcome decide(const NormalisedAddress& rcpt, Variables& vars, const Ro
   if (auto* needs = std::get_if<NeedsLookups>(&result)) {
     out.outcome = Pending{std::move(needs->lookups)};
   } else if (auto* fault = std::get_if<RulesFault>(&result)) {
-    out.outcome = Unroutable{"rule " + std::to_string(fault->rule_index + 1) + ": " + fault->fault.message};
+    out.outcome =
+        Unroutable{"rule " + std::to_string(fault->rule_index + 1) + ": " + fault->fault.message};
   } else {
     const Value no_match(false);  // no rule matched: DNS MX, as `false` says
     const auto* matched = std::get_if<Matched>(&result);
@@ -131,7 +137,8 @@ RecipientOutcome decide(const NormalisedAddress& rcpt, Variables& vars, const Ro
 }
 
 // Why an address cannot even be evaluated, if it cannot.
-std::optional<Unroutable> refuse(std::size_t index, const std::string& address, const RouterLimits& limits) {
+std::optional<Unroutable> refuse(std::size_t index, const std::string& address,
+                                 const RouterLimits& limits) {
   if (index >= limits.recipients_max) {
     return Unroutable{"more than " + std::to_string(limits.recipients_max) + " recipients"};
   }
@@ -157,7 +164,8 @@ void collect_lookups(Plan& plan) {
     const Pending* p = std::get_if<Pending>(&r.outcome);
     if (p == nullptr) continue;
     for (const LookupKey& k : p->lookups) {
-      if (std::find(plan.lookups.begin(), plan.lookups.end(), k) == plan.lookups.end()) plan.lookups.push_back(k);
+      if (std::find(plan.lookups.begin(), plan.lookups.end(), k) == plan.lookups.end())
+        plan.lookups.push_back(k);
     }
   }
 }
@@ -177,7 +185,8 @@ Plan route(const RouteRequest& request, const RoutingConfig& config, const Looku
   for (std::size_t i = 0; i < raw.size(); ++i) {
     if (auto refused = refuse(i, raw[i], config.limits)) {
       NormalisedAddress n = i < rcpts.size() ? rcpts[i] : normalise_address(raw[i]);
-      plan.recipients.push_back({n.address, n.domain, std::move(*refused), std::nullopt, std::nullopt});
+      plan.recipients.push_back(
+          {n.address, n.domain, std::move(*refused), std::nullopt, std::nullopt});
       continue;
     }
     plan.recipients.push_back(decide(rcpts[i], vars, config, lookups, request.explain));

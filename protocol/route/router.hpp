@@ -138,8 +138,8 @@ std::string describe(const Route& route);
 std::string group_key(const Route& route);
 
 struct RecipientOutcome {
-  std::string rcpt;            // normalised (domain lowercased)
-  std::string domain;          // rcpt_domain as bound
+  std::string rcpt;    // normalised (domain lowercased)
+  std::string domain;  // rcpt_domain as bound
   Outcome outcome;
   std::optional<std::size_t> rule;  // the next-hop rule that matched, if one did
   std::optional<Explanation> explanation;
@@ -158,7 +158,7 @@ struct DeliveryGroup {
 struct Plan {
   std::vector<RecipientOutcome> recipients;  // one per envelope recipient, same order
   std::vector<DeliveryGroup> groups;
-  std::vector<LookupKey> lookups;            // missing answers, in order of first need
+  std::vector<LookupKey> lookups;  // missing answers, in order of first need
 
   bool complete() const { return lookups.empty(); }
   friend bool operator==(const Plan&, const Plan&) = default;

@@ -27,8 +27,9 @@ std::string to_string(const SourcePosition& p) {
 std::string to_string(const Diagnostic& d) {
   std::string out = to_string(d.position) + ": ";
   if (d.rule_index) {
-    out += "rule " + std::to_string(*d.rule_index + 1) + (d.in_condition ? ", condition" : ", result") +
-           " at byte " + std::to_string(d.offset) + ": ";
+    out += "rule " + std::to_string(*d.rule_index + 1) +
+           (d.in_condition ? ", condition" : ", result") + " at byte " + std::to_string(d.offset) +
+           ": ";
   }
   return out + d.message;
 }
@@ -37,7 +38,8 @@ std::vector<StringResult> RuleList::string_results() const {
   std::vector<StringResult> out;
   for (std::size_t i = 0; i < rules.size(); ++i) {
     const auto& lit = rules[i].literal_result;
-    if (lit && type_of(*lit) == Type::string) out.push_back({i, std::get<std::string>(*lit), rules[i].position});
+    if (lit && type_of(*lit) == Type::string)
+      out.push_back({i, std::get<std::string>(*lit), rules[i].position});
   }
   return out;
 }
@@ -58,7 +60,8 @@ Expr literal_to_ast(const Value& value) {
     case Type::string: return Expr::string_literal(std::get<std::string>(value));
     case Type::string_list: {
       std::vector<Expr> items;
-      for (const std::string& s : std::get<StringList>(value)) items.push_back(Expr::string_literal(s));
+      for (const std::string& s : std::get<StringList>(value))
+        items.push_back(Expr::string_literal(s));
       return Expr::list(std::move(items));
     }
   }
@@ -87,8 +90,9 @@ Diagnostic diagnostic(const RuleInput& in, std::size_t index, bool in_condition,
   return Diagnostic{in.position, index, in_condition, e.offset, e.message};
 }
 
-std::optional<CompiledRule> compile_one(const RuleInput& in, std::size_t index, const Environment& env,
-                                        const RulesOptions& options, std::vector<Diagnostic>& errors) {
+std::optional<CompiledRule> compile_one(const RuleInput& in, std::size_t index,
+                                        const Environment& env, const RulesOptions& options,
+                                        std::vector<Diagnostic>& errors) {
   CompiledRule rule;
   rule.position = in.position;
   bool ok = true;
@@ -102,14 +106,16 @@ std::optional<CompiledRule> compile_one(const RuleInput& in, std::size_t index, 
       ok = false;
     }
   }
-  Result<CheckedExpr> r = in.result.is_expression
-                              ? compile_expression(in.result.expression, env, options.result_types, options.limits)
-                              : check(literal_to_ast(in.result.literal), env, options.result_types);
+  Result<CheckedExpr> r =
+      in.result.is_expression
+          ? compile_expression(in.result.expression, env, options.result_types, options.limits)
+          : check(literal_to_ast(in.result.literal), env, options.result_types);
   if (!r) {
     errors.push_back(diagnostic(in, index, false, r.error()));
     return std::nullopt;
   }
-  rule.result_text = in.result.is_expression ? in.result.expression : format_value(in.result.literal);
+  rule.result_text =
+      in.result.is_expression ? in.result.expression : format_value(in.result.literal);
   rule.literal_result = literal_of(r->ast);
   rule.result = std::move(*r);
   if (!ok) return std::nullopt;
@@ -138,8 +144,8 @@ void add_reachability_warnings(const RuleList& list, std::vector<Diagnostic>& wa
     }
     for (std::size_t j = i + 1; j < list.rules.size(); ++j) {
       warnings.push_back({list.rules[j].position, j, true, 0,
-                          "rule is unreachable: rule " + std::to_string(i + 1) + " at " + to_string(pos) +
-                              " always matches"});
+                          "rule is unreachable: rule " + std::to_string(i + 1) + " at " +
+                              to_string(pos) + " always matches"});
     }
     return;
   }

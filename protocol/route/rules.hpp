@@ -69,7 +69,7 @@ struct RulesOptions {
 struct Diagnostic {
   SourcePosition position;
   std::optional<std::size_t> rule_index;  // nullopt: about the list as a whole
-  bool in_condition = false;              // the offset is inside the condition text, else the result
+  bool in_condition = false;  // the offset is inside the condition text, else the result
   std::size_t offset = 0;
   std::string message;
 };
@@ -79,8 +79,8 @@ std::string to_string(const Diagnostic& diagnostic);
 struct CompiledRule {
   std::optional<CheckedExpr> condition;  // nullopt: matches unconditionally
   CheckedExpr result;
-  std::optional<Value> literal_result;   // set when the result is a literal ('local', false)
-  std::string condition_text;            // as written, for explain output
+  std::optional<Value> literal_result;  // set when the result is a literal ('local', false)
+  std::string condition_text;           // as written, for explain output
   std::string result_text;
   SourcePosition position;
 };

@@ -22,7 +22,9 @@ constexpr std::array<std::uint8_t, 256> make_reverse() {
 
 constexpr std::array<std::uint8_t, 256> reverse = make_reverse();
 
-std::uint8_t value_of(char c) { return reverse[static_cast<unsigned char>(c)]; }
+std::uint8_t value_of(char c) {
+  return reverse[static_cast<unsigned char>(c)];
+}
 
 // Counts the trailing '=' (0, 1 or 2) of a text whose length is a non-zero multiple of 4.
 std::size_t padding_of(std::string_view text) {
@@ -44,13 +46,17 @@ const char* check_final_char(std::string_view group, std::size_t i, std::size_t 
 
 }  // namespace
 
-std::size_t encoded_size(std::size_t decoded_bytes) { return (decoded_bytes + 2) / 3 * 4; }
+std::size_t encoded_size(std::size_t decoded_bytes) {
+  return (decoded_bytes + 2) / 3 * 4;
+}
 
 std::string base64_encode(std::string_view bytes) {
   std::string out;
   out.reserve(encoded_size(bytes.size()));
   std::size_t i = 0;
-  auto byte = [&](std::size_t k) { return static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[k])); };
+  auto byte = [&](std::size_t k) {
+    return static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[k]));
+  };
   for (; i + 3 <= bytes.size(); i += 3) {
     const std::uint32_t v = byte(i) << 16 | byte(i + 1) << 8 | byte(i + 2);
     out += alphabet[v >> 18 & 63];

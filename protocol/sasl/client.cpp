@@ -8,7 +8,8 @@ namespace {
 bool has_only_value_chars(std::string_view s) {
   for (const char c : s) {
     const auto u = static_cast<unsigned char>(c);
-    if (!((u >= 0x21 && u <= 0x7E) || u == ' ' || u == '\t' || u == '\r' || u == '\n')) return false;
+    if (!((u >= 0x21 && u <= 0x7E) || u == ' ' || u == '\t' || u == '\r' || u == '\n'))
+      return false;
   }
   return true;
 }
@@ -24,13 +25,15 @@ std::optional<Error> check_password_pair(const ClientCredentials& c, const Limit
   return check_field(c.password, limits.password_bytes_max, true, 0, "password");
 }
 
-std::optional<Error> check_credentials(Mechanism m, const ClientCredentials& c, const Limits& limits) {
+std::optional<Error> check_credentials(Mechanism m, const ClientCredentials& c,
+                                       const Limits& limits) {
   switch (m) {
     case Mechanism::plain:
-      if (auto e = check_field(c.authzid, limits.authzid_bytes_max, false, 0, "authorization identity")) return e;
+      if (auto e =
+              check_field(c.authzid, limits.authzid_bytes_max, false, 0, "authorization identity"))
+        return e;
       return check_password_pair(c, limits);
-    case Mechanism::login:
-      return check_password_pair(c, limits);
+    case Mechanism::login: return check_password_pair(c, limits);
     case Mechanism::cram_md5:
       if (auto e = check_field(c.username, limits.authcid_bytes_max, true, 0, "username")) return e;
       if (c.password.size() > limits.password_bytes_max) return fail(0, "secret is too long");
@@ -40,7 +43,9 @@ std::optional<Error> check_credentials(Mechanism m, const ClientCredentials& c, 
       if (c.username.find('\x01') != std::string::npos) return fail(0, "user contains ^A");
       return check_token(c.token, limits);
     case Mechanism::oauthbearer:
-      if (auto e = check_field(c.authzid, limits.authzid_bytes_max, false, 0, "authorization identity")) return e;
+      if (auto e =
+              check_field(c.authzid, limits.authzid_bytes_max, false, 0, "authorization identity"))
+        return e;
       if (c.host.size() > limits.host_bytes_max) return fail(0, "host is too long");
       if (!has_only_value_chars(c.host)) return fail(0, "host contains a forbidden character");
       return check_token(c.token, limits);
@@ -55,7 +60,8 @@ Result<Client> Client::create(Mechanism m, ClientCredentials credentials, Limits
   return Client(m, std::move(credentials), limits);
 }
 
-Result<Client> Client::create(std::string_view mechanism, ClientCredentials credentials, Limits limits) {
+Result<Client> Client::create(std::string_view mechanism, ClientCredentials credentials,
+                              Limits limits) {
   const auto m = parse_mechanism(mechanism);
   if (!m) return fail(0, "unsupported SASL mechanism");
   return create(*m, std::move(credentials), limits);
@@ -130,7 +136,8 @@ Result<std::string> Client::respond_login(std::string_view /*challenge*/) {
 Result<std::string> Client::respond_cram_md5(std::string_view challenge) {
   if (challenge.empty()) return unexpected("CRAM-MD5 challenge is empty");
   stage_ = Stage::finished;
-  return encode_cram_md5({credentials_.username, cram_md5_digest_hex(credentials_.password, challenge)});
+  return encode_cram_md5(
+      {credentials_.username, cram_md5_digest_hex(credentials_.password, challenge)});
 }
 
 }  // namespace tern::protocol::sasl

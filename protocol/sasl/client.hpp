@@ -33,18 +33,19 @@
 namespace tern::protocol::sasl {
 
 struct ClientCredentials {
-  std::string authzid{};   // PLAIN, OAUTHBEARER: identity to act as; empty: none
-  std::string username{};  // PLAIN, LOGIN, CRAM-MD5: authcid; XOAUTH2: user=
-  std::string password{};  // PLAIN, LOGIN: password; CRAM-MD5: the shared secret
-  std::string token{};     // XOAUTH2, OAUTHBEARER: the bearer token
-  std::string host{};      // OAUTHBEARER host=, optional
+  std::string authzid{};                // PLAIN, OAUTHBEARER: identity to act as; empty: none
+  std::string username{};               // PLAIN, LOGIN, CRAM-MD5: authcid; XOAUTH2: user=
+  std::string password{};               // PLAIN, LOGIN: password; CRAM-MD5: the shared secret
+  std::string token{};                  // XOAUTH2, OAUTHBEARER: the bearer token
+  std::string host{};                   // OAUTHBEARER host=, optional
   std::optional<std::uint16_t> port{};  // OAUTHBEARER port=, optional
 };
 
 class Client {
  public:
   static Result<Client> create(Mechanism m, ClientCredentials credentials, Limits limits = {});
-  static Result<Client> create(std::string_view mechanism, ClientCredentials credentials, Limits limits = {});
+  static Result<Client> create(std::string_view mechanism, ClientCredentials credentials,
+                               Limits limits = {});
 
   Mechanism mechanism() const { return mechanism_; }
   std::optional<std::string> initial_response();

@@ -9,7 +9,8 @@ namespace {
 
 constexpr std::array<Mechanism, 5> all = {Mechanism::plain, Mechanism::login, Mechanism::cram_md5,
                                           Mechanism::xoauth2, Mechanism::oauthbearer};
-constexpr std::array<std::string_view, 5> names = {"PLAIN", "LOGIN", "CRAM-MD5", "XOAUTH2", "OAUTHBEARER"};
+constexpr std::array<std::string_view, 5> names = {"PLAIN", "LOGIN", "CRAM-MD5", "XOAUTH2",
+                                                   "OAUTHBEARER"};
 
 }  // namespace
 
@@ -24,8 +25,12 @@ std::optional<Mechanism> parse_mechanism(std::string_view name) {
   return std::nullopt;
 }
 
-std::span<const Mechanism> supported_mechanisms() { return all; }
+std::span<const Mechanism> supported_mechanisms() {
+  return all;
+}
 
-std::span<const std::string_view> supported_mechanism_names() { return names; }
+std::span<const std::string_view> supported_mechanism_names() {
+  return names;
+}
 
 }  // namespace tern::protocol::sasl

@@ -1,9 +1,9 @@
 #include "protocol/sasl/messages.hpp"
 
+#include <array>
+
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
-
-#include <array>
 
 #include "protocol/sasl/text.hpp"
 
@@ -49,18 +49,22 @@ Result<PlainMessage> parse_plain(std::string_view message, const Limits& limits)
   const std::size_t first = message.find('\0');
   if (first == std::string_view::npos) return fail(message.size(), "PLAIN message has no NUL");
   const std::size_t second = message.find('\0', first + 1);
-  if (second == std::string_view::npos) return fail(message.size(), "PLAIN message has only one NUL");
+  if (second == std::string_view::npos)
+    return fail(message.size(), "PLAIN message has only one NUL");
   const std::string_view authzid = message.substr(0, first);
   const std::string_view authcid = message.substr(first + 1, second - first - 1);
   const std::string_view password = message.substr(second + 1);
   if (password.find('\0') != std::string_view::npos) {
     return fail(second + 1 + password.find('\0'), "PLAIN message has more than two NULs");
   }
-  if (auto e = check_field(authzid, limits.authzid_bytes_max, false, 0, "authorization identity")) return *e;
-  if (auto e = check_field(authcid, limits.authcid_bytes_max, true, first + 1, "authentication identity")) {
+  if (auto e = check_field(authzid, limits.authzid_bytes_max, false, 0, "authorization identity"))
+    return *e;
+  if (auto e = check_field(authcid, limits.authcid_bytes_max, true, first + 1,
+                           "authentication identity")) {
     return *e;
   }
-  if (auto e = check_field(password, limits.password_bytes_max, true, second + 1, "password")) return *e;
+  if (auto e = check_field(password, limits.password_bytes_max, true, second + 1, "password"))
+    return *e;
   return PlainMessage{std::string(authzid), std::string(authcid), std::string(password)};
 }
 
@@ -96,7 +100,9 @@ bool is_cram_md5_challenge(std::string_view challenge, const Limits& limits) {
   return true;
 }
 
-std::string encode_cram_md5(const CramMd5Response& r) { return r.username + ' ' + r.digest_hex; }
+std::string encode_cram_md5(const CramMd5Response& r) {
+  return r.username + ' ' + r.digest_hex;
+}
 
 Result<CramMd5Response> parse_cram_md5(std::string_view message, const Limits& limits) {
   if (message.size() > limits.message_bytes_max) {
@@ -113,7 +119,10 @@ Result<CramMd5Response> parse_cram_md5(std::string_view message, const Limits& l
 }
 
 std::string encode_xoauth2(const Xoauth2Message& m) {
-  return "user=" + m.user + "\x01" "auth=Bearer " + m.token + "\x01\x01";
+  return "user=" + m.user +
+         "\x01"
+         "auth=Bearer " +
+         m.token + "\x01\x01";
 }
 
 Result<Xoauth2Message> parse_xoauth2(std::string_view message, const Limits& limits) {
@@ -122,7 +131,8 @@ Result<Xoauth2Message> parse_xoauth2(std::string_view message, const Limits& lim
   }
   if (!message.starts_with("user=")) return fail(0, "XOAUTH2 message does not start with user=");
   const std::size_t user_end = message.find('\x01', 5);
-  if (user_end == std::string_view::npos) return fail(message.size(), "XOAUTH2 user is not terminated");
+  if (user_end == std::string_view::npos)
+    return fail(message.size(), "XOAUTH2 user is not terminated");
   const std::string_view user = message.substr(5, user_end - 5);
   if (auto e = check_field(user, limits.authcid_bytes_max, true, 5, "user")) return *e;
   const std::size_t auth = user_end + 1;
@@ -132,11 +142,14 @@ Result<Xoauth2Message> parse_xoauth2(std::string_view message, const Limits& lim
   }
   const std::size_t token_at = auth + 12;
   const std::size_t token_end = message.find('\x01', token_at);
-  if (token_end == std::string_view::npos) return fail(message.size(), "XOAUTH2 token is not terminated");
+  if (token_end == std::string_view::npos)
+    return fail(message.size(), "XOAUTH2 token is not terminated");
   const std::string_view token = message.substr(token_at, token_end - token_at);
-  if (token.size() > limits.token_bytes_max) return fail(token_at + limits.token_bytes_max, "token is too long");
+  if (token.size() > limits.token_bytes_max)
+    return fail(token_at + limits.token_bytes_max, "token is too long");
   if (!is_b64token(token)) return fail(token_at, "token is not a b64token");
-  if (message.substr(token_end) != "\x01\x01") return fail(token_end + 1, "XOAUTH2 message does not end with ^A^A");
+  if (message.substr(token_end) != "\x01\x01")
+    return fail(token_end + 1, "XOAUTH2 message does not end with ^A^A");
   return Xoauth2Message{std::string(user), std::string(token)};
 }
 

@@ -42,8 +42,8 @@ struct Limits {
   std::size_t token_bytes_max = 4096;
   std::size_t host_bytes_max = 255;
   std::size_t bearer_pairs_max = 8;
-  std::size_t challenge_bytes_max = 512;   // CRAM-MD5 challenge, in either direction
-  std::size_t message_bytes_max = 8192;    // one whole decoded client message, checked first
+  std::size_t challenge_bytes_max = 512;  // CRAM-MD5 challenge, in either direction
+  std::size_t message_bytes_max = 8192;   // one whole decoded client message, checked first
 };
 
 struct PlainMessage {

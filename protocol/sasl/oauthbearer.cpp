@@ -45,23 +45,28 @@ bool is_alpha_key(std::string_view key) {
 }
 
 // Parses "n," / "y," [ "a=" saslname ] "," and returns where the header ends.
-Result<std::size_t> parse_gs2_header(std::string_view m, const Limits& limits, std::string& authzid) {
+Result<std::size_t> parse_gs2_header(std::string_view m, const Limits& limits,
+                                     std::string& authzid) {
   if (m.starts_with("p=")) return fail(0, "OAUTHBEARER does not support channel binding");
-  if (!m.starts_with("n,") && !m.starts_with("y,")) return fail(0, "gs2 header must start with n, or y,");
+  if (!m.starts_with("n,") && !m.starts_with("y,"))
+    return fail(0, "gs2 header must start with n, or y,");
   const std::size_t end = m.find(',', 2);
   if (end == std::string_view::npos) return fail(m.size(), "gs2 header is not terminated");
   const std::string_view field = m.substr(2, end - 2);
   if (field.empty()) return end + 1;
-  if (!field.starts_with("a=") || field.size() == 2) return fail(2, "gs2 header field is not a=<authzid>");
+  if (!field.starts_with("a=") || field.size() == 2)
+    return fail(2, "gs2 header field is not a=<authzid>");
   auto name = gs2_unescape(field.substr(2), 4);
   if (!name) return name.error();
-  if (auto e = check_field(*name, limits.authzid_bytes_max, true, 4, "authorization identity")) return *e;
+  if (auto e = check_field(*name, limits.authzid_bytes_max, true, 4, "authorization identity"))
+    return *e;
   authzid = std::move(*name);
   return end + 1;
 }
 
 Result<std::uint16_t> parse_port(std::string_view value, std::size_t offset) {
-  if (value.empty() || value.size() > 5) return fail(offset, "port is not a number from 0 to 65535");
+  if (value.empty() || value.size() > 5)
+    return fail(offset, "port is not a number from 0 to 65535");
   std::uint32_t port = 0;
   for (const char c : value) {
     if (c < '0' || c > '9') return fail(offset, "port is not a number from 0 to 65535");
@@ -73,19 +78,23 @@ Result<std::uint16_t> parse_port(std::string_view value, std::size_t offset) {
 
 // Applies one key/value pair to the message; `seen` tracks auth, host and port.
 std::optional<Error> apply_pair(std::string_view key, std::string_view value, std::size_t value_at,
-                                const Limits& limits, OauthBearerMessage& out, std::array<bool, 3>& seen) {
+                                const Limits& limits, OauthBearerMessage& out,
+                                std::array<bool, 3>& seen) {
   if (key == "auth") {
     if (seen[0]) return fail(value_at, "duplicate auth");
     seen[0] = true;
-    if (value.size() < 7 || !iequals(value.substr(0, 7), "Bearer ")) return fail(value_at, "auth is not Bearer");
+    if (value.size() < 7 || !iequals(value.substr(0, 7), "Bearer "))
+      return fail(value_at, "auth is not Bearer");
     const std::string_view token = value.substr(7);
-    if (token.size() > limits.token_bytes_max) return fail(value_at + 7 + limits.token_bytes_max, "token is too long");
+    if (token.size() > limits.token_bytes_max)
+      return fail(value_at + 7 + limits.token_bytes_max, "token is too long");
     if (!is_b64token(token)) return fail(value_at + 7, "token is not a b64token");
     out.token = std::string(token);
   } else if (key == "host") {
     if (seen[1]) return fail(value_at, "duplicate host");
     seen[1] = true;
-    if (value.size() > limits.host_bytes_max) return fail(value_at + limits.host_bytes_max, "host is too long");
+    if (value.size() > limits.host_bytes_max)
+      return fail(value_at + limits.host_bytes_max, "host is too long");
     out.host = std::string(value);
   } else if (key == "port") {
     if (seen[2]) return fail(value_at, "duplicate port");
@@ -98,7 +107,8 @@ std::optional<Error> apply_pair(std::string_view key, std::string_view value, st
 }
 
 // Parses *(key "=" value ^A) ^A starting at `at`, which follows the gs2 header's ^A.
-std::optional<Error> parse_pairs(std::string_view m, std::size_t at, const Limits& limits, OauthBearerMessage& out) {
+std::optional<Error> parse_pairs(std::string_view m, std::size_t at, const Limits& limits,
+                                 OauthBearerMessage& out) {
   std::array<bool, 3> seen{};
   std::size_t pairs = 0;
   while (at < m.size() && m[at] != kvsep) {
@@ -107,7 +117,8 @@ std::optional<Error> parse_pairs(std::string_view m, std::size_t at, const Limit
     if (end == std::string_view::npos) return fail(m.size(), "key/value pair is not terminated");
     const std::string_view pair = m.substr(at, end - at);
     const std::size_t eq = pair.find('=');
-    if (eq == std::string_view::npos || !is_alpha_key(pair.substr(0, eq))) return fail(at, "malformed key/value pair");
+    if (eq == std::string_view::npos || !is_alpha_key(pair.substr(0, eq)))
+      return fail(at, "malformed key/value pair");
     const std::string_view value = pair.substr(eq + 1);
     for (std::size_t i = 0; i < value.size(); ++i) {
       if (!is_value_char(value[i])) return fail(at + eq + 1 + i, "invalid character in value");

@@ -37,7 +37,9 @@ const std::error_category& misuse_category() {
   return category;
 }
 
-std::error_code make_error_code(Misuse m) { return {static_cast<int>(m), misuse_category()}; }
+std::error_code make_error_code(Misuse m) {
+  return {static_cast<int>(m), misuse_category()};
+}
 
 std::error_code ServerCore::check(Phase expected) const {
   if (phase_ == expected) return {};
@@ -91,7 +93,8 @@ Step ServerCore::failure(FailureReason reason, std::string detail, bool client_f
   return Failure{reason, std::move(detail), client_fault};
 }
 
-Server::Server(Mechanism m, const ServerConfig& config) : mechanism_(m), machine_(make_machine(m, config)) {}
+Server::Server(Mechanism m, const ServerConfig& config)
+    : mechanism_(m), machine_(make_machine(m, config)) {}
 
 Phase Server::phase() const {
   return std::visit([](const auto& s) { return s.phase(); }, machine_);

@@ -103,7 +103,7 @@ enum class FailureReason { malformed, cancelled, rejected, unavailable };
 
 struct Failure {
   FailureReason reason = FailureReason::malformed;
-  std::string detail;       // short English phrase for logs, never sent as a secret
+  std::string detail;  // short English phrase for logs, never sent as a secret
   bool client_fault = true;
   friend bool operator==(const Failure&, const Failure&) = default;
 };
@@ -113,12 +113,16 @@ using Step = std::variant<Challenge, Verify, Success, Failure>;
 // A Step, or the Misuse error_code of a call that changed nothing (then value() asserts).
 class [[nodiscard]] StepResult {
  public:
-  StepResult(Step step) : step_(std::move(step)) {}                // NOLINT(google-explicit-constructor)
-  StepResult(std::error_code error) : step_(Failure{}), error_(error) {}  // NOLINT(google-explicit-constructor)
+  StepResult(Step step) : step_(std::move(step)) {}  // NOLINT(google-explicit-constructor)
+  StepResult(std::error_code error)
+      : step_(Failure{}), error_(error) {}  // NOLINT(google-explicit-constructor)
   bool has_value() const { return !error_; }
   explicit operator bool() const { return has_value(); }
   std::error_code error() const { return error_; }
-  const Step& value() const { assert(has_value()); return step_; }
+  const Step& value() const {
+    assert(has_value());
+    return step_;
+  }
   const Step& operator*() const { return value(); }
 
  private:
@@ -135,7 +139,7 @@ class ServerCore {
   bool is_finished() const { return phase_ == Phase::finished; }
   StepResult cancel();
   StepResult unavailable();
-  StepResult verified(bool ok);                                     // wrong_decision here
+  StepResult verified(bool ok);                                      // wrong_decision here
   StepResult supply_secret(std::optional<std::string_view> secret);  // wrong_decision here
 
  protected:
@@ -236,7 +240,8 @@ struct ServerConfig {
 // Any one of the machines behind the same contract, chosen by mechanism.
 class Server {
  public:
-  using Machine = std::variant<PlainServer, LoginServer, CramMd5Server, Xoauth2Server, OauthBearerServer>;
+  using Machine =
+      std::variant<PlainServer, LoginServer, CramMd5Server, Xoauth2Server, OauthBearerServer>;
   Server(Mechanism m, const ServerConfig& config);
 
   Mechanism mechanism() const { return mechanism_; }

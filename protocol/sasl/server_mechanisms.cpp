@@ -22,7 +22,8 @@ StepResult PlainServer::step(std::string_view response) {
 Step PlainServer::parse(std::string_view message) {
   auto m = parse_plain(message, limits_);
   if (!m) return malformed(m.error());
-  return verify(PasswordCredentials{std::move(m->authzid), std::move(m->authcid), std::move(m->password)});
+  return verify(
+      PasswordCredentials{std::move(m->authzid), std::move(m->authcid), std::move(m->password)});
 }
 
 StepResult PlainServer::verified(bool ok) {
@@ -39,7 +40,8 @@ StepResult LoginServer::start(std::optional<std::string_view> initial_response) 
 }
 
 Step LoginServer::take_username(std::string_view username) {
-  if (auto e = check_field(username, limits_.authcid_bytes_max, true, 0, "username")) return malformed(*e);
+  if (auto e = check_field(username, limits_.authcid_bytes_max, true, 0, "username"))
+    return malformed(*e);
   username_ = std::string(username);
   have_username_ = true;
   return challenge("Password:");
@@ -48,7 +50,8 @@ Step LoginServer::take_username(std::string_view username) {
 StepResult LoginServer::step(std::string_view response) {
   if (auto e = check(Phase::awaiting_response)) return e;
   if (!have_username_) return take_username(response);
-  if (auto e = check_field(response, limits_.password_bytes_max, true, 0, "password")) return malformed(*e);
+  if (auto e = check_field(response, limits_.password_bytes_max, true, 0, "password"))
+    return malformed(*e);
   return verify(PasswordCredentials{"", std::move(username_), std::string(response)});
 }
 
@@ -62,7 +65,8 @@ StepResult LoginServer::verified(bool ok) {
 StepResult CramMd5Server::start(std::optional<std::string_view> initial_response) {
   if (auto e = check(Phase::idle)) return e;
   if (!is_cram_md5_challenge(challenge_, limits_)) return std::error_code(Misuse::bad_challenge);
-  if (initial_response) return failure(FailureReason::malformed, "CRAM-MD5 takes no initial response");
+  if (initial_response)
+    return failure(FailureReason::malformed, "CRAM-MD5 takes no initial response");
   return challenge(challenge_);
 }
 
@@ -96,7 +100,8 @@ StepResult BearerServer::step(std::string_view response) {
   if (auto e = check(Phase::awaiting_response)) return e;
   if (!error_sent_) return parse(response);
   const std::string_view ack = mechanism_ == Mechanism::oauthbearer ? "\x01" : "";
-  if (response != ack) return failure(FailureReason::malformed, "unexpected answer to the error challenge");
+  if (response != ack)
+    return failure(FailureReason::malformed, "unexpected answer to the error challenge");
   return failure(FailureReason::rejected, "invalid token");
 }
 
@@ -108,7 +113,8 @@ Step BearerServer::parse(std::string_view message) {
   }
   auto m = parse_oauthbearer(message, limits_);
   if (!m) return malformed(m.error());
-  return verify(BearerCredentials{std::move(m->authzid), std::move(m->token), std::move(m->host), m->port});
+  return verify(
+      BearerCredentials{std::move(m->authzid), std::move(m->token), std::move(m->host), m->port});
 }
 
 StepResult BearerServer::verified(bool ok) {

@@ -5,7 +5,9 @@
 namespace tern::protocol::sasl {
 namespace {
 
-bool is_continuation(unsigned char c) { return (c & 0xC0) == 0x80; }
+bool is_continuation(unsigned char c) {
+  return (c & 0xC0) == 0x80;
+}
 
 // Length of the sequence a lead byte announces and the range its second byte must be in
 // (the range rules out overlongs, surrogates and code points above U+10FFFF); 0 if the
@@ -28,7 +30,9 @@ Lead lead_of(unsigned char c) {
   return {0, 0, 0};
 }
 
-unsigned char lower(unsigned char c) { return c >= 'A' && c <= 'Z' ? static_cast<unsigned char>(c + 32) : c; }
+unsigned char lower(unsigned char c) {
+  return c >= 'A' && c <= 'Z' ? static_cast<unsigned char>(c + 32) : c;
+}
 
 bool is_alnum(unsigned char c) {
   return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
@@ -56,7 +60,8 @@ bool is_utf8(std::string_view s) {
 bool iequals(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
   for (std::size_t i = 0; i < a.size(); ++i) {
-    if (lower(static_cast<unsigned char>(a[i])) != lower(static_cast<unsigned char>(b[i]))) return false;
+    if (lower(static_cast<unsigned char>(a[i])) != lower(static_cast<unsigned char>(b[i])))
+      return false;
   }
   return true;
 }
@@ -65,7 +70,8 @@ bool is_b64token(std::string_view s) {
   std::size_t i = 0;
   for (; i < s.size(); ++i) {
     const auto c = static_cast<unsigned char>(s[i]);
-    const bool ok = is_alnum(c) || c == '-' || c == '.' || c == '_' || c == '~' || c == '+' || c == '/';
+    const bool ok =
+        is_alnum(c) || c == '-' || c == '.' || c == '_' || c == '~' || c == '+' || c == '/';
     if (!ok) break;
   }
   if (i == 0) return false;

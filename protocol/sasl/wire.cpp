@@ -16,14 +16,20 @@ Result<ClientLine> decode_client_line(std::string_view line, LinePosition positi
   return ClientLine{Bytes{std::move(*decoded)}};
 }
 
-std::string encode_challenge(std::string_view bytes) { return base64_encode(bytes); }
+std::string encode_challenge(std::string_view bytes) {
+  return base64_encode(bytes);
+}
 
 std::string encode_initial_response(std::string_view bytes) {
   return bytes.empty() ? std::string("=") : base64_encode(bytes);
 }
 
-std::string encode_response(std::string_view bytes) { return base64_encode(bytes); }
+std::string encode_response(std::string_view bytes) {
+  return base64_encode(bytes);
+}
 
-std::string_view cancel_line() { return "*"; }
+std::string_view cancel_line() {
+  return "*";
+}
 
 }  // namespace tern::protocol::sasl

@@ -24,7 +24,8 @@ Unexpected<AddressError> syntax(std::size_t offset, std::string message) {
 AddressResult<std::size_t> utf8_at(std::string_view text, std::size_t pos, bool utf8_ok,
                                    const char* where) {
   if (!utf8_ok) {
-    return fault(AddressFault::non_ascii, pos, std::string("non-ASCII ") + where + " without SMTPUTF8");
+    return fault(AddressFault::non_ascii, pos,
+                 std::string("non-ASCII ") + where + " without SMTPUTF8");
   }
   const std::size_t n = chars::utf8_sequence_length(text, pos);
   if (n == 0) return syntax(pos, std::string("malformed UTF-8 in ") + where);
@@ -53,7 +54,8 @@ AddressResult<std::size_t> domain_label(std::string_view text, std::size_t pos, 
   }
   if (pos == start) return syntax(pos, "empty domain label");
   if (last == '-') return syntax(pos - 1, "domain label ends with '-'");
-  if (pos - start > label_bytes_max) return fault(AddressFault::too_long, start, "domain label exceeds 63 octets");
+  if (pos - start > label_bytes_max)
+    return fault(AddressFault::too_long, start, "domain label exceeds 63 octets");
   return pos;
 }
 
@@ -206,7 +208,8 @@ AddressResult<Prefix<Host>> literal_prefix(std::string_view text, const AddressO
   }
   const std::size_t max = o.limits.effective().domain_bytes_max;
   if (pos + 1 > max) {
-    return fault(AddressFault::too_long, max, "address literal exceeds " + std::to_string(max) + " octets");
+    return fault(AddressFault::too_long, max,
+                 "address literal exceeds " + std::to_string(max) + " octets");
   }
   auto host = literal_body(text.substr(1, pos - 1), 1);
   if (!host) return unexpected(host.error());
@@ -265,7 +268,8 @@ AddressResult<std::size_t> dot_local(std::string_view text, bool utf8_ok, std::s
       break;
     }
   }
-  if (pos == atom_start) return syntax(pos, pos == 0 ? "empty local part" : "local part ends with '.'");
+  if (pos == atom_start)
+    return syntax(pos, pos == 0 ? "empty local part" : "local part ends with '.'");
   out.assign(text.substr(0, pos));
   return pos;
 }
@@ -277,10 +281,12 @@ AddressResult<Prefix<Mailbox>> mailbox_prefix(std::string_view text, const Addre
   if (!end) return unexpected(end.error());
   const std::size_t max = o.limits.effective().local_part_bytes_max;
   if (*end > max) {
-    return fault(AddressFault::too_long, max, "local part exceeds " + std::to_string(max) + " octets");
+    return fault(AddressFault::too_long, max,
+                 "local part exceeds " + std::to_string(max) + " octets");
   }
   std::size_t pos = *end;
-  if (pos >= text.size() || text[pos] != '@') return syntax(pos, "expected '@' after the local part");
+  if (pos >= text.size() || text[pos] != '@')
+    return syntax(pos, "expected '@' after the local part");
   ++pos;
   auto host = host_prefix(text.substr(pos), o);
   if (!host) {
@@ -295,7 +301,8 @@ AddressResult<Prefix<Mailbox>> mailbox_prefix(std::string_view text, const Addre
 // ---- paths ---------------------------------------------------------------------------
 
 // A-d-l = At-domain *( "," At-domain ) ":" — parsed for validity, then dropped.
-AddressResult<std::size_t> source_route(std::string_view text, std::size_t pos, const AddressOptions& o) {
+AddressResult<std::size_t> source_route(std::string_view text, std::size_t pos,
+                                        const AddressOptions& o) {
   while (true) {
     if (pos >= text.size() || text[pos] != '@') return syntax(pos, "expected '@' in source route");
     ++pos;
@@ -306,7 +313,10 @@ AddressResult<std::size_t> source_route(std::string_view text, std::size_t pos, 
       return unexpected(std::move(e));
     }
     pos += *len;
-    if (pos < text.size() && text[pos] == ',') { ++pos; continue; }
+    if (pos < text.size() && text[pos] == ',') {
+      ++pos;
+      continue;
+    }
     if (pos < text.size() && text[pos] == ':') return pos + 1;
     return syntax(pos, "expected ',' or ':' in source route");
   }
@@ -319,7 +329,8 @@ struct PathParse {
   std::size_t length = 0;
 };
 
-AddressResult<PathParse> path_prefix(std::string_view text, const AddressOptions& o, PathKind kind) {
+AddressResult<PathParse> path_prefix(std::string_view text, const AddressOptions& o,
+                                     PathKind kind) {
   if (text.empty() || text[0] != '<') return syntax(0, "expected '<'");
   const std::size_t max = o.limits.effective().path_bytes_max;
   std::size_t pos = 1;
@@ -344,7 +355,8 @@ AddressResult<PathParse> path_prefix(std::string_view text, const AddressOptions
   pos += mb->length;
   if (pos >= text.size() || text[pos] != '>') return syntax(pos, "expected '>' to close the path");
   ++pos;
-  if (pos > max) return fault(AddressFault::too_long, max, "path exceeds " + std::to_string(max) + " octets");
+  if (pos > max)
+    return fault(AddressFault::too_long, max, "path exceeds " + std::to_string(max) + " octets");
   path.mailbox = std::move(mb->value);
   return PathParse{std::move(path), pos};
 }
@@ -381,12 +393,16 @@ void append_hex(std::string& out, unsigned value) {
 
 std::string ipv6_text(const Ipv6Literal& v6) {
   std::array<unsigned, 8> w{};
-  for (std::size_t i = 0; i < 8; ++i) w[i] = static_cast<unsigned>(v6.octets[2 * i] << 8 | v6.octets[2 * i + 1]);
+  for (std::size_t i = 0; i < 8; ++i)
+    w[i] = static_cast<unsigned>(v6.octets[2 * i] << 8 | v6.octets[2 * i + 1]);
   std::size_t best = 8, best_len = 0;
   for (std::size_t i = 0; i < 8;) {
     std::size_t j = i;
     while (j < 8 && w[j] == 0) ++j;
-    if (j - i > best_len && j - i >= 2) { best = i; best_len = j - i; }
+    if (j - i > best_len && j - i >= 2) {
+      best = i;
+      best_len = j - i;
+    }
     i = (j == i) ? i + 1 : j;
   }
   std::string out;
@@ -409,7 +425,9 @@ struct HostWriter {
            std::to_string(v4.octets[2]) + "." + std::to_string(v4.octets[3]) + "]";
   }
   std::string operator()(const Ipv6Literal& v6) const { return "[IPv6:" + ipv6_text(v6) + "]"; }
-  std::string operator()(const GeneralLiteral& g) const { return "[" + g.tag + ":" + g.content + "]"; }
+  std::string operator()(const GeneralLiteral& g) const {
+    return "[" + g.tag + ":" + g.content + "]";
+  }
 };
 
 }  // namespace
@@ -449,11 +467,13 @@ AddressResult<Prefix<ForwardPath>> parse_forward_path_prefix(std::string_view te
   return Prefix<ForwardPath>{ForwardPath{std::move(r->path)}, r->length};
 }
 
-AddressResult<ReversePath> parse_reverse_path(std::string_view text, const AddressOptions& options) {
+AddressResult<ReversePath> parse_reverse_path(std::string_view text,
+                                              const AddressOptions& options) {
   return whole<ReversePath>(parse_reverse_path_prefix(text, options), text.size());
 }
 
-AddressResult<ForwardPath> parse_forward_path(std::string_view text, const AddressOptions& options) {
+AddressResult<ForwardPath> parse_forward_path(std::string_view text,
+                                              const AddressOptions& options) {
   return whole<ForwardPath>(parse_forward_path_prefix(text, options), text.size());
 }
 
@@ -468,15 +488,21 @@ std::string serialize_local_part(std::string_view local_part) {
   return out;
 }
 
-std::string serialize(const Host& host) { return std::visit(HostWriter{}, host); }
+std::string serialize(const Host& host) {
+  return std::visit(HostWriter{}, host);
+}
 
 std::string serialize(const Mailbox& mailbox) {
   return serialize_local_part(mailbox.local_part) + "@" + serialize(mailbox.host);
 }
 
-std::string serialize(const Path& path) { return chars::concat({"<", serialize(path.mailbox), ">"}); }
+std::string serialize(const Path& path) {
+  return chars::concat({"<", serialize(path.mailbox), ">"});
+}
 
-std::string serialize(const ReversePath& path) { return path.path ? serialize(*path.path) : "<>"; }
+std::string serialize(const ReversePath& path) {
+  return path.path ? serialize(*path.path) : "<>";
+}
 
 std::string serialize(const ForwardPath& path) {
   return path.path ? serialize(*path.path) : "<Postmaster>";

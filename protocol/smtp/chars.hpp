@@ -13,14 +13,30 @@
 
 namespace tern::protocol::smtp::chars {
 
-constexpr unsigned char u8(char c) { return static_cast<unsigned char>(c); }
-constexpr bool is_alpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
-constexpr bool is_digit(char c) { return c >= '0' && c <= '9'; }
-constexpr bool is_let_dig(char c) { return is_alpha(c) || is_digit(c); }
-constexpr bool is_hex(char c) { return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
-constexpr bool is_non_ascii(char c) { return u8(c) >= 0x80; }
-constexpr char to_upper(char c) { return (c >= 'a' && c <= 'z') ? static_cast<char>(c - 32) : c; }
-constexpr char to_lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
+constexpr unsigned char u8(char c) {
+  return static_cast<unsigned char>(c);
+}
+constexpr bool is_alpha(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+constexpr bool is_digit(char c) {
+  return c >= '0' && c <= '9';
+}
+constexpr bool is_let_dig(char c) {
+  return is_alpha(c) || is_digit(c);
+}
+constexpr bool is_hex(char c) {
+  return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+constexpr bool is_non_ascii(char c) {
+  return u8(c) >= 0x80;
+}
+constexpr char to_upper(char c) {
+  return (c >= 'a' && c <= 'z') ? static_cast<char>(c - 32) : c;
+}
+constexpr char to_lower(char c) {
+  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c;
+}
 
 constexpr int hex_value(char c) {
   if (is_digit(c)) return c - '0';
@@ -33,12 +49,26 @@ constexpr int hex_value(char c) {
 constexpr bool is_atext(char c) {
   if (is_let_dig(c)) return true;
   switch (c) {
-    case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+': case '-':
-    case '/': case '=': case '?': case '^': case '_': case '`': case '{': case '|': case '}':
-    case '~':
-      return true;
-    default:
-      return false;
+    case '!':
+    case '#':
+    case '$':
+    case '%':
+    case '&':
+    case '\'':
+    case '*':
+    case '+':
+    case '-':
+    case '/':
+    case '=':
+    case '?':
+    case '^':
+    case '_':
+    case '`':
+    case '{':
+    case '|':
+    case '}':
+    case '~': return true;
+    default: return false;
   }
 }
 
@@ -49,7 +79,9 @@ constexpr bool is_qtext(char c) {
 }
 
 // Printable ASCII and space: the range a quoted-pair may escape, and VRFY/NOOP text.
-constexpr bool is_print_or_space(char c) { return u8(c) >= 32 && u8(c) <= 126; }
+constexpr bool is_print_or_space(char c) {
+  return u8(c) >= 32 && u8(c) <= 126;
+}
 
 inline bool iequals(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
@@ -86,15 +118,33 @@ inline std::size_t utf8_sequence_length(std::string_view s, std::size_t i) {
   const unsigned char b0 = u8(s[i]);
   std::size_t n = 0;
   unsigned char lo = 0x80, hi = 0xBF;  // allowed range of the second byte
-  if (b0 >= 0xC2 && b0 <= 0xDF) { n = 2; }
-  else if (b0 == 0xE0) { n = 3; lo = 0xA0; }            // no overlongs
-  else if (b0 >= 0xE1 && b0 <= 0xEC) { n = 3; }
-  else if (b0 == 0xED) { n = 3; hi = 0x9F; }            // no surrogates
-  else if (b0 >= 0xEE && b0 <= 0xEF) { n = 3; }
-  else if (b0 == 0xF0) { n = 4; lo = 0x90; }            // no overlongs
-  else if (b0 >= 0xF1 && b0 <= 0xF3) { n = 4; }
-  else if (b0 == 0xF4) { n = 4; hi = 0x8F; }            // nothing above U+10FFFF
-  else { return 0; }
+  if (b0 >= 0xC2 && b0 <= 0xDF) {
+    n = 2;
+  } else if (b0 == 0xE0) {
+    n = 3;
+    lo = 0xA0;
+  }  // no overlongs
+  else if (b0 >= 0xE1 && b0 <= 0xEC) {
+    n = 3;
+  } else if (b0 == 0xED) {
+    n = 3;
+    hi = 0x9F;
+  }  // no surrogates
+  else if (b0 >= 0xEE && b0 <= 0xEF) {
+    n = 3;
+  } else if (b0 == 0xF0) {
+    n = 4;
+    lo = 0x90;
+  }  // no overlongs
+  else if (b0 >= 0xF1 && b0 <= 0xF3) {
+    n = 4;
+  } else if (b0 == 0xF4) {
+    n = 4;
+    hi = 0x8F;
+  }  // nothing above U+10FFFF
+  else {
+    return 0;
+  }
   if (s.size() - i < n) return 0;
   const unsigned char b1 = u8(s[i + 1]);
   if (b1 < lo || b1 > hi) return 0;
@@ -107,7 +157,10 @@ inline std::size_t utf8_sequence_length(std::string_view s, std::size_t i) {
 
 inline bool utf8_valid(std::string_view s) {
   for (std::size_t i = 0; i < s.size();) {
-    if (!is_non_ascii(s[i])) { ++i; continue; }
+    if (!is_non_ascii(s[i])) {
+      ++i;
+      continue;
+    }
     const std::size_t n = utf8_sequence_length(s, i);
     if (n == 0) return false;
     i += n;

@@ -49,7 +49,9 @@ const std::error_category& client_category() {
   return category;
 }
 
-std::error_code make_error_code(client_errc e) { return {static_cast<int>(e), client_category()}; }
+std::error_code make_error_code(client_errc e) {
+  return {static_cast<int>(e), client_category()};
+}
 
 Capabilities parse_capabilities(const Reply& ehlo_reply) {
   Capabilities caps;
@@ -57,7 +59,8 @@ Capabilities parse_capabilities(const Reply& ehlo_reply) {
   for (std::size_t i = 1; i < ehlo_reply.lines.size(); ++i) {
     const std::string line = upper(ehlo_reply.lines[i]);
     const std::string keyword = line.substr(0, line.find(' '));
-    const std::string argument = line.size() > keyword.size() ? line.substr(keyword.size() + 1) : "";
+    const std::string argument =
+        line.size() > keyword.size() ? line.substr(keyword.size() + 1) : "";
     if (keyword == "PIPELINING") caps.pipelining = true;
     if (keyword == "8BITMIME") caps.eight_bit_mime = true;
     if (keyword == "BINARYMIME") caps.binary_mime = true;
@@ -88,7 +91,10 @@ Capabilities parse_capabilities(const Reply& ehlo_reply) {
 }
 
 ClientSession::ClientSession(ClientConfig config, Instant now)
-    : config_(std::move(config)), tls_active_(config_.tls_active), parser_(config_.replies), now_(now) {
+    : config_(std::move(config)),
+      tls_active_(config_.tls_active),
+      parser_(config_.replies),
+      now_(now) {
   expected_.push_back({Expect::greeting, 0, config_.greeting_timeout});
   deadline_ = now + config_.greeting_timeout;
 }
@@ -129,7 +135,8 @@ bool ClientSession::process_replies() {
     if (caps_.enhanced_status_codes) *reply = extract_enhanced_status(std::move(*reply));
     on_reply(std::move(*reply), expected);
   }
-  deadline_ = expected_.empty() ? std::nullopt : std::optional<Instant>(now_ + expected_.front().timeout);
+  deadline_ =
+      expected_.empty() ? std::nullopt : std::optional<Instant>(now_ + expected_.front().timeout);
   return progressed;
 }
 
@@ -187,7 +194,7 @@ void ClientSession::on_reply(Reply reply, Expected expected) {
 void ClientSession::on_greeting(const Reply& reply) {
   if (reply.code != 220) {
     return fail(outcome_of(reply) == Outcome::permanent_failure ? Outcome::permanent_failure
-                                                               : Outcome::temporary_failure,
+                                                                : Outcome::temporary_failure,
                 reply, "the server refused the connection", true);
   }
   phase_ = Phase::hello;
@@ -200,7 +207,8 @@ void ClientSession::on_hello(const Reply& reply, bool was_ehlo) {
     return after_hello();
   }
   // RFC 5321 §4.1.4: a server that does not know EHLO answers 5xx; try HELO once.
-  if (was_ehlo && config_.mode == ClientMode::smtp && reply.code / 100 == 5 && !helo_fallback_tried_) {
+  if (was_ehlo && config_.mode == ClientMode::smtp && reply.code / 100 == 5 &&
+      !helo_fallback_tried_) {
     helo_fallback_tried_ = true;
     return send("HELO " + config_.helo_name, Expect::helo);
   }
@@ -213,7 +221,8 @@ void ClientSession::after_hello() {
     return send("STARTTLS", Expect::starttls);
   }
   if (!tls_active_ && config_.starttls == StartTlsPolicy::require) {
-    return fail(Outcome::temporary_failure, std::nullopt, "TLS is required but the server does not offer STARTTLS", true);
+    return fail(Outcome::temporary_failure, std::nullopt,
+                "TLS is required but the server does not offer STARTTLS", true);
   }
   if (config_.auth && !authenticated_) return start_auth();
   become_ready();
@@ -234,7 +243,8 @@ void ClientSession::on_starttls(const Reply& reply) {
 
 void ClientSession::start_auth() {
   if (config_.auth_requires_tls && !tls_active_) {
-    return fail(Outcome::temporary_failure, std::nullopt, "refusing to send credentials without TLS", true);
+    return fail(Outcome::temporary_failure, std::nullopt,
+                "refusing to send credentials without TLS", true);
   }
   std::optional<std::string> chosen;
   for (const auto& mechanism : config_.auth->mechanisms) {
@@ -243,13 +253,17 @@ void ClientSession::start_auth() {
       break;
     }
   }
-  if (!chosen) return fail(Outcome::temporary_failure, std::nullopt, "no AUTH mechanism in common with the server", true);
+  if (!chosen)
+    return fail(Outcome::temporary_failure, std::nullopt,
+                "no AUTH mechanism in common with the server", true);
   auto client = sasl::Client::create(*chosen, config_.auth->credentials);
-  if (!client) return fail(Outcome::temporary_failure, std::nullopt, "AUTH: " + client.error().message, true);
+  if (!client)
+    return fail(Outcome::temporary_failure, std::nullopt, "AUTH: " + client.error().message, true);
   sasl_ = std::move(client).value();
   phase_ = Phase::auth;
   auto initial = sasl_->initial_response();
-  send("AUTH " + *chosen + (initial ? " " + sasl::encode_initial_response(*initial) : ""), Expect::auth);
+  send("AUTH " + *chosen + (initial ? " " + sasl::encode_initial_response(*initial) : ""),
+       Expect::auth);
 }
 
 void ClientSession::on_auth(const Reply& reply) {
@@ -502,7 +516,8 @@ void ClientSession::quit(Instant now) {
   process_replies();
 }
 
-void ClientSession::fail(Outcome outcome, std::optional<Reply> reply, std::string reason, bool usable) {
+void ClientSession::fail(Outcome outcome, std::optional<Reply> reply, std::string reason,
+                         bool usable) {
   if (phase_ == Phase::quitting) {  // nothing is open any more: just end
     expected_.clear();
     deadline_.reset();
@@ -511,9 +526,9 @@ void ClientSession::fail(Outcome outcome, std::optional<Reply> reply, std::strin
     return;
   }
   if (txn_) {
-    const Reply stand_in = reply.value_or(local_reply(outcome == Outcome::permanent_failure ? 554 : 451,
-                                                      {static_cast<std::uint16_t>(outcome == Outcome::permanent_failure ? 5 : 4), 4, 0},
-                                                      reason));
+    const Reply stand_in = reply.value_or(local_reply(
+        outcome == Outcome::permanent_failure ? 554 : 451,
+        {static_cast<std::uint16_t>(outcome == Outcome::permanent_failure ? 5 : 4), 4, 0}, reason));
     decide_open(outcome, stand_in);
     txn_.reset();
     events_.push(MessageDoneEvent{});

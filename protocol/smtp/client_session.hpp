@@ -98,23 +98,35 @@ struct Envelope {
 
 enum class Outcome { delivered, temporary_failure, permanent_failure };
 
-struct ReadyEvent { Capabilities capabilities; bool tls_active; bool authenticated; };
+struct ReadyEvent {
+  Capabilities capabilities;
+  bool tls_active;
+  bool authenticated;
+};
 struct ClientStartTlsEvent {};
 struct BodyWantedEvent {};
-struct RecipientEvent { std::size_t index; Outcome outcome; Reply reply; };
+struct RecipientEvent {
+  std::size_t index;
+  Outcome outcome;
+  Reply reply;
+};
 struct MessageDoneEvent {};
-struct SessionFailedEvent { Outcome outcome; std::optional<Reply> reply; std::string reason; };
+struct SessionFailedEvent {
+  Outcome outcome;
+  std::optional<Reply> reply;
+  std::string reason;
+};
 struct ClientClosedEvent {};
 
 using ClientEvent = std::variant<ReadyEvent, ClientStartTlsEvent, BodyWantedEvent, RecipientEvent,
                                  MessageDoneEvent, SessionFailedEvent, ClientClosedEvent>;
 
 enum class client_errc {
-  not_ready = 1,       // submit while another transaction runs, or before ReadyEvent
-  no_recipients,       // an envelope without recipients
-  body_not_wanted,     // send_body/end_body before BodyWantedEvent or after end_body
-  not_awaiting_tls,    // on_tls_established without a ClientStartTlsEvent
-  closed,              // the session has ended
+  not_ready = 1,     // submit while another transaction runs, or before ReadyEvent
+  no_recipients,     // an envelope without recipients
+  body_not_wanted,   // send_body/end_body before BodyWantedEvent or after end_body
+  not_awaiting_tls,  // on_tls_established without a ClientStartTlsEvent
+  closed,            // the session has ended
 };
 const std::error_category& client_category();
 std::error_code make_error_code(client_errc e);
@@ -144,9 +156,37 @@ class ClientSession {
   const Capabilities& capabilities() const { return caps_; }
 
  private:
-  enum class Phase { greeting, hello, starttls, awaiting_tls, auth, ready, transaction, quitting, closed };
-  enum class Expect { greeting, ehlo, helo, starttls, auth, rset, mail, rcpt, data, data_end, bdat, bdat_last, quit };
-  struct Expected { Expect kind; std::size_t index = 0; Duration timeout; };
+  enum class Phase {
+    greeting,
+    hello,
+    starttls,
+    awaiting_tls,
+    auth,
+    ready,
+    transaction,
+    quitting,
+    closed
+  };
+  enum class Expect {
+    greeting,
+    ehlo,
+    helo,
+    starttls,
+    auth,
+    rset,
+    mail,
+    rcpt,
+    data,
+    data_end,
+    bdat,
+    bdat_last,
+    quit
+  };
+  struct Expected {
+    Expect kind;
+    std::size_t index = 0;
+    Duration timeout;
+  };
   struct Transaction {
     Envelope envelope;
     std::vector<bool> decided;          // per recipient: outcome already reported

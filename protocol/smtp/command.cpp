@@ -12,16 +12,19 @@ constexpr std::size_t mechanism_bytes_max = 20;  // RFC 4422 §3.1 / RFC 4954 sa
 
 Unexpected<CommandError> reject(std::uint16_t code, EnhancedStatus status, std::size_t offset,
                                 std::string message, std::string_view usage = {}) {
-  return unexpected(CommandError{code, status, Error{offset, std::move(message)}, std::string(usage), std::nullopt});
+  return unexpected(CommandError{code, status, Error{offset, std::move(message)},
+                                 std::string(usage), std::nullopt});
 }
 
 // 501 5.5.2: the arguments do not have the shape of the command.
-Unexpected<CommandError> bad_syntax(std::size_t offset, std::string message, std::string_view usage) {
+Unexpected<CommandError> bad_syntax(std::size_t offset, std::string message,
+                                    std::string_view usage) {
   return reject(501, {5, 5, 2}, offset, std::move(message), usage);
 }
 
 // 501 5.5.4: the shape is right but a value is not acceptable.
-Unexpected<CommandError> bad_argument(std::size_t offset, std::string message, std::string_view usage) {
+Unexpected<CommandError> bad_argument(std::size_t offset, std::string message,
+                                      std::string_view usage) {
   return reject(501, {5, 5, 4}, offset, std::move(message), usage);
 }
 
@@ -42,9 +45,14 @@ Unexpected<CommandError> address_fault(const AddressError& e, std::size_t base, 
 std::optional<CommandError> check_text(std::string_view text, std::size_t at, const ParseOptions& o,
                                        std::string_view usage) {
   for (std::size_t i = 0; i < text.size();) {
-    if (chars::is_print_or_space(text[i])) { ++i; continue; }
-    if (!chars::is_non_ascii(text[i])) return bad_argument(at + i, "control character in argument", usage).error;
-    if (!o.smtputf8) return bad_argument(at + i, "non-ASCII argument without SMTPUTF8", usage).error;
+    if (chars::is_print_or_space(text[i])) {
+      ++i;
+      continue;
+    }
+    if (!chars::is_non_ascii(text[i]))
+      return bad_argument(at + i, "control character in argument", usage).error;
+    if (!o.smtputf8)
+      return bad_argument(at + i, "non-ASCII argument without SMTPUTF8", usage).error;
     const std::size_t n = chars::utf8_sequence_length(text, i);
     if (n == 0) return bad_argument(at + i, "malformed UTF-8 in argument", usage).error;
     i += n;
@@ -73,8 +81,10 @@ Expected<std::optional<std::string>, CommandError> text_arg(const Context& c, bo
     if (required) return bad_syntax(c.at, "missing argument", c.usage);
     return std::optional<std::string>();
   }
-  if (c.args[0] != ' ' || c.args.size() == 1) return bad_syntax(c.at, "expected one space and an argument", c.usage);
-  if (auto e = check_text(c.args.substr(1), c.at + 1, c.options, c.usage)) return unexpected(std::move(*e));
+  if (c.args[0] != ' ' || c.args.size() == 1)
+    return bad_syntax(c.at, "expected one space and an argument", c.usage);
+  if (auto e = check_text(c.args.substr(1), c.at + 1, c.options, c.usage))
+    return unexpected(std::move(*e));
   return std::optional<std::string>(std::string(c.args.substr(1)));
 }
 
@@ -112,14 +122,17 @@ std::optional<std::size_t> path_start(std::string_view args, std::string_view ke
 Expected<std::string_view, CommandError> params_text(const Context& c, std::size_t pos) {
   if (pos == c.args.size()) return std::string_view();
   if (c.args[pos] != ' ') return bad_syntax(c.at + pos, "expected a space after the path", c.usage);
-  if (pos + 1 == c.args.size()) return bad_syntax(c.at + pos, "trailing space after the path", c.usage);
+  if (pos + 1 == c.args.size())
+    return bad_syntax(c.at + pos, "trailing space after the path", c.usage);
   return c.args.substr(pos + 1);
 }
 
 template <class P>
 std::optional<CommandError> check_unknown(const Context& c, const P& params) {
   if (!c.options.reject_unknown_params || params.unknown.empty()) return std::nullopt;
-  return reject(555, {5, 5, 4}, c.at, "unsupported parameter " + params.unknown.front().keyword, c.usage).error;
+  return reject(555, {5, 5, 4}, c.at, "unsupported parameter " + params.unknown.front().keyword,
+                c.usage)
+      .error;
 }
 
 CommandResult mail(const Context& c) {
@@ -132,10 +145,12 @@ CommandResult mail(const Context& c) {
   if (!text) return unexpected(text.error());
   auto params = parse_mail_params(*text, ParamOptions{c.options.limits, c.options.smtputf8});
   const std::size_t params_at = c.at + *start + path->length + 1;
-  if (!params) return bad_argument(params_at + params.error().offset, params.error().message, c.usage);
+  if (!params)
+    return bad_argument(params_at + params.error().offset, params.error().message, c.usage);
   if (auto e = check_unknown(c, *params)) return unexpected(std::move(*e));
   if (path->value.path && needs_smtputf8(path->value.path->mailbox) && !params->smtputf8) {
-    return reject(553, {5, 6, 7}, c.at + *start, "non-ASCII address without the SMTPUTF8 parameter", c.usage);
+    return reject(553, {5, 6, 7}, c.at + *start, "non-ASCII address without the SMTPUTF8 parameter",
+                  c.usage);
   }
   return Command{Mail{std::move(path->value), std::move(*params)}};
 }
@@ -150,7 +165,8 @@ CommandResult rcpt(const Context& c) {
   if (!text) return unexpected(text.error());
   auto params = parse_rcpt_params(*text, ParamOptions{c.options.limits, c.options.smtputf8});
   const std::size_t params_at = c.at + *start + path->length + 1;
-  if (!params) return bad_argument(params_at + params.error().offset, params.error().message, c.usage);
+  if (!params)
+    return bad_argument(params_at + params.error().offset, params.error().message, c.usage);
   if (auto e = check_unknown(c, *params)) return unexpected(std::move(*e));
   return Command{Rcpt{std::move(path->value), std::move(*params)}};
 }
@@ -160,10 +176,12 @@ CommandResult bdat(const Context& c) {
   const std::string_view rest = c.args.substr(1);
   const std::size_t sp = rest.find(' ');
   const std::string_view digits = rest.substr(0, sp);
-  if (digits.empty() || digits.size() > 20) return bad_syntax(c.at + 1, "expected a chunk size of 1 to 20 digits", c.usage);
+  if (digits.empty() || digits.size() > 20)
+    return bad_syntax(c.at + 1, "expected a chunk size of 1 to 20 digits", c.usage);
   Bdat b;
   for (char ch : digits) {
-    if (!chars::is_digit(ch)) return bad_syntax(c.at + 1, "expected a chunk size of 1 to 20 digits", c.usage);
+    if (!chars::is_digit(ch))
+      return bad_syntax(c.at + 1, "expected a chunk size of 1 to 20 digits", c.usage);
     const auto d = static_cast<std::uint64_t>(ch - '0');
     if (b.chunk_bytes > (std::numeric_limits<std::uint64_t>::max() - d) / 10) {
       return bad_argument(c.at + 1, "chunk size does not fit in 64 bits", c.usage);
@@ -171,11 +189,15 @@ CommandResult bdat(const Context& c) {
     b.chunk_bytes = b.chunk_bytes * 10 + d;
   }
   if (sp != std::string_view::npos) {
-    if (!chars::iequals(rest.substr(sp + 1), "LAST")) return bad_syntax(c.at + 2 + sp, "expected LAST", c.usage);
+    if (!chars::iequals(rest.substr(sp + 1), "LAST"))
+      return bad_syntax(c.at + 2 + sp, "expected LAST", c.usage);
     b.last = true;
   }
   if (b.chunk_bytes > c.options.bdat_chunk_bytes_max) {
-    auto e = reject(552, {5, 3, 4}, c.at + 1, "chunk size exceeds " + std::to_string(c.options.bdat_chunk_bytes_max) + " octets", c.usage);
+    auto e =
+        reject(552, {5, 3, 4}, c.at + 1,
+               "chunk size exceeds " + std::to_string(c.options.bdat_chunk_bytes_max) + " octets",
+               c.usage);
     e.error.bdat_chunk_bytes = b.chunk_bytes;
     return e;
   }
@@ -186,7 +208,10 @@ bool is_base64(std::string_view s) {
   if (s.empty() || s.size() % 4 != 0) return false;
   std::size_t pad = 0;
   for (char ch : s) {
-    if (ch == '=') { ++pad; continue; }
+    if (ch == '=') {
+      ++pad;
+      continue;
+    }
     if (pad > 0) return false;  // '=' only at the end
     if (!chars::is_let_dig(ch) && ch != '+' && ch != '/') return false;
   }
@@ -198,16 +223,21 @@ CommandResult auth(const Context& c) {
   const std::string_view rest = c.args.substr(1);
   const std::size_t sp = rest.find(' ');
   const std::string_view mech = rest.substr(0, sp);
-  if (mech.empty() || mech.size() > mechanism_bytes_max) return bad_syntax(c.at + 1, "invalid mechanism name", c.usage);
+  if (mech.empty() || mech.size() > mechanism_bytes_max)
+    return bad_syntax(c.at + 1, "invalid mechanism name", c.usage);
   for (char ch : mech) {
-    if (!chars::is_let_dig(ch) && ch != '-' && ch != '_') return bad_syntax(c.at + 1, "invalid mechanism name", c.usage);
+    if (!chars::is_let_dig(ch) && ch != '-' && ch != '_')
+      return bad_syntax(c.at + 1, "invalid mechanism name", c.usage);
   }
   Auth a{chars::to_upper_ascii(mech), std::nullopt};
   if (sp != std::string_view::npos) {
     const std::string_view resp = rest.substr(sp + 1);
-    if (resp == "=") a.initial_response = std::string();
-    else if (is_base64(resp)) a.initial_response = std::string(resp);
-    else return bad_syntax(c.at + 2 + sp, "initial response is not base64 or \"=\"", c.usage);
+    if (resp == "=")
+      a.initial_response = std::string();
+    else if (is_base64(resp))
+      a.initial_response = std::string(resp);
+    else
+      return bad_syntax(c.at + 2 + sp, "initial response is not base64 or \"=\"", c.usage);
   }
   return Command{std::move(a)};
 }
@@ -259,7 +289,8 @@ std::optional<CommandError> check_line(std::string_view line, const GrammarLimit
   }
   for (std::size_t i = 0; i < line.size(); ++i) {
     if (line[i] == '\0') return reject(500, {5, 5, 2}, i, "NUL byte in command line").error;
-    if (line[i] == '\r' || line[i] == '\n') return reject(500, {5, 5, 2}, i, "bare CR or LF in command line").error;
+    if (line[i] == '\r' || line[i] == '\n')
+      return reject(500, {5, 5, 2}, i, "bare CR or LF in command line").error;
   }
   return std::nullopt;
 }
@@ -288,31 +319,45 @@ struct ArgsWriter {
   S operator()(const Ehlo& c) const { return chars::concat({" ", serialize(c.host)}); }
   S operator()(const Helo& c) const { return chars::concat({" ", serialize(c.host)}); }
   S operator()(const Lhlo& c) const { return chars::concat({" ", serialize(c.host)}); }
-  S operator()(const Mail& c) const { return chars::concat({" FROM:", serialize(c.path), serialize_params(c.params)}); }
-  S operator()(const Rcpt& c) const { return chars::concat({" TO:", serialize(c.path), serialize_params(c.params)}); }
-  S operator()(const Bdat& c) const { return chars::concat({" ", std::to_string(c.chunk_bytes), c.last ? " LAST" : ""}); }
+  S operator()(const Mail& c) const {
+    return chars::concat({" FROM:", serialize(c.path), serialize_params(c.params)});
+  }
+  S operator()(const Rcpt& c) const {
+    return chars::concat({" TO:", serialize(c.path), serialize_params(c.params)});
+  }
+  S operator()(const Bdat& c) const {
+    return chars::concat({" ", std::to_string(c.chunk_bytes), c.last ? " LAST" : ""});
+  }
   S operator()(const Noop& c) const { return c.text ? chars::concat({" ", *c.text}) : S(); }
   S operator()(const Vrfy& c) const { return chars::concat({" ", c.text}); }
   S operator()(const Expn& c) const { return chars::concat({" ", c.text}); }
   S operator()(const Help& c) const { return c.topic ? chars::concat({" ", *c.topic}) : S(); }
   S operator()(const Auth& c) const {
     if (!c.initial_response) return chars::concat({" ", c.mechanism});
-    return chars::concat({" ", c.mechanism, " ", c.initial_response->empty() ? "=" : std::string_view(*c.initial_response)});
+    return chars::concat(
+        {" ", c.mechanism, " ",
+         c.initial_response->empty() ? "=" : std::string_view(*c.initial_response)});
   }
   template <class T>
-  S operator()(const T&) const { return S(); }
+  S operator()(const T&) const {
+    return S();
+  }
 };
 
 // A source route is parsed but never written back, so compare without that flag.
 Command without_source_routes(Command c) {
-  if (auto* m = std::get_if<Mail>(&c); m != nullptr && m->path.path) m->path.path->source_route_ignored = false;
-  if (auto* r = std::get_if<Rcpt>(&c); r != nullptr && r->path.path) r->path.path->source_route_ignored = false;
+  if (auto* m = std::get_if<Mail>(&c); m != nullptr && m->path.path)
+    m->path.path->source_route_ignored = false;
+  if (auto* r = std::get_if<Rcpt>(&c); r != nullptr && r->path.path)
+    r->path.path->source_route_ignored = false;
   return c;
 }
 
 }  // namespace
 
-std::string_view verb_name(const Command& command) { return std::visit(VerbName{}, command); }
+std::string_view verb_name(const Command& command) {
+  return std::visit(VerbName{}, command);
+}
 
 Reply CommandError::to_reply() const {
   Reply r{code, status, {error.message}};
@@ -344,8 +389,11 @@ Result<std::string> serialize(const Command& command) {
   const std::size_t big = line.size() + 2;
   o.limits = GrammarLimits{big, big, big, big, big, big}.effective();
   auto back = parse_command(std::span<const char>(line.data(), line.size()), o);
-  if (!back) return fail(back.error().error.offset, "command cannot be serialized: " + back.error().error.message);
-  if (*back != without_source_routes(command)) return fail(0, "command cannot be serialized canonically");
+  if (!back)
+    return fail(back.error().error.offset,
+                "command cannot be serialized: " + back.error().error.message);
+  if (*back != without_source_routes(command))
+    return fail(0, "command cannot be serialized canonically");
   return line + "\r\n";
 }
 

@@ -46,9 +46,18 @@
 
 namespace tern::protocol::smtp {
 
-struct Ehlo { Host host; friend bool operator==(const Ehlo&, const Ehlo&) = default; };
-struct Helo { Host host; friend bool operator==(const Helo&, const Helo&) = default; };
-struct Lhlo { Host host; friend bool operator==(const Lhlo&, const Lhlo&) = default; };
+struct Ehlo {
+  Host host;
+  friend bool operator==(const Ehlo&, const Ehlo&) = default;
+};
+struct Helo {
+  Host host;
+  friend bool operator==(const Helo&, const Helo&) = default;
+};
+struct Lhlo {
+  Host host;
+  friend bool operator==(const Lhlo&, const Lhlo&) = default;
+};
 struct Mail {
   ReversePath path;
   MailParams params;
@@ -59,27 +68,47 @@ struct Rcpt {
   RcptParams params;
   friend bool operator==(const Rcpt&, const Rcpt&) = default;
 };
-struct Data { friend bool operator==(const Data&, const Data&) = default; };
+struct Data {
+  friend bool operator==(const Data&, const Data&) = default;
+};
 struct Bdat {
   std::uint64_t chunk_bytes = 0;
   bool last = false;
   friend bool operator==(const Bdat&, const Bdat&) = default;
 };
-struct Rset { friend bool operator==(const Rset&, const Rset&) = default; };
-struct Noop { std::optional<std::string> text; friend bool operator==(const Noop&, const Noop&) = default; };
-struct Quit { friend bool operator==(const Quit&, const Quit&) = default; };
-struct Vrfy { std::string text; friend bool operator==(const Vrfy&, const Vrfy&) = default; };
-struct Expn { std::string text; friend bool operator==(const Expn&, const Expn&) = default; };
-struct Help { std::optional<std::string> topic; friend bool operator==(const Help&, const Help&) = default; };
-struct StartTls { friend bool operator==(const StartTls&, const StartTls&) = default; };
+struct Rset {
+  friend bool operator==(const Rset&, const Rset&) = default;
+};
+struct Noop {
+  std::optional<std::string> text;
+  friend bool operator==(const Noop&, const Noop&) = default;
+};
+struct Quit {
+  friend bool operator==(const Quit&, const Quit&) = default;
+};
+struct Vrfy {
+  std::string text;
+  friend bool operator==(const Vrfy&, const Vrfy&) = default;
+};
+struct Expn {
+  std::string text;
+  friend bool operator==(const Expn&, const Expn&) = default;
+};
+struct Help {
+  std::optional<std::string> topic;
+  friend bool operator==(const Help&, const Help&) = default;
+};
+struct StartTls {
+  friend bool operator==(const StartTls&, const StartTls&) = default;
+};
 struct Auth {
-  std::string mechanism;                    // upper-cased, 1..20 of [A-Z0-9-_]
+  std::string mechanism;                        // upper-cased, 1..20 of [A-Z0-9-_]
   std::optional<std::string> initial_response;  // base64 as sent; "" stands for "="
   friend bool operator==(const Auth&, const Auth&) = default;
 };
 
-using Command = std::variant<Ehlo, Helo, Lhlo, Mail, Rcpt, Data, Bdat, Rset, Noop, Quit, Vrfy,
-                             Expn, Help, StartTls, Auth>;
+using Command = std::variant<Ehlo, Helo, Lhlo, Mail, Rcpt, Data, Bdat, Rset, Noop, Quit, Vrfy, Expn,
+                             Help, StartTls, Auth>;
 
 // The verb as it is written on the wire ("EHLO", "STARTTLS").
 std::string_view verb_name(const Command& command);

@@ -18,12 +18,14 @@ void DataDecoder::emit(const char* first, const char* last, std::string& out) {
     constexpr std::uint64_t kNoLimit = UINT64_MAX;
     const std::uint64_t line_content_max =
         options_.line_bytes_max >= 2 ? options_.line_bytes_max - 2 : 0;
-    const std::uint64_t line_room =
-        options_.line_bytes_max == 0 ? kNoLimit
-        : line_content_max > line_bytes_ ? line_content_max - line_bytes_ : 0;
-    const std::uint64_t size_room =
-        options_.message_bytes_max == 0 ? kNoLimit
-        : options_.message_bytes_max > body_bytes_ ? options_.message_bytes_max - body_bytes_ : 0;
+    const std::uint64_t line_room = options_.line_bytes_max == 0 ? kNoLimit
+                                    : line_content_max > line_bytes_
+                                        ? line_content_max - line_bytes_
+                                        : 0;
+    const std::uint64_t size_room = options_.message_bytes_max == 0 ? kNoLimit
+                                    : options_.message_bytes_max > body_bytes_
+                                        ? options_.message_bytes_max - body_bytes_
+                                        : 0;
     if (count > line_room || count > size_room) {
       // Keep the octets before the one that crosses, so the output does not depend on how
       // the input was split.
@@ -106,8 +108,7 @@ DecodeStep DataDecoder::decode(std::span<const char> in, std::string& out) {
           emit_line_end(out, false);
         }
         break;
-      case State::finished:
-        break;
+      case State::finished: break;
     }
   }
   return {static_cast<std::size_t>(p - begin), state_ == State::finished};

@@ -18,12 +18,18 @@ struct KeywordName {
 };
 
 constexpr std::array<KeywordName, 13> keyword_names{{
-    {KnownParam::size, "SIZE"},         {KnownParam::body, "BODY"},
-    {KnownParam::smtputf8, "SMTPUTF8"}, {KnownParam::auth, "AUTH"},
-    {KnownParam::ret, "RET"},           {KnownParam::envid, "ENVID"},
-    {KnownParam::holdfor, "HOLDFOR"},   {KnownParam::holduntil, "HOLDUNTIL"},
-    {KnownParam::by, "BY"},             {KnownParam::mt_priority, "MT-PRIORITY"},
-    {KnownParam::requiretls, "REQUIRETLS"}, {KnownParam::notify, "NOTIFY"},
+    {KnownParam::size, "SIZE"},
+    {KnownParam::body, "BODY"},
+    {KnownParam::smtputf8, "SMTPUTF8"},
+    {KnownParam::auth, "AUTH"},
+    {KnownParam::ret, "RET"},
+    {KnownParam::envid, "ENVID"},
+    {KnownParam::holdfor, "HOLDFOR"},
+    {KnownParam::holduntil, "HOLDUNTIL"},
+    {KnownParam::by, "BY"},
+    {KnownParam::mt_priority, "MT-PRIORITY"},
+    {KnownParam::requiretls, "REQUIRETLS"},
+    {KnownParam::notify, "NOTIFY"},
     {KnownParam::orcpt, "ORCPT"},
 }};
 
@@ -44,7 +50,10 @@ bool is_keyword(std::string_view k) {
 std::size_t bad_value_byte(std::string_view v, bool utf8) {
   for (std::size_t i = 0; i < v.size();) {
     const unsigned char b = chars::u8(v[i]);
-    if (b >= 33 && b <= 126 && b != '=') { ++i; continue; }
+    if (b >= 33 && b <= 126 && b != '=') {
+      ++i;
+      continue;
+    }
     if (b < 0x80 || !utf8) return i;
     const std::size_t n = chars::utf8_sequence_length(v, i);
     if (n == 0) return i;
@@ -114,7 +123,8 @@ Result<RetType> ret_value(const EsmtpParam& p) {
 }
 
 Result<std::string> envid_value(const EsmtpParam& p) {
-  if (!p.value || p.value->size() > envid_bytes_max) return param_error(p, "expected 1 to 100 characters of xtext");
+  if (!p.value || p.value->size() > envid_bytes_max)
+    return param_error(p, "expected 1 to 100 characters of xtext");
   auto raw = xtext_decode(*p.value);
   if (!raw) return param_error(p, raw.error().message);
   for (char c : *raw) {
@@ -156,9 +166,11 @@ Result<DeliverBy> by_value(const EsmtpParam& p) {
   std::uint64_t magnitude = 0;
   if (!parse_uint(num, 9, magnitude)) return param_error(p, "expected a time of 1 to 9 digits");
   DeliverBy by;
-  by.seconds = negative ? -static_cast<std::int64_t>(magnitude) : static_cast<std::int64_t>(magnitude);
+  by.seconds =
+      negative ? -static_cast<std::int64_t>(magnitude) : static_cast<std::int64_t>(magnitude);
   const std::string_view mode = v.substr(semi + 1);
-  if (mode.empty() || mode.size() > 2) return param_error(p, "expected mode R or N, optionally with T");
+  if (mode.empty() || mode.size() > 2)
+    return param_error(p, "expected mode R or N, optionally with T");
   const char m = chars::to_upper(mode[0]);
   if (m != 'R' && m != 'N') return param_error(p, "expected mode R or N");
   by.mode = m == 'R' ? DeliverBy::Mode::return_ : DeliverBy::Mode::notify;
@@ -176,7 +188,8 @@ Result<int> priority_value(const EsmtpParam& p) {
     sign = v[0] == '-' ? -1 : 1;
     v.remove_prefix(1);
   }
-  if (v.size() != 1 || !chars::is_digit(v[0])) return param_error(p, "expected an integer from -9 to 9");
+  if (v.size() != 1 || !chars::is_digit(v[0]))
+    return param_error(p, "expected an integer from -9 to 9");
   return sign * (v[0] - '0');
 }
 
@@ -187,32 +200,37 @@ Result<Notify> notify_value(const EsmtpParam& p) {
   while (true) {
     const std::size_t comma = rest.find(',');
     const std::string_view item = rest.substr(0, comma);
-    bool* slot = chars::iequals(item, "NEVER") ? &n.never
+    bool* slot = chars::iequals(item, "NEVER")     ? &n.never
                  : chars::iequals(item, "SUCCESS") ? &n.success
                  : chars::iequals(item, "FAILURE") ? &n.failure
-                 : chars::iequals(item, "DELAY") ? &n.delay : nullptr;
+                 : chars::iequals(item, "DELAY")   ? &n.delay
+                                                   : nullptr;
     if (slot == nullptr) return param_error(p, "unknown notify type");
     if (*slot) return param_error(p, "notify type given twice");
     *slot = true;
     if (comma == std::string_view::npos) break;
     rest = rest.substr(comma + 1);
   }
-  if (n.never && (n.success || n.failure || n.delay)) return param_error(p, "NEVER combined with other types");
+  if (n.never && (n.success || n.failure || n.delay))
+    return param_error(p, "NEVER combined with other types");
   return n;
 }
 
 Result<Orcpt> orcpt_value(const EsmtpParam& p) {
-  if (!p.value || p.value->size() > orcpt_bytes_max) return param_error(p, "expected addr-type;xtext of at most 500 characters");
+  if (!p.value || p.value->size() > orcpt_bytes_max)
+    return param_error(p, "expected addr-type;xtext of at most 500 characters");
   const std::string_view v = *p.value;
   const std::size_t semi = v.find(';');
-  if (semi == std::string_view::npos || semi == 0) return param_error(p, "expected addr-type;xtext");
+  if (semi == std::string_view::npos || semi == 0)
+    return param_error(p, "expected addr-type;xtext");
   for (char c : v.substr(0, semi)) {
     if (!chars::is_atext(c)) return param_error(p, "invalid addr-type");
   }
   auto raw = xtext_decode(v.substr(semi + 1));
   if (!raw || raw->empty()) return param_error(p, raw ? "empty address" : raw.error().message);
   for (char c : *raw) {
-    if (chars::u8(c) < 32 || chars::u8(c) == 127) return param_error(p, "control character in address");
+    if (chars::u8(c) < 32 || chars::u8(c) == 127)
+      return param_error(p, "control character in address");
   }
   if (!chars::utf8_valid(*raw)) return param_error(p, "malformed UTF-8 in address");
   return Orcpt{std::string(v.substr(0, semi)), std::move(*raw)};
@@ -225,7 +243,8 @@ std::optional<Error> store(Result<T> r, U& slot) {
   return std::nullopt;
 }
 
-std::optional<Error> apply_mail(KnownParam k, const EsmtpParam& p, const ParamOptions& o, MailParams& m) {
+std::optional<Error> apply_mail(KnownParam k, const EsmtpParam& p, const ParamOptions& o,
+                                MailParams& m) {
   switch (k) {
     case KnownParam::size: return store(size_value(p), m.size);
     case KnownParam::body: return store(body_value(p), m.body);
@@ -306,7 +325,10 @@ bool punct_at(std::string_view s, std::size_t pos, char c) {
 
 // time-offset = "Z" / ("+" / "-") hh ":" mm; seconds east of UTC.
 bool offset_at(std::string_view s, std::size_t pos, std::int64_t& offset) {
-  if (punct_at(s, pos, 'Z')) { offset = 0; return pos + 1 == s.size(); }
+  if (punct_at(s, pos, 'Z')) {
+    offset = 0;
+    return pos + 1 == s.size();
+  }
   unsigned hh = 0, mm = 0;
   if (!(punct_at(s, pos, '+') || punct_at(s, pos, '-')) || !digits_at(s, pos + 1, 2, hh) ||
       !punct_at(s, pos + 3, ':') || !digits_at(s, pos + 4, 2, mm) || hh > 23 || mm > 59 ||
@@ -363,7 +385,8 @@ Result<MailParams> parse_mail_params(std::string_view text, const ParamOptions& 
     }
     if (auto e = apply_mail(*k, p, options, m)) return *e;
   }
-  if (m.hold_for_seconds && m.hold_until) return fail(0, "HOLDFOR and HOLDUNTIL are mutually exclusive");
+  if (m.hold_for_seconds && m.hold_until)
+    return fail(0, "HOLDFOR and HOLDUNTIL are mutually exclusive");
   return m;
 }
 
@@ -388,14 +411,16 @@ std::string serialize_params(const MailParams& m) {
   if (m.size) append(out, "SIZE", std::to_string(*m.size));
   if (m.body) append(out, "BODY", bodies[static_cast<int>(*m.body)]);
   if (m.smtputf8) append(out, "SMTPUTF8");
-  if (m.auth) append(out, "AUTH", xtext_encode(m.auth->mailbox ? serialize(*m.auth->mailbox) : "<>"));
+  if (m.auth)
+    append(out, "AUTH", xtext_encode(m.auth->mailbox ? serialize(*m.auth->mailbox) : "<>"));
   if (m.ret) append(out, "RET", *m.ret == RetType::full ? "FULL" : "HDRS");
   if (m.envid) append(out, "ENVID", xtext_encode(*m.envid));
   if (m.hold_for_seconds) append(out, "HOLDFOR", std::to_string(*m.hold_for_seconds));
   if (m.hold_until) append(out, "HOLDUNTIL", format_date_time(*m.hold_until));
   if (m.by) {
-    append(out, "BY", std::to_string(m.by->seconds) + (m.by->mode == DeliverBy::Mode::return_ ? ";R" : ";N") +
-                          (m.by->trace ? "T" : ""));
+    append(out, "BY",
+           std::to_string(m.by->seconds) + (m.by->mode == DeliverBy::Mode::return_ ? ";R" : ";N") +
+               (m.by->trace ? "T" : ""));
   }
   if (m.mt_priority) append(out, "MT-PRIORITY", std::to_string(*m.mt_priority));
   if (m.requiretls) append(out, "REQUIRETLS");
@@ -408,7 +433,8 @@ std::string serialize_params(const RcptParams& r) {
   if (r.notify) {
     const Notify& n = *r.notify;
     std::string v = n.never ? "NEVER" : "";
-    for (auto [on, name] : {std::pair{n.success, "SUCCESS"}, {n.failure, "FAILURE"}, {n.delay, "DELAY"}}) {
+    for (auto [on, name] :
+         {std::pair{n.success, "SUCCESS"}, {n.failure, "FAILURE"}, {n.delay, "DELAY"}}) {
       if (!on) continue;
       if (!v.empty()) v.push_back(',');
       v += name;
@@ -428,8 +454,10 @@ Result<std::string> xtext_decode(std::string_view text) {
     if (c == '+') {
       auto upper_hex = [](char h) { return chars::is_digit(h) || (h >= 'A' && h <= 'F'); };
       if (i + 2 >= text.size()) return fail(i, "truncated xtext hexchar");
-      if (!upper_hex(text[i + 1]) || !upper_hex(text[i + 2])) return fail(i, "invalid xtext hexchar");
-      out.push_back(static_cast<char>(chars::hex_value(text[i + 1]) * 16 + chars::hex_value(text[i + 2])));
+      if (!upper_hex(text[i + 1]) || !upper_hex(text[i + 2]))
+        return fail(i, "invalid xtext hexchar");
+      out.push_back(
+          static_cast<char>(chars::hex_value(text[i + 1]) * 16 + chars::hex_value(text[i + 2])));
       i += 2;
     } else if (chars::u8(c) >= 33 && chars::u8(c) <= 126 && c != '=') {
       out.push_back(c);
@@ -481,7 +509,8 @@ Result<HoldUntil> parse_date_time(std::string_view s) {
   }
   std::int64_t offset = 0;
   if (!offset_at(s, pos, offset)) return fail(pos, "expected Z or +hh:mm / -hh:mm");
-  const std::int64_t t = days_from_civil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second - offset;
+  const std::int64_t t =
+      days_from_civil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second - offset;
   // Keep the instant printable as a four-digit UTC year.
   if (t < days_from_civil(0, 1, 1) * 86400 || t >= days_from_civil(10000, 1, 1) * 86400) {
     return fail(0, "date-time outside years 0000-9999 UTC");
@@ -491,14 +520,18 @@ Result<HoldUntil> parse_date_time(std::string_view s) {
 
 std::string format_date_time(const HoldUntil& t) {
   std::int64_t days = t.unix_seconds / 86400, rem = t.unix_seconds % 86400;
-  if (rem < 0) { rem += 86400; --days; }
+  if (rem < 0) {
+    rem += 86400;
+    --days;
+  }
   std::int64_t y = 0;
   unsigned m = 0, d = 0;
   civil_from_days(days, y, m, d);
   char buf[64];
-  const int n = std::snprintf(buf, sizeof buf, "%04lld-%02u-%02uT%02lld:%02lld:%02lld", static_cast<long long>(y), m, d,
-                              static_cast<long long>(rem / 3600), static_cast<long long>(rem / 60 % 60),
-                              static_cast<long long>(rem % 60));
+  const int n =
+      std::snprintf(buf, sizeof buf, "%04lld-%02u-%02uT%02lld:%02lld:%02lld",
+                    static_cast<long long>(y), m, d, static_cast<long long>(rem / 3600),
+                    static_cast<long long>(rem / 60 % 60), static_cast<long long>(rem % 60));
   std::string out(buf, static_cast<std::size_t>(n));
   if (t.nanoseconds != 0) {
     std::snprintf(buf, sizeof buf, ".%09u", static_cast<unsigned>(t.nanoseconds % 1000000000));

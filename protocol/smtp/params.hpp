@@ -38,8 +38,19 @@ struct EsmtpParam {
 };
 
 enum class KnownParam {
-  size, body, smtputf8, auth, ret, envid, holdfor, holduntil, by, mt_priority, requiretls,  // MAIL
-  notify, orcpt,                                                                           // RCPT
+  size,
+  body,
+  smtputf8,
+  auth,
+  ret,
+  envid,
+  holdfor,
+  holduntil,
+  by,
+  mt_priority,
+  requiretls,  // MAIL
+  notify,
+  orcpt,  // RCPT
 };
 enum class ParamCommand { mail, rcpt };
 
@@ -90,15 +101,15 @@ struct AuthParam {
 struct MailParams {
   std::optional<std::uint64_t> size;  // RFC 1870; a value above 2^64-1 saturates
   std::optional<BodyType> body;
-  bool smtputf8 = false;              // RFC 6531
+  bool smtputf8 = false;  // RFC 6531
   std::optional<AuthParam> auth;
   std::optional<RetType> ret;
-  std::optional<std::string> envid;   // decoded, printable ASCII, RFC 3461 §4.4
+  std::optional<std::string> envid;               // decoded, printable ASCII, RFC 3461 §4.4
   std::optional<std::uint32_t> hold_for_seconds;  // RFC 4865, 1*9DIGIT
   std::optional<HoldUntil> hold_until;            // RFC 4865, exclusive with hold_for
   std::optional<DeliverBy> by;
-  std::optional<int> mt_priority;     // RFC 6710, -9..9
-  bool requiretls = false;            // RFC 8689
+  std::optional<int> mt_priority;  // RFC 6710, -9..9
+  bool requiretls = false;         // RFC 8689
   std::vector<EsmtpParam> unknown;
   friend bool operator==(const MailParams&, const MailParams&) = default;
 };

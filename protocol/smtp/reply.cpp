@@ -31,7 +31,8 @@ std::optional<std::uint16_t> reply_code(std::string_view line) {
 }
 
 // The enhanced code at the start of a line's text, if it matches the reply class.
-std::optional<EnhancedStatus> leading_status(std::string_view text, std::uint16_t code, std::size_t& token_bytes) {
+std::optional<EnhancedStatus> leading_status(std::string_view text, std::uint16_t code,
+                                             std::size_t& token_bytes) {
   const std::size_t sp = text.find(' ');
   const std::string_view token = text.substr(0, sp);
   auto status = parse_enhanced_status(token);
@@ -51,7 +52,8 @@ std::optional<EnhancedStatus> parse_enhanced_status(std::string_view text) {
   if (dot == std::string_view::npos) return std::nullopt;
   EnhancedStatus s;
   s.klass = static_cast<std::uint16_t>(text[0] - '0');
-  if (!parse_number(rest.substr(0, dot), s.subject) || !parse_number(rest.substr(dot + 1), s.detail)) {
+  if (!parse_number(rest.substr(0, dot), s.subject) ||
+      !parse_number(rest.substr(dot + 1), s.detail)) {
     return std::nullopt;
   }
   return s;
@@ -66,9 +68,11 @@ std::optional<Error> check(const Reply& reply) {
   if (reply.lines.empty()) return fail(0, "reply without a line");
   if (reply.enhanced) {
     const EnhancedStatus& e = *reply.enhanced;
-    if (e.klass != reply.code / 100) return fail(0, "enhanced status class differs from the reply code");
+    if (e.klass != reply.code / 100)
+      return fail(0, "enhanced status class differs from the reply code");
     if (e.klass == 3) return fail(0, "RFC 3463 has no enhanced status class 3");
-    if (e.subject > 999 || e.detail > 999) return fail(0, "enhanced status subject or detail above 999");
+    if (e.subject > 999 || e.detail > 999)
+      return fail(0, "enhanced status subject or detail above 999");
   }
   for (std::size_t i = 0; i < reply.lines.size(); ++i) {
     for (char c : reply.lines[i]) {
@@ -89,8 +93,10 @@ Result<std::string> serialize(const Reply& reply) {
     const bool last = i + 1 == reply.lines.size();
     std::string body = status;
     if (!text.empty()) body += (body.empty() ? "" : " ") + text;
-    if (!last) out.push_back('-');
-    else if (!body.empty()) out.push_back(' ');
+    if (!last)
+      out.push_back('-');
+    else if (!body.empty())
+      out.push_back(' ');
     out += body;
     out += "\r\n";
   }
@@ -126,10 +132,12 @@ bool ReplyParser::on_line(std::string_view line, std::size_t line_bytes) {
   const auto code = reply_code(line);
   if (!code) return set_error(stream_offset_, "invalid reply code"), false;
   const bool more = line.size() > 3 && line[3] == '-';
-  if (line.size() > 3 && !more && line[3] != ' ') return set_error(stream_offset_ + 3, "expected SP or '-' after the code"), false;
+  if (line.size() > 3 && !more && line[3] != ' ')
+    return set_error(stream_offset_ + 3, "expected SP or '-' after the code"), false;
   std::string_view text = line.size() > 3 ? line.substr(4) : std::string_view();
   for (std::size_t i = 0; i < text.size(); ++i) {
-    if (!is_text_byte(text[i])) return set_error(stream_offset_ + 4 + i, "control character in reply text"), false;
+    if (!is_text_byte(text[i]))
+      return set_error(stream_offset_ + 4 + i, "control character in reply text"), false;
   }
   if (!current_) {
     current_ = Reply{*code, std::nullopt, {}};
@@ -138,13 +146,16 @@ bool ReplyParser::on_line(std::string_view line, std::size_t line_bytes) {
     return set_error(stream_offset_, "reply code changes inside a multi-line reply"), false;
   }
   current_bytes_ += line_bytes;
-  if (current_->lines.size() >= options_.lines_max) return set_error(stream_offset_, "reply has too many lines"), false;
-  if (current_bytes_ > options_.reply_bytes_max) return set_error(stream_offset_, "reply too long"), false;
+  if (current_->lines.size() >= options_.lines_max)
+    return set_error(stream_offset_, "reply has too many lines"), false;
+  if (current_bytes_ > options_.reply_bytes_max)
+    return set_error(stream_offset_, "reply too long"), false;
   current_->lines.emplace_back(text);
   if (!more) {
     Reply done = std::move(*current_);
     current_.reset();
-    ready_.push_back(options_.enhanced_status_codes ? extract_enhanced_status(std::move(done)) : std::move(done));
+    ready_.push_back(options_.enhanced_status_codes ? extract_enhanced_status(std::move(done))
+                                                    : std::move(done));
   }
   return true;
 }
@@ -157,7 +168,8 @@ std::size_t ReplyParser::feed(std::span<const char> bytes) {
     if (lf == nullptr) {
       partial_.append(start, bytes.size() - pos);
       // Even the LF alone would not fit any more.
-      if (partial_.size() >= options_.line_bytes_max) set_error(stream_offset_, "reply line too long");
+      if (partial_.size() >= options_.line_bytes_max)
+        set_error(stream_offset_, "reply line too long");
       pos = bytes.size();
       break;
     }

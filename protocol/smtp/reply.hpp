@@ -63,7 +63,7 @@ Result<std::string> serialize(const Reply& reply);
 Reply extract_enhanced_status(Reply reply);
 
 struct ReplyParserOptions {
-  std::size_t line_bytes_max = 100 * 1024;    // CRLF included
+  std::size_t line_bytes_max = 100 * 1024;  // CRLF included
   std::size_t lines_max = 10'000;
   std::size_t reply_bytes_max = 1024 * 1024;  // all lines of one reply, line ends included
   std::size_t ready_replies_max = 64;         // complete replies waiting for poll()
@@ -87,8 +87,8 @@ class ReplyParser {
   void set_error(std::size_t offset, std::string message);
 
   ReplyParserOptions options_;
-  std::string partial_;            // bytes of an unfinished line
-  std::optional<Reply> current_;   // an unfinished multi-line reply
+  std::string partial_;           // bytes of an unfinished line
+  std::optional<Reply> current_;  // an unfinished multi-line reply
   std::size_t current_bytes_ = 0;
   std::deque<Reply> ready_;
   std::size_t stream_offset_ = 0;  // bytes consumed before this feed() call

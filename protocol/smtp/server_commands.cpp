@@ -59,7 +59,8 @@ std::vector<std::string> ServerSession::ehlo_keywords() const {
     keywords.push_back(std::move(auth));
   }
   if (x.dsn) keywords.emplace_back("DSN");
-  if (x.deliver_by_min_seconds) keywords.push_back("DELIVERBY " + std::to_string(*x.deliver_by_min_seconds));
+  if (x.deliver_by_min_seconds)
+    keywords.push_back("DELIVERBY " + std::to_string(*x.deliver_by_min_seconds));
   if (auto latest = latest_release_unix_seconds()) {
     keywords.push_back("FUTURERELEASE " + std::to_string(*x.future_release_max_seconds) + " " +
                        format_date_time(HoldUntil{*latest, 0}));
@@ -124,16 +125,19 @@ std::optional<Reply> ServerSession::hello_missing() const {
 }
 
 std::optional<std::int64_t> ServerSession::latest_release_unix_seconds() const {
-  if (!config_.extensions.future_release_max_seconds || !config_.wall_clock_unix_seconds) return std::nullopt;
+  if (!config_.extensions.future_release_max_seconds || !config_.wall_clock_unix_seconds)
+    return std::nullopt;
   const std::int64_t elapsed = (last_activity_ - started_).ns / 1'000'000'000;
-  return *config_.wall_clock_unix_seconds + elapsed + *config_.extensions.future_release_max_seconds;
+  return *config_.wall_clock_unix_seconds + elapsed +
+         *config_.extensions.future_release_max_seconds;
 }
 
 std::optional<Reply> ServerSession::mail_param_fault(const MailParams& p) const {
   if (hello_ == HelloKind::helo && p != MailParams{}) return replies::params_after_helo();
   if (!p.unknown.empty()) return replies::param_not_offered(p.unknown.front().keyword);
   const ServerExtensions& x = config_.extensions;
-  if (p.body == BodyType::eight_bit_mime && !x.eight_bit_mime) return replies::param_not_offered("BODY=8BITMIME");
+  if (p.body == BodyType::eight_bit_mime && !x.eight_bit_mime)
+    return replies::param_not_offered("BODY=8BITMIME");
   if (p.body == BodyType::binary_mime && !(x.binary_mime && x.chunking)) {
     return replies::param_not_offered("BODY=BINARYMIME");
   }
@@ -146,7 +150,8 @@ std::optional<Reply> ServerSession::mail_param_fault(const MailParams& p) const 
     if (p.hold_for_seconds && *p.hold_for_seconds > *x.future_release_max_seconds) {
       return replies::release_too_late("HOLDFOR");
     }
-    if (p.hold_until && p.hold_until->unix_seconds > *latest) return replies::release_too_late("HOLDUNTIL");
+    if (p.hold_until && p.hold_until->unix_seconds > *latest)
+      return replies::release_too_late("HOLDUNTIL");
   }
   if (p.by && !x.deliver_by_min_seconds) return replies::param_not_offered("BY");
   if (p.mt_priority && !x.mt_priority) return replies::param_not_offered("MT-PRIORITY");
@@ -175,8 +180,10 @@ void ServerSession::on_rcpt(const Rcpt& rcpt) {
   if (auto missing = hello_missing()) return refuse("RCPT", *missing);
   if (!txn_.active) return refuse("RCPT", replies::mail_first("RCPT"));
   const RcptParams& p = rcpt.params;
-  if (hello_ == HelloKind::helo && p != RcptParams{}) return refuse("RCPT", replies::params_after_helo());
-  if (!p.unknown.empty()) return refuse("RCPT", replies::param_not_offered(p.unknown.front().keyword));
+  if (hello_ == HelloKind::helo && p != RcptParams{})
+    return refuse("RCPT", replies::params_after_helo());
+  if (!p.unknown.empty())
+    return refuse("RCPT", replies::param_not_offered(p.unknown.front().keyword));
   if ((p.notify || p.orcpt) && !config_.extensions.dsn) {
     return refuse("RCPT", replies::param_not_offered(p.notify ? "NOTIFY" : "ORCPT"));
   }
@@ -251,7 +258,9 @@ void ServerSession::on_rset() {
 
 void ServerSession::on_verify(bool expand, const std::string& text) {
   const bool asked = expand ? config_.extensions.expn : config_.extensions.vrfy;
-  if (!asked) return junk(expand ? "EXPN" : "VRFY", expand ? replies::expn_disabled() : replies::cannot_verify());
+  if (!asked)
+    return junk(expand ? "EXPN" : "VRFY",
+                expand ? replies::expn_disabled() : replies::cannot_verify());
   ask(Question::verify, VerifyEvent{next_ticket_, expand, text});
 }
 
@@ -292,8 +301,8 @@ void ServerSession::on_auth(const Auth& auth) {
 
 void ServerSession::on_auth_line(std::string_view line) {
   phase_ = Phase::command;
-  auto decoded = sasl::decode_client_line(line, sasl::LinePosition::continuation,
-                                          config_.auth_line_bytes_max);
+  auto decoded =
+      sasl::decode_client_line(line, sasl::LinePosition::continuation, config_.auth_line_bytes_max);
   if (!decoded) return refuse("AUTH", replies::auth_bad_base64(decoded.error().message));
   if (std::holds_alternative<sasl::Cancel>(*decoded)) {
     push_event(AuthCancelledEvent{});

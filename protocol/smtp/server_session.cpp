@@ -18,7 +18,8 @@ class ServerCategory final : public std::error_category {
   std::string message(int value) const override {
     switch (static_cast<server_errc>(value)) {
       case server_errc::no_pending_decision: return "no decision is pending with that ticket";
-      case server_errc::wrong_decision_kind: return "this decision does not answer the pending question";
+      case server_errc::wrong_decision_kind:
+        return "this decision does not answer the pending question";
       case server_errc::bad_reply: return "the reply has the wrong class or cannot be sent";
       case server_errc::wrong_reply_count: return "one reply per accepted recipient is needed";
       case server_errc::not_awaiting_tls: return "no STARTTLS is waiting for a handshake";
@@ -31,7 +32,9 @@ bool reply_in_class(const Reply& reply, int first_digit) {
   return reply.code / 100 == first_digit && !check(reply).has_value();
 }
 
-bool is_failure(const Reply& reply) { return reply_in_class(reply, 4) || reply_in_class(reply, 5); }
+bool is_failure(const Reply& reply) {
+  return reply_in_class(reply, 4) || reply_in_class(reply, 5);
+}
 
 std::optional<AbortReason> abort_reason(DataViolation violation) {
   switch (violation) {
@@ -51,10 +54,15 @@ const std::error_category& server_category() {
   return category;
 }
 
-std::error_code make_error_code(server_errc e) { return {static_cast<int>(e), server_category()}; }
+std::error_code make_error_code(server_errc e) {
+  return {static_cast<int>(e), server_category()};
+}
 
 ServerSession::ServerSession(ServerConfig config, Instant now)
-    : config_(std::move(config)), started_(now), last_activity_(now), tls_active_(config_.tls_active) {
+    : config_(std::move(config)),
+      started_(now),
+      last_activity_(now),
+      tls_active_(config_.tls_active) {
   if (config_.greeting_text.empty()) {
     config_.greeting_text = config_.mode == ServerMode::lmtp ? "LMTP Tern" : "ESMTP Tern";
   }
@@ -68,11 +76,12 @@ ServerSession::ServerSession(ServerConfig config, Instant now)
 // ---- input -------------------------------------------------------------------------------
 
 bool ServerSession::may_consume() const {
-  return phase_ != Phase::closed && !pending_ &&
-         out_.size() < config_.output_backlog_bytes_max;
+  return phase_ != Phase::closed && !pending_ && out_.size() < config_.output_backlog_bytes_max;
 }
 
-bool ServerSession::wants_read() const { return may_consume() && phase_ != Phase::awaiting_tls; }
+bool ServerSession::wants_read() const {
+  return may_consume() && phase_ != Phase::awaiting_tls;
+}
 
 std::size_t ServerSession::feed(std::span<const char> bytes, Instant now) {
   if (!bytes.empty() && may_consume()) touch(now);  // before the commands: they read the time
@@ -140,7 +149,8 @@ std::size_t ServerSession::feed_data(std::span<const char> bytes, Instant) {
 }
 
 std::size_t ServerSession::feed_bdat(std::span<const char> bytes, Instant) {
-  const auto take = static_cast<std::size_t>(std::min<std::uint64_t>(bdat_remaining_, bytes.size()));
+  const auto take =
+      static_cast<std::size_t>(std::min<std::uint64_t>(bdat_remaining_, bytes.size()));
   if (!bdat_discard_) {
     body_.append(bytes.data(), take);
     txn_.body_bytes += take;
@@ -313,7 +323,8 @@ std::error_code ServerSession::decide_message(const ServerDecision& decision) {
   pending_.reset();
   // Junk commands (RSET, NOOP ...) are counted between messages, as Postfix does: a client
   // that keeps delivering on one connection is never cut off for its RSETs.
-  if (std::any_of(answers.begin(), answers.end(), [](const Reply& r) { return r.code / 100 == 2; })) junk_ = 0;
+  if (std::any_of(answers.begin(), answers.end(), [](const Reply& r) { return r.code / 100 == 2; }))
+    junk_ = 0;
   for (auto& answer : answers) reply(txn_.chunked ? "BDAT" : "DATA", std::move(answer));
   reset_transaction(false);
   return {};
@@ -409,7 +420,9 @@ std::optional<Instant> ServerSession::poll_timeout() const {
   return last_activity_ + (in_body ? config_.data_timeout : config_.command_timeout);
 }
 
-void ServerSession::touch(Instant now) { last_activity_ = now; }
+void ServerSession::touch(Instant now) {
+  last_activity_ = now;
+}
 
 void ServerSession::flush_body() {
   if (!body_.empty()) events_.push(BodyChunkEvent{std::exchange(body_, {})});

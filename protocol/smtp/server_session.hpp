@@ -78,21 +78,21 @@ struct ServerConfig {
   std::optional<std::int64_t> wall_clock_unix_seconds;
   std::uint64_t message_bytes_max = 50ull << 20;  // SIZE; 0 means no limit
   std::size_t recipients_max = 100;               // RFC 5321 §4.5.3.1.8 minimum
-  bool tls_available = false;  // STARTTLS offered while TLS is not active
-  bool tls_active = false;     // implicit TLS (port 465 style)
-  std::vector<std::string> auth_mechanisms;  // upper-case, e.g. {"PLAIN", "LOGIN"}
-  bool auth_requires_tls = true;             // AUTH offered only once TLS is active
-  bool auth_required = false;                // submission: MAIL needs a successful AUTH
+  bool tls_available = false;                     // STARTTLS offered while TLS is not active
+  bool tls_active = false;                        // implicit TLS (port 465 style)
+  std::vector<std::string> auth_mechanisms;       // upper-case, e.g. {"PLAIN", "LOGIN"}
+  bool auth_requires_tls = true;                  // AUTH offered only once TLS is active
+  bool auth_required = false;                     // submission: MAIL needs a successful AUTH
   std::uint32_t auth_failures_max = 3;
-  std::uint32_t errors_max = 10;         // refused commands before 421
-  std::uint32_t junk_commands_max = 100; // NOOP, RSET, VRFY, EXPN, HELP before 421
+  std::uint32_t errors_max = 10;                    // refused commands before 421
+  std::uint32_t junk_commands_max = 100;            // NOOP, RSET, VRFY, EXPN, HELP before 421
   Duration command_timeout = Duration::minutes(5);  // RFC 5321 §4.5.3.2.7
   Duration data_timeout = Duration::minutes(5);     // between body bytes
   GrammarLimits limits;
   std::size_t auth_line_bytes_max = 12288;  // RFC 4954 §4: at least 12288
   bool normalize_bare_lf = false;           // leniency (data_codec.hpp); never ends DATA
   bool normalize_bare_cr = false;
-  bool allow_bare_lf_in_commands = false;   // leniency: "CMD\n" ends a command line
+  bool allow_bare_lf_in_commands = false;  // leniency: "CMD\n" ends a command line
   std::size_t output_backlog_bytes_max = 64 * 1024;
 };
 
@@ -101,40 +101,87 @@ using Ticket = std::uint64_t;
 enum class HelloKind { ehlo, helo, lhlo };
 
 // Events. Those with a ticket wait for decide().
-struct HelloEvent { Ticket ticket; HelloKind kind; Host host; };
-struct MailEvent { Ticket ticket; Mail command; };
-struct RcptEvent { Ticket ticket; Rcpt command; };
-struct BodyStartEvent { bool chunked; };  // after 354, or at the first BDAT
-struct BodyChunkEvent { std::string bytes; };  // decoded body bytes, in order
+struct HelloEvent {
+  Ticket ticket;
+  HelloKind kind;
+  Host host;
+};
+struct MailEvent {
+  Ticket ticket;
+  Mail command;
+};
+struct RcptEvent {
+  Ticket ticket;
+  Rcpt command;
+};
+struct BodyStartEvent {
+  bool chunked;
+};  // after 354, or at the first BDAT
+struct BodyChunkEvent {
+  std::string bytes;
+};  // decoded body bytes, in order
 // The body is complete: accept (the message is durable) or reject it.
-struct MessageEvent { Ticket ticket; std::uint64_t body_bytes; std::size_t recipients; };
+struct MessageEvent {
+  Ticket ticket;
+  std::uint64_t body_bytes;
+  std::size_t recipients;
+};
 // The body was refused by the machine itself (or the client left): forget it.
 enum class AbortReason { bare_lf, bare_cr, line_too_long, too_large, connection_lost, reset };
-struct MessageAbortedEvent { AbortReason reason; };
+struct MessageAbortedEvent {
+  AbortReason reason;
+};
 // An AUTH step: the decoded initial response or continuation (absent: no initial response).
-struct AuthEvent { Ticket ticket; std::string mechanism; std::optional<std::string> response; };
+struct AuthEvent {
+  Ticket ticket;
+  std::string mechanism;
+  std::optional<std::string> response;
+};
 struct AuthCancelledEvent {};
-struct VerifyEvent { Ticket ticket; bool expand; std::string text; };  // VRFY / EXPN
+struct VerifyEvent {
+  Ticket ticket;
+  bool expand;
+  std::string text;
+};  // VRFY / EXPN
 // After "220 Ready to start TLS" has been queued: send it, then hand the connection to TLS.
 struct StartTlsEvent {};
 // The transaction (if any) is gone: RSET, a new EHLO/HELO, STARTTLS, a failed transaction.
 struct ResetEvent {};
 // A reply the machine queued on its own (for logs): errors, 354, RSET, NOOP ...
-struct RepliedEvent { std::string verb; Reply reply; };
-enum class CloseReason { quit, too_many_errors, too_many_auth_failures, timeout, peer_closed, shutdown };
-struct ClosedEvent { CloseReason reason; };
+struct RepliedEvent {
+  std::string verb;
+  Reply reply;
+};
+enum class CloseReason {
+  quit,
+  too_many_errors,
+  too_many_auth_failures,
+  timeout,
+  peer_closed,
+  shutdown
+};
+struct ClosedEvent {
+  CloseReason reason;
+};
 
-using ServerEvent =
-    std::variant<HelloEvent, MailEvent, RcptEvent, BodyStartEvent, BodyChunkEvent, MessageEvent,
-                 MessageAbortedEvent, AuthEvent, AuthCancelledEvent, VerifyEvent, StartTlsEvent,
-                 ResetEvent, RepliedEvent, ClosedEvent>;
+using ServerEvent = std::variant<HelloEvent, MailEvent, RcptEvent, BodyStartEvent, BodyChunkEvent,
+                                 MessageEvent, MessageAbortedEvent, AuthEvent, AuthCancelledEvent,
+                                 VerifyEvent, StartTlsEvent, ResetEvent, RepliedEvent, ClosedEvent>;
 
 // Decisions.
-struct Accept { std::optional<Reply> reply; };  // the standard 2xx when absent
-struct Reject { Reply reply; };                  // a 4xx or 5xx reply
-struct Challenge { std::string data; };          // AUTH: send "334 base64(data)"
-struct Authenticated {};                         // AUTH: 235, the session is authenticated
-struct PerRecipient { std::vector<Reply> replies; };  // LMTP end of message, one per RCPT
+struct Accept {
+  std::optional<Reply> reply;
+};  // the standard 2xx when absent
+struct Reject {
+  Reply reply;
+};  // a 4xx or 5xx reply
+struct Challenge {
+  std::string data;
+};                        // AUTH: send "334 base64(data)"
+struct Authenticated {};  // AUTH: 235, the session is authenticated
+struct PerRecipient {
+  std::vector<Reply> replies;
+};  // LMTP end of message, one per RCPT
 using ServerDecision = std::variant<Accept, Reject, Challenge, Authenticated, PerRecipient>;
 
 enum class server_errc {
@@ -173,13 +220,16 @@ class ServerSession {
  private:
   enum class Phase { command, auth_response, data, bdat, awaiting_tls, closed };
   enum class Question { hello, mail, rcpt, message, auth, verify };
-  struct Pending { Ticket ticket; Question question; };
+  struct Pending {
+    Ticket ticket;
+    Question question;
+  };
   struct Transaction {
-    bool active = false;     // MAIL accepted
+    bool active = false;  // MAIL accepted
     bool smtputf8 = false;
-    bool binary = false;     // BODY=BINARYMIME
-    bool chunked = false;    // a BDAT has been seen
-    bool failed = false;     // a BDAT failed: further BDAT get 503 until RSET
+    bool binary = false;   // BODY=BINARYMIME
+    bool chunked = false;  // a BDAT has been seen
+    bool failed = false;   // a BDAT failed: further BDAT get 503 until RSET
     std::size_t rcpt_attempts = 0;
     std::size_t recipients = 0;  // accepted
     std::uint64_t body_bytes = 0;
@@ -265,10 +315,10 @@ class ServerSession {
 
   Transaction txn_;
   DataDecoder decoder_;
-  std::string body_;             // decoded bytes not yet handed out as a BodyChunkEvent
+  std::string body_;  // decoded bytes not yet handed out as a BodyChunkEvent
   std::uint64_t bdat_remaining_ = 0;
   bool bdat_last_ = false;
-  bool bdat_discard_ = false;    // reading a refused chunk: bytes are dropped
+  bool bdat_discard_ = false;          // reading a refused chunk: bytes are dropped
   std::optional<Reply> bdat_refusal_;  // the reply once a refused chunk has been read
 };
 

@@ -26,7 +26,8 @@ std::string_view domain_problem(std::string_view domain, std::size_t bytes_max) 
   if (domain.size() > bytes_max) return "the domain is longer than the limit";
   std::size_t label = 0;
   for (char c : domain) {
-    if (is_control(c) || c == ' ' || c == '@' || std::string_view("<>()[],;:\\\"").find(c) != std::string_view::npos) {
+    if (is_control(c) || c == ' ' || c == '@' ||
+        std::string_view("<>()[],;:\\\"").find(c) != std::string_view::npos) {
       return "the domain holds a character not allowed in it";
     }
     if (c == '.') {
@@ -49,7 +50,8 @@ std::string_view address_problem(std::string_view address, const DirectoryLimits
   if (local.empty()) return "the local part is empty";
   if (local.size() > limits.local_part_bytes_max) return "the local part is longer than the limit";
   for (char c : local) {
-    if (is_control(c) || c == ' ' || std::string_view("<>()[],;:\\\"").find(c) != std::string_view::npos) {
+    if (is_control(c) || c == ' ' ||
+        std::string_view("<>()[],;:\\\"").find(c) != std::string_view::npos) {
       return "the local part holds a character not allowed in it";
     }
   }
@@ -65,7 +67,9 @@ std::string_view name_problem(std::string_view name, const DirectoryLimits& limi
   return {};
 }
 
-std::string domain_of(std::string_view address) { return std::string(address.substr(address.find('@') + 1)); }
+std::string domain_of(std::string_view address) {
+  return std::string(address.substr(address.find('@') + 1));
+}
 
 }  // namespace
 
@@ -114,7 +118,9 @@ class DirectoryBuilder {
     }
   }
 
-  void error(std::size_t index, std::string message) { out_.errors.push_back({index, std::move(message)}); }
+  void error(std::size_t index, std::string message) {
+    out_.errors.push_back({index, std::move(message)});
+  }
 
  private:
   void add_address(MemoryDirectory::Stored& stored, const std::string& email, std::size_t index,
@@ -128,7 +134,8 @@ class DirectoryBuilder {
     if (!fresh) {
       const bool same = it->second == index;
       error(index, who + ": '" + address + "' is listed " +
-                       (same ? std::string("twice") : "by principal '" + dir_.principals_[it->second].name + "'"));
+                       (same ? std::string("twice")
+                             : "by principal '" + dir_.principals_[it->second].name + "'"));
       return;
     }
     stored.addresses.push_back(address);
@@ -138,11 +145,13 @@ class DirectoryBuilder {
   void check_secret(const std::string& secret, std::size_t index, const std::string& who) {
     SecretInfo info = inspect_secret(secret, dir_.limits_.password);
     if (!info.usable) {
-      const char* kind = info.problem == Verdict::unsupported_scheme ? "unsupported scheme" : "malformed secret";
+      const char* kind =
+          info.problem == Verdict::unsupported_scheme ? "unsupported scheme" : "malformed secret";
       std::string scheme = info.scheme_name.empty() ? "" : " '" + info.scheme_name + "'";
       error(index, who + ": " + kind + scheme + ": " + std::string(info.reason));
     } else if (info.scheme == Scheme::plain) {
-      out_.warnings.push_back({index, who + ": the secret is plain text; store a $6$ or argon2id hash"});
+      out_.warnings.push_back(
+          {index, who + ": the secret is plain text; store a $6$ or argon2id hash"});
     }
   }
 
@@ -150,7 +159,8 @@ class DirectoryBuilder {
   MemoryDirectoryBuild& out_;
 };
 
-MemoryDirectoryBuild MemoryDirectory::build(const MemoryDirectoryInput& input, const DirectoryLimits& limits) {
+MemoryDirectoryBuild MemoryDirectory::build(const MemoryDirectoryInput& input,
+                                            const DirectoryLimits& limits) {
   MemoryDirectoryBuild out;
   MemoryDirectory dir;
   dir.limits_ = limits;
@@ -163,7 +173,8 @@ MemoryDirectoryBuild MemoryDirectory::build(const MemoryDirectoryInput& input, c
     builder.error(DirectoryIssue::no_principal, "more lookup domains than the limit");
     return out;
   }
-  for (std::size_t i = 0; i < input.principals.size(); ++i) builder.add_principal(input.principals[i], i);
+  for (std::size_t i = 0; i < input.principals.size(); ++i)
+    builder.add_principal(input.principals[i], i);
   builder.check_names_against_addresses();
   for (const std::string& domain : input.lookup_domains) builder.add_lookup_domain(domain);
   if (out.errors.empty()) out.directory = std::move(dir);
@@ -184,7 +195,8 @@ const MemoryDirectory::Stored* MemoryDirectory::find_login(std::string_view user
 
 AuthOutcome MemoryDirectory::authenticate(std::string_view user, std::string_view password) const {
   AuthOutcome out;
-  const std::size_t user_bytes_max = std::max(limits_.name_bytes_max, limits_.local_part_bytes_max + 1 + limits_.domain_bytes_max);
+  const std::size_t user_bytes_max =
+      std::max(limits_.name_bytes_max, limits_.local_part_bytes_max + 1 + limits_.domain_bytes_max);
   const Stored* p = user.size() <= user_bytes_max ? find_login(user) : nullptr;
   if (p == nullptr) {
     out.reason = "unknown user";
@@ -219,13 +231,15 @@ RecipientOutcome MemoryDirectory::is_local_address(std::string_view address) con
   return out;
 }
 
-std::optional<std::span<const std::string>> MemoryDirectory::addresses_of(std::string_view principal) const {
+std::optional<std::span<const std::string>> MemoryDirectory::addresses_of(
+    std::string_view principal) const {
   const Stored* p = find_name(principal);
   if (p == nullptr) return std::nullopt;
   return std::span<const std::string>(p->addresses);
 }
 
-SenderOutcome MemoryDirectory::may_send_as(std::string_view principal, std::string_view address) const {
+SenderOutcome MemoryDirectory::may_send_as(std::string_view principal,
+                                           std::string_view address) const {
   RecipientOutcome owner = is_local_address(address);
   const bool owned = owner.status == RecipientStatus::local && owner.principal == principal;
   return SenderOutcome{owned ? SenderStatus::allowed : SenderStatus::not_owned};

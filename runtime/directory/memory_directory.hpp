@@ -64,8 +64,8 @@ struct DirectoryLimits {
   std::size_t emails_per_principal_max = 1'000;
   std::size_t lookup_domains_max = 10'000;
   std::size_t name_bytes_max = 255;
-  std::size_t local_part_bytes_max = 64;   // RFC 5321 4.5.3.1.1
-  std::size_t domain_bytes_max = 255;      // RFC 5321 4.5.3.1.2
+  std::size_t local_part_bytes_max = 64;  // RFC 5321 4.5.3.1.1
+  std::size_t domain_bytes_max = 255;     // RFC 5321 4.5.3.1.2
   PasswordLimits password;
 };
 
@@ -88,8 +88,10 @@ class MemoryDirectory {
   [[nodiscard]] AuthOutcome authenticate(std::string_view user, std::string_view password) const;
   [[nodiscard]] bool is_local_domain(std::string_view domain) const;
   [[nodiscard]] RecipientOutcome is_local_address(std::string_view address) const;
-  [[nodiscard]] std::optional<std::span<const std::string>> addresses_of(std::string_view principal) const;
-  [[nodiscard]] SenderOutcome may_send_as(std::string_view principal, std::string_view address) const;
+  [[nodiscard]] std::optional<std::span<const std::string>> addresses_of(
+      std::string_view principal) const;
+  [[nodiscard]] SenderOutcome may_send_as(std::string_view principal,
+                                          std::string_view address) const;
   [[nodiscard]] std::size_t size() const { return principals_.size(); }
 
  private:

@@ -25,9 +25,9 @@ enum class AuthStatus { authenticated, rejected, unavailable };
 
 struct AuthOutcome {
   AuthStatus status = AuthStatus::rejected;
-  std::string principal;                // authenticated only
-  std::vector<std::string> addresses;   // authenticated only: lowercased, in config order
-  std::string_view reason;              // for logs: "unknown user", "wrong password" ...
+  std::string principal;               // authenticated only
+  std::vector<std::string> addresses;  // authenticated only: lowercased, in config order
+  std::string_view reason;             // for logs: "unknown user", "wrong password" ...
 };
 
 enum class RecipientStatus { local, unknown, unavailable };

@@ -1,14 +1,14 @@
 #include "runtime/directory/password.hpp"
 
-#include <argon2.h>
-#include <crypt.h>
-#include <openssl/crypto.h>
-#include <openssl/sha.h>
-
 #include <algorithm>
 #include <memory>
 #include <string>
 #include <vector>
+
+#include <argon2.h>
+#include <crypt.h>
+#include <openssl/crypto.h>
+#include <openssl/sha.h>
 
 #include "runtime/directory/secret_format.hpp"
 
@@ -64,13 +64,14 @@ PasswordCheck verify_crypt(std::string_view password, const ParsedSecret& parsed
   std::copy(password.begin(), password.end(), phrase.data());
   const std::string setting(parsed.crypt_setting);
   auto data = std::make_unique<crypt_data>();  // 32 KiB: too big for the stack
-  const char* out = crypt_rn(reinterpret_cast<const char*>(phrase.data()), setting.c_str(), data.get(),
-                             static_cast<int>(sizeof(crypt_data)));
+  const char* out = crypt_rn(reinterpret_cast<const char*>(phrase.data()), setting.c_str(),
+                             data.get(), static_cast<int>(sizeof(crypt_data)));
   bool equal = false;
   const bool computed = out != nullptr && out[0] != '*';
   if (computed) {
     const std::string_view hash(out);
-    equal = hash.size() == setting.size() && CRYPTO_memcmp(hash.data(), setting.data(), hash.size()) == 0;
+    equal = hash.size() == setting.size() &&
+            CRYPTO_memcmp(hash.data(), setting.data(), hash.size()) == 0;
   }
   OPENSSL_cleanse(data.get(), sizeof(crypt_data));
   if (!computed) return result(Verdict::malformed, parsed, "libxcrypt refused the hash");
@@ -97,8 +98,10 @@ PasswordCheck verify_argon2(std::string_view password, const ParsedSecret& parse
   ctx.version = a.version;
   ctx.flags = ARGON2_DEFAULT_FLAGS;
   const int rc = argon2_ctx(&ctx, parsed.scheme == Scheme::argon2id ? Argon2_id : Argon2_i);
-  if (rc == ARGON2_MEMORY_ALLOCATION_ERROR) return result(Verdict::failed, parsed, "argon2 is out of memory");
-  if (rc != ARGON2_OK) return result(Verdict::malformed, parsed, "libargon2 refused the parameters");
+  if (rc == ARGON2_MEMORY_ALLOCATION_ERROR)
+    return result(Verdict::failed, parsed, "argon2 is out of memory");
+  if (rc != ARGON2_OK)
+    return result(Verdict::malformed, parsed, "libargon2 refused the parameters");
   const bool equal = CRYPTO_memcmp(out.data(), a.hash.data(), out.size()) == 0;
   OPENSSL_cleanse(out.data(), out.size());
   return compared(equal, parsed);
@@ -106,7 +109,8 @@ PasswordCheck verify_argon2(std::string_view password, const ParsedSecret& parse
 
 }  // namespace
 
-PasswordCheck verify(std::string_view password, std::string_view secret, const PasswordLimits& limits) {
+PasswordCheck verify(std::string_view password, std::string_view secret,
+                     const PasswordLimits& limits) {
   ParsedSecret parsed = parse_secret(secret, limits);
   if (!parsed.ok) return result(parsed.verdict, parsed, parsed.reason);
   // Checked after the secret so that a broken secret is reported whatever the password.
@@ -115,17 +119,13 @@ PasswordCheck verify(std::string_view password, std::string_view secret, const P
     return result(Verdict::mismatch, parsed, "password longer than the limit");
   }
   switch (parsed.scheme) {
-    case Scheme::plain:
-      return verify_plain(password, parsed);
+    case Scheme::plain: return verify_plain(password, parsed);
     case Scheme::sha512_crypt:
     case Scheme::sha256_crypt:
-    case Scheme::bcrypt:
-      return verify_crypt(password, parsed);
+    case Scheme::bcrypt: return verify_crypt(password, parsed);
     case Scheme::argon2id:
-    case Scheme::argon2i:
-      return verify_argon2(password, parsed);
-    case Scheme::other:
-      break;
+    case Scheme::argon2i: return verify_argon2(password, parsed);
+    case Scheme::other: break;
   }
   return result(Verdict::unsupported_scheme, parsed, "unknown scheme");
 }

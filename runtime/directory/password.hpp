@@ -45,8 +45,8 @@ struct PasswordLimits {
   std::size_t password_bytes_max = 256;  // crypt(3) takes at most 511
   std::size_t secret_bytes_max = 512;
   std::uint32_t sha_crypt_rounds_max = 1'000'000;  // libxcrypt's default is 5000
-  std::uint32_t bcrypt_cost_max = 16;               // 2^16 rounds: about 4 s on one core
-  std::uint32_t argon2_memory_kib_max = 262'144;    // 256 MiB per verification
+  std::uint32_t bcrypt_cost_max = 16;              // 2^16 rounds: about 4 s on one core
+  std::uint32_t argon2_memory_kib_max = 262'144;   // 256 MiB per verification
   std::uint32_t argon2_time_max = 16;
   std::uint32_t argon2_lanes_max = 16;
 };

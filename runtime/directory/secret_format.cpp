@@ -92,7 +92,8 @@ ParsedSecret parse_sha_crypt(std::string_view secret, std::string_view rest, boo
     auto digits = take_field(rest);
     auto rounds = digits ? parse_decimal(*digits) : std::nullopt;
     if (!rounds) return refuse(Verdict::malformed, "rounds is not a number", name, scheme);
-    if (*rounds < sha_rounds_min) return refuse(Verdict::malformed, "rounds below 1000", name, scheme);
+    if (*rounds < sha_rounds_min)
+      return refuse(Verdict::malformed, "rounds below 1000", name, scheme);
     if (*rounds > limits.sha_crypt_rounds_max) {
       return refuse(Verdict::malformed, "rounds above the limit", name, scheme);
     }
@@ -120,7 +121,8 @@ ParsedSecret parse_bcrypt(std::string_view secret, std::string_view id, std::str
       (*cost_text)[1] < '0' || (*cost_text)[1] > '9') {
     return refuse(Verdict::malformed, "bcrypt cost is not two digits", name, Scheme::bcrypt);
   }
-  const auto cost = static_cast<std::uint32_t>(((*cost_text)[0] - '0') * 10 + ((*cost_text)[1] - '0'));
+  const auto cost =
+      static_cast<std::uint32_t>(((*cost_text)[0] - '0') * 10 + ((*cost_text)[1] - '0'));
   if (cost < bcrypt_cost_min || cost > 31) {
     return refuse(Verdict::malformed, "bcrypt cost outside 04..31", name, Scheme::bcrypt);
   }
@@ -156,7 +158,8 @@ bool parse_argon2_costs(std::string_view text, Argon2Params& out) {
 }
 
 std::string_view check_argon2_limits(const Argon2Params& a, const PasswordLimits& limits) {
-  if (a.time < 1 || a.lanes < 1 || a.memory_kib < 8ULL * a.lanes) return "argon2 costs out of range";
+  if (a.time < 1 || a.lanes < 1 || a.memory_kib < 8ULL * a.lanes)
+    return "argon2 costs out of range";
   if (a.memory_kib > limits.argon2_memory_kib_max) return "argon2 memory above the limit";
   if (a.time > limits.argon2_time_max) return "argon2 time above the limit";
   if (a.lanes > limits.argon2_lanes_max) return "argon2 lanes above the limit";
@@ -169,7 +172,8 @@ std::string_view check_argon2_limits(const Argon2Params& a, const PasswordLimits
   return {};
 }
 
-ParsedSecret parse_argon2(std::string_view id, std::string_view rest, const PasswordLimits& limits) {
+ParsedSecret parse_argon2(std::string_view id, std::string_view rest,
+                          const PasswordLimits& limits) {
   const bool is_id = id == "argon2id";
   const Scheme scheme = is_id ? Scheme::argon2id : Scheme::argon2i;
   const std::string name(id);
@@ -214,12 +218,46 @@ std::string_view refused_reason(std::string_view id) {
 // unknown "{Summer2024}..." is more likely a plain-text password than a scheme, and a
 // password must not reach a log line.
 std::string known_name(std::string_view id) {
-  static constexpr std::string_view known[] = {
-      "1", "2x", "3", "y", "gy", "7", "argon2d", "md5", "sha1", "sunmd5", "nt", "pbkdf2-sha256",
-      "pbkdf2-sha512", "scrypt", "SSHA", "SHA", "SHA1", "SHA256", "SHA512", "SSHA256", "SSHA512",
-      "SMD5", "MD5", "MD5-CRYPT", "PLAIN-MD5", "LDAP-MD5", "CRAM-MD5", "DIGEST-MD5", "SCRAM-SHA-1",
-      "SCRAM-SHA-256", "PBKDF2", "DES-CRYPT", "NTLM", "LANMAN", "OTP", "CLEAR", "CLEARTEXT",
-      "PLAIN-TRUNC", "SCRYPT", "ARGON2D"};
+  static constexpr std::string_view known[] = {"1",
+                                               "2x",
+                                               "3",
+                                               "y",
+                                               "gy",
+                                               "7",
+                                               "argon2d",
+                                               "md5",
+                                               "sha1",
+                                               "sunmd5",
+                                               "nt",
+                                               "pbkdf2-sha256",
+                                               "pbkdf2-sha512",
+                                               "scrypt",
+                                               "SSHA",
+                                               "SHA",
+                                               "SHA1",
+                                               "SHA256",
+                                               "SHA512",
+                                               "SSHA256",
+                                               "SSHA512",
+                                               "SMD5",
+                                               "MD5",
+                                               "MD5-CRYPT",
+                                               "PLAIN-MD5",
+                                               "LDAP-MD5",
+                                               "CRAM-MD5",
+                                               "DIGEST-MD5",
+                                               "SCRAM-SHA-1",
+                                               "SCRAM-SHA-256",
+                                               "PBKDF2",
+                                               "DES-CRYPT",
+                                               "NTLM",
+                                               "LANMAN",
+                                               "OTP",
+                                               "CLEAR",
+                                               "CLEARTEXT",
+                                               "PLAIN-TRUNC",
+                                               "SCRYPT",
+                                               "ARGON2D"};
   for (std::string_view k : known) {
     if (k == id) return std::string(id);
   }
@@ -260,7 +298,8 @@ std::optional<Scheme> dovecot_scheme(const std::string& name) {
 ParsedSecret parse_braced(std::string_view secret, const PasswordLimits& limits) {
   std::size_t close = secret.find('}');
   if (close == std::string_view::npos || !valid_name(secret.substr(1, close - 1))) {
-    return refuse(Verdict::malformed, "a secret starting with '{' needs {SCHEME}: write {PLAIN}...");
+    return refuse(Verdict::malformed,
+                  "a secret starting with '{' needs {SCHEME}: write {PLAIN}...");
   }
   const std::string name(secret.substr(1, close - 1));
   const std::string_view rest = secret.substr(close + 1);
@@ -268,7 +307,8 @@ ParsedSecret parse_braced(std::string_view secret, const PasswordLimits& limits)
   if (key == "PLAIN") return plain_secret(rest);
   auto promised = dovecot_scheme(key);
   if (!promised) return refuse(Verdict::unsupported_scheme, "unknown scheme", known_name(key));
-  if (!rest.starts_with('$')) return refuse(Verdict::malformed, "the {SCHEME} prefix needs a $-hash after it", name);
+  if (!rest.starts_with('$'))
+    return refuse(Verdict::malformed, "the {SCHEME} prefix needs a $-hash after it", name);
   ParsedSecret inner = parse_dollar(rest, limits);
   if (inner.ok && *promised != Scheme::other && inner.scheme != *promised) {
     return refuse(Verdict::malformed, "the hash is not of the scheme its prefix names", name);
@@ -285,11 +325,16 @@ bool decode_base64_unpadded(std::string_view text, std::vector<std::uint8_t>& ou
   int count = 0;
   for (char c : text) {
     int v = -1;
-    if (c >= 'A' && c <= 'Z') v = c - 'A';
-    else if (c >= 'a' && c <= 'z') v = c - 'a' + 26;
-    else if (c >= '0' && c <= '9') v = c - '0' + 52;
-    else if (c == '+') v = 62;
-    else if (c == '/') v = 63;
+    if (c >= 'A' && c <= 'Z')
+      v = c - 'A';
+    else if (c >= 'a' && c <= 'z')
+      v = c - 'a' + 26;
+    else if (c >= '0' && c <= '9')
+      v = c - '0' + 52;
+    else if (c == '+')
+      v = 62;
+    else if (c == '/')
+      v = 63;
     if (v < 0) return false;
     bits = (bits << 6) | static_cast<std::uint32_t>(v);
     count += 6;
@@ -304,7 +349,8 @@ bool decode_base64_unpadded(std::string_view text, std::vector<std::uint8_t>& ou
 
 ParsedSecret parse_secret(std::string_view secret, const PasswordLimits& limits) {
   if (secret.empty()) return refuse(Verdict::malformed, "empty secret");
-  if (secret.size() > limits.secret_bytes_max) return refuse(Verdict::malformed, "secret longer than the limit");
+  if (secret.size() > limits.secret_bytes_max)
+    return refuse(Verdict::malformed, "secret longer than the limit");
   if (secret.front() == '$') return parse_dollar(secret, limits);
   if (secret.front() == '{') return parse_braced(secret, limits);
   return plain_secret(secret);

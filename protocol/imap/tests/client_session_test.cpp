@@ -1,6 +1,7 @@
+#include "protocol/imap/client_session.hpp"
+
 #include <gtest/gtest.h>
 
-#include "protocol/imap/client_session.hpp"
 #include "protocol/imap/tests/harness.hpp"
 
 namespace tern::protocol::imap {
@@ -10,7 +11,8 @@ using testing::ClientHarness;
 using Lines = std::vector<std::string>;
 
 constexpr std::string_view dovecot_greeting =
-    "* OK [CAPABILITY IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE LITERAL+ AUTH=PLAIN AUTH=LOGIN] "
+    "* OK [CAPABILITY IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE LITERAL+ AUTH=PLAIN "
+    "AUTH=LOGIN] "
     "Dovecot ready.\r\n";
 
 ClientConfig tls_config() {
@@ -39,7 +41,8 @@ TEST(ImapClient, SaslIrWithCapabilitiesFromTheGreeting) {
   h.run(dovecot_greeting);
   EXPECT_EQ(h.lines(), (Lines{"A0001 AUTHENTICATE PLAIN AHVzZXIAcGFzcw=="}));
   h.run("A0001 OK [CAPABILITY IMAP4rev1 IDLE] Logged in\r\n");
-  EXPECT_EQ(only_outcome(h), (OutcomeEvent{Outcome::accepted, OutcomeReason::success, "AUTHENTICATE PLAIN", "Logged in"}));
+  EXPECT_EQ(only_outcome(h), (OutcomeEvent{Outcome::accepted, OutcomeReason::success,
+                                           "AUTHENTICATE PLAIN", "Logged in"}));
   EXPECT_EQ(h.lines().back(), "A0002 LOGOUT");
   EXPECT_FALSE(h.session.is_closed());
   h.run("* BYE Logging out\r\nA0002 OK Logout completed.\r\n");
@@ -75,8 +78,9 @@ TEST(ImapClient, LoginMechanismAnswersEachChallenge) {
 }
 
 TEST(ImapClient, RejectedWithCodeOrWithout) {
-  for (std::string_view reply : {"A0001 NO [AUTHENTICATIONFAILED] Authentication failed.\r\n",
-                                 "A0001 NO Login failed\r\n", "A0001 NO [EXPIRED] Password expired\r\n"}) {
+  for (std::string_view reply :
+       {"A0001 NO [AUTHENTICATIONFAILED] Authentication failed.\r\n", "A0001 NO Login failed\r\n",
+        "A0001 NO [EXPIRED] Password expired\r\n"}) {
     ClientHarness h(tls_config());
     ASSERT_FALSE(h.session.authenticate(user_pass(), h.now));
     h.run(dovecot_greeting);
@@ -91,7 +95,8 @@ TEST(ImapClient, TemporaryFailuresStayDistinct) {
     std::string_view after_greeting;
     OutcomeReason reason;
   };
-  for (const Case& c : {Case{"A0001 NO [UNAVAILABLE] Temporary authentication failure.\r\n", OutcomeReason::unavailable},
+  for (const Case& c : {Case{"A0001 NO [UNAVAILABLE] Temporary authentication failure.\r\n",
+                             OutcomeReason::unavailable},
                         Case{"A0001 NO [SERVERBUG] oops\r\n", OutcomeReason::unavailable},
                         Case{"* BYE Server shutting down\r\n", OutcomeReason::bye},
                         Case{"A0001 BAD Invalid arguments\r\n", OutcomeReason::protocol_error},
@@ -150,7 +155,9 @@ TEST(ImapClient, StartTlsDiscardsInjectedResponsesAndRereadsCapabilities) {
   ASSERT_FALSE(h.session.authenticate(user_pass(), h.now));
   h.run("* OK [CAPABILITY IMAP4rev1 STARTTLS LOGINDISABLED] ready\r\n");
   EXPECT_EQ(h.lines(), (Lines{"A0001 STARTTLS"}));
-  h.run("A0001 OK Begin TLS negotiation now.\r\n* CAPABILITY IMAP4rev1 AUTH=PLAIN SASL-IR\r\nA0002 OK x\r\n");
+  h.run(
+      "A0001 OK Begin TLS negotiation now.\r\n* CAPABILITY IMAP4rev1 AUTH=PLAIN SASL-IR\r\nA0002 "
+      "OK x\r\n");
   EXPECT_EQ(testing::describe(h.events.back()), "starttls");
   EXPECT_TRUE(h.session.capabilities().empty());
   h.run("* CAPABILITY IMAP4rev1 AUTH=PLAIN\r\n");  // still before the handshake
@@ -158,7 +165,8 @@ TEST(ImapClient, StartTlsDiscardsInjectedResponsesAndRereadsCapabilities) {
   h.drain();
   EXPECT_EQ(h.lines().back(), "A0002 CAPABILITY");
   h.run("* CAPABILITY IMAP4rev1 AUTH=PLAIN\r\nA0002 OK done\r\n");
-  EXPECT_EQ(h.lines().back(), "A0003 AUTHENTICATE PLAIN");  // no SASL-IR: the injected one was dropped
+  EXPECT_EQ(h.lines().back(),
+            "A0003 AUTHENTICATE PLAIN");  // no SASL-IR: the injected one was dropped
   EXPECT_EQ(h.session.on_tls_established(h.now), client_errc::not_awaiting_tls);
 }
 
@@ -189,7 +197,8 @@ TEST(ImapClient, LoginCommandFallbackQuotesAndUsesLiterals) {
   h.run("+ Ready for literal data\r\n");
   EXPECT_EQ(h.output, "A0001 LOGIN user {10}\r\np\xc3\xa4ss word\r\n");
   h.run("A0001 OK Logged in\r\n");
-  EXPECT_EQ(only_outcome(h), (OutcomeEvent{Outcome::accepted, OutcomeReason::success, "LOGIN", "Logged in"}));
+  EXPECT_EQ(only_outcome(h),
+            (OutcomeEvent{Outcome::accepted, OutcomeReason::success, "LOGIN", "Logged in"}));
 
   ClientHarness plus(tls_config());
   r.credentials.password = "two words";

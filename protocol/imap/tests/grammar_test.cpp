@@ -1,7 +1,8 @@
+#include "protocol/imap/grammar.hpp"
+
 #include <gtest/gtest.h>
 
 #include "protocol/imap/framing.hpp"
-#include "protocol/imap/grammar.hpp"
 
 namespace tern::protocol::imap {
 namespace {
@@ -15,7 +16,8 @@ Response parsed(std::string_view text) {
 }
 
 // Feeds `wire` in pieces of `chunk` bytes; returns the responses and whether it failed.
-std::pair<std::vector<Response>, bool> parse_all(std::string_view wire, std::size_t chunk, Limits limits = {}) {
+std::pair<std::vector<Response>, bool> parse_all(std::string_view wire, std::size_t chunk,
+                                                 Limits limits = {}) {
   ResponseParser p(limits);
   std::vector<Response> out;
   while (!wire.empty() && !p.failed()) {
@@ -27,7 +29,8 @@ std::pair<std::vector<Response>, bool> parse_all(std::string_view wire, std::siz
 }
 
 // Frames a command wire, inviting every synchronizing literal.
-std::vector<CommandPart> frame(std::string_view wire, CommandReader::State* last = nullptr, Limits limits = {}) {
+std::vector<CommandPart> frame(std::string_view wire, CommandReader::State* last = nullptr,
+                               Limits limits = {}) {
   CommandReader reader(limits);
   while (true) {
     wire.remove_prefix(reader.feed(wire));
@@ -43,7 +46,8 @@ std::vector<CommandPart> frame(std::string_view wire, CommandReader::State* last
 
 TEST(ImapGrammar, DovecotGreetingCarriesCapabilities) {
   const auto r = parsed(
-      "* OK [CAPABILITY IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE LITERAL+ STARTTLS AUTH=PLAIN] "
+      "* OK [CAPABILITY IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE LITERAL+ STARTTLS "
+      "AUTH=PLAIN] "
       "Dovecot ready.");
   const auto& s = std::get<StatusResponse>(r);
   EXPECT_EQ(s.tag, "");
@@ -53,8 +57,8 @@ TEST(ImapGrammar, DovecotGreetingCarriesCapabilities) {
   EXPECT_EQ(s.text, "Dovecot ready.");
   auto caps = parse_capability_list(s.code->text, {});
   ASSERT_TRUE(caps.has_value());
-  EXPECT_EQ(*caps, (Strings{"IMAP4rev1", "SASL-IR", "LOGIN-REFERRALS", "ID", "ENABLE", "IDLE", "LITERAL+",
-                            "STARTTLS", "AUTH=PLAIN"}));
+  EXPECT_EQ(*caps, (Strings{"IMAP4rev1", "SASL-IR", "LOGIN-REFERRALS", "ID", "ENABLE", "IDLE",
+                            "LITERAL+", "STARTTLS", "AUTH=PLAIN"}));
   EXPECT_TRUE(has_capability(*caps, "sasl-ir"));
 }
 
@@ -70,10 +74,15 @@ TEST(ImapGrammar, StatusResponsesAndCodes) {
   EXPECT_EQ(s.code, (ResponseCode{"ALERT", ""}));
   s = std::get<StatusResponse>(parsed("* OK [UIDVALIDITY 3857529045] UIDs valid"));
   EXPECT_EQ(s.code, (ResponseCode{"UIDVALIDITY", "3857529045"}));
-  EXPECT_EQ(std::get<StatusResponse>(parsed("* PREAUTH IMAP4rev2 server logged in as Smith")).status, Status::preauth);
-  EXPECT_EQ(std::get<StatusResponse>(parsed("* BYE Autologout; idle for too long")).status, Status::bye);
+  EXPECT_EQ(
+      std::get<StatusResponse>(parsed("* PREAUTH IMAP4rev2 server logged in as Smith")).status,
+      Status::preauth);
+  EXPECT_EQ(std::get<StatusResponse>(parsed("* BYE Autologout; idle for too long")).status,
+            Status::bye);
   EXPECT_EQ(std::get<StatusResponse>(parsed("A1 BAD")).text, "");
-  EXPECT_EQ(std::get<CapabilityResponse>(parsed("* CAPABILITY IMAP4rev2 STARTTLS AUTH=GSSAPI LOGINDISABLED")).capabilities,
+  EXPECT_EQ(std::get<CapabilityResponse>(
+                parsed("* CAPABILITY IMAP4rev2 STARTTLS AUTH=GSSAPI LOGINDISABLED"))
+                .capabilities,
             (Strings{"IMAP4rev2", "STARTTLS", "AUTH=GSSAPI", "LOGINDISABLED"}));
 }
 
@@ -81,16 +90,19 @@ TEST(ImapGrammar, ContinuationRequests) {
   // The shape of RFC 9051 §6.2.2: an empty challenge, then base64 ones.
   EXPECT_EQ(std::get<ContinuationRequest>(parsed("+")).text, "");
   EXPECT_EQ(std::get<ContinuationRequest>(parsed("+ ")).text, "");
-  EXPECT_EQ(std::get<ContinuationRequest>(parsed("+ YGgGCSqGSIb3EgECAgIAb1kwV6ADAgEFoQMCAQ+iSzBJoAMC")).text,
-            "YGgGCSqGSIb3EgECAgIAb1kwV6ADAgEFoQMCAQ+iSzBJoAMC");
+  EXPECT_EQ(
+      std::get<ContinuationRequest>(parsed("+ YGgGCSqGSIb3EgECAgIAb1kwV6ADAgEFoQMCAQ+iSzBJoAMC"))
+          .text,
+      "YGgGCSqGSIb3EgECAgIAb1kwV6ADAgEFoQMCAQ+iSzBJoAMC");
   EXPECT_EQ(std::get<ContinuationRequest>(parsed("+ Ready for additional command text")).text,
             "Ready for additional command text");
 }
 
 TEST(ImapGrammar, MalformedResponsesAreErrors) {
-  for (std::string_view bad : std::initializer_list<std::string_view>{"", "*", "* ", "A1", "A1 PREAUTH x", "A1 BYE x", "A1 HELLO", "+x",
-                               "* OK [ALERT x", "* OK [] x", "* OK [ALERT]x", "A\"1 OK x", "* CAPABILITY  A",
-                               "* OK x\ry", std::string_view("* OK a\0b", 8)}) {
+  for (std::string_view bad : std::initializer_list<std::string_view>{
+           "", "*", "* ", "A1", "A1 PREAUTH x", "A1 BYE x", "A1 HELLO", "+x", "* OK [ALERT x",
+           "* OK [] x", "* OK [ALERT]x", "A\"1 OK x", "* CAPABILITY  A", "* OK x\ry",
+           std::string_view("* OK a\0b", 8)}) {
     EXPECT_FALSE(parse_response(bad).has_value()) << bad;
   }
 }
@@ -98,9 +110,12 @@ TEST(ImapGrammar, MalformedResponsesAreErrors) {
 TEST(ImapGrammar, SerializeRoundTripsAndRefusesWhatWouldNotParseBack) {
   const std::vector<Response> values{
       StatusResponse{"", Status::ok, ResponseCode{"CAPABILITY", "IMAP4rev1 SASL-IR"}, "ready"},
-      StatusResponse{"A0001", Status::no, ResponseCode{"AUTHENTICATIONFAILED", ""}, "Authentication failed."},
-      StatusResponse{"", Status::bye, std::nullopt, ""}, CapabilityResponse{{"IMAP4rev2", "AUTH=PLAIN"}},
-      ContinuationRequest{""}, DataResponse{"1 FETCH (BODY[] {5}\r\nhello)"}};
+      StatusResponse{"A0001", Status::no, ResponseCode{"AUTHENTICATIONFAILED", ""},
+                     "Authentication failed."},
+      StatusResponse{"", Status::bye, std::nullopt, ""},
+      CapabilityResponse{{"IMAP4rev2", "AUTH=PLAIN"}},
+      ContinuationRequest{""},
+      DataResponse{"1 FETCH (BODY[] {5}\r\nhello)"}};
   for (const auto& v : values) {
     auto wire = serialize(v);
     ASSERT_TRUE(wire.has_value());
@@ -122,7 +137,8 @@ TEST(ImapGrammar, DataResponsesCarryLiterals) {
     auto [responses, failed] = parse_all(wire, chunk);
     EXPECT_FALSE(failed);
     ASSERT_EQ(responses.size(), 2u);
-    EXPECT_EQ(std::get<DataResponse>(responses[0]).text, "12 FETCH (BODY[HEADER] {5}\r\nab\r\nc {0}\r\n)");
+    EXPECT_EQ(std::get<DataResponse>(responses[0]).text,
+              "12 FETCH (BODY[HEADER] {5}\r\nab\r\nc {0}\r\n)");
   }
   // A literal header ends only data responses: in a status text it is text.
   EXPECT_EQ(std::get<StatusResponse>(parse_all("* OK see {5}\r\n", 1).first.at(0)).text, "see {5}");
@@ -162,7 +178,8 @@ TEST(ImapGrammar, QuotedStringsUnescape) {
   auto c = parse_command(parts);
   ASSERT_TRUE(c.has_value()) << c.error().message;
   EXPECT_EQ(c->args, (Strings{"fr\"ed", "back\\slash"}));
-  EXPECT_FALSE(parse_command(frame("a1 LOGIN \"a\\b\" x\r\n")).has_value());  // only \" and \\ escape
+  EXPECT_FALSE(
+      parse_command(frame("a1 LOGIN \"a\\b\" x\r\n")).has_value());  // only \" and \\ escape
   EXPECT_FALSE(parse_command(frame("a1 LOGIN \"open x\r\n")).has_value());
   EXPECT_EQ(quote("fr\"e\\d"), "\"fr\\\"e\\\\d\"");
 }
@@ -181,7 +198,8 @@ TEST(ImapGrammar, ArgumentsChooseAtomQuotedOrLiteral) {
   const Command c{"A1", "LOGIN", {"fred", "pass word", "p\xc3\xa4ss", "x\r\ny"}};
   auto sync = serialize_command(c, LiteralMode::sync);
   ASSERT_TRUE(sync.has_value());
-  EXPECT_EQ(*sync, (Strings{"A1 LOGIN fred \"pass word\" {5}\r\n", "p\xc3\xa4ss {4}\r\n", "x\r\ny\r\n"}));
+  EXPECT_EQ(*sync,
+            (Strings{"A1 LOGIN fred \"pass word\" {5}\r\n", "p\xc3\xa4ss {4}\r\n", "x\r\ny\r\n"}));
   auto plus = serialize_command(c, LiteralMode::non_sync);
   ASSERT_TRUE(plus.has_value());
   EXPECT_EQ(*plus, (Strings{"A1 LOGIN fred \"pass word\" {5+}\r\np\xc3\xa4ss {4+}\r\nx\r\ny\r\n"}));
@@ -190,7 +208,9 @@ TEST(ImapGrammar, ArgumentsChooseAtomQuotedOrLiteral) {
     ASSERT_TRUE(back.has_value()) << back.error().message;
     EXPECT_EQ(*back, c);
   }
-  EXPECT_FALSE(serialize_command(Command{"A1", "LOGIN", {std::string("a\0b", 3)}}, LiteralMode::sync).has_value());
+  EXPECT_FALSE(
+      serialize_command(Command{"A1", "LOGIN", {std::string("a\0b", 3)}}, LiteralMode::sync)
+          .has_value());
   EXPECT_FALSE(serialize_command(Command{"A+1", "NOOP", {}}, LiteralMode::sync).has_value());
 }
 
@@ -213,7 +233,8 @@ TEST(ImapGrammar, LiteralHeaders) {
   EXPECT_FALSE(literal_header_at_end("A LOGIN {}", true).has_value());
   EXPECT_FALSE(literal_header_at_end("A LOGIN x", true).has_value());
   EXPECT_FALSE(literal_header_at_end("A {99999999999}", true)->has_value());
-  EXPECT_EQ(**literal_header_at_end("A {4294967295}", true), (LiteralHeader{4294967295u, false, 2}));
+  EXPECT_EQ(**literal_header_at_end("A {4294967295}", true),
+            (LiteralHeader{4294967295u, false, 2}));
   EXPECT_FALSE(literal_header_at_end("A {4294967296}", true)->has_value());
 }
 

@@ -18,16 +18,21 @@ inline std::string describe(const ServerEvent& event) {
   struct Describe {
     std::string operator()(const VerifyEvent& e) {
       std::string s = "verify " + e.mechanism;
-      if (const auto* p = std::get_if<sasl::PasswordCredentials>(&e.credentials)) s += " " + p->authcid + " " + p->password;
+      if (const auto* p = std::get_if<sasl::PasswordCredentials>(&e.credentials))
+        s += " " + p->authcid + " " + p->password;
       return s;
     }
     std::string operator()(const AuthenticatedEvent& e) { return "authenticated " + e.user; }
-    std::string operator()(const AuthFailedEvent& e) { return "auth failed " + std::to_string(int(e.reason)); }
+    std::string operator()(const AuthFailedEvent& e) {
+      return "auth failed " + std::to_string(int(e.reason));
+    }
     std::string operator()(const StartTlsEvent&) { return "starttls"; }
     std::string operator()(const CompletedEvent& e) {
       return "completed " + e.tag + " " + e.command + " " + std::string(status_name(e.status));
     }
-    std::string operator()(const ClosedEvent& e) { return "closed " + std::to_string(int(e.reason)); }
+    std::string operator()(const ClosedEvent& e) {
+      return "closed " + std::to_string(int(e.reason));
+    }
   };
   return std::visit(Describe{}, event);
 }
@@ -41,7 +46,8 @@ inline std::string describe(const ClientEvent& event) {
     }
     std::string operator()(const StartTlsEvent&) { return "starttls"; }
     std::string operator()(const OutcomeEvent& e) {
-      return "outcome " + std::to_string(int(e.outcome)) + " " + std::to_string(int(e.reason)) + " " + e.method;
+      return "outcome " + std::to_string(int(e.outcome)) + " " + std::to_string(int(e.reason)) +
+             " " + e.method;
     }
     std::string operator()(const ClientClosedEvent&) { return "closed"; }
   };
@@ -174,14 +180,18 @@ struct Pipe {
   Pipe(ClientConfig c, ServerConfig s) : client(std::move(c)), server(std::move(s)) {}
 
   void run(std::size_t steps_max = 100000) {
-    std::size_t to_server = 0, to_client = 0;  // bytes of each output already delivered
+    std::size_t to_server = 0, to_client = 0;      // bytes of each output already delivered
     std::size_t client_done = 0, server_done = 0;  // StartTlsEvents already handled
     for (std::size_t step = 0; step < steps_max; ++step) {
-      bool moved = move(client.output, to_server, [&](std::string_view b) { return server.run(b).size(); });
-      moved = move(server.output, to_client, [&](std::string_view b) { return client.run(b).size(); }) || moved;
+      bool moved =
+          move(client.output, to_server, [&](std::string_view b) { return server.run(b).size(); });
+      moved = move(server.output, to_client,
+                   [&](std::string_view b) { return client.run(b).size(); }) ||
+              moved;
       const bool client_tls = count_tls(client.events) > client_done;
       const bool server_tls = count_tls(server.events) > server_done;
-      if (client_tls && server_tls && to_server == client.output.size() && to_client == server.output.size()) {
+      if (client_tls && server_tls && to_server == client.output.size() &&
+          to_client == server.output.size()) {
         ++client_done;
         ++server_done;
         (void)client.session.on_tls_established(client.now);

@@ -18,7 +18,8 @@ using Lines = std::vector<std::string>;
 // "test" / "test" / "test" is what dGVzdAB0ZXN0AHRlc3Q= carries (authzid, authcid, password).
 ServerDecision accept_test_test(const VerifyEvent& e) {
   const auto* p = std::get_if<sasl::PasswordCredentials>(&e.credentials);
-  return Verified{p != nullptr && p->authzid == "test" && p->authcid == "test" && p->password == "test"};
+  return Verified{p != nullptr && p->authzid == "test" && p->authcid == "test" &&
+                  p->password == "test"};
 }
 
 ServerConfig after_tls() {

@@ -1,9 +1,10 @@
-#include <gtest/gtest.h>
+#include "protocol/route/eval.hpp"
 
 #include <string>
 #include <vector>
 
-#include "protocol/route/eval.hpp"
+#include <gtest/gtest.h>
+
 #include "protocol/route/regex.hpp"
 
 namespace tern::protocol::route {
@@ -26,7 +27,8 @@ RuleInput when(std::string condition, std::string then, std::uint32_t line) {
 }
 
 RuleInput otherwise(Value value, std::uint32_t line) {
-  return RuleInput{std::nullopt, RuleResultInput::literal_value(std::move(value)), SourcePosition{"tern.toml", line, 3}};
+  return RuleInput{std::nullopt, RuleResultInput::literal_value(std::move(value)),
+                   SourcePosition{"tern.toml", line, 3}};
 }
 
 Variables message_vars(std::string rcpt_domain) {
@@ -42,9 +44,12 @@ Variables message_vars(std::string rcpt_domain) {
   return v;
 }
 
-LookupKey domain_key(std::string domain) { return {LookupFunction::is_local_domain, "", std::move(domain)}; }
+LookupKey domain_key(std::string domain) {
+  return {LookupFunction::is_local_domain, "", std::move(domain)};
+}
 
-Value eval_value(std::string_view text, const Variables& vars, const Lookups& lookups = LookupTable{}) {
+Value eval_value(std::string_view text, const Variables& vars,
+                 const Lookups& lookups = LookupTable{}) {
   Result<CheckedExpr> c = compile_expression(text, env(), TypeSet::any());
   EXPECT_TRUE(c.has_value()) << text << ": " << (c ? "" : c.error().message);
   if (!c) return Value(false);
@@ -54,12 +59,14 @@ Value eval_value(std::string_view text, const Variables& vars, const Lookups& lo
 }
 
 TEST(Eval, SeedLocalOrDnsWithLookupRoundTrip) {
-  RuleList rules = compile({when("is_local_domain('', rcpt_domain)", "'local'", 1), otherwise(false, 2)});
+  RuleList rules =
+      compile({when("is_local_domain('', rcpt_domain)", "'local'", 1), otherwise(false, 2)});
   Variables vars = message_vars("example.org");
   LookupTable lookups;
   RulesOutcome first = evaluate(rules, vars, lookups);
   ASSERT_TRUE(std::holds_alternative<NeedsLookups>(first));
-  EXPECT_EQ(std::get<NeedsLookups>(first).lookups, std::vector<LookupKey>{domain_key("example.org")});
+  EXPECT_EQ(std::get<NeedsLookups>(first).lookups,
+            std::vector<LookupKey>{domain_key("example.org")});
 
   lookups.set(domain_key("example.org"), true);
   EXPECT_EQ(evaluate(rules, vars, lookups), RulesOutcome(Matched{0, std::string("local")}));
@@ -68,12 +75,15 @@ TEST(Eval, SeedLocalOrDnsWithLookupRoundTrip) {
 }
 
 TEST(Eval, SeedLmtpAndRelay) {
-  RuleList lmtp = compile({when("is_local_domain('', rcpt_domain)", "'lmtp'", 1), otherwise(false, 2)});
+  RuleList lmtp =
+      compile({when("is_local_domain('', rcpt_domain)", "'lmtp'", 1), otherwise(false, 2)});
   LookupTable lookups;
   lookups.set(domain_key("example.org"), true);
-  EXPECT_EQ(evaluate(lmtp, message_vars("example.org"), lookups), RulesOutcome(Matched{0, std::string("lmtp")}));
+  EXPECT_EQ(evaluate(lmtp, message_vars("example.org"), lookups),
+            RulesOutcome(Matched{0, std::string("lmtp")}));
   RuleList relay = compile({otherwise(std::string("relay"), 1)});
-  EXPECT_EQ(evaluate(relay, Variables{}, LookupTable{}), RulesOutcome(Matched{0, std::string("relay")}));
+  EXPECT_EQ(evaluate(relay, Variables{}, LookupTable{}),
+            RulesOutcome(Matched{0, std::string("relay")}));
 }
 
 TEST(Eval, NoMatchWithoutElse) {
@@ -83,18 +93,22 @@ TEST(Eval, NoMatchWithoutElse) {
 
 TEST(Eval, ResultCanBeAVariable) {
   RuleList rules = compile({when("true", "rcpt_domain", 1)});
-  EXPECT_EQ(evaluate(rules, message_vars("a.org"), LookupTable{}), RulesOutcome(Matched{0, std::string("a.org")}));
+  EXPECT_EQ(evaluate(rules, message_vars("a.org"), LookupTable{}),
+            RulesOutcome(Matched{0, std::string("a.org")}));
 }
 
 TEST(Eval, NeedsOnlyTheLookupsThatCanMatter) {
   Variables vars = message_vars("a.org");
   // Both sides of || may matter: both are asked for in one round, without duplicates.
-  RuleList rules = compile({when("is_local_domain('', rcpt_domain) || is_local_address('', rcpt) || "
-                                 "is_local_domain('', rcpt_domain)", "'a'", 1),
-                            when("is_local_domain('', sender_domain)", "'b'", 2)});
+  RuleList rules =
+      compile({when("is_local_domain('', rcpt_domain) || is_local_address('', rcpt) || "
+                    "is_local_domain('', rcpt_domain)",
+                    "'a'", 1),
+               when("is_local_domain('', sender_domain)", "'b'", 2)});
   RulesOutcome o = evaluate(rules, vars, LookupTable{});
   ASSERT_TRUE(std::holds_alternative<NeedsLookups>(o));
-  std::vector<LookupKey> expected = {domain_key("a.org"), {LookupFunction::is_local_address, "", "user@a.org"}};
+  std::vector<LookupKey> expected = {domain_key("a.org"),
+                                     {LookupFunction::is_local_address, "", "user@a.org"}};
   EXPECT_EQ(std::get<NeedsLookups>(o).lookups, expected);
   // A known true operand settles ||: the other lookup is no longer needed.
   LookupTable lookups;
@@ -115,19 +129,23 @@ TEST(Eval, ShortCircuitSkipsLookupsVariablesAndFaults) {
                             when("priority == 2 || is_local_domain('', helo_domain)", "'b'", 2)});
   EXPECT_EQ(evaluate(rules, vars, LookupTable{}), RulesOutcome(Matched{1, std::string("b")}));
   // Kleene logic: an unknown lookup followed by a known false is false, no lookup asked.
-  rules = compile({when("is_local_domain('', rcpt_domain) && priority > 5", "'a'", 1), otherwise(false, 2)});
+  rules = compile(
+      {when("is_local_domain('', rcpt_domain) && priority > 5", "'a'", 1), otherwise(false, 2)});
   EXPECT_EQ(evaluate(rules, vars, LookupTable{}), RulesOutcome(Matched{1, false}));
 }
 
 TEST(Eval, FaultsAreTheCallersMisuse) {
-  RuleList rules = compile({when("rcpt_domain == 'a'", "'a'", 1), when("helo_domain == 'x'", "'b'", 2)});
+  RuleList rules =
+      compile({when("rcpt_domain == 'a'", "'a'", 1), when("helo_domain == 'x'", "'b'", 2)});
   Variables vars = message_vars("b.org");
   RulesOutcome o = evaluate(rules, vars, LookupTable{});
   ASSERT_TRUE(std::holds_alternative<RulesFault>(o));
-  EXPECT_EQ(std::get<RulesFault>(o), (RulesFault{1, EvalFault{0, "variable 'helo_domain' is not bound"}}));
+  EXPECT_EQ(std::get<RulesFault>(o),
+            (RulesFault{1, EvalFault{0, "variable 'helo_domain' is not bound"}}));
   vars.set("helo_domain", std::int64_t{3});
   o = evaluate(rules, vars, LookupTable{});
-  EXPECT_EQ(std::get<RulesFault>(o).fault.message, "variable 'helo_domain' is declared string but bound to integer");
+  EXPECT_EQ(std::get<RulesFault>(o).fault.message,
+            "variable 'helo_domain' is declared string but bound to integer");
 }
 
 TEST(Eval, ComparisonsAndFunctions) {
@@ -135,8 +153,10 @@ TEST(Eval, ComparisonsAndFunctions) {
   EXPECT_EQ(eval_value("rcpt_domain == 'example.org'", v), Value(false));  // exact
   EXPECT_EQ(eval_value("eq_ignore_case(rcpt_domain, 'example.org')", v), Value(true));
   EXPECT_EQ(eval_value("lowercase(rcpt_domain)", v), Value(std::string("example.org")));
-  EXPECT_EQ(eval_value("priority < 3 && priority <= 2 && priority >= 2 && !(priority > 2) && priority != 1", v),
-            Value(true));
+  EXPECT_EQ(
+      eval_value(
+          "priority < 3 && priority <= 2 && priority >= 2 && !(priority > 2) && priority != 1", v),
+      Value(true));
   EXPECT_EQ(eval_value("-10 < -9", v), Value(true));
   EXPECT_EQ(eval_value("contains(rcpt, '@Example')", v), Value(true));
   EXPECT_EQ(eval_value("contains(recipients, 'b@y.org')", v), Value(true));
@@ -144,7 +164,8 @@ TEST(Eval, ComparisonsAndFunctions) {
   EXPECT_EQ(eval_value("starts_with(rcpt, 'user@') && ends_with(rcpt, '.ORG')", v), Value(true));
   EXPECT_EQ(eval_value("in_list(sender_domain, ['x.org', 'sender.org'])", v), Value(true));
   EXPECT_EQ(eval_value("in_list(sender_domain, [])", v), Value(false));
-  EXPECT_EQ(eval_value("len(recipients) == 2 && len(sender) == 16 && len('') == 0", v), Value(true));
+  EXPECT_EQ(eval_value("len(recipients) == 2 && len(sender) == 16 && len('') == 0", v),
+            Value(true));
   EXPECT_EQ(eval_value("matches('^user@[A-Za-z]+\\\\.ORG$', rcpt)", v), Value(true));
   EXPECT_EQ(eval_value("matches('^admin', rcpt)", v), Value(false));
   EXPECT_EQ(eval_value("recipients == ['a@x.org', 'b@y.org']", v), Value(true));
@@ -166,8 +187,9 @@ TEST(Eval, CatastrophicRegexIsBoundedAndDoesNotMatch) {
 }
 
 TEST(Eval, ExplainRecordsEachRuleTried) {
-  RuleList rules = compile({when("priority > 5 && rcpt_domain == 'x'", "'slow'", 4),
-                            when("is_local_domain('', rcpt_domain)", "'local'", 5), otherwise(false, 6)});
+  RuleList rules =
+      compile({when("priority > 5 && rcpt_domain == 'x'", "'slow'", 4),
+               when("is_local_domain('', rcpt_domain)", "'local'", 5), otherwise(false, 6)});
   Variables vars = message_vars("example.org");
   LookupTable lookups;
   lookups.set(domain_key("example.org"), true);
@@ -193,7 +215,8 @@ TEST(Eval, ExplainRecordsEachRuleTried) {
 }
 
 TEST(Eval, ExplainUndecidedAndElse) {
-  RuleList rules = compile({when("is_local_domain('', rcpt_domain)", "'local'", 1), otherwise(false, 2)});
+  RuleList rules =
+      compile({when("is_local_domain('', rcpt_domain)", "'local'", 1), otherwise(false, 2)});
   Variables vars = message_vars("it's.org");
   Explanation ex;
   evaluate(rules, vars, LookupTable{}, &ex);
@@ -216,8 +239,9 @@ TEST(Eval, ExplainUndecidedAndElse) {
 }
 
 TEST(Eval, DeterministicAcrossRuns) {
-  RuleList rules = compile({when("matches('x', rcpt) || in_list(rcpt_domain, ['a.org']) || priority == 3",
-                                 "lowercase(sender)", 1)});
+  RuleList rules =
+      compile({when("matches('x', rcpt) || in_list(rcpt_domain, ['a.org']) || priority == 3",
+                    "lowercase(sender)", 1)});
   Variables vars = message_vars("a.org");
   RulesOutcome a = evaluate(rules, vars, LookupTable{});
   RulesOutcome b = evaluate(rules, vars, LookupTable{});

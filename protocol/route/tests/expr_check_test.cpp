@@ -1,8 +1,8 @@
-#include <gtest/gtest.h>
+#include "protocol/route/expr_check.hpp"
 
 #include <string>
 
-#include "protocol/route/expr_check.hpp"
+#include <gtest/gtest.h>
 
 namespace tern::protocol::route {
 namespace {
@@ -33,15 +33,18 @@ TEST(ExprCheck, TypesOfWellFormedExpressions) {
   EXPECT_EQ(type_ok("recipients"), Type::string_list);
   EXPECT_EQ(type_ok("['a', rcpt_domain]"), Type::string_list);
   EXPECT_EQ(type_ok("contains(recipients, rcpt) && contains(rcpt, '@')"), Type::boolean);
-  EXPECT_EQ(type_ok("starts_with(rcpt, 'a') || ends_with(rcpt, '.org') || eq_ignore_case(listener, 'MX')"),
-            Type::boolean);
+  EXPECT_EQ(
+      type_ok(
+          "starts_with(rcpt, 'a') || ends_with(rcpt, '.org') || eq_ignore_case(listener, 'MX')"),
+      Type::boolean);
   EXPECT_EQ(type_ok("in_list(sender_domain, ['a.org', 'b.org'])"), Type::boolean);
   EXPECT_EQ(type_ok("matches('^[a-z]+@example\\\\.org$', rcpt)"), Type::boolean);
   EXPECT_EQ(type_ok("len(recipients) > 1 && len(rcpt) <= 64"), Type::boolean);
   EXPECT_EQ(type_ok("lowercase(authenticated_as)"), Type::string);
   EXPECT_EQ(type_ok("retry_num >= 3 && last_error != ''"), Type::boolean);
-  EXPECT_EQ(type_ok("remote_ip == '127.0.0.1' || local_ip == '::1' || helo_domain == sender_domain"),
-            Type::boolean);
+  EXPECT_EQ(
+      type_ok("remote_ip == '127.0.0.1' || local_ip == '::1' || helo_domain == sender_domain"),
+      Type::boolean);
   EXPECT_EQ(type_ok("recipients == ['a']"), Type::boolean);
   EXPECT_EQ(type_ok("!(true == false)"), Type::boolean);
 }
@@ -55,15 +58,18 @@ struct ErrorCase {
 TEST(ExprCheck, EveryErrorKindWithItsOffset) {
   const ErrorCase cases[] = {
       {"rcpt_domian == 'a'", 0, "unknown variable 'rcpt_domian' (did you mean 'rcpt_domain'?)"},
-      {"is_local_domain('', rcptdomain)", 20, "unknown variable 'rcptdomain' (did you mean 'rcpt_domain'?)"},
+      {"is_local_domain('', rcptdomain)", 20,
+       "unknown variable 'rcptdomain' (did you mean 'rcpt_domain'?)"},
       {"x == 'a'", 0, "unknown variable 'x'"},
       {"rcpt_domain == 'a' && hostname == 'b'", 22, "unknown variable 'hostname'"},
-      {"is_local_domian('', rcpt)", 0, "unknown function 'is_local_domian' (did you mean 'is_local_domain'?)"},
+      {"is_local_domian('', rcpt)", 0,
+       "unknown function 'is_local_domian' (did you mean 'is_local_domain'?)"},
       {"lookup('', rcpt)", 0, "unknown function 'lookup'"},
       {"contains(rcpt)", 0, "function 'contains' takes 2 arguments, found 1"},
       {"priority == 1 || len(rcpt, sender)", 17, "function 'len' takes 1 argument, found 2"},
       {"starts_with(rcpt, 5)", 18, "argument 2 of 'starts_with' must be string, found integer"},
-      {"contains(priority, 'a')", 9, "argument 1 of 'contains' must be string or list of strings, found integer"},
+      {"contains(priority, 'a')", 9,
+       "argument 1 of 'contains' must be string or list of strings, found integer"},
       {"in_list(rcpt, rcpt)", 14, "argument 2 of 'in_list' must be list of strings, found string"},
       {"rcpt_domain == 5", 12, "cannot compare string with integer using '=='"},
       {"priority != true", 9, "cannot compare integer with boolean using '!='"},
@@ -72,11 +78,14 @@ TEST(ExprCheck, EveryErrorKindWithItsOffset) {
       {"rcpt && true", 0, "'&&' needs boolean operands, found string"},
       {"true || priority", 8, "'||' needs boolean operands, found integer"},
       {"['a', 1]", 6, "list items must be strings, found integer"},
-      {"matches(rcpt, rcpt)", 8, "argument 1 of 'matches' must be a string literal (the pattern is compiled once)"},
+      {"matches(rcpt, rcpt)", 8,
+       "argument 1 of 'matches' must be a string literal (the pattern is compiled once)"},
       {"matches('a(b', rcpt)", 12, "invalid regular expression: missing closing parenthesis"},
       {"matches('\\'x\\'(', rcpt)", 15, "invalid regular expression: missing closing parenthesis"},
-      {"matches('[z-a]', rcpt)", 12, "invalid regular expression: range out of order in character class"},
-      {"matches('(*UTF)a', rcpt)", 15, "invalid regular expression: using UTF is disabled by the application"},
+      {"matches('[z-a]', rcpt)", 12,
+       "invalid regular expression: range out of order in character class"},
+      {"matches('(*UTF)a', rcpt)", 15,
+       "invalid regular expression: using UTF is disabled by the application"},
   };
   for (const ErrorCase& c : cases) {
     Error e = check_error(c.text);
@@ -125,16 +134,21 @@ TEST(ExprCheck, OrBetweenStringLiteralsHint) {
             "rcpt_domain == 'b' or in_list(rcpt_domain, ['a', 'b'])?");
   e = check_error("('x.org' || 'y.org' || 'z.org') != sender_domain");
   EXPECT_EQ(e.offset, 9u);
-  EXPECT_EQ(e.message,
-            "'||' between string literals is not a boolean; did you mean sender_domain != 'x.org' && "
-            "sender_domain != 'y.org' && sender_domain != 'z.org' or !in_list(sender_domain, ['x.org', "
-            "'y.org', 'z.org'])?");
+  EXPECT_EQ(
+      e.message,
+      "'||' between string literals is not a boolean; did you mean sender_domain != 'x.org' && "
+      "sender_domain != 'y.org' && sender_domain != 'z.org' or !in_list(sender_domain, ['x.org', "
+      "'y.org', 'z.org'])?");
   e = check_error("rcpt == ('a' && 'b')");
   EXPECT_EQ(e.offset, 13u);
-  EXPECT_EQ(e.message, "'&&' between string literals is not a boolean; did you mean rcpt == 'a' && rcpt == 'b'?");
+  EXPECT_EQ(
+      e.message,
+      "'&&' between string literals is not a boolean; did you mean rcpt == 'a' && rcpt == 'b'?");
   e = check_error("priority > 1 && ('a' || 'b')");
   EXPECT_EQ(e.offset, 21u);
-  EXPECT_EQ(e.message, "'||' between string literals is not a boolean; did you mean in_list(value, ['a', 'b'])?");
+  EXPECT_EQ(
+      e.message,
+      "'||' between string literals is not a boolean; did you mean in_list(value, ['a', 'b'])?");
 }
 
 TEST(ExprCheck, DidYouMeanStopsAtTwoEdits) {
@@ -142,7 +156,8 @@ TEST(ExprCheck, DidYouMeanStopsAtTwoEdits) {
   EXPECT_EQ(edit_distance("rcpt_domian", "rcpt_domain"), 1u);  // adjacent swap
   EXPECT_EQ(edit_distance("rcp_domai", "rcpt_domain"), 2u);
   EXPECT_EQ(edit_distance("rc_domai", "rcpt_domain"), 3u);
-  EXPECT_EQ(check_error("rcp_domai == 'a'").message, "unknown variable 'rcp_domai' (did you mean 'rcpt_domain'?)");
+  EXPECT_EQ(check_error("rcp_domai == 'a'").message,
+            "unknown variable 'rcp_domai' (did you mean 'rcpt_domain'?)");
   EXPECT_EQ(check_error("rc_domai == 'a'").message, "unknown variable 'rc_domai'");
 }
 
@@ -171,7 +186,8 @@ TEST(ExprCheck, DeepestParsableTreeIsWithinTheCheckerDepth) {
 }
 
 TEST(ExprCheck, RecordsWhatEvaluationNeeds) {
-  Result<CheckedExpr> r = compile_expression("matches('a', rcpt) && matches('b', sender)", next_hop_env(), Type::boolean);
+  Result<CheckedExpr> r = compile_expression("matches('a', rcpt) && matches('b', sender)",
+                                             next_hop_env(), Type::boolean);
   ASSERT_TRUE(r.has_value());
   EXPECT_EQ(r->regexes.size(), 2u);
   EXPECT_TRUE(r->reads_variables);

@@ -1,8 +1,8 @@
-#include <gtest/gtest.h>
+#include "protocol/route/expr_parser.hpp"
 
 #include <string>
 
-#include "protocol/route/expr_parser.hpp"
+#include <gtest/gtest.h>
 
 namespace tern::protocol::route {
 namespace {
@@ -21,7 +21,8 @@ Error parse_error(std::string_view text, const ParseLimits& limits = {}) {
 
 TEST(ExprParser, SeedCondition) {
   Expr e = parsed("is_local_domain('', rcpt_domain)");
-  EXPECT_EQ(e, Expr::call("is_local_domain", {Expr::string_literal(""), Expr::variable("rcpt_domain")}));
+  EXPECT_EQ(
+      e, Expr::call("is_local_domain", {Expr::string_literal(""), Expr::variable("rcpt_domain")}));
   EXPECT_EQ(e.offset, 0u);
   EXPECT_EQ(e.children[1].offset, 20u);
   EXPECT_EQ(parsed("'local'"), Expr::string_literal("local"));
@@ -35,7 +36,8 @@ TEST(ExprParser, Literals) {
   EXPECT_EQ(parsed("9223372036854775807"), Expr::integer_literal(INT64_MAX));
   EXPECT_EQ(parsed("-9223372036854775808"), Expr::integer_literal(INT64_MIN));
   EXPECT_EQ(parsed("true"), Expr::boolean_literal(true));
-  EXPECT_EQ(parsed("['a', 'b']"), Expr::list({Expr::string_literal("a"), Expr::string_literal("b")}));
+  EXPECT_EQ(parsed("['a', 'b']"),
+            Expr::list({Expr::string_literal("a"), Expr::string_literal("b")}));
   EXPECT_EQ(parsed("[]"), Expr::list({}));
   EXPECT_EQ(parsed(" \t\r\nretry_num\n"), Expr::variable("retry_num"));
   EXPECT_EQ(parsed("f()"), Expr::call("f", {}));
@@ -44,32 +46,38 @@ TEST(ExprParser, Literals) {
 TEST(ExprParser, PrecedenceNotOverComparisonOverAndOverOr) {
   // a || b && c == d  ==  a || (b && (c == d))
   Expr e = parsed("a || b && c == d");
-  EXPECT_EQ(e, Expr::logical_or({Expr::variable("a"),
-                                 Expr::logical_and({Expr::variable("b"),
-                                                    Expr::comparison(CompareOp::equal, Expr::variable("c"),
-                                                                     Expr::variable("d"))})}));
+  EXPECT_EQ(e, Expr::logical_or(
+                   {Expr::variable("a"),
+                    Expr::logical_and({Expr::variable("b"),
+                                       Expr::comparison(CompareOp::equal, Expr::variable("c"),
+                                                        Expr::variable("d"))})}));
   // !a == b  ==  (!a) == b
   EXPECT_EQ(parsed("!a == b"),
-            Expr::comparison(CompareOp::equal, Expr::logical_not(Expr::variable("a")), Expr::variable("b")));
+            Expr::comparison(CompareOp::equal, Expr::logical_not(Expr::variable("a")),
+                             Expr::variable("b")));
   // a && b || c  ==  (a && b) || c
   EXPECT_EQ(parsed("a && b || c"),
-            Expr::logical_or({Expr::logical_and({Expr::variable("a"), Expr::variable("b")}), Expr::variable("c")}));
+            Expr::logical_or({Expr::logical_and({Expr::variable("a"), Expr::variable("b")}),
+                              Expr::variable("c")}));
   // Parentheses override and keep nested chains apart.
   EXPECT_EQ(parsed("(a || b) && c"),
-            Expr::logical_and({Expr::logical_or({Expr::variable("a"), Expr::variable("b")}), Expr::variable("c")}));
+            Expr::logical_and({Expr::logical_or({Expr::variable("a"), Expr::variable("b")}),
+                               Expr::variable("c")}));
   EXPECT_EQ(parsed("(a || b) || c"),
-            Expr::logical_or({Expr::logical_or({Expr::variable("a"), Expr::variable("b")}), Expr::variable("c")}));
+            Expr::logical_or({Expr::logical_or({Expr::variable("a"), Expr::variable("b")}),
+                              Expr::variable("c")}));
   EXPECT_EQ(parsed("a || b || c"),
             Expr::logical_or({Expr::variable("a"), Expr::variable("b"), Expr::variable("c")}));
 }
 
 TEST(ExprParser, AllComparisonOperators) {
   const std::pair<const char*, CompareOp> ops[] = {
-      {"==", CompareOp::equal}, {"!=", CompareOp::not_equal}, {"<", CompareOp::less},
+      {"==", CompareOp::equal},  {"!=", CompareOp::not_equal},  {"<", CompareOp::less},
       {">", CompareOp::greater}, {"<=", CompareOp::less_equal}, {">=", CompareOp::greater_equal}};
   for (const auto& [text, op] : ops) {
     Expr e = parsed(std::string("priority ") + text + " -1");
-    EXPECT_EQ(e, Expr::comparison(op, Expr::variable("priority"), Expr::integer_literal(-1))) << text;
+    EXPECT_EQ(e, Expr::comparison(op, Expr::variable("priority"), Expr::integer_literal(-1)))
+        << text;
     EXPECT_EQ(e.offset, 9u);
   }
 }

@@ -1,29 +1,34 @@
-#include <gtest/gtest.h>
+#include "protocol/route/router.hpp"
 
 #include <string>
 #include <vector>
 
-#include "protocol/route/router.hpp"
+#include <gtest/gtest.h>
 
 namespace tern::protocol::route {
 namespace {
 
 RuleInput when(std::string condition, std::string then) {
-  return RuleInput{std::move(condition), RuleResultInput::expression_text(std::move(then)), {"t.toml", 1, 1}};
+  return RuleInput{
+      std::move(condition), RuleResultInput::expression_text(std::move(then)), {"t.toml", 1, 1}};
 }
 RuleInput otherwise(Value value) {
-  return RuleInput{std::nullopt, RuleResultInput::literal_value(std::move(value)), {"t.toml", 2, 1}};
+  return RuleInput{
+      std::nullopt, RuleResultInput::literal_value(std::move(value)), {"t.toml", 2, 1}};
 }
 
 RoutingConfig config_with(std::vector<RuleInput> inputs) {
   RulesOptions options;
   options.result_types = TypeSet(Type::string) | Type::boolean;
-  RulesCompilation c = compile_rules(inputs, Environment::standard("queue.outbound.next-hop"), options);
+  RulesCompilation c =
+      compile_rules(inputs, Environment::standard("queue.outbound.next-hop"), options);
   EXPECT_TRUE(c.ok());
   RoutingConfig config;
   config.next_hop = std::move(c.rules);
-  RemoteHost lmtp{"lmtp", RemoteProtocol::lmtp, "localhost", 24, TlsMode::starttls, true, "relay_server", "123456"};
-  RemoteHost relay{"relay", RemoteProtocol::smtp, "relay.example.org", 25, TlsMode::starttls, false, {}, {}};
+  RemoteHost lmtp{"lmtp", RemoteProtocol::lmtp, "localhost", 24, TlsMode::starttls,
+                  true,   "relay_server",       "123456"};
+  RemoteHost relay{
+      "relay", RemoteProtocol::smtp, "relay.example.org", 25, TlsMode::starttls, false, {}, {}};
   config.remotes = {lmtp, relay};
   return config;
 }
@@ -43,11 +48,14 @@ TEST(Router, NormalisesDomainsOnly) {
 }
 
 TEST(Router, LmtpForLocalDomainsMxForOthersGroupedInFirstSeenOrder) {
-  RoutingConfig config = config_with({when("is_local_domain('', rcpt_domain)", "'lmtp'"), otherwise(false)});
+  RoutingConfig config =
+      config_with({when("is_local_domain('', rcpt_domain)", "'lmtp'"), otherwise(false)});
   LookupTable lookups;
   lookups.set({LookupFunction::is_local_domain, "", "example.org"}, true);
   lookups.set({LookupFunction::is_local_domain, "", "gmail.com"}, false);
-  Plan plan = route(request({"joe@GMAIL.com", "ann@Example.org", "bob@example.org", "amy@gmail.com"}), config, lookups);
+  Plan plan =
+      route(request({"joe@GMAIL.com", "ann@Example.org", "bob@example.org", "amy@gmail.com"}),
+            config, lookups);
   ASSERT_TRUE(plan.complete());
   ASSERT_EQ(plan.recipients.size(), 4u);
   EXPECT_EQ(plan.recipients[0].rcpt, "joe@gmail.com");
@@ -63,7 +71,8 @@ TEST(Router, LmtpForLocalDomainsMxForOthersGroupedInFirstSeenOrder) {
 }
 
 TEST(Router, MissingLookupsArePendingAndListedOnce) {
-  RoutingConfig config = config_with({when("is_local_domain('', rcpt_domain)", "'local'"), otherwise(false)});
+  RoutingConfig config =
+      config_with({when("is_local_domain('', rcpt_domain)", "'local'"), otherwise(false)});
   LookupTable lookups;
   lookups.set({LookupFunction::is_local_domain, "", "a.org"}, true);
   Plan plan = route(request({"x@b.org", "y@a.org", "z@B.org"}), config, lookups);
@@ -81,13 +90,17 @@ TEST(Router, NeverGuessesARoute) {
   RoutingConfig config = config_with({when("rcpt_domain == 'computed.org'", "lowercase('RELAYY')"),
                                       when("rcpt_domain == 't.org'", "true"), otherwise(false)});
   LookupTable none;
-  Plan plan = route(request({"a@computed.org", "b@t.org", "nodomain", "c@relay.org"}), config, none);
+  Plan plan =
+      route(request({"a@computed.org", "b@t.org", "nodomain", "c@relay.org"}), config, none);
   ASSERT_TRUE(plan.complete());
-  EXPECT_EQ(plan.recipients[0].outcome,
-            Outcome(Unroutable{"next-hop gave 'relayy', which is neither 'local' nor a defined remote"}));
-  EXPECT_EQ(plan.recipients[1].outcome,
-            Outcome(Unroutable{"next-hop gave true; a rule must give a remote id, 'local' or false"}));
-  EXPECT_EQ(plan.recipients[2].outcome, Outcome(Unroutable{"the address has no domain to look up MX records for"}));
+  EXPECT_EQ(
+      plan.recipients[0].outcome,
+      Outcome(Unroutable{"next-hop gave 'relayy', which is neither 'local' nor a defined remote"}));
+  EXPECT_EQ(
+      plan.recipients[1].outcome,
+      Outcome(Unroutable{"next-hop gave true; a rule must give a remote id, 'local' or false"}));
+  EXPECT_EQ(plan.recipients[2].outcome,
+            Outcome(Unroutable{"the address has no domain to look up MX records for"}));
   EXPECT_EQ(plan.recipients[3].outcome, Outcome(Route(MxRoute{"relay.org", MxTlsPolicy{}})));
   ASSERT_EQ(plan.groups.size(), 1u);
 }
@@ -100,11 +113,12 @@ TEST(Router, NoMatchMeansMx) {
 }
 
 TEST(Router, BindsTheEnvelopeAndConnectionFacts) {
-  RoutingConfig config = config_with(
-      {when("sender_domain == 'example.com' && listener == 'submission' && priority > 1 && len(recipients) == 2 && "
-            "rcpt == 'Ann@example.org'",
-            "'relay'"),
-       otherwise(false)});
+  RoutingConfig config =
+      config_with({when("sender_domain == 'example.com' && listener == 'submission' && priority > "
+                        "1 && len(recipients) == 2 && "
+                        "rcpt == 'Ann@example.org'",
+                        "'relay'"),
+                   otherwise(false)});
   RouteRequest r = request({"Ann@EXAMPLE.org", "bob@example.org"});
   r.facts.listener = "submission";
   r.facts.priority = 2;
@@ -126,7 +140,8 @@ TEST(Router, LimitsAtNAndNPlusOne) {
 }
 
 TEST(Router, ExplainRecordsTheRulesTried) {
-  RoutingConfig config = config_with({when("is_local_domain('', rcpt_domain)", "'lmtp'"), otherwise(false)});
+  RoutingConfig config =
+      config_with({when("is_local_domain('', rcpt_domain)", "'lmtp'"), otherwise(false)});
   LookupTable lookups;
   lookups.set({LookupFunction::is_local_domain, "", "gmail.com"}, false);
   RouteRequest r = request({"joe@gmail.com"});
@@ -145,9 +160,11 @@ TEST(Router, ExplainRecordsTheRulesTried) {
 TEST(Router, DescribeNeverShowsSecrets) {
   RoutingConfig config = config_with({otherwise(std::string("lmtp"))});
   EXPECT_EQ(describe(RemoteRoute{config.remotes[0]}),
-            "remote lmtp (lmtp localhost:24, tls starttls, invalid certificates allowed, auth as relay_server)");
-  EXPECT_EQ(describe(MxRoute{"a.org", {TlsPolicy::require, TlsPolicy::disable, TlsPolicy::optional}}),
-            "mx a.org (mta-sts require, dane disable, starttls optional)");
+            "remote lmtp (lmtp localhost:24, tls starttls, invalid certificates allowed, auth as "
+            "relay_server)");
+  EXPECT_EQ(
+      describe(MxRoute{"a.org", {TlsPolicy::require, TlsPolicy::disable, TlsPolicy::optional}}),
+      "mx a.org (mta-sts require, dane disable, starttls optional)");
   EXPECT_EQ(describe(LocalRoute{}), "local");
 }
 

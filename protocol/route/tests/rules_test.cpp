@@ -1,9 +1,9 @@
-#include <gtest/gtest.h>
+#include "protocol/route/rules.hpp"
 
 #include <string>
 #include <vector>
 
-#include "protocol/route/rules.hpp"
+#include <gtest/gtest.h>
 
 namespace tern::protocol::route {
 namespace {
@@ -25,12 +25,14 @@ RuleInput when(std::string condition, std::string then, std::uint32_t line) {
 }
 
 RuleInput otherwise(Value value, std::uint32_t line) {
-  return RuleInput{std::nullopt, RuleResultInput::literal_value(std::move(value)), SourcePosition{"tern.toml", line, 14}};
+  return RuleInput{std::nullopt, RuleResultInput::literal_value(std::move(value)),
+                   SourcePosition{"tern.toml", line, 14}};
 }
 
 TEST(Rules, SeedLocalDelivery) {
   // next-hop = [ { if = "is_local_domain('', rcpt_domain)", then = "'local'" }, { else = false } ]
-  std::vector<RuleInput> in = {when("is_local_domain('', rcpt_domain)", "'local'", 2), otherwise(false, 3)};
+  std::vector<RuleInput> in = {when("is_local_domain('', rcpt_domain)", "'local'", 2),
+                               otherwise(false, 3)};
   RulesCompilation c = compile_rules(in, env(), next_hop_options());
   ASSERT_TRUE(c.ok());
   EXPECT_TRUE(c.warnings.empty());
@@ -60,7 +62,8 @@ TEST(Rules, SeedPlainRelayValue) {
   in = {RuleInput{std::nullopt, RuleResultInput::expression_text("relay"), {"tern.toml", 1, 12}}};
   c = compile_rules(in, env(), next_hop_options());
   ASSERT_EQ(c.errors.size(), 1u);
-  EXPECT_EQ(to_string(c.errors[0]), "tern.toml:1:12: rule 1, result at byte 0: unknown variable 'relay'");
+  EXPECT_EQ(to_string(c.errors[0]),
+            "tern.toml:1:12: rule 1, result at byte 0: unknown variable 'relay'");
 }
 
 TEST(Rules, ComputedResultsAreFlagged) {
@@ -72,15 +75,16 @@ TEST(Rules, ComputedResultsAreFlagged) {
 }
 
 TEST(Rules, AllErrorsAreReportedWithPositions) {
-  std::vector<RuleInput> in = {when("rcpt_domain = 'a'", "'x'", 5), when("priority > 1", "priority", 6),
-                               otherwise(std::string("y"), 7)};
+  std::vector<RuleInput> in = {when("rcpt_domain = 'a'", "'x'", 5),
+                               when("priority > 1", "priority", 6), otherwise(std::string("y"), 7)};
   RulesCompilation c = compile_rules(in, env(), next_hop_options());
   ASSERT_EQ(c.errors.size(), 2u);
   EXPECT_EQ(to_string(c.errors[0]),
             "tern.toml:5:14: rule 1, condition at byte 12: unexpected '=', did you mean '=='?");
   EXPECT_TRUE(c.errors[0].in_condition);
   EXPECT_EQ(to_string(c.errors[1]),
-            "tern.toml:6:14: rule 2, result at byte 0: expression has type integer, expected boolean or string");
+            "tern.toml:6:14: rule 2, result at byte 0: expression has type integer, expected "
+            "boolean or string");
   EXPECT_TRUE(c.rules.rules.empty());
 }
 
@@ -96,7 +100,8 @@ TEST(Rules, ElseMustBeLast) {
   RulesCompilation c = compile_rules(in, env(), next_hop_options());
   ASSERT_EQ(c.errors.size(), 1u);
   EXPECT_EQ(to_string(c.errors[0]),
-            "tern.toml:1:14: rule 1, result at byte 0: a rule without a condition ('else') must be the last rule");
+            "tern.toml:1:14: rule 1, result at byte 0: a rule without a condition ('else') must be "
+            "the last rule");
   in = {when("true", "'x'", 1), otherwise(false, 2), otherwise(true, 3)};
   c = compile_rules(in, env(), next_hop_options());
   ASSERT_EQ(c.errors.size(), 1u);
@@ -126,7 +131,8 @@ TEST(Rules, UnreachableRulesWarn) {
   ASSERT_TRUE(c.ok());
   ASSERT_EQ(c.warnings.size(), 2u);
   EXPECT_EQ(to_string(c.warnings[0]),
-            "tern.toml:3:14: rule 3, condition at byte 0: rule is unreachable: rule 2 at tern.toml:2:14 always matches");
+            "tern.toml:3:14: rule 3, condition at byte 0: rule is unreachable: rule 2 at "
+            "tern.toml:2:14 always matches");
   EXPECT_EQ(c.warnings[1].rule_index, 3u);
   // A constant true that is not the literal `true` counts too.
   in = {when("1 == 1 || false", "'a'", 1), otherwise(false, 2)};
@@ -152,8 +158,8 @@ TEST(Rules, ConstantFalseWarns) {
 
 TEST(Rules, LiteralResultsOfEveryType) {
   RulesOptions o;
-  std::vector<RuleInput> in = {when("priority == 1", "['a', 'b']", 1), when("priority == 2", "-5", 2),
-                               otherwise(StringList{"x"}, 3)};
+  std::vector<RuleInput> in = {when("priority == 1", "['a', 'b']", 1),
+                               when("priority == 2", "-5", 2), otherwise(StringList{"x"}, 3)};
   RulesCompilation c = compile_rules(in, env(), o);
   ASSERT_TRUE(c.ok());
   EXPECT_EQ(c.rules.rules[0].literal_result, Value(StringList{"a", "b"}));

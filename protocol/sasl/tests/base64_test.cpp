@@ -1,6 +1,6 @@
-#include <gtest/gtest.h>
-
 #include "protocol/sasl/base64.hpp"
+
+#include <gtest/gtest.h>
 
 namespace tern::protocol::sasl {
 namespace {
@@ -11,8 +11,13 @@ struct Vector {
 };
 
 // RFC 4648 §10.
-constexpr Vector rfc4648[] = {{"", ""},         {"f", "Zg=="},         {"fo", "Zm8="},   {"foo", "Zm9v"},
-                              {"foob", "Zm9vYg=="}, {"fooba", "Zm9vYmE="}, {"foobar", "Zm9vYmFy"}};
+constexpr Vector rfc4648[] = {{"", ""},
+                              {"f", "Zg=="},
+                              {"fo", "Zm8="},
+                              {"foo", "Zm9v"},
+                              {"foob", "Zm9vYg=="},
+                              {"fooba", "Zm9vYmE="},
+                              {"foobar", "Zm9vYmFy"}};
 
 TEST(Base64, EncodesRfc4648Vectors) {
   for (const auto& v : rfc4648) EXPECT_EQ(base64_encode(v.plain), v.encoded) << v.plain;

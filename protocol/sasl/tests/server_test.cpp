@@ -1,7 +1,8 @@
+#include "protocol/sasl/server.hpp"
+
 #include <gtest/gtest.h>
 
 #include "protocol/sasl/base64.hpp"
-#include "protocol/sasl/server.hpp"
 
 namespace tern::protocol::sasl {
 namespace {
@@ -14,7 +15,9 @@ Step ok(const StepResult& r) {
   return r.value();
 }
 
-Step challenge(std::string bytes) { return Challenge{std::move(bytes)}; }
+Step challenge(std::string bytes) {
+  return Challenge{std::move(bytes)};
+}
 Step failure(FailureReason reason, std::string detail, bool client_fault = true) {
   return Failure{reason, std::move(detail), client_fault};
 }
@@ -22,10 +25,13 @@ Step failure(FailureReason reason, std::string detail, bool client_fault = true)
 Step password_step(std::string authzid, std::string authcid, std::string password) {
   return Verify{PasswordCredentials{std::move(authzid), std::move(authcid), std::move(password)}};
 }
-Step bearer_step(std::string authzid, std::string token, std::string host, std::optional<std::uint16_t> port) {
+Step bearer_step(std::string authzid, std::string token, std::string host,
+                 std::optional<std::uint16_t> port) {
   return Verify{BearerCredentials{std::move(authzid), std::move(token), std::move(host), port}};
 }
-Step secret_step(std::string username) { return Verify{SecretRequest{std::move(username)}}; }
+Step secret_step(std::string username) {
+  return Verify{SecretRequest{std::move(username)}};
+}
 
 constexpr std::string_view rfc2195_challenge = "<1896.697170952@postoffice.reston.mci.net>";
 
@@ -63,7 +69,8 @@ TEST(PlainServer, FieldLimitsAtNAndNPlusOne) {
   PlainServer at(limits);
   EXPECT_TRUE(std::holds_alternative<Verify>(ok(at.start("\0u\0pppp"s))));
   PlainServer over(limits);
-  EXPECT_EQ(ok(over.start("\0u\0ppppp"s)), failure(FailureReason::malformed, "password is too long"));
+  EXPECT_EQ(ok(over.start("\0u\0ppppp"s)),
+            failure(FailureReason::malformed, "password is too long"));
 }
 
 TEST(PlainServer, CancelAndUnavailable) {
@@ -72,7 +79,8 @@ TEST(PlainServer, CancelAndUnavailable) {
   EXPECT_EQ(ok(s.cancel()), failure(FailureReason::cancelled, "client cancelled the exchange"));
   PlainServer t;
   (void)t.start("\0u\0p"s);
-  EXPECT_EQ(ok(t.unavailable()), failure(FailureReason::unavailable, "credentials could not be checked", false));
+  EXPECT_EQ(ok(t.unavailable()),
+            failure(FailureReason::unavailable, "credentials could not be checked", false));
 }
 
 TEST(PlainServer, MisuseIsAnErrorAndChangesNothing) {
@@ -134,10 +142,12 @@ TEST(LoginServer, LimitsAtNAndNPlusOne) {
   EXPECT_EQ(ok(a.start(std::string(255, 'u'))), challenge("Password:"));
   EXPECT_TRUE(std::holds_alternative<Verify>(ok(a.step(std::string(1024, 'p')))));
   LoginServer b(limits);
-  EXPECT_EQ(ok(b.start(std::string(256, 'u'))), failure(FailureReason::malformed, "username is too long"));
+  EXPECT_EQ(ok(b.start(std::string(256, 'u'))),
+            failure(FailureReason::malformed, "username is too long"));
   LoginServer c(limits);
   (void)c.start("u");
-  EXPECT_EQ(ok(c.step(std::string(1025, 'p'))), failure(FailureReason::malformed, "password is too long"));
+  EXPECT_EQ(ok(c.step(std::string(1025, 'p'))),
+            failure(FailureReason::malformed, "password is too long"));
 }
 
 TEST(LoginServer, CancelAtPassword) {
@@ -167,16 +177,19 @@ TEST(CramMd5Server, WrongSecretOrUnknownUserFails) {
   CramMd5Server a{std::string(rfc2195_challenge)};
   (void)a.start(std::nullopt);
   (void)a.step("tim b913a602c7eda7a495b4e6e7334d3890");
-  EXPECT_EQ(ok(a.supply_secret("tanstaaftanstaag")), failure(FailureReason::rejected, "invalid credentials"));
+  EXPECT_EQ(ok(a.supply_secret("tanstaaftanstaag")),
+            failure(FailureReason::rejected, "invalid credentials"));
   CramMd5Server b{std::string(rfc2195_challenge)};
   (void)b.start(std::nullopt);
   (void)b.step("tim b913a602c7eda7a495b4e6e7334d3890");
-  EXPECT_EQ(ok(b.supply_secret(std::nullopt)), failure(FailureReason::rejected, "invalid credentials"));
+  EXPECT_EQ(ok(b.supply_secret(std::nullopt)),
+            failure(FailureReason::rejected, "invalid credentials"));
 }
 
 TEST(CramMd5Server, RefusesInitialResponseAndBadChallenge) {
   CramMd5Server a{std::string(rfc2195_challenge)};
-  EXPECT_EQ(ok(a.start("")), failure(FailureReason::malformed, "CRAM-MD5 takes no initial response"));
+  EXPECT_EQ(ok(a.start("")),
+            failure(FailureReason::malformed, "CRAM-MD5 takes no initial response"));
   CramMd5Server b{"no-angle-brackets"};
   EXPECT_EQ(b.start(std::nullopt).error(), Misuse::bad_challenge);
   EXPECT_EQ(b.phase(), Phase::idle);
@@ -192,7 +205,8 @@ TEST(CramMd5Server, MalformedResponseFails) {
 
 TEST(Xoauth2Server, SuccessWithInitialResponse) {
   Xoauth2Server s;
-  EXPECT_EQ(ok(s.start("user=someuser@example.com\x01" "auth=Bearer ya29.abc\x01\x01")),
+  EXPECT_EQ(ok(s.start("user=someuser@example.com\x01"
+                       "auth=Bearer ya29.abc\x01\x01")),
             bearer_step("someuser@example.com", "ya29.abc", "", std::nullopt));
   EXPECT_EQ(ok(s.verified(true)), Step{Success{}});
 }
@@ -200,16 +214,22 @@ TEST(Xoauth2Server, SuccessWithInitialResponse) {
 TEST(Xoauth2Server, RejectedTokenSendsJsonThenFails) {
   Xoauth2Server s({}, OAuthErrorInfo{"https://mail.google.com/", "ignored"});
   EXPECT_EQ(ok(s.start(std::nullopt)), challenge(""));
-  EXPECT_TRUE(std::holds_alternative<Verify>(ok(s.step("user=u\x01" "auth=Bearer t\x01\x01"))));
-  EXPECT_EQ(ok(s.verified(false)), challenge(R"({"status":"401","schemes":"bearer","scope":"https://mail.google.com/"})"));
+  EXPECT_TRUE(
+      std::holds_alternative<Verify>(ok(s.step("user=u\x01"
+                                               "auth=Bearer t\x01\x01"))));
+  EXPECT_EQ(ok(s.verified(false)),
+            challenge(R"({"status":"401","schemes":"bearer","scope":"https://mail.google.com/"})"));
   EXPECT_EQ(ok(s.step("")), failure(FailureReason::rejected, "invalid token"));
 }
 
 TEST(Xoauth2Server, NonEmptyAnswerToErrorIsMalformed) {
   Xoauth2Server s;
-  (void)s.start("user=u\x01" "auth=Bearer t\x01\x01");
+  (void)s.start(
+      "user=u\x01"
+      "auth=Bearer t\x01\x01");
   EXPECT_EQ(ok(s.verified(false)), challenge(R"({"status":"401","schemes":"bearer"})"));
-  EXPECT_EQ(ok(s.step("x")), failure(FailureReason::malformed, "unexpected answer to the error challenge"));
+  EXPECT_EQ(ok(s.step("x")),
+            failure(FailureReason::malformed, "unexpected answer to the error challenge"));
 }
 
 // ---- OAUTHBEARER (RFC 7628 §4) ----
@@ -217,18 +237,22 @@ TEST(Xoauth2Server, NonEmptyAnswerToErrorIsMalformed) {
 TEST(OauthBearerServer, Rfc7628Section41Success) {
   OauthBearerServer s;
   auto ir = base64_decode(
-      "bixhPXVzZXJAZXhhbXBsZS5jb20sAWhvc3Q9c2VydmVyLmV4YW1wbGUuY29tAXBvcnQ9MTQzAWF1dGg9QmVhcmVyIHZGOWRmdDRxbVRjMk52YjNSbGNrQmhiSFJoZG1semRHRXVZMjl0Q2c9PQEB",
+      "bixhPXVzZXJAZXhhbXBsZS5jb20sAWhvc3Q9c2VydmVyLmV4YW1wbGUuY29tAXBvcnQ9MTQzAWF1dGg9QmVhcmVyIHZG"
+      "OWRmdDRxbVRjMk52YjNSbGNrQmhiSFJoZG1semRHRXVZMjl0Q2c9PQEB",
       1000);
   ASSERT_TRUE(ir);
-  EXPECT_EQ(ok(s.start(*ir)), bearer_step("user@example.com", "vF9dft4qmTc2Nvb3RlckBhbHRhdmlzdGEuY29tCg==",
-                                                            "server.example.com", 143));
+  EXPECT_EQ(ok(s.start(*ir)),
+            bearer_step("user@example.com",
+                        "vF9dft4qmTc2Nvb3RlckBhbHRhdmlzdGEuY29tCg==", "server.example.com", 143));
   EXPECT_EQ(ok(s.verified(true)), Step{Success{}});
 }
 
 TEST(OauthBearerServer, Rfc7628Section43Failure) {
-  OauthBearerServer s({}, OAuthErrorInfo{"example_scope", "https://example.com/.well-known/openid-configuration"});
+  OauthBearerServer s(
+      {}, OAuthErrorInfo{"example_scope", "https://example.com/.well-known/openid-configuration"});
   auto ir = base64_decode(
-      "bixhPXVzZXJAZXhhbXBsZS5jb20sAWhvc3Q9c2VydmVyLmV4YW1wbGUuY29tAXBvcnQ9NTg3AWF1dGg9QmVhcmVyIHZGOWRmdDRxbVRjMk52YjNSbGNrQmhiSFJoZG1semRHRXVZMjl0Q2c9PQEB",
+      "bixhPXVzZXJAZXhhbXBsZS5jb20sAWhvc3Q9c2VydmVyLmV4YW1wbGUuY29tAXBvcnQ9NTg3AWF1dGg9QmVhcmVyIHZG"
+      "OWRmdDRxbVRjMk52YjNSbGNrQmhiSFJoZG1semRHRXVZMjl0Q2c9PQEB",
       1000);
   ASSERT_TRUE(ir);
   const Step verify = ok(s.start(*ir));
@@ -236,8 +260,10 @@ TEST(OauthBearerServer, Rfc7628Section43Failure) {
   EXPECT_EQ(std::get<BearerCredentials>(std::get<Verify>(verify).credentials).port, 587);
   const Step error = ok(s.verified(false));
   ASSERT_TRUE(std::holds_alternative<Challenge>(error));
-  EXPECT_EQ(base64_encode(std::get<Challenge>(error).bytes),
-            "eyJzdGF0dXMiOiJpbnZhbGlkX3Rva2VuIiwic2NvcGUiOiJleGFtcGxlX3Njb3BlIiwib3BlbmlkLWNvbmZpZ3VyYXRpb24iOiJodHRwczovL2V4YW1wbGUuY29tLy53ZWxsLWtub3duL29wZW5pZC1jb25maWd1cmF0aW9uIn0=");
+  EXPECT_EQ(
+      base64_encode(std::get<Challenge>(error).bytes),
+      "eyJzdGF0dXMiOiJpbnZhbGlkX3Rva2VuIiwic2NvcGUiOiJleGFtcGxlX3Njb3BlIiwib3BlbmlkLWNvbmZpZ3VyYXRp"
+      "b24iOiJodHRwczovL2V4YW1wbGUuY29tLy53ZWxsLWtub3duL29wZW5pZC1jb25maWd1cmF0aW9uIn0=");
   auto ack = base64_decode("AQ==", 10);
   ASSERT_TRUE(ack);
   EXPECT_EQ(ok(s.step(*ack)), failure(FailureReason::rejected, "invalid token"));
@@ -245,14 +271,19 @@ TEST(OauthBearerServer, Rfc7628Section43Failure) {
 
 TEST(OauthBearerServer, MinimalErrorJsonAndBadAck) {
   OauthBearerServer s;
-  (void)s.start("n,,\x01" "auth=Bearer t\x01\x01");
+  (void)s.start(
+      "n,,\x01"
+      "auth=Bearer t\x01\x01");
   EXPECT_EQ(ok(s.verified(false)), challenge(R"({"status":"invalid_token"})"));
-  EXPECT_EQ(ok(s.step("")), failure(FailureReason::malformed, "unexpected answer to the error challenge"));
+  EXPECT_EQ(ok(s.step("")),
+            failure(FailureReason::malformed, "unexpected answer to the error challenge"));
 }
 
 TEST(OauthBearerServer, CancelDuringErrorDance) {
   OauthBearerServer s;
-  (void)s.start("n,,\x01" "auth=Bearer t\x01\x01");
+  (void)s.start(
+      "n,,\x01"
+      "auth=Bearer t\x01\x01");
   (void)s.verified(false);
   EXPECT_EQ(ok(s.cancel()), failure(FailureReason::cancelled, "client cancelled the exchange"));
 }
@@ -278,7 +309,8 @@ TEST(Server, FactoryIsCaseInsensitive) {
 TEST(Server, SupportedNames) {
   std::vector<std::string_view> names;
   for (const Mechanism m : supported_mechanisms()) names.push_back(mechanism_name(m));
-  EXPECT_EQ(names, (std::vector<std::string_view>{"PLAIN", "LOGIN", "CRAM-MD5", "XOAUTH2", "OAUTHBEARER"}));
+  EXPECT_EQ(names, (std::vector<std::string_view>{"PLAIN", "LOGIN", "CRAM-MD5", "XOAUTH2",
+                                                  "OAUTHBEARER"}));
   const auto listed = supported_mechanism_names();
   EXPECT_EQ(std::vector<std::string_view>(listed.begin(), listed.end()), names);
   EXPECT_EQ(parse_mechanism("oauthbearer"), Mechanism::oauthbearer);
@@ -290,7 +322,8 @@ TEST(Server, WrapperFeedsWireLines) {
   config.cram_md5_challenge = std::string(rfc2195_challenge);
   Server s(Mechanism::cram_md5, config);
   EXPECT_EQ(ok(s.start(std::nullopt)), challenge(std::string(rfc2195_challenge)));
-  auto line = decode_client_line("dGltIGI5MTNhNjAyYzdlZGE3YTQ5NWI0ZTZlNzMzNGQzODkw", LinePosition::continuation, 100);
+  auto line = decode_client_line("dGltIGI5MTNhNjAyYzdlZGE3YTQ5NWI0ZTZlNzMzNGQzODkw",
+                                 LinePosition::continuation, 100);
   ASSERT_TRUE(line);
   EXPECT_EQ(ok(s.feed(*line)), secret_step("tim"));
   EXPECT_EQ(ok(s.supply_secret("tanstaaftanstaaf")), Step{Success{}});
@@ -298,7 +331,8 @@ TEST(Server, WrapperFeedsWireLines) {
 
   Server p(Mechanism::plain, config);
   (void)p.start(std::nullopt);
-  EXPECT_EQ(ok(p.feed(Cancel{})), failure(FailureReason::cancelled, "client cancelled the exchange"));
+  EXPECT_EQ(ok(p.feed(Cancel{})),
+            failure(FailureReason::cancelled, "client cancelled the exchange"));
   EXPECT_EQ(p.feed(Cancel{}).error(), Misuse::finished);
 }
 

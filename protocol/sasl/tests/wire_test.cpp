@@ -1,6 +1,6 @@
-#include <gtest/gtest.h>
-
 #include "protocol/sasl/wire.hpp"
+
+#include <gtest/gtest.h>
 
 namespace tern::protocol::sasl {
 namespace {

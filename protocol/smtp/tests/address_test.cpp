@@ -1,16 +1,22 @@
 #include "protocol/smtp/address.hpp"
 
-#include <gtest/gtest.h>
-
 #include <string>
+
+#include <gtest/gtest.h>
 
 namespace tern::protocol::smtp {
 namespace {
 
-AddressOptions ascii() { return AddressOptions{}; }
-AddressOptions utf8() { return AddressOptions{GrammarLimits{}, true}; }
+AddressOptions ascii() {
+  return AddressOptions{};
+}
+AddressOptions utf8() {
+  return AddressOptions{GrammarLimits{}, true};
+}
 
-Mailbox mb(std::string local, std::string domain) { return Mailbox{std::move(local), Host{Domain{std::move(domain)}}}; }
+Mailbox mb(std::string local, std::string domain) {
+  return Mailbox{std::move(local), Host{Domain{std::move(domain)}}};
+}
 
 // A domain of exactly n octets made of 63-octet labels.
 std::string domain_of(std::size_t n) {
@@ -82,16 +88,21 @@ TEST(Domain, Limit255And256) {
 }
 
 TEST(Domain, ULabelsOnlyWithSmtputf8) {
-  const std::string d = "b\xC3\xBC" "cher.example";  // bücher.example
+  const std::string d =
+      "b\xC3\xBC"
+      "cher.example";  // bücher.example
   auto r = parse_domain(d, ascii());
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().fault, AddressFault::non_ascii);
   EXPECT_TRUE(parse_domain(d, utf8()));
-  EXPECT_FALSE(parse_domain("b\xC3" "cher.example", utf8()));  // truncated sequence
-  EXPECT_FALSE(parse_domain("\xC0\xAF.example", utf8()));      // overlong '/'
-  EXPECT_FALSE(parse_domain("\xED\xA0\x80.example", utf8()));  // surrogate U+D800
+  EXPECT_FALSE(
+      parse_domain("b\xC3"
+                   "cher.example",
+                   utf8()));                                       // truncated sequence
+  EXPECT_FALSE(parse_domain("\xC0\xAF.example", utf8()));          // overlong '/'
+  EXPECT_FALSE(parse_domain("\xED\xA0\x80.example", utf8()));      // surrogate U+D800
   EXPECT_FALSE(parse_domain("\xF4\x90\x80\x80.example", utf8()));  // above U+10FFFF
-  EXPECT_TRUE(parse_domain("\xF0\x9F\x98\x80.example", utf8()));  // U+1F600
+  EXPECT_TRUE(parse_domain("\xF0\x9F\x98\x80.example", utf8()));   // U+1F600
 }
 
 TEST(AddressLiteral, Ipv4) {
@@ -115,28 +126,28 @@ std::string v6(std::string_view text) {
 }
 
 TEST(AddressLiteral, Ipv6ValidForms) {
-  EXPECT_EQ(v6("2001:db8:0:0:0:0:0:1"), "[IPv6:2001:db8::1]");            // IPv6-full
-  EXPECT_EQ(v6("2001:DB8::1"), "[IPv6:2001:db8::1]");                     // IPv6-comp
+  EXPECT_EQ(v6("2001:db8:0:0:0:0:0:1"), "[IPv6:2001:db8::1]");  // IPv6-full
+  EXPECT_EQ(v6("2001:DB8::1"), "[IPv6:2001:db8::1]");           // IPv6-comp
   EXPECT_EQ(v6("::"), "[IPv6:::]");
   EXPECT_EQ(v6("::1"), "[IPv6:::1]");
   EXPECT_EQ(v6("1::"), "[IPv6:1::]");
-  EXPECT_EQ(v6("1:2:3:4:5:6::"), "[IPv6:1:2:3:4:5:6::]");                  // 6 groups + "::"
+  EXPECT_EQ(v6("1:2:3:4:5:6::"), "[IPv6:1:2:3:4:5:6::]");  // 6 groups + "::"
   EXPECT_EQ(v6("::1:2:3:4:5:6"), "[IPv6:::1:2:3:4:5:6]");
-  EXPECT_EQ(v6("0:0:0:0:0:ffff:192.0.2.1"), "[IPv6:::ffff:c000:201]");     // IPv6v4-full
-  EXPECT_EQ(v6("::ffff:192.0.2.1"), "[IPv6:::ffff:c000:201]");              // IPv6v4-comp
-  EXPECT_EQ(v6("1:2:3:4::5.6.7.8"), "[IPv6:1:2:3:4::506:708]");             // 4 groups + "::" + v4
+  EXPECT_EQ(v6("0:0:0:0:0:ffff:192.0.2.1"), "[IPv6:::ffff:c000:201]");  // IPv6v4-full
+  EXPECT_EQ(v6("::ffff:192.0.2.1"), "[IPv6:::ffff:c000:201]");          // IPv6v4-comp
+  EXPECT_EQ(v6("1:2:3:4::5.6.7.8"), "[IPv6:1:2:3:4::506:708]");         // 4 groups + "::" + v4
   EXPECT_EQ(v6("::1.2.3.4"), "[IPv6:::102:304]");
-  EXPECT_EQ(v6("1:0:0:1:0:0:0:1"), "[IPv6:1:0:0:1::1]");                    // longest run wins
-  EXPECT_EQ(v6("1:0:0:1:1:0:0:1"), "[IPv6:1::1:1:0:0:1]");                  // first of equal runs
-  EXPECT_EQ(v6("1:0:1:1:1:1:1:1"), "[IPv6:1:0:1:1:1:1:1:1]");               // one zero: no "::"
+  EXPECT_EQ(v6("1:0:0:1:0:0:0:1"), "[IPv6:1:0:0:1::1]");                   // longest run wins
+  EXPECT_EQ(v6("1:0:0:1:1:0:0:1"), "[IPv6:1::1:1:0:0:1]");                 // first of equal runs
+  EXPECT_EQ(v6("1:0:1:1:1:1:1:1"), "[IPv6:1:0:1:1:1:1:1:1]");              // one zero: no "::"
   EXPECT_EQ(serialize(*parse_host("[ipv6:::1]", ascii())), "[IPv6:::1]");  // tag case
 }
 
 TEST(AddressLiteral, Ipv6InvalidForms) {
-  for (const char* bad : {"1:2:3:4:5:6:7", "1:2:3:4:5:6:7:8:9", "1:2:3:4:5:6:7::", "::1:2:3:4:5:6:7",
-                          "1::2::3", ":1::", "1:::2", "12345::", "g::", "1:2:3:4:5::1.2.3.4",
-                          "::1.2.3", "::1.2.3.256", "1.2.3.4::", "1:2:3:4:5:6:7:1.2.3.4", "", ":", "1:",
-                          "::1.2.3.4:1", "1:2:3:4:5:1.2.3.4"}) {
+  for (const char* bad :
+       {"1:2:3:4:5:6:7", "1:2:3:4:5:6:7:8:9", "1:2:3:4:5:6:7::", "::1:2:3:4:5:6:7", "1::2::3",
+        ":1::", "1:::2", "12345::", "g::", "1:2:3:4:5::1.2.3.4", "::1.2.3", "::1.2.3.256",
+        "1.2.3.4::", "1:2:3:4:5:6:7:1.2.3.4", "", ":", "1:", "::1.2.3.4:1", "1:2:3:4:5:1.2.3.4"}) {
     EXPECT_EQ(v6(bad), "ERR: invalid IPv6 address literal") << bad;
   }
 }
@@ -160,8 +171,8 @@ TEST(Mailbox, DotStringAndQuoted) {
   ASSERT_TRUE(q);
   EXPECT_EQ(q->local_part, "john \"q\\ public");
   EXPECT_EQ(serialize(*q), "\"john \\\"q\\\\ public\"@example.com");
-  EXPECT_EQ(serialize(*parse_mailbox("\"abc\"@x", ascii())), "abc@x");        // quoting removed
-  EXPECT_EQ(serialize(*parse_mailbox("\"a\\b\"@x", ascii())), "ab@x");         // needless pair
+  EXPECT_EQ(serialize(*parse_mailbox("\"abc\"@x", ascii())), "abc@x");  // quoting removed
+  EXPECT_EQ(serialize(*parse_mailbox("\"a\\b\"@x", ascii())), "ab@x");  // needless pair
   EXPECT_EQ(serialize(*parse_mailbox("\"\"@x", ascii())), "\"\"@x");
   EXPECT_EQ(serialize(*parse_mailbox("\"a..b\"@x", ascii())), "\"a..b\"@x");
   EXPECT_TRUE(parse_mailbox("!#$%&'*+-/=?^_`{|}~@x", ascii()));
@@ -206,8 +217,8 @@ TEST(Mailbox, Utf8LocalParts) {
   EXPECT_TRUE(needs_smtputf8(*ok));
   EXPECT_TRUE(parse_mailbox("\"" + local + " x\"@example.com", utf8()));
   EXPECT_FALSE(parse_mailbox("j\xC3@example.com", utf8()));
-  EXPECT_FALSE(parse_mailbox("\xE0\x80\xAF@example.com", utf8()));    // overlong
-  EXPECT_FALSE(parse_mailbox("\xED\xBF\xBF@example.com", utf8()));    // surrogate
+  EXPECT_FALSE(parse_mailbox("\xE0\x80\xAF@example.com", utf8()));  // overlong
+  EXPECT_FALSE(parse_mailbox("\xED\xBF\xBF@example.com", utf8()));  // surrogate
   EXPECT_FALSE(parse_mailbox("\xFF@example.com", utf8()));
   EXPECT_FALSE(parse_mailbox("\x80@example.com", utf8()));
 }

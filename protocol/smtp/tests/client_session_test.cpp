@@ -1,6 +1,6 @@
-#include <gtest/gtest.h>
-
 #include "protocol/smtp/client_session.hpp"
+
+#include <gtest/gtest.h>
 
 namespace tern::protocol::smtp {
 namespace {
@@ -45,7 +45,8 @@ Envelope envelope_to(std::initializer_list<const char*> recipients) {
 }
 
 constexpr std::string_view kEhlo =
-    "250-mx.example.com\r\n250-PIPELINING\r\n250-8BITMIME\r\n250-SIZE 1000\r\n250 ENHANCEDSTATUSCODES\r\n";
+    "250-mx.example.com\r\n250-PIPELINING\r\n250-8BITMIME\r\n250-SIZE 1000\r\n250 "
+    "ENHANCEDSTATUSCODES\r\n";
 
 TEST(ClientSession, PipelinedTransactionAndConnectionReuse) {
   ClientConfig config;
@@ -59,8 +60,9 @@ TEST(ClientSession, PipelinedTransactionAndConnectionReuse) {
 
   ASSERT_FALSE(s.client.submit(envelope_to({"<a@example.com>", "<b@example.com>"}), s.now));
   s.collect();
-  EXPECT_EQ(s.sent.substr(25), "MAIL FROM:<s@example.org>\r\nRCPT TO:<a@example.com>\r\n"
-                               "RCPT TO:<b@example.com>\r\nDATA\r\n");
+  EXPECT_EQ(s.sent.substr(25),
+            "MAIL FROM:<s@example.org>\r\nRCPT TO:<a@example.com>\r\n"
+            "RCPT TO:<b@example.com>\r\nDATA\r\n");
   s.server("250 2.1.0 ok\r\n250 2.1.5 ok\r\n550 5.1.1 unknown\r\n354 go\r\n");
   ASSERT_EQ(s.all<BodyWantedEvent>().size(), 1u);
   ASSERT_EQ(s.all<RecipientEvent>().size(), 1u);

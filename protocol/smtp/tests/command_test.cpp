@@ -5,7 +5,9 @@
 namespace tern::protocol::smtp {
 namespace {
 
-CommandResult parse(std::string_view line, const ParseOptions& o = {}) { return parse_command(line, o); }
+CommandResult parse(std::string_view line, const ParseOptions& o = {}) {
+  return parse_command(line, o);
+}
 
 template <class T>
 T parsed_as(std::string_view line, const ParseOptions& o = {}) {
@@ -32,15 +34,26 @@ std::string canonical(std::string_view line, const ParseOptions& o = {}) {
   return *s;
 }
 
-ParseOptions utf8() { ParseOptions o; o.smtputf8 = true; return o; }
-ParseOptions lmtp() { ParseOptions o; o.lmtp = true; return o; }
+ParseOptions utf8() {
+  ParseOptions o;
+  o.smtputf8 = true;
+  return o;
+}
+ParseOptions lmtp() {
+  ParseOptions o;
+  o.lmtp = true;
+  return o;
+}
 
-Path path(std::string local, std::string domain) { return Path{Mailbox{std::move(local), Host{Domain{std::move(domain)}}}, false}; }
+Path path(std::string local, std::string domain) {
+  return Path{Mailbox{std::move(local), Host{Domain{std::move(domain)}}}, false};
+}
 
 TEST(Command, RfcAppendixD) {
   // D.1 and D.2, D.3: a session as a client writes it.
   EXPECT_EQ(parsed_as<Ehlo>("EHLO bar.com").host, Host{Domain{"bar.com"}});
-  EXPECT_EQ(parsed_as<Mail>("MAIL FROM:<Smith@bar.com>").path, ReversePath{path("Smith", "bar.com")});
+  EXPECT_EQ(parsed_as<Mail>("MAIL FROM:<Smith@bar.com>").path,
+            ReversePath{path("Smith", "bar.com")});
   EXPECT_EQ(parsed_as<Rcpt>("RCPT TO:<Jones@foo.com>").path, ForwardPath{path("Jones", "foo.com")});
   EXPECT_EQ(parsed_as<Rcpt>("RCPT TO:<Green@foo.com>").path, ForwardPath{path("Green", "foo.com")});
   EXPECT_EQ(parsed_as<Rcpt>("RCPT TO:<Brown@foo.com>").path, ForwardPath{path("Brown", "foo.com")});
@@ -56,7 +69,8 @@ TEST(Command, RfcAppendixD) {
 TEST(Command, Greetings) {
   EXPECT_EQ(parsed_as<Ehlo>("ehlo [192.0.2.1]").host, (Host{Ipv4Literal{{192, 0, 2, 1}}}));
   EXPECT_EQ(parsed_as<Helo>("HELO mail.example").host, Host{Domain{"mail.example"}});
-  EXPECT_EQ(parsed_as<Lhlo>("LHLO [IPv6:::1]", lmtp()).host, (Host{Ipv6Literal{{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1}}}));
+  EXPECT_EQ(parsed_as<Lhlo>("LHLO [IPv6:::1]", lmtp()).host,
+            (Host{Ipv6Literal{{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1}}}));
   EXPECT_EQ(verdict("LHLO x"), "500 5.5.1 command unrecognized");
   EXPECT_EQ(verdict("EHLO x", lmtp()), "500 5.5.1 command unrecognized");
   EXPECT_EQ(verdict("HELO x", lmtp()), "500 5.5.1 command unrecognized");
@@ -64,8 +78,13 @@ TEST(Command, Greetings) {
   EXPECT_EQ(verdict("EHLO "), "501 5.5.2 missing domain");
   EXPECT_EQ(verdict("EHLO a..b"), "501 5.5.4 empty domain label");
   EXPECT_EQ(verdict("EHLO a b"), "501 5.5.4 invalid character in domain");
-  EXPECT_EQ(verdict("EHLO b\xC3\xBC" "cher.example"), "501 5.5.4 non-ASCII domain without SMTPUTF8");
-  EXPECT_EQ(verdict("EHLO b\xC3\xBC" "cher.example", utf8()), "OK");
+  EXPECT_EQ(verdict("EHLO b\xC3\xBC"
+                    "cher.example"),
+            "501 5.5.4 non-ASCII domain without SMTPUTF8");
+  EXPECT_EQ(verdict("EHLO b\xC3\xBC"
+                    "cher.example",
+                    utf8()),
+            "OK");
 }
 
 TEST(Command, MailForms) {
@@ -82,7 +101,8 @@ TEST(Command, MailForms) {
   EXPECT_EQ(verdict("MAIL FROM:<a@b>SIZE=1"), "501 5.5.2 expected a space after the path");
   EXPECT_EQ(verdict("MAIL FROM:<a@b> "), "501 5.5.2 trailing space after the path");
   EXPECT_EQ(verdict("MAIL FROM:<a@b>  SIZE=1"), "501 5.5.4 empty parameter (more than one space?)");
-  EXPECT_EQ(verdict("MAIL FROM:<a@b> SIZE=x"), "501 5.5.4 invalid SIZE parameter: expected 1 to 20 digits");
+  EXPECT_EQ(verdict("MAIL FROM:<a@b> SIZE=x"),
+            "501 5.5.4 invalid SIZE parameter: expected 1 to 20 digits");
   const Mail p = parsed_as<Mail>("MAIL FROM:<a@b> SIZE=100 BODY=BINARYMIME XYZ");
   EXPECT_EQ(p.params.size, 100u);
   EXPECT_EQ(p.params.body, BodyType::binary_mime);
@@ -91,14 +111,16 @@ TEST(Command, MailForms) {
   strict.reject_unknown_params = true;
   EXPECT_EQ(verdict("MAIL FROM:<a@b> SIZE=100 XYZ", strict), "555 5.5.4 unsupported parameter XYZ");
   EXPECT_EQ(verdict("MAIL FROM:<a@b> SIZE=100", strict), "OK");
-  EXPECT_EQ(verdict("MAIL FROM:<a@b> NOTIFY=NEVER", strict), "555 5.5.4 unsupported parameter NOTIFY");
+  EXPECT_EQ(verdict("MAIL FROM:<a@b> NOTIFY=NEVER", strict),
+            "555 5.5.4 unsupported parameter NOTIFY");
   EXPECT_EQ(parsed_as<Mail>("MAIL FROM:<@x.example:a@b>").path.path->source_route_ignored, true);
 }
 
 TEST(Command, RcptForms) {
   EXPECT_TRUE(parsed_as<Rcpt>("RCPT TO:<postmaster>").path.is_bare_postmaster());
   EXPECT_TRUE(parsed_as<Rcpt>("rcpt to:<Postmaster>").path.is_bare_postmaster());
-  EXPECT_EQ(parsed_as<Rcpt>("RCPT TO:<Postmaster@example.com>").path, ForwardPath{path("Postmaster", "example.com")});
+  EXPECT_EQ(parsed_as<Rcpt>("RCPT TO:<Postmaster@example.com>").path,
+            ForwardPath{path("Postmaster", "example.com")});
   EXPECT_EQ(verdict("RCPT TO:<>"), "501 5.1.3 empty forward-path");
   EXPECT_EQ(verdict("RCPT TO:<a>"), "501 5.1.3 expected '@' after the local part");
   EXPECT_EQ(verdict("RCPT TO:"), "501 5.1.3 expected '<'");
@@ -113,9 +135,11 @@ TEST(Command, Utf8Addresses) {
   EXPECT_EQ(verdict(line), "553 5.6.7 non-ASCII local part without SMTPUTF8");
   EXPECT_EQ(verdict(line, utf8()), "553 5.6.7 non-ASCII address without the SMTPUTF8 parameter");
   EXPECT_EQ(verdict(line + " SMTPUTF8", utf8()), "OK");
-  EXPECT_EQ(verdict("RCPT TO:<j\xC3\xB6rg@example.com>"), "553 5.6.7 non-ASCII local part without SMTPUTF8");
+  EXPECT_EQ(verdict("RCPT TO:<j\xC3\xB6rg@example.com>"),
+            "553 5.6.7 non-ASCII local part without SMTPUTF8");
   EXPECT_EQ(verdict("RCPT TO:<j\xC3\xB6rg@example.com>", utf8()), "OK");
-  EXPECT_EQ(verdict("RCPT TO:<j\xC3@example.com>", utf8()), "501 5.1.3 malformed UTF-8 in local part");
+  EXPECT_EQ(verdict("RCPT TO:<j\xC3@example.com>", utf8()),
+            "501 5.1.3 malformed UTF-8 in local part");
 }
 
 TEST(Command, SimpleVerbs) {
@@ -182,7 +206,8 @@ TEST(Command, LineLimit512And513) {
   ParseOptions raised;
   raised.limits.command_line_bytes_max = 1024;
   EXPECT_EQ(verdict(ok + "x", raised), "OK");
-  EXPECT_EQ(verdict(std::string("NOOP ") + std::string(1018, 'x'), raised), "500 5.5.6 line too long");
+  EXPECT_EQ(verdict(std::string("NOOP ") + std::string(1018, 'x'), raised),
+            "500 5.5.6 line too long");
   ParseOptions lowered;  // misuse: never stricter than the RFC
   lowered.limits.command_line_bytes_max = 10;
   EXPECT_EQ(verdict(ok, lowered), "OK");
@@ -197,13 +222,15 @@ TEST(Command, PathLimitsInCommands) {
   for (int i = 0; i < 4; ++i) domain += std::string(i == 0 ? 62 : 63, 'd') + (i < 3 ? "." : "");
   ASSERT_EQ(domain.size(), 254u);  // path = 1 + 1 + 1 + 254 + 1 = 258 > 256
   EXPECT_EQ(verdict("RCPT TO:<a@" + domain + ">"), "501 5.1.3 path exceeds 256 octets");
-  EXPECT_EQ(verdict("RCPT TO:<a@" + domain.substr(2) + ">"), "OK");         // 256
-  EXPECT_EQ(verdict("RCPT TO:<a@" + domain.substr(1) + ">"), "501 5.1.3 path exceeds 256 octets");  // 257
+  EXPECT_EQ(verdict("RCPT TO:<a@" + domain.substr(2) + ">"), "OK");  // 256
+  EXPECT_EQ(verdict("RCPT TO:<a@" + domain.substr(1) + ">"),
+            "501 5.1.3 path exceeds 256 octets");  // 257
 }
 
 TEST(Command, TrickyBytes) {
   EXPECT_EQ(verdict(std::string_view("DATA\0", 5)), "500 5.5.2 NUL byte in command line");
-  EXPECT_EQ(verdict(std::string_view("MAIL FROM:<a\0b@c>", 17)), "500 5.5.2 NUL byte in command line");
+  EXPECT_EQ(verdict(std::string_view("MAIL FROM:<a\0b@c>", 17)),
+            "500 5.5.2 NUL byte in command line");
   EXPECT_EQ(verdict("DATA\r"), "500 5.5.2 bare CR or LF in command line");
   EXPECT_EQ(verdict("RCPT TO:<a@b>\nDATA"), "500 5.5.2 bare CR or LF in command line");
   EXPECT_EQ(verdict("MAIL FROM:<\xE9@b>"), "553 5.6.7 non-ASCII local part without SMTPUTF8");
@@ -221,14 +248,16 @@ TEST(Command, ErrorToReply) {
   auto r = parse("MAIL FROM:a@b", {});
   ASSERT_FALSE(r);
   const Reply reply = r.error().to_reply();
-  EXPECT_EQ(*serialize(reply), "501-5.1.7 expected '<'\r\n501 5.1.7 Syntax: MAIL FROM:<address> [parameters]\r\n");
+  EXPECT_EQ(*serialize(reply),
+            "501-5.1.7 expected '<'\r\n501 5.1.7 Syntax: MAIL FROM:<address> [parameters]\r\n");
   auto u = parse("FOO", {});
   EXPECT_EQ(*serialize(u.error().to_reply()), "500 5.5.1 command unrecognized\r\n");
 }
 
 TEST(Command, CanonicalSerialization) {
   EXPECT_EQ(canonical("ehlo Bar.COM"), "EHLO Bar.COM\r\n");
-  EXPECT_EQ(canonical("MAIL FROM: <\"abc\"@b> size=10 body=8bitmime x-y=Z"), "MAIL FROM:<abc@b> SIZE=10 BODY=8BITMIME X-Y=Z\r\n");
+  EXPECT_EQ(canonical("MAIL FROM: <\"abc\"@b> size=10 body=8bitmime x-y=Z"),
+            "MAIL FROM:<abc@b> SIZE=10 BODY=8BITMIME X-Y=Z\r\n");
   EXPECT_EQ(canonical("RCPT TO:<@r.example:a@b> notify=never"), "RCPT TO:<a@b> NOTIFY=NEVER\r\n");
   EXPECT_EQ(canonical("RCPT TO:<POSTMASTER>"), "RCPT TO:<Postmaster>\r\n");
   EXPECT_EQ(canonical("bdat 010 last"), "BDAT 10 LAST\r\n");
@@ -236,9 +265,10 @@ TEST(Command, CanonicalSerialization) {
   EXPECT_EQ(canonical("noop"), "NOOP\r\n");
   EXPECT_EQ(canonical("help  x"), "HELP  x\r\n");
   EXPECT_EQ(canonical("LHLO [IPv6:0:0::1]", lmtp()), "LHLO [IPv6:::1]\r\n");
-  for (std::string_view line : {"EHLO x", "HELO [1.2.3.4]", "MAIL FROM:<> RET=FULL ENVID=a+2Bb", "RCPT TO:<\"a b\"@[x:y]>",
-                                "DATA", "BDAT 5", "RSET", "NOOP a b", "QUIT", "VRFY Smith", "EXPN list", "HELP",
-                                "STARTTLS", "AUTH LOGIN dXNlcg==", "MAIL FROM:<a@b> HOLDUNTIL=2030-01-01T00:00:00+01:00 BY=5;N"}) {
+  for (std::string_view line :
+       {"EHLO x", "HELO [1.2.3.4]", "MAIL FROM:<> RET=FULL ENVID=a+2Bb", "RCPT TO:<\"a b\"@[x:y]>",
+        "DATA", "BDAT 5", "RSET", "NOOP a b", "QUIT", "VRFY Smith", "EXPN list", "HELP", "STARTTLS",
+        "AUTH LOGIN dXNlcg==", "MAIL FROM:<a@b> HOLDUNTIL=2030-01-01T00:00:00+01:00 BY=5;N"}) {
     auto c = parse(line);
     ASSERT_TRUE(c) << line;
     auto s = serialize(*c);

@@ -1,6 +1,7 @@
+#include "protocol/smtp/data_codec.hpp"
+
 #include <gtest/gtest.h>
 
-#include "protocol/smtp/data_codec.hpp"
 #include "protocol/smtp/tests/data_reference.hpp"
 
 namespace tern::protocol::smtp {

@@ -29,14 +29,16 @@ inline Decoded decode(std::string_view in, const DataDecoderOptions& o) {
     ++line;
     ++r.body_bytes;
     if (o.line_bytes_max != 0 && line + 2 > o.line_bytes_max) violate(DataViolation::line_too_long);
-    if (o.message_bytes_max != 0 && r.body_bytes > o.message_bytes_max) violate(DataViolation::too_large);
+    if (o.message_bytes_max != 0 && r.body_bytes > o.message_bytes_max)
+      violate(DataViolation::too_large);
     if (r.violation == DataViolation::none) r.out += c;
   };
   // Only a real CRLF makes the next line one whose leading '.' is special.
   auto line_end = [&](bool real_crlf) {
     line = 0;
     r.body_bytes += 2;
-    if (o.message_bytes_max != 0 && r.body_bytes > o.message_bytes_max) violate(DataViolation::too_large);
+    if (o.message_bytes_max != 0 && r.body_bytes > o.message_bytes_max)
+      violate(DataViolation::too_large);
     if (r.violation == DataViolation::none) r.out += "\r\n";
     line_start = real_crlf;
   };

@@ -5,7 +5,9 @@
 namespace tern::protocol::smtp {
 namespace {
 
-ParamOptions ascii() { return ParamOptions{}; }
+ParamOptions ascii() {
+  return ParamOptions{};
+}
 
 std::string mail_error(std::string_view text) {
   auto r = parse_mail_params(text, ascii());
@@ -21,7 +23,7 @@ TEST(Xtext, DecodeStrict) {
   EXPECT_EQ(*xtext_decode("a+2Bb+3D"), "a+b=");
   EXPECT_EQ(*xtext_decode(""), "");
   EXPECT_EQ(*xtext_decode("+00"), std::string(1, '\0'));
-  EXPECT_FALSE(xtext_decode("+2b"));   // lower-case hex is not HEXCHAR
+  EXPECT_FALSE(xtext_decode("+2b"));  // lower-case hex is not HEXCHAR
   EXPECT_FALSE(xtext_decode("+2"));
   EXPECT_FALSE(xtext_decode("+"));
   EXPECT_FALSE(xtext_decode("a=b"));
@@ -33,7 +35,11 @@ TEST(Xtext, DecodeStrict) {
 TEST(Xtext, EncodeOnlyWhatIsNeeded) {
   EXPECT_EQ(xtext_encode("a+b=c d~!"), "a+2Bb+3Dc+20d~!");
   EXPECT_EQ(xtext_encode(std::string("\0\x7F\xFF", 3)), "+00+7F+FF");
-  const std::string all = [] { std::string s; for (int i = 0; i < 256; ++i) s.push_back(static_cast<char>(i)); return s; }();
+  const std::string all = [] {
+    std::string s;
+    for (int i = 0; i < 256; ++i) s.push_back(static_cast<char>(i));
+    return s;
+  }();
   EXPECT_EQ(*xtext_decode(xtext_encode(all)), all);
 }
 
@@ -86,9 +92,10 @@ TEST(MailParams, AllKnownParameters) {
   EXPECT_TRUE(r->requiretls);
   ASSERT_EQ(r->unknown.size(), 1u);
   EXPECT_EQ(r->unknown[0], (EsmtpParam{"XEXT", "1"}));
-  EXPECT_EQ(serialize_params(*r),
-            " SIZE=12345 BODY=8BITMIME SMTPUTF8 AUTH=<> RET=HDRS ENVID=QQ+2B314 HOLDFOR=600 BY=-120;RT "
-            "MT-PRIORITY=-3 REQUIRETLS XEXT=1");
+  EXPECT_EQ(
+      serialize_params(*r),
+      " SIZE=12345 BODY=8BITMIME SMTPUTF8 AUTH=<> RET=HDRS ENVID=QQ+2B314 HOLDFOR=600 BY=-120;RT "
+      "MT-PRIORITY=-3 REQUIRETLS XEXT=1");
   EXPECT_EQ(*parse_mail_params(serialize_params(*r).substr(1), ascii()), *r);
 }
 
@@ -103,19 +110,24 @@ TEST(MailParams, AuthMailbox) {
 
 TEST(MailParams, ValueErrors) {
   EXPECT_EQ(mail_error("SIZE=abc"), "invalid SIZE parameter: expected 1 to 20 digits");
-  EXPECT_EQ(mail_error("SIZE=" + std::string(21, '1')), "invalid SIZE parameter: expected 1 to 20 digits");
-  EXPECT_EQ(*parse_mail_params("SIZE=99999999999999999999", ascii())->size, UINT64_MAX);  // saturates
-  EXPECT_EQ(mail_error("BODY=8BIT"), "invalid BODY parameter: expected 7BIT, 8BITMIME or BINARYMIME");
+  EXPECT_EQ(mail_error("SIZE=" + std::string(21, '1')),
+            "invalid SIZE parameter: expected 1 to 20 digits");
+  EXPECT_EQ(*parse_mail_params("SIZE=99999999999999999999", ascii())->size,
+            UINT64_MAX);  // saturates
+  EXPECT_EQ(mail_error("BODY=8BIT"),
+            "invalid BODY parameter: expected 7BIT, 8BITMIME or BINARYMIME");
   EXPECT_EQ(mail_error("SMTPUTF8=yes"), "invalid SMTPUTF8 parameter: takes no value");
   EXPECT_EQ(mail_error("REQUIRETLS=1"), "invalid REQUIRETLS parameter: takes no value");
   EXPECT_EQ(mail_error("RET=ALL"), "invalid RET parameter: expected FULL or HDRS");
   EXPECT_EQ(mail_error("ENVID=a+20"), "OK");
-  EXPECT_EQ(mail_error("ENVID=a+0A"), "invalid ENVID parameter: decoded value is not printable ASCII");
+  EXPECT_EQ(mail_error("ENVID=a+0A"),
+            "invalid ENVID parameter: decoded value is not printable ASCII");
   EXPECT_EQ(mail_error("ENVID=" + std::string(100, 'e')), "OK");
   EXPECT_NE(mail_error("ENVID=" + std::string(101, 'e')), "OK");
   EXPECT_EQ(mail_error("HOLDFOR=999999999"), "OK");
   EXPECT_NE(mail_error("HOLDFOR=1000000000"), "OK");
-  EXPECT_EQ(mail_error("HOLDFOR=1 HOLDUNTIL=2030-01-01T00:00:00Z"), "HOLDFOR and HOLDUNTIL are mutually exclusive");
+  EXPECT_EQ(mail_error("HOLDFOR=1 HOLDUNTIL=2030-01-01T00:00:00Z"),
+            "HOLDFOR and HOLDUNTIL are mutually exclusive");
   EXPECT_EQ(mail_error("BY=10;N"), "OK");
   EXPECT_EQ(mail_error("BY=+10;n"), "OK");
   EXPECT_NE(mail_error("BY=10"), "OK");
@@ -124,7 +136,8 @@ TEST(MailParams, ValueErrors) {
   EXPECT_NE(mail_error("BY=1000000000;R"), "OK");
   EXPECT_EQ(mail_error("MT-PRIORITY=9"), "OK");
   EXPECT_EQ(mail_error("MT-PRIORITY=+9"), "OK");
-  EXPECT_EQ(mail_error("MT-PRIORITY=10"), "invalid MT-PRIORITY parameter: expected an integer from -9 to 9");
+  EXPECT_EQ(mail_error("MT-PRIORITY=10"),
+            "invalid MT-PRIORITY parameter: expected an integer from -9 to 9");
   EXPECT_NE(mail_error("MT-PRIORITY=-"), "OK");
   EXPECT_EQ(mail_error("SIZE=1 size=2"), "parameter SIZE given twice");
 }
@@ -167,7 +180,8 @@ TEST(RcptParams, NotifyAndOrcpt) {
   EXPECT_EQ(r->orcpt, (Orcpt{"rfc822", "Bob+x@Example.COM"}));
   EXPECT_EQ(serialize_params(*r), " NOTIFY=SUCCESS,DELAY ORCPT=rfc822;Bob+2Bx@Example.COM");
   EXPECT_EQ(rcpt_error("NOTIFY=NEVER"), "OK");
-  EXPECT_EQ(rcpt_error("NOTIFY=NEVER,DELAY"), "invalid NOTIFY parameter: NEVER combined with other types");
+  EXPECT_EQ(rcpt_error("NOTIFY=NEVER,DELAY"),
+            "invalid NOTIFY parameter: NEVER combined with other types");
   EXPECT_EQ(rcpt_error("NOTIFY=DELAY,DELAY"), "invalid NOTIFY parameter: notify type given twice");
   EXPECT_EQ(rcpt_error("NOTIFY=SUCCESS,"), "invalid NOTIFY parameter: unknown notify type");
   EXPECT_NE(rcpt_error("ORCPT=rfc822"), "OK");

@@ -32,8 +32,8 @@ inline bool is_bad(const ForwardPath& path) {
 
 // Runs one transaction of `envelope` with `body` (sent in `body_pieces` pieces), moving at
 // most next_chunk() bytes per hop, until the client closes (or a step limit is hit).
-inline Conversation converse(ServerConfig server_config, ClientConfig client_config, Envelope envelope,
-                             const std::string& body, std::size_t body_pieces,
+inline Conversation converse(ServerConfig server_config, ClientConfig client_config,
+                             Envelope envelope, const std::string& body, std::size_t body_pieces,
                              const std::function<std::size_t()>& next_chunk) {
   Conversation c;
   c.outcomes.assign(envelope.recipients.size(), std::nullopt);

@@ -5,7 +5,9 @@
 namespace tern::protocol::smtp {
 namespace {
 
-std::span<const char> bytes(std::string_view s) { return {s.data(), s.size()}; }
+std::span<const char> bytes(std::string_view s) {
+  return {s.data(), s.size()};
+}
 
 // Feeds everything, polling as needed; returns the replies and whether the parser failed.
 std::vector<Reply> read_all(ReplyParser& p, std::string_view in) {
@@ -33,7 +35,8 @@ TEST(EnhancedStatus, ParseAndFormat) {
 TEST(Reply, SerializeSingleAndMultiLine) {
   EXPECT_EQ(*serialize(Reply{250, std::nullopt, {"OK"}}), "250 OK\r\n");
   EXPECT_EQ(*serialize(Reply{250, std::nullopt, {""}}), "250\r\n");
-  EXPECT_EQ(*serialize(Reply{250, EnhancedStatus{2, 1, 0}, {"Originator ok"}}), "250 2.1.0 Originator ok\r\n");
+  EXPECT_EQ(*serialize(Reply{250, EnhancedStatus{2, 1, 0}, {"Originator ok"}}),
+            "250 2.1.0 Originator ok\r\n");
   EXPECT_EQ(*serialize(Reply{250, EnhancedStatus{2, 0, 0}, {""}}), "250 2.0.0\r\n");
   EXPECT_EQ(*serialize(Reply{250, std::nullopt, {"mx.example", "PIPELINING", "", "SIZE 100"}}),
             "250-mx.example\r\n250-PIPELINING\r\n250-\r\n250 SIZE 100\r\n");
@@ -54,7 +57,8 @@ TEST(Reply, CheckRejectsBadValues) {
 
 TEST(ReplyParser, SingleAndMultiLine) {
   ReplyParser p;
-  auto rs = read_all(p, "220 mx.example ESMTP\r\n250-mx.example\r\n250-SIZE 10\r\n250 HELP\r\n354\r\n");
+  auto rs =
+      read_all(p, "220 mx.example ESMTP\r\n250-mx.example\r\n250-SIZE 10\r\n250 HELP\r\n354\r\n");
   ASSERT_FALSE(p.failed());
   ASSERT_EQ(rs.size(), 3u);
   EXPECT_EQ(rs[0], (Reply{220, std::nullopt, {"mx.example ESMTP"}}));
@@ -165,7 +169,9 @@ TEST(ReplyParser, EnhancedStatusExtraction) {
   ReplyParserOptions o;
   o.enhanced_status_codes = true;
   ReplyParser p(o);
-  auto rs = read_all(p, "250-2.1.5 first\r\n250 2.1.5 second\r\n550 5.1.1\r\n221 4.0.0 class differs\r\n220 x\r\n");
+  auto rs = read_all(
+      p,
+      "250-2.1.5 first\r\n250 2.1.5 second\r\n550 5.1.1\r\n221 4.0.0 class differs\r\n220 x\r\n");
   ASSERT_EQ(rs.size(), 4u);
   EXPECT_EQ(rs[0], (Reply{250, EnhancedStatus{2, 1, 5}, {"first", "second"}}));
   EXPECT_EQ(rs[1], (Reply{550, EnhancedStatus{5, 1, 1}, {""}}));

@@ -12,7 +12,9 @@
 namespace tern::protocol::smtp::testing {
 
 template <class Event>
-concept HasTicket = requires(const Event& e) { e.ticket; };
+concept HasTicket = requires(const Event& e) {
+  e.ticket;
+};
 
 inline std::optional<Ticket> ticket_of(const ServerEvent& event) {
   return std::visit(
@@ -32,19 +34,29 @@ inline std::string describe(const ServerEvent& event) {
     std::string operator()(const HelloEvent& e) { return "hello " + serialize(e.host); }
     std::string operator()(const MailEvent& e) { return "mail " + serialize(e.command.path); }
     std::string operator()(const RcptEvent& e) { return "rcpt " + serialize(e.command.path); }
-    std::string operator()(const BodyStartEvent& e) { return e.chunked ? "body bdat" : "body data"; }
+    std::string operator()(const BodyStartEvent& e) {
+      return e.chunked ? "body bdat" : "body data";
+    }
     std::string operator()(const BodyChunkEvent& e) { return "chunk " + e.bytes; }
     std::string operator()(const MessageEvent& e) {
       return "message " + std::to_string(e.body_bytes) + " " + std::to_string(e.recipients);
     }
-    std::string operator()(const MessageAbortedEvent& e) { return "aborted " + std::to_string(int(e.reason)); }
-    std::string operator()(const AuthEvent& e) { return "auth " + e.mechanism + " " + e.response.value_or("-"); }
+    std::string operator()(const MessageAbortedEvent& e) {
+      return "aborted " + std::to_string(int(e.reason));
+    }
+    std::string operator()(const AuthEvent& e) {
+      return "auth " + e.mechanism + " " + e.response.value_or("-");
+    }
     std::string operator()(const AuthCancelledEvent&) { return "auth cancelled"; }
     std::string operator()(const VerifyEvent& e) { return "verify " + e.text; }
     std::string operator()(const StartTlsEvent&) { return "starttls"; }
     std::string operator()(const ResetEvent&) { return "reset"; }
-    std::string operator()(const RepliedEvent& e) { return "replied " + e.verb + " " + std::to_string(e.reply.code); }
-    std::string operator()(const ClosedEvent& e) { return "closed " + std::to_string(int(e.reason)); }
+    std::string operator()(const RepliedEvent& e) {
+      return "replied " + e.verb + " " + std::to_string(e.reply.code);
+    }
+    std::string operator()(const ClosedEvent& e) {
+      return "closed " + std::to_string(int(e.reason));
+    }
   };
   return std::visit(Describe{}, event);
 }

@@ -1,6 +1,7 @@
+#include "protocol/smtp/server_session.hpp"
+
 #include <gtest/gtest.h>
 
-#include "protocol/smtp/server_session.hpp"
 #include "protocol/smtp/tests/server_harness.hpp"
 
 namespace tern::protocol::smtp {
@@ -19,9 +20,10 @@ ServerConfig smtp_config() {
 TEST(ServerSession, GreetsAndAdvertisesExtensions) {
   Harness h(smtp_config());
   h.run("EHLO client.example.com\r\n");
-  EXPECT_EQ(h.lines(), (Lines{"220 mx.example.org ESMTP Tern", "250-mx.example.org", "250-PIPELINING",
-                              "250-SIZE 1000", "250-8BITMIME", "250-BINARYMIME", "250-CHUNKING",
-                              "250-SMTPUTF8", "250-ENHANCEDSTATUSCODES", "250-DSN", "250 HELP"}));
+  EXPECT_EQ(h.lines(),
+            (Lines{"220 mx.example.org ESMTP Tern", "250-mx.example.org", "250-PIPELINING",
+                   "250-SIZE 1000", "250-8BITMIME", "250-BINARYMIME", "250-CHUNKING",
+                   "250-SMTPUTF8", "250-ENHANCEDSTATUSCODES", "250-DSN", "250 HELP"}));
 }
 
 TEST(ServerSession, StartTlsAndAuthAreOfferedOnlyWhenTheyCanBeUsed) {
@@ -32,7 +34,8 @@ TEST(ServerSession, StartTlsAndAuthAreOfferedOnlyWhenTheyCanBeUsed) {
   h.run("EHLO a\r\n");
   auto lines = h.lines();
   EXPECT_NE(std::find(lines.begin(), lines.end(), "250-STARTTLS"), lines.end());
-  EXPECT_EQ(std::find(lines.begin(), lines.end(), "250-AUTH PLAIN LOGIN"), lines.end());  // not before TLS
+  EXPECT_EQ(std::find(lines.begin(), lines.end(), "250-AUTH PLAIN LOGIN"),
+            lines.end());  // not before TLS
   c.tls_active = true;
   Harness tls(c);
   tls.run("EHLO a\r\n");
@@ -55,11 +58,13 @@ TEST(ServerSession, Rfc5321AppendixD1) {
   };
   h.run("EHLO bar.com\r\nMAIL FROM:<Smith@bar.com>\r\n");
   h.output.clear();
-  h.run("RCPT TO:<Jones@foo.com>\r\nRCPT TO:<Green@foo.com>\r\nRCPT TO:<Brown@foo.com>\r\nDATA\r\n"
-        "Blah blah blah...\r\n...etc. etc. etc.\r\n.\r\nQUIT\r\n");
-  EXPECT_EQ(h.lines(), (Lines{"250 2.1.5 Recipient OK", "550 5.1.1 No such user here",
-                              "250 2.1.5 Recipient OK", "354 Start mail input; end with <CRLF>.<CRLF>",
-                              "250 2.0.0 Message accepted", "221 2.0.0 mx.example.org closing connection"}));
+  h.run(
+      "RCPT TO:<Jones@foo.com>\r\nRCPT TO:<Green@foo.com>\r\nRCPT TO:<Brown@foo.com>\r\nDATA\r\n"
+      "Blah blah blah...\r\n...etc. etc. etc.\r\n.\r\nQUIT\r\n");
+  EXPECT_EQ(h.lines(),
+            (Lines{"250 2.1.5 Recipient OK", "550 5.1.1 No such user here",
+                   "250 2.1.5 Recipient OK", "354 Start mail input; end with <CRLF>.<CRLF>",
+                   "250 2.0.0 Message accepted", "221 2.0.0 mx.example.org closing connection"}));
   EXPECT_EQ(h.body, "Blah blah blah...\r\n..etc. etc. etc.\r\n");
   EXPECT_EQ(h.messages, 1u);
   EXPECT_TRUE(h.session.is_closed());
@@ -70,7 +75,8 @@ TEST(ServerSession, PipelinedRepliesStayInOrderWhateverTheSplit) {
       "EHLO a\r\nMAIL FROM:<a@b.c>\r\nRCPT TO:<x@y.z>\r\nRCPT TO:<bad@y.z>\r\nDATA\r\nhi\r\n.\r\n"
       "NOOP\r\nQUIT\r\n";
   auto policy = [](const ServerEvent& e) -> ServerDecision {
-    if (const auto* r = std::get_if<RcptEvent>(&e); r && r->command.path.path->mailbox.local_part == "bad") {
+    if (const auto* r = std::get_if<RcptEvent>(&e);
+        r && r->command.path.path->mailbox.local_part == "bad") {
       return Reject{Reply{550, EnhancedStatus{5, 1, 1}, {"unknown"}}};
     }
     return testing::accept_all(e);
@@ -90,20 +96,23 @@ TEST(ServerSession, PipelinedRepliesStayInOrderWhateverTheSplit) {
 
 TEST(ServerSession, SequenceErrors) {
   Harness h(smtp_config());
-  h.run("MAIL FROM:<a@b.c>\r\nEHLO a\r\nRCPT TO:<x@y.z>\r\nDATA\r\nMAIL FROM:<a@b.c>\r\n"
-        "MAIL FROM:<a@b.c>\r\nDATA\r\n");
-  EXPECT_EQ(h.lines(), (Lines{"220 mx.example.org ESMTP Tern", "503 5.5.1 Send EHLO first",
-                              "250-mx.example.org", "250-PIPELINING", "250-SIZE 1000", "250-8BITMIME",
-                              "250-BINARYMIME", "250-CHUNKING", "250-SMTPUTF8", "250-ENHANCEDSTATUSCODES",
-                              "250-DSN", "250 HELP", "503 5.5.1 Need MAIL before RCPT",
-                              "503 5.5.1 Need MAIL before DATA", "250 2.1.0 Sender OK",
-                              "503 5.5.1 Nested MAIL command", "503 5.5.1 Need RCPT before DATA"}));
+  h.run(
+      "MAIL FROM:<a@b.c>\r\nEHLO a\r\nRCPT TO:<x@y.z>\r\nDATA\r\nMAIL FROM:<a@b.c>\r\n"
+      "MAIL FROM:<a@b.c>\r\nDATA\r\n");
+  EXPECT_EQ(h.lines(),
+            (Lines{"220 mx.example.org ESMTP Tern", "503 5.5.1 Send EHLO first",
+                   "250-mx.example.org", "250-PIPELINING", "250-SIZE 1000", "250-8BITMIME",
+                   "250-BINARYMIME", "250-CHUNKING", "250-SMTPUTF8", "250-ENHANCEDSTATUSCODES",
+                   "250-DSN", "250 HELP", "503 5.5.1 Need MAIL before RCPT",
+                   "503 5.5.1 Need MAIL before DATA", "250 2.1.0 Sender OK",
+                   "503 5.5.1 Nested MAIL command", "503 5.5.1 Need RCPT before DATA"}));
 }
 
 TEST(ServerSession, AllRecipientsRejectedThenDataIs554) {
   Harness h(smtp_config());
   h.policy = [](const ServerEvent& e) -> ServerDecision {
-    if (std::holds_alternative<RcptEvent>(e)) return Reject{Reply{550, EnhancedStatus{5, 1, 1}, {"no"}}};
+    if (std::holds_alternative<RcptEvent>(e))
+      return Reject{Reply{550, EnhancedStatus{5, 1, 1}, {"no"}}};
     return testing::accept_all(e);
   };
   h.run("EHLO a\r\nMAIL FROM:<a@b.c>\r\nRCPT TO:<x@y.z>\r\nDATA\r\n");
@@ -148,8 +157,9 @@ TEST(ServerSession, CommandLineLimitAtNAndNPlusOne) {
 TEST(ServerSession, BareLfEndsNoCommandByDefault) {
   Harness h(smtp_config());
   h.run("NOOP\nNOOP\r\n");
-  EXPECT_EQ(h.lines(), (Lines{"220 mx.example.org ESMTP Tern",
-                              "500 5.5.2 Bare LF in command line; lines end with CRLF", "250 2.0.0 OK"}));
+  EXPECT_EQ(h.lines(),
+            (Lines{"220 mx.example.org ESMTP Tern",
+                   "500 5.5.2 Bare LF in command line; lines end with CRLF", "250 2.0.0 OK"}));
   ServerConfig lenient = smtp_config();
   lenient.allow_bare_lf_in_commands = true;
   Harness l(lenient);
@@ -213,14 +223,18 @@ TEST(ServerSession, AuthWithChallengesCancelAndFailures) {
   c.auth_mechanisms = {"PLAIN"};
   c.auth_failures_max = 2;
   Harness h(c);
-  h.run("EHLO a\r\nAUTH PLAIN\r\n*\r\nAUTH PLAIN\r\n!!!\r\nAUTH PLAIN\r\nAHVzZXIAd3Jvbmc=\r\n"
-        "AUTH PLAIN AHVzZXIAd3Jvbmc=\r\nNOOP\r\n");
+  h.run(
+      "EHLO a\r\nAUTH PLAIN\r\n*\r\nAUTH PLAIN\r\n!!!\r\nAUTH PLAIN\r\nAHVzZXIAd3Jvbmc=\r\n"
+      "AUTH PLAIN AHVzZXIAd3Jvbmc=\r\nNOOP\r\n");
   auto lines = h.lines();
   const Lines tail(lines.end() - 8, lines.end());
-  EXPECT_EQ(tail, (Lines{"334 ", "501 5.0.0 Authentication cancelled", "334 ",
-                         "501 5.5.2 Invalid authentication data: base64 length is not a multiple of 4", "334 ",
-                         "535 5.7.8 Authentication credentials invalid", "535 5.7.8 Authentication credentials invalid",
-                         "421 4.7.0 mx.example.org Too many authentication failures, closing connection"}));
+  EXPECT_EQ(
+      tail,
+      (Lines{"334 ", "501 5.0.0 Authentication cancelled", "334 ",
+             "501 5.5.2 Invalid authentication data: base64 length is not a multiple of 4", "334 ",
+             "535 5.7.8 Authentication credentials invalid",
+             "535 5.7.8 Authentication credentials invalid",
+             "421 4.7.0 mx.example.org Too many authentication failures, closing connection"}));
 }
 
 TEST(ServerSession, AuthRefusedWithoutTlsWhenTlsIsRequired) {
@@ -229,7 +243,8 @@ TEST(ServerSession, AuthRefusedWithoutTlsWhenTlsIsRequired) {
   Harness h(c);
   h.run("EHLO a\r\nAUTH PLAIN AHVzZXIAcGFzcw==\r\nAUTH CRAM-MD5\r\n");
   auto lines = h.lines();
-  EXPECT_EQ(lines[lines.size() - 2], "538 5.7.11 Encryption required for requested authentication mechanism");
+  EXPECT_EQ(lines[lines.size() - 2],
+            "538 5.7.11 Encryption required for requested authentication mechanism");
   c.tls_active = true;
   Harness t(c);
   t.run("EHLO a\r\nAUTH CRAM-MD5\r\n");
@@ -241,7 +256,8 @@ TEST(ServerSession, LmtpGivesOneReplyPerAcceptedRecipient) {
   c.mode = ServerMode::lmtp;
   Harness h(c);
   h.policy = [](const ServerEvent& e) -> ServerDecision {
-    if (const auto* r = std::get_if<RcptEvent>(&e); r && r->command.path.path->mailbox.local_part == "bad") {
+    if (const auto* r = std::get_if<RcptEvent>(&e);
+        r && r->command.path.path->mailbox.local_part == "bad") {
       return Reject{Reply{550, EnhancedStatus{5, 1, 1}, {"unknown"}}};
     }
     if (const auto* m = std::get_if<MessageEvent>(&e)) {
@@ -251,8 +267,9 @@ TEST(ServerSession, LmtpGivesOneReplyPerAcceptedRecipient) {
     }
     return testing::accept_all(e);
   };
-  h.run("EHLO a\r\nLHLO a\r\nMAIL FROM:<s@b.c>\r\nRCPT TO:<a@y.z>\r\nRCPT TO:<bad@y.z>\r\n"
-        "RCPT TO:<b@y.z>\r\nDATA\r\nhi\r\n.\r\n");
+  h.run(
+      "EHLO a\r\nLHLO a\r\nMAIL FROM:<s@b.c>\r\nRCPT TO:<a@y.z>\r\nRCPT TO:<bad@y.z>\r\n"
+      "RCPT TO:<b@y.z>\r\nDATA\r\nhi\r\n.\r\n");
   auto lines = h.lines();
   EXPECT_EQ(lines[0], "220 mx.example.org LMTP Tern");
   EXPECT_EQ(lines[1], "500 5.5.1 command unrecognized");  // EHLO is not LMTP
@@ -265,7 +282,8 @@ TEST(ServerSession, LmtpBodyViolationRepliesForEveryRecipient) {
   ServerConfig c = smtp_config();
   c.mode = ServerMode::lmtp;
   Harness h(c);
-  h.run("LHLO a\r\nMAIL FROM:<s@b.c>\r\nRCPT TO:<a@y.z>\r\nRCPT TO:<b@y.z>\r\nDATA\r\na\nb\r\n.\r\n");
+  h.run(
+      "LHLO a\r\nMAIL FROM:<s@b.c>\r\nRCPT TO:<a@y.z>\r\nRCPT TO:<b@y.z>\r\nDATA\r\na\nb\r\n.\r\n");
   auto lines = h.lines();
   EXPECT_EQ(lines[lines.size() - 1].substr(0, 10), "550 5.5.2 ");
   EXPECT_EQ(lines[lines.size() - 2].substr(0, 10), "550 5.5.2 ");
@@ -274,8 +292,9 @@ TEST(ServerSession, LmtpBodyViolationRepliesForEveryRecipient) {
 
 TEST(ServerSession, BdatChunksAndLast) {
   Harness h(smtp_config());
-  h.run("EHLO a\r\nMAIL FROM:<a@b.c> BODY=BINARYMIME\r\nRCPT TO:<x@y.z>\r\nDATA\r\n"
-        "BDAT 5\r\nab\r\ncBDAT 3 LAST\r\nxyzNOOP\r\n");
+  h.run(
+      "EHLO a\r\nMAIL FROM:<a@b.c> BODY=BINARYMIME\r\nRCPT TO:<x@y.z>\r\nDATA\r\n"
+      "BDAT 5\r\nab\r\ncBDAT 3 LAST\r\nxyzNOOP\r\n");
   auto lines = h.lines();
   const Lines tail(lines.end() - 4, lines.end());
   EXPECT_EQ(tail, (Lines{"503 5.5.1 BODY=BINARYMIME requires BDAT", "250 2.0.0 5 octets received",
@@ -293,8 +312,10 @@ TEST(ServerSession, RefusedBdatStillConsumesItsChunk) {
 
 TEST(ServerSession, SizeLimits) {
   Harness h(smtp_config());  // 1000 octets
-  h.run("EHLO a\r\nMAIL FROM:<a@b.c> SIZE=1001\r\nMAIL FROM:<a@b.c> SIZE=1000\r\nRCPT TO:<x@y.z>\r\n"
-        "DATA\r\n" + std::string(998, 'x') + "\r\n.\r\n");
+  h.run(
+      "EHLO a\r\nMAIL FROM:<a@b.c> SIZE=1001\r\nMAIL FROM:<a@b.c> SIZE=1000\r\nRCPT TO:<x@y.z>\r\n"
+      "DATA\r\n" +
+      std::string(998, 'x') + "\r\n.\r\n");
   auto lines = h.lines();
   EXPECT_EQ(lines[lines.size() - 5], "552 5.3.4 Message size exceeds fixed maximum message size");
   EXPECT_EQ(lines.back(), "250 2.0.0 Message accepted");  // 998 + CRLF = 1000
@@ -308,14 +329,16 @@ TEST(ServerSession, UnofferedParametersAre555) {
   ServerConfig c = smtp_config();
   c.extensions.dsn = false;
   Harness h(c);
-  h.run("EHLO a\r\nMAIL FROM:<a@b.c> RET=FULL\r\nMAIL FROM:<a@b.c> FOO=BAR\r\n"
-        "MAIL FROM:<a@b.c> HOLDFOR=10\r\nMAIL FROM:<ü@b.c>\r\n");
+  h.run(
+      "EHLO a\r\nMAIL FROM:<a@b.c> RET=FULL\r\nMAIL FROM:<a@b.c> FOO=BAR\r\n"
+      "MAIL FROM:<a@b.c> HOLDFOR=10\r\nMAIL FROM:<ü@b.c>\r\n");
   auto lines = h.lines();
   const Lines tail(lines.end() - 5, lines.end());
-  EXPECT_EQ(tail, (Lines{"555 5.5.4 RET parameter not supported", "555 5.5.4 FOO parameter not supported",
-                         "555 5.5.4 HOLDFOR parameter not supported",
-                         "553-5.6.7 non-ASCII address without the SMTPUTF8 parameter",
-                         "553 5.6.7 Syntax: MAIL FROM:<address> [parameters]"}));
+  EXPECT_EQ(tail,
+            (Lines{"555 5.5.4 RET parameter not supported", "555 5.5.4 FOO parameter not supported",
+                   "555 5.5.4 HOLDFOR parameter not supported",
+                   "553-5.6.7 non-ASCII address without the SMTPUTF8 parameter",
+                   "553 5.6.7 Syntax: MAIL FROM:<address> [parameters]"}));
 }
 
 TEST(ServerSession, FutureReleaseNeedsTheWallClockAndBoundsTheHold) {
@@ -329,9 +352,11 @@ TEST(ServerSession, FutureReleaseNeedsTheWallClockAndBoundsTheHold) {
   h.now = Instant{0} + Duration::seconds(100);
   h.run("EHLO a\r\n");
   auto lines = h.lines();
-  EXPECT_NE(std::find(lines.begin(), lines.end(), "250-FUTURERELEASE 86400 2023-11-15T22:15:00Z"), lines.end());
-  h.run("MAIL FROM:<a@b.c> HOLDFOR=86401\r\nMAIL FROM:<a@b.c> HOLDUNTIL=2023-11-15T22:15:01Z\r\n"
-        "MAIL FROM:<a@b.c> HOLDUNTIL=2023-11-15T22:15:00Z\r\n");
+  EXPECT_NE(std::find(lines.begin(), lines.end(), "250-FUTURERELEASE 86400 2023-11-15T22:15:00Z"),
+            lines.end());
+  h.run(
+      "MAIL FROM:<a@b.c> HOLDFOR=86401\r\nMAIL FROM:<a@b.c> HOLDUNTIL=2023-11-15T22:15:01Z\r\n"
+      "MAIL FROM:<a@b.c> HOLDUNTIL=2023-11-15T22:15:00Z\r\n");
   lines = h.lines();
   const Lines tail(lines.end() - 3, lines.end());
   EXPECT_EQ(tail, (Lines{"501 5.5.4 HOLDFOR is beyond the longest hold this server offers",
@@ -364,7 +389,8 @@ TEST(ServerSession, DecideMisuseChangesNothing) {
   EXPECT_EQ(s.decide(*ticket + 1, Accept{}, Instant{0}), server_errc::no_pending_decision);
   EXPECT_EQ(s.decide(*ticket, Challenge{"x"}, Instant{0}), server_errc::wrong_decision_kind);
   EXPECT_EQ(s.decide(*ticket, PerRecipient{}, Instant{0}), server_errc::wrong_decision_kind);
-  EXPECT_EQ(s.decide(*ticket, Reject{Reply{250, std::nullopt, {"no"}}}, Instant{0}), server_errc::bad_reply);
+  EXPECT_EQ(s.decide(*ticket, Reject{Reply{250, std::nullopt, {"no"}}}, Instant{0}),
+            server_errc::bad_reply);
   EXPECT_EQ(s.decide(*ticket, Accept{Reply{250, std::nullopt, {"custom"}}}, Instant{0}),
             server_errc::wrong_decision_kind);  // an EHLO reply is built from the config
   EXPECT_FALSE(s.decide(*ticket, Accept{}, Instant{0}));

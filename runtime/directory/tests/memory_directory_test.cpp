@@ -1,9 +1,10 @@
-#include <gtest/gtest.h>
+#include "runtime/directory/memory_directory.hpp"
 
 #include <string>
 #include <vector>
 
-#include "runtime/directory/memory_directory.hpp"
+#include <gtest/gtest.h>
+
 #include "runtime/directory/outcome.hpp"
 
 namespace tern::runtime::directory {
@@ -11,13 +12,15 @@ namespace {
 
 // openssl passwd -6 -salt saltsalt 'correct horse'
 constexpr const char* ann_hash =
-    "$6$saltsalt$hRM5XZ86KXEw9UOmjigeVqFgULtFB2sgpC9lXQDfMib3Zgw7mEiUvBJI2EplzfAqxL5Vvwp2scFtv/uamSo5z0";
+    "$6$saltsalt$hRM5XZ86KXEw9UOmjigeVqFgULtFB2sgpC9lXQDfMib3Zgw7mEiUvBJI2EplzfAqxL5Vvwp2scFtv/"
+    "uamSo5z0";
 // openssl passwd -1 -salt saltsalt 'correct horse'
 constexpr const char* md5_hash = "$1$saltsalt$NuzA7WTAelpl95xgBGWN60";
 
 MemoryDirectoryInput sample() {
   MemoryDirectoryInput in;
-  in.principals.push_back({"ann", std::string(ann_hash), {"Ann@Example.ORG", "postmaster@example.org"}});
+  in.principals.push_back(
+      {"ann", std::string(ann_hash), {"Ann@Example.ORG", "postmaster@example.org"}});
   in.principals.push_back({"bob", std::string("{PLAIN}bobpass"), {"bob@other.example"}});
   in.principals.push_back({"list", std::nullopt, {"list@example.org"}});
   in.lookup_domains = {"Lookup.Example"};
@@ -41,35 +44,41 @@ TEST(MemoryDirectoryBuildTest, WarnsAboutPlainText) {
   ASSERT_TRUE(b.directory.has_value());
   EXPECT_EQ(b.directory->size(), 3U);
   ASSERT_EQ(b.warnings.size(), 1U);
-  EXPECT_EQ(b.warnings[0], (DirectoryIssue{1, "principal 'bob': the secret is plain text; store a $6$ or argon2id hash"}));
+  EXPECT_EQ(b.warnings[0],
+            (DirectoryIssue{
+                1, "principal 'bob': the secret is plain text; store a $6$ or argon2id hash"}));
 }
 
 TEST(MemoryDirectoryBuildTest, ReportsEveryErrorWithoutTheSecret) {
   MemoryDirectoryInput in;
-  in.principals.push_back({"ann", std::string(md5_hash), {"ann@x.org", "ANN@x.org", "a@b@c", "@x.org", "ann@"}});
-  in.principals.push_back({"ann", std::string("$6$broken"), {"ann@X.org", "z@.x", "z@x..y", "z y@x", "z@x."}});
+  in.principals.push_back(
+      {"ann", std::string(md5_hash), {"ann@x.org", "ANN@x.org", "a@b@c", "@x.org", "ann@"}});
+  in.principals.push_back(
+      {"ann", std::string("$6$broken"), {"ann@X.org", "z@.x", "z@x..y", "z y@x", "z@x."}});
   in.principals.push_back({"", std::nullopt, {}});
   in.principals.push_back({"ann@x.org", std::nullopt, {}});
   in.lookup_domains = {"ok.example", "bad..example"};
   MemoryDirectoryBuild b = MemoryDirectory::build(in);
   EXPECT_FALSE(b.directory.has_value());
-  EXPECT_EQ(messages(b.errors), (std::vector<std::string>{
-      "principal 'ann': 'ann@x.org' is listed twice",
-      "principal 'ann': 'a@b@c': it is not local-part@domain",
-      "principal 'ann': '@x.org': the local part is empty",
-      "principal 'ann': 'ann@': the domain is empty",
-      "principal 'ann': unsupported scheme '1': md5-crypt is too weak: rehash with $6$ or argon2id",
-      "principal 'ann': the name is used by an earlier principal",
-      "principal 'ann': 'ann@x.org' is listed by principal 'ann'",
-      "principal 'ann': 'z@.x': the domain has an empty label",
-      "principal 'ann': 'z@x..y': the domain has an empty label",
-      "principal 'ann': 'z y@x': the local part holds a character not allowed in it",
-      "principal 'ann': 'z@x.': the domain has an empty label",
-      "principal 'ann': malformed secret '6': bad salt",
-      "principal #3: the name is empty",
-      "principal 'ann@x.org': the name is an address of principal 'ann'",
-      "lookup domain 'bad..example': the domain has an empty label",
-  }));
+  EXPECT_EQ(messages(b.errors),
+            (std::vector<std::string>{
+                "principal 'ann': 'ann@x.org' is listed twice",
+                "principal 'ann': 'a@b@c': it is not local-part@domain",
+                "principal 'ann': '@x.org': the local part is empty",
+                "principal 'ann': 'ann@': the domain is empty",
+                "principal 'ann': unsupported scheme '1': md5-crypt is too weak: rehash with $6$ "
+                "or argon2id",
+                "principal 'ann': the name is used by an earlier principal",
+                "principal 'ann': 'ann@x.org' is listed by principal 'ann'",
+                "principal 'ann': 'z@.x': the domain has an empty label",
+                "principal 'ann': 'z@x..y': the domain has an empty label",
+                "principal 'ann': 'z y@x': the local part holds a character not allowed in it",
+                "principal 'ann': 'z@x.': the domain has an empty label",
+                "principal 'ann': malformed secret '6': bad salt",
+                "principal #3: the name is empty",
+                "principal 'ann@x.org': the name is an address of principal 'ann'",
+                "lookup domain 'bad..example': the domain has an empty label",
+            }));
   EXPECT_EQ(b.errors[0].principal_index, 0U);
   EXPECT_EQ(b.errors[5].principal_index, 1U);
   EXPECT_EQ(b.errors.back().principal_index, DirectoryIssue::no_principal);
@@ -117,14 +126,18 @@ TEST(MemoryDirectoryBuildTest, LengthLimitsAtNAndNPlusOne) {
   ok.principals.push_back({"b", std::nullopt, {"b@" + label63}});
   EXPECT_TRUE(MemoryDirectory::build(ok).errors.empty());
   MemoryDirectoryInput bad;
-  bad.principals.push_back({std::string(256, 'n'), std::nullopt, {local64 + "l@x", "a@" + domain255 + "d"}});
+  bad.principals.push_back(
+      {std::string(256, 'n'), std::nullopt, {local64 + "l@x", "a@" + domain255 + "d"}});
   bad.principals.push_back({"b", std::nullopt, {"b@" + label63 + "d"}});
-  EXPECT_EQ(messages(MemoryDirectory::build(bad).errors), (std::vector<std::string>{
-      "principal #1: the name is longer than the limit",
-      "principal '" + std::string(256, 'n') + "': '" + local64 + "l@x': the local part is longer than the limit",
-      "principal '" + std::string(256, 'n') + "': 'a@" + domain255 + "d': the domain is longer than the limit",
-      "principal 'b': 'b@" + label63 + "d': the domain has a label longer than 63 bytes",
-  }));
+  EXPECT_EQ(messages(MemoryDirectory::build(bad).errors),
+            (std::vector<std::string>{
+                "principal #1: the name is longer than the limit",
+                "principal '" + std::string(256, 'n') + "': '" + local64 +
+                    "l@x': the local part is longer than the limit",
+                "principal '" + std::string(256, 'n') + "': 'a@" + domain255 +
+                    "d': the domain is longer than the limit",
+                "principal 'b': 'b@" + label63 + "d': the domain has a label longer than 63 bytes",
+            }));
 }
 
 TEST(MemoryDirectoryAuth, ByNameOrByAddress) {
@@ -132,7 +145,8 @@ TEST(MemoryDirectoryAuth, ByNameOrByAddress) {
   AuthOutcome by_name = dir.authenticate("ann", "correct horse");
   EXPECT_EQ(by_name.status, AuthStatus::authenticated);
   EXPECT_EQ(by_name.principal, "ann");
-  EXPECT_EQ(by_name.addresses, (std::vector<std::string>{"ann@example.org", "postmaster@example.org"}));
+  EXPECT_EQ(by_name.addresses,
+            (std::vector<std::string>{"ann@example.org", "postmaster@example.org"}));
   EXPECT_EQ(dir.authenticate("ANN@EXAMPLE.org", "correct horse").principal, "ann");
   EXPECT_EQ(dir.authenticate("postmaster@example.org", "correct horse").principal, "ann");
   EXPECT_EQ(dir.authenticate("bob", "bobpass").status, AuthStatus::authenticated);
@@ -163,7 +177,8 @@ TEST(MemoryDirectoryAuth, UserLengthLimit) {
   in.principals.push_back({std::string(10, 'n'), std::string("pw"), {}});
   MemoryDirectoryBuild b = MemoryDirectory::build(in, limits);
   ASSERT_TRUE(b.directory.has_value());
-  EXPECT_EQ(b.directory->authenticate(std::string(10, 'n'), "pw").status, AuthStatus::authenticated);
+  EXPECT_EQ(b.directory->authenticate(std::string(10, 'n'), "pw").status,
+            AuthStatus::authenticated);
   EXPECT_EQ(b.directory->authenticate(std::string(11, 'n'), "pw").status, AuthStatus::rejected);
 }
 
@@ -215,12 +230,14 @@ TEST(DirectoryOutcome, SmtpReplies) {
             (SmtpReply{535, "5.7.8", "Authentication credentials invalid"}));
   EXPECT_EQ(smtp_reply(AuthOutcome{AuthStatus::unavailable, "", {}, ""}),
             (SmtpReply{454, "4.7.0", "Temporary authentication failure"}));
-  EXPECT_EQ(smtp_reply(RecipientOutcome{RecipientStatus::local, "ann"}), (SmtpReply{250, "2.1.5", "Recipient OK"}));
+  EXPECT_EQ(smtp_reply(RecipientOutcome{RecipientStatus::local, "ann"}),
+            (SmtpReply{250, "2.1.5", "Recipient OK"}));
   EXPECT_EQ(smtp_reply(RecipientOutcome{RecipientStatus::unknown, ""}),
             (SmtpReply{550, "5.1.1", "Mailbox does not exist"}));
   EXPECT_EQ(smtp_reply(RecipientOutcome{RecipientStatus::unavailable, ""}),
             (SmtpReply{451, "4.4.3", "Directory unavailable, try again later"}));
-  EXPECT_EQ(smtp_reply(SenderOutcome{SenderStatus::allowed}), (SmtpReply{250, "2.1.0", "Sender OK"}));
+  EXPECT_EQ(smtp_reply(SenderOutcome{SenderStatus::allowed}),
+            (SmtpReply{250, "2.1.0", "Sender OK"}));
   EXPECT_EQ(smtp_reply(SenderOutcome{SenderStatus::not_owned}),
             (SmtpReply{553, "5.7.1", "Sender address not owned by the authenticated user"}));
   EXPECT_EQ(smtp_reply(SenderOutcome{SenderStatus::unavailable}).code, 451);

@@ -1,10 +1,11 @@
 // Known-answer vectors for every scheme, made with real tools outside Tern; each constant
 // carries the command that produced it. Passwords: 'correct horse' unless said otherwise.
-#include <gtest/gtest.h>
+#include "runtime/directory/password.hpp"
 
 #include <string>
 
-#include "runtime/directory/password.hpp"
+#include <gtest/gtest.h>
+
 #include "runtime/directory/secret_format.hpp"
 
 namespace tern::runtime::directory {
@@ -14,81 +15,105 @@ constexpr std::string_view pw = "correct horse";
 
 // openssl passwd -6 -salt saltsalt 'correct horse'
 constexpr std::string_view sha512 =
-    "$6$saltsalt$hRM5XZ86KXEw9UOmjigeVqFgULtFB2sgpC9lXQDfMib3Zgw7mEiUvBJI2EplzfAqxL5Vvwp2scFtv/uamSo5z0";
+    "$6$saltsalt$hRM5XZ86KXEw9UOmjigeVqFgULtFB2sgpC9lXQDfMib3Zgw7mEiUvBJI2EplzfAqxL5Vvwp2scFtv/"
+    "uamSo5z0";
 // openssl passwd -5 -salt saltsalt 'correct horse'
 constexpr std::string_view sha256 = "$5$saltsalt$myjXcpMpE2Ofk7fj9hqyNYSn6lmWG4Mqnjx.KIRRr4/";
 // mkpasswd -m sha-512 -R 1000 -S ternsalt 'hunter2'
 constexpr std::string_view sha512_r1000 =
-    "$6$rounds=1000$ternsalt$inGnzNw6KIC8zsnTaORQiRIoBwpUuLA7w8AhZhLbUK8mmP3Fe2MwPVvyH8qDWxSp/hpIXUBA/XBQ2Vda9eRbN/";
+    "$6$rounds=1000$ternsalt$inGnzNw6KIC8zsnTaORQiRIoBwpUuLA7w8AhZhLbUK8mmP3Fe2MwPVvyH8qDWxSp/"
+    "hpIXUBA/XBQ2Vda9eRbN/";
 // openssl passwd -5 -salt 'rounds=1000$ternsalt' 'hunter2'   (mkpasswd -m sha-256 -R 1000 agrees)
-constexpr std::string_view sha256_r1000 = "$5$rounds=1000$ternsalt$DjvO9pemiib92zQwedKAjP8Vgviab9LGuOuU3/XA/yA";
+constexpr std::string_view sha256_r1000 =
+    "$5$rounds=1000$ternsalt$DjvO9pemiib92zQwedKAjP8Vgviab9LGuOuU3/XA/yA";
 // openssl passwd -5 -salt 'rounds=1001$ternsalt' 'hunter2'
-constexpr std::string_view sha256_r1001 = "$5$rounds=1001$ternsalt$Soc9Shu7aD6s/4LzANWLPiw8SPmqKjwqQAEqpjMYjr0";
+constexpr std::string_view sha256_r1001 =
+    "$5$rounds=1001$ternsalt$Soc9Shu7aD6s/4LzANWLPiw8SPmqKjwqQAEqpjMYjr0";
 // openssl passwd -5 -salt 'sixteencharsalt1' 'hunter2'
-constexpr std::string_view sha256_salt16 = "$5$sixteencharsalt1$rIqNtmxjFrujSCOG3kRMQHTqWB1LRJmuSz7KFhjGYQ/";
+constexpr std::string_view sha256_salt16 =
+    "$5$sixteencharsalt1$rIqNtmxjFrujSCOG3kRMQHTqWB1LRJmuSz7KFhjGYQ/";
 // python3 -c "import crypt; print(crypt.crypt('correct horse','\$2b\$04\$abcdefghijklmnopqrstuu'))"
-constexpr std::string_view bcrypt_2b = "$2b$04$abcdefghijklmnopqrstuujydOTSfIH/d5oUHpsygqV5X9xJLQc6e";
+constexpr std::string_view bcrypt_2b =
+    "$2b$04$abcdefghijklmnopqrstuujydOTSfIH/d5oUHpsygqV5X9xJLQc6e";
 // python3 -c "import crypt; print(crypt.crypt('correct horse','\$2y\$04\$abcdefghijklmnopqrstuu'))"
-constexpr std::string_view bcrypt_2y = "$2y$04$abcdefghijklmnopqrstuujydOTSfIH/d5oUHpsygqV5X9xJLQc6e";
+constexpr std::string_view bcrypt_2y =
+    "$2y$04$abcdefghijklmnopqrstuujydOTSfIH/d5oUHpsygqV5X9xJLQc6e";
 // python3 -c "import crypt; print(crypt.crypt('correct horse','\$2a\$04\$abcdefghijklmnopqrstuu'))"
-constexpr std::string_view bcrypt_2a = "$2a$04$abcdefghijklmnopqrstuujydOTSfIH/d5oUHpsygqV5X9xJLQc6e";
+constexpr std::string_view bcrypt_2a =
+    "$2a$04$abcdefghijklmnopqrstuujydOTSfIH/d5oUHpsygqV5X9xJLQc6e";
 // mkpasswd -m bcrypt -R 5 -S abcdefghijklmnopqrstuu 'correct horse'
-constexpr std::string_view bcrypt_05 = "$2b$05$abcdefghijklmnopqrstuuHNbAKRhpaujgo33bRWs.NLUTJO3lOy2";
+constexpr std::string_view bcrypt_05 =
+    "$2b$05$abcdefghijklmnopqrstuuHNbAKRhpaujgo33bRWs.NLUTJO3lOy2";
 // echo -n 'correct horse' | argon2 ternsalt16bytes! -id -t 2 -k 64 -p 1 -e
 constexpr std::string_view argon2id =
-    "$argon2id$v=19$m=64,t=2,p=1$dGVybnNhbHQxNmJ5dGVzIQ$IdMvWXz8EodzU2JBpJ2ZzbgJmqq5zknMf+5NMPTqpcE";
+    "$argon2id$v=19$m=64,t=2,p=1$dGVybnNhbHQxNmJ5dGVzIQ$IdMvWXz8EodzU2JBpJ2ZzbgJmqq5zknMf+"
+    "5NMPTqpcE";
 // echo -n 'correct horse' | argon2 ternsalt16bytes! -i -t 2 -k 64 -p 2 -e
 constexpr std::string_view argon2i_p2 =
     "$argon2i$v=19$m=64,t=2,p=2$dGVybnNhbHQxNmJ5dGVzIQ$dBcwVkcRbs5DHoEf2iGfqJSYlwndfEp6KglHUlGVjuE";
 // echo -n 'correct horse' | argon2 ternsalt16bytes! -id -t 1 -k 32 -p 4 -e
 constexpr std::string_view argon2id_p4 =
-    "$argon2id$v=19$m=32,t=1,p=4$dGVybnNhbHQxNmJ5dGVzIQ$HTk3OaUzIAxBmorP89obni7bgoI7CJ0m37zTXq5lgnY";
+    "$argon2id$v=19$m=32,t=1,p=4$dGVybnNhbHQxNmJ5dGVzIQ$"
+    "HTk3OaUzIAxBmorP89obni7bgoI7CJ0m37zTXq5lgnY";
 // echo -n 'correct horse' | argon2 ternsalt16bytes! -id -t 2 -k 64 -p 1 -v 10 -e
 constexpr std::string_view argon2id_v16 =
-    "$argon2id$v=16$m=64,t=2,p=1$dGVybnNhbHQxNmJ5dGVzIQ$7chGtVXEkwom1SmeAC799W29a8R9P4o4C1WfFDz6fvk";
+    "$argon2id$v=16$m=64,t=2,p=1$dGVybnNhbHQxNmJ5dGVzIQ$"
+    "7chGtVXEkwom1SmeAC799W29a8R9P4o4C1WfFDz6fvk";
 // echo -n 'correct horse' | argon2 ternsalt16bytes! -id -t 2 -k 64 -p 1 -l 16 -e
-constexpr std::string_view argon2id_l16 = "$argon2id$v=19$m=64,t=2,p=1$dGVybnNhbHQxNmJ5dGVzIQ$J07rkC6jifTjnMkx48+MIA";
+constexpr std::string_view argon2id_l16 =
+    "$argon2id$v=19$m=64,t=2,p=1$dGVybnNhbHQxNmJ5dGVzIQ$J07rkC6jifTjnMkx48+MIA";
 // echo -n 'correct horse' | argon2 8bytes!! -id -t 1 -k 8 -p 1 -l 4 -e   (salt 8 bytes, hash 4)
 constexpr std::string_view argon2id_min = "$argon2id$v=19$m=8,t=1,p=1$OGJ5dGVzISE$QobgaA";
 // echo -n 'correct horse' | argon2 8bytes!! -id -t 1 -k 8 -p 1 -l 64 -e   (hash 64 bytes)
 constexpr std::string_view argon2id_hash64 =
-    "$argon2id$v=19$m=8,t=1,p=1$OGJ5dGVzISE$wGWVRd18mAWcnaDLkThko1errRI8Yn8KONFBkTipCXtgkMujK4IPCyk8wkQI7kF550Yrf0vK"
+    "$argon2id$v=19$m=8,t=1,p=1$OGJ5dGVzISE$"
+    "wGWVRd18mAWcnaDLkThko1errRI8Yn8KONFBkTipCXtgkMujK4IPCyk8wkQI7kF550Yrf0vK"
     "HfY85d7JRFRa8Q";
 // (salt 64 bytes)
-// echo -n 'correct horse' | argon2 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef -id -t 1 -k 8 -p 1 -e
+// echo -n 'correct horse' | argon2 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
+// -id -t 1 -k 8 -p 1 -e
 constexpr std::string_view argon2id_salt64 =
-    "$argon2id$v=19$m=8,t=1,p=1$MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWYwMTIzNDU2Nzg5YWJjZGVmMDEyMzQ1Njc4OWFiY2RlZg"
+    "$argon2id$v=19$m=8,t=1,p=1$"
+    "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWYwMTIzNDU2Nzg5YWJjZGVmMDEyMzQ1Njc4OWFiY2RlZg"
     "$3U5XLY2maTVaTIphZyaT9lKoAiJAE7JzKXocK/s4ufc";
 // echo -n 'correct horse' | argon2 ternsalt16bytes! -id -t 2 -k 65 -p 1 -e
 constexpr std::string_view argon2id_m65 =
-    "$argon2id$v=19$m=65,t=2,p=1$dGVybnNhbHQxNmJ5dGVzIQ$49+M5Mv306Tzn/RQJ9EqGxmrpD9ATjviTA1oKtuSVXw";
+    "$argon2id$v=19$m=65,t=2,p=1$dGVybnNhbHQxNmJ5dGVzIQ$49+M5Mv306Tzn/"
+    "RQJ9EqGxmrpD9ATjviTA1oKtuSVXw";
 // echo -n 'correct horse' | argon2 ternsalt16bytes! -id -t 3 -k 64 -p 1 -e
 constexpr std::string_view argon2id_t3 =
-    "$argon2id$v=19$m=64,t=3,p=1$dGVybnNhbHQxNmJ5dGVzIQ$YBrqqt7f3cSdyoVNF9WltutQcZDh2rHzdVLYLa2GByo";
+    "$argon2id$v=19$m=64,t=3,p=1$dGVybnNhbHQxNmJ5dGVzIQ$"
+    "YBrqqt7f3cSdyoVNF9WltutQcZDh2rHzdVLYLa2GByo";
 // echo -n 'correct horse' | argon2 ternsalt16bytes! -id -t 1 -k 64 -p 3 -e
 constexpr std::string_view argon2id_p3 =
-    "$argon2id$v=19$m=64,t=1,p=3$dGVybnNhbHQxNmJ5dGVzIQ$rZKl0EG3Z79CHY017OMobyvC7N1Wd4OO4Q6qrCKl/xc";
+    "$argon2id$v=19$m=64,t=1,p=3$dGVybnNhbHQxNmJ5dGVzIQ$rZKl0EG3Z79CHY017OMobyvC7N1Wd4OO4Q6qrCKl/"
+    "xc";
 // echo -n 'correct horse' | argon2 ternsalt16bytes! -d -t 2 -k 64 -p 1 -e
 constexpr std::string_view argon2d =
     "$argon2d$v=19$m=64,t=2,p=1$dGVybnNhbHQxNmJ5dGVzIQ$xVOJZolDkUVptvUC6iA9fajY1928DfdVfNIOA4pGzYM";
 // openssl passwd -1 -salt saltsalt 'correct horse'
 constexpr std::string_view md5_crypt = "$1$saltsalt$NuzA7WTAelpl95xgBGWN60";
 // mkpasswd -m yescrypt 'x'
-constexpr std::string_view yescrypt = "$y$j9T$zB8e/zfl/By66TKJ97EfW/$OlI/9/f86rt7JHB0ozQbk07CUlnNa65EQYu6rlSiWeA";
+constexpr std::string_view yescrypt =
+    "$y$j9T$zB8e/zfl/By66TKJ97EfW/$OlI/9/f86rt7JHB0ozQbk07CUlnNa65EQYu6rlSiWeA";
 // UTF-8 password "passéword":
 // openssl passwd -6 -salt utf8salt $'pass\xc3\xa9word'   (python3 crypt.crypt agrees)
 constexpr std::string_view sha512_utf8 =
-    "$6$utf8salt$RIlzKRUH3CJk/4EphbqKVSmCwTAjwLi.5jm5trghc4BWRLtWr9gGyaufJZh2COSq9XFW22o0LLHsjke5jQY7m1";
+    "$6$utf8salt$RIlzKRUH3CJk/"
+    "4EphbqKVSmCwTAjwLi.5jm5trghc4BWRLtWr9gGyaufJZh2COSq9XFW22o0LLHsjke5jQY7m1";
 // printf 'pass\xc3\xa9word' | argon2 ternsalt16bytes! -id -t 1 -k 16 -p 1 -e
 constexpr std::string_view argon2id_utf8 =
-    "$argon2id$v=19$m=16,t=1,p=1$dGVybnNhbHQxNmJ5dGVzIQ$HxGMfsOynmqP0Dq0qgNtPmOiQ4/WC2TXh+iaEon22Sw";
+    "$argon2id$v=19$m=16,t=1,p=1$dGVybnNhbHQxNmJ5dGVzIQ$HxGMfsOynmqP0Dq0qgNtPmOiQ4/"
+    "WC2TXh+iaEon22Sw";
 // python3 -c "import crypt; print(crypt.crypt('a'*256,'\$6\$limitpw'))"
 //   (openssl passwd -6 -salt limitpw gives the same; it truncates longer passwords to 256)
 constexpr std::string_view sha512_a256 =
-    "$6$limitpw$IfE8pMqQZUj1e5G6ZMKy96C2nn9StH4RQrShK.7EZMEQNHZSlP2yzs8qO2mOfnRlVU5U81I9iLmMMEiHKHFGZ0";
+    "$6$limitpw$IfE8pMqQZUj1e5G6ZMKy96C2nn9StH4RQrShK."
+    "7EZMEQNHZSlP2yzs8qO2mOfnRlVU5U81I9iLmMMEiHKHFGZ0";
 // python3 -c "import crypt; print(crypt.crypt('a'*257,'\$6\$limitpw'))"
 constexpr std::string_view sha512_a257 =
-    "$6$limitpw$sGyok4neQV5WLG26DQ3aoQIPGve/8O.DrWq2VOlptKOwxyxSl5AJFY2PsvvV0spgTq2nVr2WFQ60.KQv3RD4p0";
+    "$6$limitpw$sGyok4neQV5WLG26DQ3aoQIPGve/"
+    "8O.DrWq2VOlptKOwxyxSl5AJFY2PsvvV0spgTq2nVr2WFQ60.KQv3RD4p0";
 
 void expect(PasswordCheck check, Verdict verdict, std::string_view scheme_name) {
   EXPECT_EQ(check.verdict, verdict) << check.reason;
@@ -119,8 +144,8 @@ TEST(PasswordKnownAnswers, EachSchemeMatchesItsPassword) {
 }
 
 TEST(PasswordKnownAnswers, WrongPasswordIsMismatchForEachScheme) {
-  for (std::string_view secret : {sha512, sha256, bcrypt_2b, bcrypt_2y, bcrypt_2a, argon2id, argon2i_p2,
-                                  argon2id_p4, argon2id_v16, argon2id_min}) {
+  for (std::string_view secret : {sha512, sha256, bcrypt_2b, bcrypt_2y, bcrypt_2a, argon2id,
+                                  argon2i_p2, argon2id_p4, argon2id_v16, argon2id_min}) {
     EXPECT_EQ(verify("correct horsE", secret).verdict, Verdict::mismatch) << secret;
     EXPECT_EQ(verify("correct hors", secret).verdict, Verdict::mismatch) << secret;
     EXPECT_EQ(verify("correct horse ", secret).verdict, Verdict::mismatch) << secret;
@@ -187,8 +212,8 @@ TEST(PasswordSchemes, UnsupportedSchemes) {
   expect(verify(pw, md5_crypt), Verdict::unsupported_scheme, "1");
   expect(verify("x", yescrypt), Verdict::unsupported_scheme, "y");
   expect(verify(pw, argon2d), Verdict::unsupported_scheme, "argon2d");
-  expect(verify(pw, "$2x$04$abcdefghijklmnopqrstuujydOTSfIH/d5oUHpsygqV5X9xJLQc6e"), Verdict::unsupported_scheme,
-         "2x");
+  expect(verify(pw, "$2x$04$abcdefghijklmnopqrstuujydOTSfIH/d5oUHpsygqV5X9xJLQc6e"),
+         Verdict::unsupported_scheme, "2x");
   expect(verify(pw, "$7$abc"), Verdict::unsupported_scheme, "7");
   expect(verify(pw, "$pbkdf2-sha256$x"), Verdict::unsupported_scheme, "pbkdf2-sha256");
   expect(verify(pw, "{Summer2024}x"), Verdict::unsupported_scheme, "unknown");
@@ -199,8 +224,18 @@ TEST(PasswordSchemes, UnsupportedSchemes) {
 
 TEST(PasswordSchemes, MalformedHashes) {
   for (std::string_view bad : {
-           "", "$", "$$", "$6", "$6$", "$6$saltsalt", "$6$saltsalt$", "$6$salt$short", "$6$sa:lt$x",
-           "$6$rounds=$salt$x", "$6$rounds=01000$ternsalt$x", "$6$rounds=999$ternsalt$x",
+           "",
+           "$",
+           "$$",
+           "$6",
+           "$6$",
+           "$6$saltsalt",
+           "$6$saltsalt$",
+           "$6$salt$short",
+           "$6$sa:lt$x",
+           "$6$rounds=$salt$x",
+           "$6$rounds=01000$ternsalt$x",
+           "$6$rounds=999$ternsalt$x",
            "$5$saltsalt$myjXcpMpE2Ofk7fj9hqyNYSn6lmWG4Mqnjx.KIRRr4",    // 42 characters
            "$5$saltsalt$myjXcpMpE2Ofk7fj9hqyNYSn6lmWG4Mqnjx.KIRRr4//",  // 44 characters
            "$5$saltsalt$myjXcpMpE2Ofk7fj9hqyNYSn6lmWG4Mqnjx.KIRRr4_",   // '_' not in the alphabet
@@ -210,17 +245,26 @@ TEST(PasswordSchemes, MalformedHashes) {
            "$2b$32$abcdefghijklmnopqrstuujydOTSfIH/d5oUHpsygqV5X9xJLQc6e",
            "$2b$04$abcdefghijklmnopqrstuujydOTSfIH/d5oUHpsygqV5X9xJLQc6",
            "$argon2id$v=19$m=64,t=2,p=1$dGVybnNhbHQxNmJ5dGVzIQ",
-           "$argon2id$v=18$m=64,t=2,p=1$dGVybnNhbHQxNmJ5dGVzIQ$IdMvWXz8EodzU2JBpJ2ZzbgJmqq5zknMf+5NMPTqpcE",
-           "$argon2id$v=19$t=2,m=64,p=1$dGVybnNhbHQxNmJ5dGVzIQ$IdMvWXz8EodzU2JBpJ2ZzbgJmqq5zknMf+5NMPTqpcE",
-           "$argon2id$v=19$m=64,t=0,p=1$dGVybnNhbHQxNmJ5dGVzIQ$IdMvWXz8EodzU2JBpJ2ZzbgJmqq5zknMf+5NMPTqpcE",
-           "$argon2id$v=19$m=7,t=1,p=1$dGVybnNhbHQxNmJ5dGVzIQ$IdMvWXz8EodzU2JBpJ2ZzbgJmqq5zknMf+5NMPTqpcE",
-           "$argon2id$v=19$m=31,t=1,p=4$dGVybnNhbHQxNmJ5dGVzIQ$IdMvWXz8EodzU2JBpJ2ZzbgJmqq5zknMf+5NMPTqpcE",
-           "$argon2id$v=19$m=64,t=2,p=1$dGVybnNhbHQxNmJ5dGVzIQ==$IdMvWXz8EodzU2JBpJ2ZzbgJmqq5zknMf+5NMPTqpcE",
-           "$argon2id$v=19$m=64,t=2,p=1$dGVybnNhbHQxNmJ5dGVzIR$IdMvWXz8EodzU2JBpJ2ZzbgJmqq5zknMf+5NMPTqpcE",
-           "$argon2id$v=19$m=64,t=2,p=1$dGVybnNhbHQxNmJ5dGVzIQ$IdMvWXz8EodzU2JBpJ2ZzbgJmqq5zknMf+5NMPTqpcE$",
-           "$argon2id$v=19$m=99999999999,t=2,p=1$dGVybnNhbHQxNmJ5dGVzIQ$IdMvWXz8EodzU2JBpJ2ZzbgJmqq5zknMf+5NMPTqpcE",
+           "$argon2id$v=18$m=64,t=2,p=1$dGVybnNhbHQxNmJ5dGVzIQ$IdMvWXz8EodzU2JBpJ2ZzbgJmqq5zknMf+"
+           "5NMPTqpcE",
+           "$argon2id$v=19$t=2,m=64,p=1$dGVybnNhbHQxNmJ5dGVzIQ$IdMvWXz8EodzU2JBpJ2ZzbgJmqq5zknMf+"
+           "5NMPTqpcE",
+           "$argon2id$v=19$m=64,t=0,p=1$dGVybnNhbHQxNmJ5dGVzIQ$IdMvWXz8EodzU2JBpJ2ZzbgJmqq5zknMf+"
+           "5NMPTqpcE",
+           "$argon2id$v=19$m=7,t=1,p=1$dGVybnNhbHQxNmJ5dGVzIQ$IdMvWXz8EodzU2JBpJ2ZzbgJmqq5zknMf+"
+           "5NMPTqpcE",
+           "$argon2id$v=19$m=31,t=1,p=4$dGVybnNhbHQxNmJ5dGVzIQ$IdMvWXz8EodzU2JBpJ2ZzbgJmqq5zknMf+"
+           "5NMPTqpcE",
+           "$argon2id$v=19$m=64,t=2,p=1$dGVybnNhbHQxNmJ5dGVzIQ==$IdMvWXz8EodzU2JBpJ2ZzbgJmqq5zknMf+"
+           "5NMPTqpcE",
+           "$argon2id$v=19$m=64,t=2,p=1$dGVybnNhbHQxNmJ5dGVzIR$IdMvWXz8EodzU2JBpJ2ZzbgJmqq5zknMf+"
+           "5NMPTqpcE",
+           "$argon2id$v=19$m=64,t=2,p=1$dGVybnNhbHQxNmJ5dGVzIQ$IdMvWXz8EodzU2JBpJ2ZzbgJmqq5zknMf+"
+           "5NMPTqpcE$",
+           "$argon2id$v=19$m=99999999999,t=2,p=1$dGVybnNhbHQxNmJ5dGVzIQ$"
+           "IdMvWXz8EodzU2JBpJ2ZzbgJmqq5zknMf+5NMPTqpcE",
            "$argon2id$v=19$m=8,t=1,p=1$OGJ5dGVzIQ$QobgaA",  // salt of 7 bytes
-           "$argon2id$v=19$m=8,t=1,p=1$OGJ5dGVzISE$Qobg",  // hash of 3 bytes
+           "$argon2id$v=19$m=8,t=1,p=1$OGJ5dGVzISE$Qobg",   // hash of 3 bytes
        }) {
     PasswordCheck check = verify(pw, bad);
     EXPECT_EQ(check.verdict, Verdict::malformed) << bad << " : " << check.reason;
@@ -244,7 +288,8 @@ TEST(PasswordInputs, EmptyPasswordAndNulAreMismatch) {
   EXPECT_EQ(verify("", sha512).verdict, Verdict::mismatch);
   EXPECT_EQ(verify("", sha512).reason, "empty password");
   EXPECT_EQ(verify(std::string_view("correct horse\0x", 15), sha512).verdict, Verdict::mismatch);
-  EXPECT_EQ(verify(std::string_view("correct horse\0x", 15), sha512).reason, "password holds a NUL byte");
+  EXPECT_EQ(verify(std::string_view("correct horse\0x", 15), sha512).reason,
+            "password holds a NUL byte");
   // A broken secret is reported whatever the password.
   EXPECT_EQ(verify("", "$6$x").verdict, Verdict::malformed);
 }
@@ -279,12 +324,15 @@ TEST(PasswordLimitsTest, ShaCryptRounds) {
   EXPECT_EQ(verify("hunter2", sha256_r1001, limits).verdict, Verdict::malformed);
   EXPECT_EQ(verify("hunter2", sha256_r1001, limits).reason, "rounds above the limit");
   EXPECT_TRUE(inspect_secret("$6$rounds=1000000$ternsalt$" + std::string(86, 'a')).usable);
-  EXPECT_EQ(inspect_secret("$6$rounds=1000001$ternsalt$" + std::string(86, 'a')).reason, "rounds above the limit");
+  EXPECT_EQ(inspect_secret("$6$rounds=1000001$ternsalt$" + std::string(86, 'a')).reason,
+            "rounds above the limit");
 }
 
 TEST(PasswordLimitsTest, ShaCryptSalt) {
   EXPECT_EQ(verify("hunter2", sha256_salt16).verdict, Verdict::match);
-  EXPECT_EQ(inspect_secret("$5$sixteencharsalt12$rIqNtmxjFrujSCOG3kRMQHTqWB1LRJmuSz7KFhjGYQ/").reason, "bad salt");
+  EXPECT_EQ(
+      inspect_secret("$5$sixteencharsalt12$rIqNtmxjFrujSCOG3kRMQHTqWB1LRJmuSz7KFhjGYQ/").reason,
+      "bad salt");
 }
 
 TEST(PasswordLimitsTest, BcryptCost) {
@@ -293,7 +341,8 @@ TEST(PasswordLimitsTest, BcryptCost) {
   EXPECT_EQ(verify(pw, bcrypt_2b, limits).verdict, Verdict::match);
   EXPECT_EQ(verify(pw, bcrypt_05, limits).verdict, Verdict::malformed);
   EXPECT_EQ(verify(pw, bcrypt_05, limits).reason, "bcrypt cost above the limit");
-  EXPECT_TRUE(inspect_secret("$2b$16$abcdefghijklmnopqrstuujydOTSfIH/d5oUHpsygqV5X9xJLQc6e").usable);
+  EXPECT_TRUE(
+      inspect_secret("$2b$16$abcdefghijklmnopqrstuujydOTSfIH/d5oUHpsygqV5X9xJLQc6e").usable);
   EXPECT_EQ(inspect_secret("$2b$17$abcdefghijklmnopqrstuujydOTSfIH/d5oUHpsygqV5X9xJLQc6e").reason,
             "bcrypt cost above the limit");
 }
@@ -314,9 +363,12 @@ TEST(PasswordLimitsTest, Argon2Costs) {
   // The default limits, from the parameters alone (nothing is computed).
   const std::string tail = "$dGVybnNhbHQxNmJ5dGVzIQ$IdMvWXz8EodzU2JBpJ2ZzbgJmqq5zknMf+5NMPTqpcE";
   EXPECT_TRUE(inspect_secret("$argon2id$v=19$m=262144,t=16,p=16" + tail).usable);
-  EXPECT_EQ(inspect_secret("$argon2id$v=19$m=262145,t=1,p=1" + tail).reason, "argon2 memory above the limit");
-  EXPECT_EQ(inspect_secret("$argon2id$v=19$m=64,t=17,p=1" + tail).reason, "argon2 time above the limit");
-  EXPECT_EQ(inspect_secret("$argon2id$v=19$m=136,t=1,p=17" + tail).reason, "argon2 lanes above the limit");
+  EXPECT_EQ(inspect_secret("$argon2id$v=19$m=262145,t=1,p=1" + tail).reason,
+            "argon2 memory above the limit");
+  EXPECT_EQ(inspect_secret("$argon2id$v=19$m=64,t=17,p=1" + tail).reason,
+            "argon2 time above the limit");
+  EXPECT_EQ(inspect_secret("$argon2id$v=19$m=136,t=1,p=17" + tail).reason,
+            "argon2 lanes above the limit");
 }
 
 TEST(PasswordLimitsTest, Argon2SaltAndHashLengths) {
