@@ -8,11 +8,11 @@
 // trailing period, suitable for the text of a 501 reply.
 #pragma once
 
-#include <cassert>
 #include <cstddef>
 #include <string>
 #include <utility>
-#include <variant>
+
+#include "protocol/core/expected.hpp"
 
 namespace tern::protocol {
 
@@ -24,40 +24,11 @@ struct Error {
 };
 
 template <class T>
-class [[nodiscard]] Result {
+class [[nodiscard]] Result : public Expected<T, Error> {
  public:
-  Result(T value)
-      : state_(std::in_place_index<0>, std::move(value)) {}  // NOLINT(google-explicit-constructor)
-  Result(Error error)
-      : state_(std::in_place_index<1>, std::move(error)) {}  // NOLINT(google-explicit-constructor)
-
-  bool has_value() const { return state_.index() == 0; }
-  explicit operator bool() const { return has_value(); }
-
-  T& value() & {
-    assert(has_value());
-    return std::get<0>(state_);
-  }
-  const T& value() const& {
-    assert(has_value());
-    return std::get<0>(state_);
-  }
-  T&& value() && {
-    assert(has_value());
-    return std::get<0>(std::move(state_));
-  }
-  T& operator*() & { return value(); }
-  const T& operator*() const& { return value(); }
-  T* operator->() { return &value(); }
-  const T* operator->() const { return &value(); }
-
-  const Error& error() const {
-    assert(!has_value());
-    return std::get<1>(state_);
-  }
-
- private:
-  std::variant<T, Error> state_;
+  Result(T value) : Expected<T, Error>(std::move(value)) {}  // NOLINT(google-explicit-constructor)
+  Result(Error error)  // NOLINT(google-explicit-constructor)
+      : Expected<T, Error>(Unexpected<Error>{std::move(error)}) {}
 };
 
 // Shorthand for the failing branch: `return fail(pos, "expected '>'");`

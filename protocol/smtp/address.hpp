@@ -37,7 +37,7 @@
 #include <variant>
 
 #include "protocol/core/result.hpp"
-#include "protocol/smtp/expected.hpp"
+#include "protocol/core/expected.hpp"
 #include "protocol/smtp/limits.hpp"
 
 namespace tern::protocol::smtp {

@@ -39,7 +39,7 @@
 
 #include "protocol/core/result.hpp"
 #include "protocol/smtp/address.hpp"
-#include "protocol/smtp/expected.hpp"
+#include "protocol/core/expected.hpp"
 #include "protocol/smtp/limits.hpp"
 #include "protocol/smtp/params.hpp"
 #include "protocol/smtp/reply.hpp"

@@ -1,16 +1,16 @@
-// protocol/smtp/expected.hpp — a value-or-error type with a caller-chosen error type.
+// protocol/core/expected.hpp — a value-or-error type with a caller-chosen error type.
 //
-// Contract: Expected<T, E> holds either a T or an E, never both. It mirrors
-// tern::protocol::Result<T> (which fixes E = Error) so that parsers whose errors carry more
-// than an offset and a message (a reply code, a fault kind) read the same way. value() and
-// error() on the wrong alternative are a broken invariant (assert).
+// Contract: Expected<T, E> holds either a T or an E, never both (C++20 has no
+// std::expected). Parsers whose errors carry more than an offset and a message (a reply
+// code, a fault kind) use it directly; Result<T> (result.hpp) is Expected<T, Error> for
+// the rest. value() and error() on the wrong alternative are a broken invariant (assert).
 #pragma once
 
 #include <cassert>
 #include <utility>
 #include <variant>
 
-namespace tern::protocol::smtp {
+namespace tern::protocol {
 
 template <class E>
 struct Unexpected {
@@ -60,4 +60,4 @@ class [[nodiscard]] Expected {
   std::variant<T, E> state_;
 };
 
-}  // namespace tern::protocol::smtp
+}  // namespace tern::protocol
