@@ -4,7 +4,8 @@
 // consume(n) takes the first n of them (partial writes are fine; n beyond what is pending
 // is clamped). EventQueue hands events out in the order they were pushed. Both back the
 // pending_output()/consume_output()/poll_event() outputs of the machine contract
-// (docs/architecture.md), so every machine behaves the same way there.
+// (docs/architecture.md); MachineOutputs gives a machine those three calls at once, so
+// every machine behaves the same way there.
 #pragma once
 
 #include <algorithm>
@@ -53,6 +54,20 @@ class EventQueue {
 
  private:
   std::deque<Event> events_;
+};
+
+// The polled outputs every machine has. A machine derives from it, queues into out_ and
+// events_, and inherits pending_output(), consume_output(n) and poll_event().
+template <class Event>
+class MachineOutputs {
+ public:
+  std::span<const char> pending_output() const { return out_.pending(); }
+  void consume_output(std::size_t n) { out_.consume(n); }
+  std::optional<Event> poll_event() { return events_.poll(); }
+
+ protected:
+  ByteOutbox out_;
+  EventQueue<Event> events_;
 };
 
 }  // namespace tern::protocol

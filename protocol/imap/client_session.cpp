@@ -355,18 +355,6 @@ std::error_code ClientSession::on_tls_established(Instant now) {
   return {};
 }
 
-std::span<const char> ClientSession::pending_output() const {
-  return out_.pending();
-}
-
-void ClientSession::consume_output(std::size_t n) {
-  out_.consume(n);
-}
-
-std::optional<ClientEvent> ClientSession::poll_event() {
-  return events_.poll();
-}
-
 std::optional<Instant> ClientSession::poll_timeout() const {
   if (phase_ == Phase::closed || phase_ == Phase::ready) return std::nullopt;
   return last_activity_ +

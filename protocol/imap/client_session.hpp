@@ -104,7 +104,7 @@ enum class client_errc { already_requested = 1, closed, not_awaiting_tls };
 const std::error_category& client_category();
 std::error_code make_error_code(client_errc e);
 
-class ClientSession {
+class ClientSession : public MachineOutputs<ClientEvent> {
  public:
   ClientSession(ClientConfig config, Instant now);
 
@@ -115,9 +115,6 @@ class ClientSession {
   void on_timeout(Instant now);
   [[nodiscard]] std::error_code on_tls_established(Instant now);
 
-  std::span<const char> pending_output() const;
-  void consume_output(std::size_t n);
-  std::optional<ClientEvent> poll_event();
   std::optional<Instant> poll_timeout() const;
 
   bool wants_read() const { return phase_ != Phase::closed && phase_ != Phase::awaiting_tls; }
@@ -163,8 +160,6 @@ class ClientSession {
   ClientConfig config_;
   Phase phase_ = Phase::greeting;
   ResponseParser parser_;
-  ByteOutbox out_;
-  EventQueue<ClientEvent> events_;
   Instant now_;            // of the input being handled
   Instant last_activity_;  // when the command in flight (or the connection) started
   unsigned tag_counter_ = 0;

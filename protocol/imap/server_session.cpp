@@ -175,18 +175,6 @@ std::error_code ServerSession::on_tls_established(Instant now) {
 
 // ---- output ------------------------------------------------------------------------------
 
-std::span<const char> ServerSession::pending_output() const {
-  return out_.pending();
-}
-
-void ServerSession::consume_output(std::size_t n) {
-  out_.consume(n);
-}
-
-std::optional<ServerEvent> ServerSession::poll_event() {
-  return events_.poll();
-}
-
 std::optional<Instant> ServerSession::poll_timeout() const {
   if (phase_ == Phase::closed || phase_ == Phase::awaiting_tls || pending_) return std::nullopt;
   return last_activity_ + config_.idle_timeout;

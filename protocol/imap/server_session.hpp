@@ -118,7 +118,7 @@ enum class server_errc { no_pending_decision = 1, wrong_decision_kind, not_await
 const std::error_category& server_category();
 std::error_code make_error_code(server_errc e);
 
-class ServerSession {
+class ServerSession : public MachineOutputs<ServerEvent> {
  public:
   ServerSession(ServerConfig config, Instant now);
 
@@ -130,9 +130,6 @@ class ServerSession {
 
   [[nodiscard]] std::error_code decide(Ticket ticket, ServerDecision decision, Instant now);
 
-  std::span<const char> pending_output() const;
-  void consume_output(std::size_t n);
-  std::optional<ServerEvent> poll_event();
   std::optional<Instant> poll_timeout() const;
 
   bool wants_read() const { return may_consume() && phase_ != Phase::awaiting_tls; }
@@ -175,8 +172,6 @@ class ServerSession {
   ServerConfig config_;
   Phase phase_ = Phase::command;
   CommandReader reader_;
-  ByteOutbox out_;
-  EventQueue<ServerEvent> events_;
   Instant last_activity_;
   bool eof_ = false;
   bool shutdown_requested_ = false;

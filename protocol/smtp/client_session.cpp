@@ -564,18 +564,6 @@ void ClientSession::send(std::string_view line, Expect kind, std::size_t index) 
   if (!deadline_) deadline_ = now_ + timeout_for(kind);
 }
 
-std::span<const char> ClientSession::pending_output() const {
-  return out_.pending();
-}
-
-void ClientSession::consume_output(std::size_t n) {
-  out_.consume(n);
-}
-
-std::optional<ClientEvent> ClientSession::poll_event() {
-  return events_.poll();
-}
-
 std::optional<Instant> ClientSession::poll_timeout() const {
   if (phase_ == Phase::closed || phase_ == Phase::awaiting_tls) return std::nullopt;
   return deadline_;

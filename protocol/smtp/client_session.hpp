@@ -131,7 +131,7 @@ enum class client_errc {
 const std::error_category& client_category();
 std::error_code make_error_code(client_errc e);
 
-class ClientSession {
+class ClientSession : public MachineOutputs<ClientEvent> {
  public:
   ClientSession(ClientConfig config, Instant now);
 
@@ -145,9 +145,6 @@ class ClientSession {
   [[nodiscard]] std::error_code end_body(Instant now);
   void quit(Instant now);  // QUIT when idle; otherwise after the current transaction
 
-  std::span<const char> pending_output() const;
-  void consume_output(std::size_t n);
-  std::optional<ClientEvent> poll_event();
   std::optional<Instant> poll_timeout() const;
 
   bool wants_read() const { return phase_ != Phase::closed && phase_ != Phase::awaiting_tls; }
@@ -239,8 +236,6 @@ class ClientSession {
   std::deque<Expected> expected_;
   std::optional<Instant> deadline_;
   Instant now_;
-  ByteOutbox out_;
-  EventQueue<ClientEvent> events_;
   std::optional<Transaction> txn_;
   DataEncoder encoder_;
 };

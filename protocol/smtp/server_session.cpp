@@ -402,18 +402,6 @@ void ServerSession::shutdown(Instant) {
 
 // ---- output ------------------------------------------------------------------------------
 
-std::span<const char> ServerSession::pending_output() const {
-  return out_.pending();
-}
-
-void ServerSession::consume_output(std::size_t n) {
-  out_.consume(n);
-}
-
-std::optional<ServerEvent> ServerSession::poll_event() {
-  return events_.poll();
-}
-
 std::optional<Instant> ServerSession::poll_timeout() const {
   if (phase_ == Phase::closed || phase_ == Phase::awaiting_tls || pending_) return std::nullopt;
   const bool in_body = phase_ == Phase::data || phase_ == Phase::bdat;

@@ -194,7 +194,7 @@ enum class server_errc {
 const std::error_category& server_category();
 std::error_code make_error_code(server_errc e);
 
-class ServerSession {
+class ServerSession : public MachineOutputs<ServerEvent> {
  public:
   ServerSession(ServerConfig config, Instant now);
 
@@ -207,9 +207,6 @@ class ServerSession {
 
   [[nodiscard]] std::error_code decide(Ticket ticket, ServerDecision decision, Instant now);
 
-  std::span<const char> pending_output() const;
-  void consume_output(std::size_t n);
-  std::optional<ServerEvent> poll_event();
   std::optional<Instant> poll_timeout() const;
 
   bool wants_read() const;
@@ -291,8 +288,6 @@ class ServerSession {
 
   ServerConfig config_;
   Phase phase_ = Phase::command;
-  ByteOutbox out_;
-  EventQueue<ServerEvent> events_;
   std::optional<Pending> pending_;
   Instant started_;  // the constructor's `now`, the moment wall_clock_unix_seconds names
   HelloKind pending_hello_ = HelloKind::ehlo;  // what the pending hello question is about
