@@ -27,7 +27,7 @@ template <class T>
 class [[nodiscard]] Result : public Expected<T, Error> {
  public:
   Result(T value) : Expected<T, Error>(std::move(value)) {}  // NOLINT(google-explicit-constructor)
-  Result(Error error)  // NOLINT(google-explicit-constructor)
+  Result(Error error)                                        // NOLINT(google-explicit-constructor)
       : Expected<T, Error>(Unexpected<Error>{std::move(error)}) {}
 };
 

@@ -36,8 +36,8 @@
 #include <string_view>
 #include <variant>
 
-#include "protocol/core/result.hpp"
 #include "protocol/core/expected.hpp"
+#include "protocol/core/result.hpp"
 #include "protocol/smtp/limits.hpp"
 
 namespace tern::protocol::smtp {

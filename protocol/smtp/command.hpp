@@ -37,9 +37,9 @@
 #include <string_view>
 #include <variant>
 
+#include "protocol/core/expected.hpp"
 #include "protocol/core/result.hpp"
 #include "protocol/smtp/address.hpp"
-#include "protocol/core/expected.hpp"
 #include "protocol/smtp/limits.hpp"
 #include "protocol/smtp/params.hpp"
 #include "protocol/smtp/reply.hpp"
