@@ -36,8 +36,10 @@ void register_remotes(Schema& s) {
 void register_queue(Schema& s) {
   s.add({.pattern = "queue.outbound.next-hop",
          .type = ValueType::expression,
-         .default_value = "false",
-         .description = "Route of each recipient: a remote id, 'local', or false for DNS MX"});
+         .default_value = "[{ if = \"is_local_domain('*', rcpt_domain)\", then = \"'local'\" }, "
+                          "{ else = false }]",
+         .description = "Route of each recipient: a remote id, 'local', or false for DNS MX; by "
+                        "default local domains go to the local store and the others to MX"});
   const std::vector<std::string> policy = {"optional", "require", "disable"};
   s.add({.pattern = "queue.outbound.tls.mta-sts",
          .type = ValueType::choice,

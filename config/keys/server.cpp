@@ -21,6 +21,43 @@ void register_server(Schema& s) {
          .type = ValueType::boolean,
          .default_value = "false",
          .description = "TLS from the first byte (port 465 style) instead of STARTTLS"});
+  s.add({.pattern = "server.listener.<id>.tls.starttls",
+         .type = ValueType::boolean,
+         .default_value = "true",
+         .description = "Offer STARTTLS on a listener without implicit TLS"});
+  s.add({.pattern = "server.listener.<id>.tls.certificate",
+         .type = ValueType::string,
+         .description = "Certificate id (certificate.<id>) of this listener; server.tls.certificate "
+                        "when unset"});
+  s.add({.pattern = "server.tls.certificate",
+         .type = ValueType::string,
+         .description = "Default certificate id; the only certificate when there is one, and a "
+                        "self-signed one created on first start (in storage.spool) when there is "
+                        "none"});
+  s.add({.pattern = "server.max-connections",
+         .type = ValueType::integer,
+         .default_value = "8192",
+         .description = "Connections served at once, all listeners together; more get 421",
+         .min = 1,
+         .max = 1'000'000});
+  s.add({.pattern = "server.max-connections-per-ip",
+         .type = ValueType::integer,
+         .default_value = "64",
+         .description = "Connections served at once from one remote IP address; more get 421",
+         .min = 1,
+         .max = 1'000'000});
+  s.add({.pattern = "server.timeout.command",
+         .type = ValueType::duration,
+         .default_value = "\"5m\"",
+         .description = "Idle time allowed while waiting for a command (RFC 5321 4.5.3.2.7)"});
+  s.add({.pattern = "server.timeout.data",
+         .type = ValueType::duration,
+         .default_value = "\"3m\"",
+         .description = "Time allowed between two blocks of message data (RFC 5321 4.5.3.2.5)"});
+  s.add({.pattern = "server.timeout.shutdown",
+         .type = ValueType::duration,
+         .default_value = "\"30s\"",
+         .description = "How long SIGTERM waits for sessions in flight before dropping them"});
 }
 
 void register_certificates(Schema& s) {

@@ -24,6 +24,14 @@ void register_auth(Schema& s) {
                  "SASL mechanisms offered in EHLO (list expression; false offers none)");
   add_expression(s, "session.auth.errors.total", "3",
                  "Failed AUTH attempts before the connection is closed (integer expression)");
+  add_expression(s, "session.auth.must-match-sender", "true",
+                 "Whether an authenticated client may only send as its own addresses (boolean "
+                 "expression)");
+  s.add({.pattern = "session.auth.errors.wait",
+         .type = ValueType::duration,
+         .default_value = "\"1s\"",
+         .description = "Delay before every failed AUTH reply (the same for unknown users and "
+                        "wrong passwords)"});
 }
 
 void register_rcpt(Schema& s) {

@@ -300,8 +300,9 @@ std::error_code ClientSession::submit(Envelope envelope, Instant now) {
   now_ = now;
   Transaction txn;
   txn.decided.assign(envelope.recipients.size(), false);
-  const bool binary = envelope.params.body == BodyType::binary_mime;
-  txn.chunked = caps_.chunking && caps_.pipelining && (binary || config_.use_chunking);
+  const bool probe = envelope.probe_only;
+  const bool binary = !probe && envelope.params.body == BodyType::binary_mime;
+  txn.chunked = !probe && caps_.chunking && caps_.pipelining && (binary || config_.use_chunking);
   txn.envelope = std::move(envelope);
   txn_ = std::move(txn);
   phase_ = Phase::transaction;
@@ -318,7 +319,7 @@ std::error_code ClientSession::submit(Envelope envelope, Instant now) {
   send(mail_line(), Expect::mail);
   if (caps_.pipelining && config_.use_pipelining) {
     while (txn_->rcpts_sent < txn_->envelope.recipients.size()) send_next_rcpt();
-    if (!txn_->chunked) {
+    if (!txn_->chunked && !probe) {
       txn_->data_sent = true;
       send("DATA", Expect::data);
     }
@@ -369,7 +370,8 @@ void ClientSession::on_mail(const Reply& reply) {
     txn_->mail_failure = reply;
     needs_rset_ = true;
     if (!caps_.pipelining || !config_.use_pipelining) {
-      decide_open(outcome_of(reply), reply);
+      decide_open(txn_->envelope.probe_only ? Outcome::temporary_failure : outcome_of(reply),
+                  reply);
       return finish_transaction();
     }
     return;  // the pipelined RCPT and DATA replies still come
@@ -379,9 +381,12 @@ void ClientSession::on_mail(const Reply& reply) {
 
 void ClientSession::on_rcpt(const Reply& reply, std::size_t index) {
   if (txn_->mail_failure) {
-    decide(index, outcome_of(*txn_->mail_failure), *txn_->mail_failure);
+    decide(index,
+           txn_->envelope.probe_only ? Outcome::temporary_failure : outcome_of(*txn_->mail_failure),
+           *txn_->mail_failure);
   } else if (reply.code / 100 == 2) {
     txn_->accepted.push_back(index);
+    if (txn_->envelope.probe_only) txn_->accepted_replies.push_back(reply);
   } else {
     decide(index, outcome_of(reply), reply);
   }
@@ -395,6 +400,7 @@ void ClientSession::on_rcpt(const Reply& reply, std::size_t index) {
 
 void ClientSession::after_rcpts() {
   if (txn_->data_sent) return;  // pipelined: the DATA reply decides
+  if (txn_->envelope.probe_only) return finish_probe();
   if (txn_->accepted.empty()) {
     needs_rset_ = true;
     return finish_transaction();
@@ -402,6 +408,16 @@ void ClientSession::after_rcpts() {
   if (txn_->chunked) return want_body();
   txn_->data_sent = true;
   send("DATA", Expect::data);
+}
+
+// The RCPT replies were the answer: report them and leave the transaction for the next
+// submit's RSET (or QUIT) to clear.
+void ClientSession::finish_probe() {
+  for (std::size_t i = 0; i < txn_->accepted.size(); ++i) {
+    decide(txn_->accepted[i], Outcome::delivered, txn_->accepted_replies[i]);
+  }
+  needs_rset_ = true;
+  finish_transaction();
 }
 
 void ClientSession::on_data(const Reply& reply) {

@@ -19,6 +19,13 @@
 //   the others after the body: one reply for all in SMTP, one each in LMTP), then
 //   MessageDoneEvent, and ReadyEvent when the connection can take another message (an
 //   aborted transaction is cleared with RSET first).
+// - Probe mode (Envelope::probe_only, for directories that ask a server whether it knows
+//   an address): MAIL and the RCPTs are sent (pipelined when offered), never DATA. Each
+//   accepted recipient gets a RecipientEvent `delivered` carrying its RCPT reply, each
+//   refused one its refusal; a refused MAIL says nothing about the recipients, so in probe
+//   mode they all get `temporary_failure` with the MAIL reply. Then MessageDoneEvent and
+//   ReadyEvent; the next submit starts with RSET (pipelined with its MAIL), which closes
+//   the probed transaction without a round trip of its own.
 // - A session-level failure (greeting refused, EHLO refused, TLS required but unavailable,
 //   AUTH failed, a malformed or over-long reply, a timeout, the connection lost) first
 //   gives every recipient still open its outcome, then SessionFailedEvent, then the
@@ -94,6 +101,7 @@ struct Envelope {
   ReversePath sender;
   MailParams params;             // only what the server offers is sent
   std::vector<Rcpt> recipients;  // at least one
+  bool probe_only = false;       // MAIL and RCPT only: see "Probe mode" above
 };
 
 enum class Outcome { delivered, temporary_failure, permanent_failure };
@@ -186,10 +194,11 @@ class ClientSession : public MachineOutputs<ClientEvent> {
   };
   struct Transaction {
     Envelope envelope;
-    std::vector<bool> decided;          // per recipient: outcome already reported
-    std::vector<std::size_t> accepted;  // indices whose RCPT got 2xx, in order
-    std::optional<Reply> mail_failure;  // MAIL refused: every recipient gets it
-    std::optional<Reply> body_failure;  // a BDAT refused: the accepted recipients get it
+    std::vector<bool> decided;            // per recipient: outcome already reported
+    std::vector<std::size_t> accepted;    // indices whose RCPT got 2xx, in order
+    std::vector<Reply> accepted_replies;  // probe mode: their RCPT replies, same order
+    std::optional<Reply> mail_failure;    // MAIL refused: every recipient gets it
+    std::optional<Reply> body_failure;    // a BDAT refused: the accepted recipients get it
     std::size_t rcpts_sent = 0;
     bool data_sent = false;  // DATA queued (pipelined or after the last RCPT reply)
     bool chunked = false;    // the body goes by BDAT
@@ -210,6 +219,7 @@ class ClientSession : public MachineOutputs<ClientEvent> {
   void on_mail(const Reply& reply);
   void on_rcpt(const Reply& reply, std::size_t index);
   void after_rcpts();
+  void finish_probe();
   void on_data(const Reply& reply);
   void on_final(const Reply& reply, std::size_t index);
   void on_bdat(const Reply& reply);

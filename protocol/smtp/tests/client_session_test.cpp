@@ -289,5 +289,107 @@ TEST(ClientSession, MisuseIsRefused) {
   EXPECT_EQ(s.client.submit(Envelope{}, s.now), client_errc::no_recipients);
 }
 
+Envelope probe_to(std::initializer_list<const char*> recipients) {
+  Envelope e = envelope_to(recipients);
+  e.sender = ReversePath{};
+  e.probe_only = true;
+  return e;
+}
+
+TEST(ClientSession, ProbeSendsMailAndRcptsButNeverData) {
+  Script s;
+  s.server("220 mx\r\n");
+  s.server(kEhlo);
+  ASSERT_FALSE(s.client.submit(probe_to({"<a@x.org>", "<b@x.org>", "<c@x.org>"}), s.now));
+  const std::size_t before = s.sent.size();
+  s.collect();
+  EXPECT_EQ(s.sent.substr(before),
+            "MAIL FROM:<>\r\nRCPT TO:<a@x.org>\r\nRCPT TO:<b@x.org>\r\nRCPT TO:<c@x.org>\r\n");
+  EXPECT_EQ(s.server("250 ok\r\n251 2.1.5 forwarded\r\n550 5.1.1 unknown\r\n450 4.2.1 later\r\n"),
+            "");
+  EXPECT_TRUE(s.all<BodyWantedEvent>().empty());
+  const auto r = s.all<RecipientEvent>();
+  ASSERT_EQ(r.size(), 3u);
+  EXPECT_EQ(r[0].index, 1u);  // refusals are reported as they come, acceptances at the end
+  EXPECT_EQ(r[0].outcome, Outcome::permanent_failure);
+  EXPECT_EQ(r[0].reply.code, 550);
+  EXPECT_EQ(r[1].index, 2u);
+  EXPECT_EQ(r[1].outcome, Outcome::temporary_failure);
+  EXPECT_EQ(r[1].reply.code, 450);
+  EXPECT_EQ(r[2].index, 0u);
+  EXPECT_EQ(r[2].outcome, Outcome::delivered);
+  EXPECT_EQ(r[2].reply.code, 251);
+  EXPECT_EQ(s.all<MessageDoneEvent>().size(), 1u);
+  EXPECT_EQ(s.all<ReadyEvent>().size(), 2u);
+  EXPECT_TRUE(s.client.is_ready());
+  // The next probe clears the transaction first, in the same flight.
+  ASSERT_FALSE(s.client.submit(probe_to({"<d@x.org>"}), s.now));
+  const std::size_t second = s.sent.size();
+  s.collect();
+  EXPECT_EQ(s.sent.substr(second), "RSET\r\nMAIL FROM:<>\r\nRCPT TO:<d@x.org>\r\n");
+  s.server("250 reset\r\n250 ok\r\n250 ok\r\n");
+  ASSERT_EQ(s.all<RecipientEvent>().size(), 4u);
+  EXPECT_EQ(s.all<RecipientEvent>()[3].index, 0u);
+  EXPECT_EQ(s.all<RecipientEvent>()[3].outcome, Outcome::delivered);
+  EXPECT_EQ(s.all<MessageDoneEvent>().size(), 2u);
+  EXPECT_EQ(s.all<ReadyEvent>().size(), 3u);
+  s.client.quit(s.now);
+  EXPECT_EQ(s.server(""), "QUIT\r\n");
+}
+
+TEST(ClientSession, ProbeWithoutPipeliningGoesOneAtATime) {
+  Script s;
+  s.server("220 mx\r\n");
+  s.server("250 mx\r\n");
+  ASSERT_FALSE(s.client.submit(probe_to({"<a@x.org>", "<b@x.org>"}), s.now));
+  s.collect();
+  EXPECT_EQ(s.sent, "EHLO localhost\r\nMAIL FROM:<>\r\n");
+  EXPECT_EQ(s.server("250 ok\r\n"), "RCPT TO:<a@x.org>\r\n");
+  EXPECT_EQ(s.server("250 ok\r\n"), "RCPT TO:<b@x.org>\r\n");
+  EXPECT_EQ(s.server("553 5.1.3 bad\r\n"), "");
+  const auto r = s.all<RecipientEvent>();
+  ASSERT_EQ(r.size(), 2u);
+  EXPECT_EQ(r[0].index, 1u);
+  EXPECT_EQ(r[0].outcome, Outcome::permanent_failure);
+  EXPECT_EQ(r[1].index, 0u);
+  EXPECT_EQ(r[1].outcome, Outcome::delivered);
+  EXPECT_TRUE(s.client.is_ready());
+}
+
+TEST(ClientSession, ProbeWithRefusedMailIsTemporaryForEveryRecipient) {
+  for (const bool pipelining : {true, false}) {
+    Script s;
+    s.server("220 mx\r\n");
+    s.server(pipelining ? kEhlo : std::string_view("250 mx\r\n"));
+    ASSERT_FALSE(s.client.submit(probe_to({"<a@x.org>", "<b@x.org>"}), s.now));
+    s.collect();
+    s.server(pipelining ? "553 5.1.7 bad sender\r\n503 no mail\r\n503 no mail\r\n"
+                        : "553 5.1.7 bad sender\r\n");
+    const auto r = s.all<RecipientEvent>();
+    ASSERT_EQ(r.size(), 2u) << pipelining;
+    EXPECT_EQ(r[0].outcome, Outcome::temporary_failure);
+    EXPECT_EQ(r[0].reply.code, 553);
+    EXPECT_EQ(r[1].outcome, Outcome::temporary_failure);
+    EXPECT_EQ(s.all<MessageDoneEvent>().size(), 1u);
+    EXPECT_TRUE(s.client.is_ready());
+  }
+}
+
+TEST(ClientSession, ProbeIgnoresBodyTypeAndChunking) {
+  ClientConfig config;
+  config.use_chunking = true;
+  Script s(config);
+  s.server("220 mx\r\n");
+  s.server("250-mx\r\n250-PIPELINING\r\n250-CHUNKING\r\n250 BINARYMIME\r\n");
+  Envelope e = probe_to({"<a@x.org>"});
+  e.params.body = BodyType::binary_mime;
+  ASSERT_FALSE(s.client.submit(e, s.now));
+  s.server("250 ok\r\n250 ok\r\n");
+  ASSERT_EQ(s.all<RecipientEvent>().size(), 1u);
+  EXPECT_EQ(s.all<RecipientEvent>()[0].outcome, Outcome::delivered);
+  EXPECT_EQ(s.sent.find("BDAT"), std::string::npos);
+  EXPECT_TRUE(s.client.is_ready());
+}
+
 }  // namespace
 }  // namespace tern::protocol::smtp

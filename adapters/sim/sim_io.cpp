@@ -1,0 +1,845 @@
+#include "adapters/sim/sim_io.hpp"
+
+#include <algorithm>
+#include <cassert>
+#include <cstdio>
+#include <cstdlib>
+#include <limits>
+#include <set>
+#include <utility>
+
+namespace tern::adapters::sim {
+
+using runtime::ConnectionFacts;
+using runtime::ConnId;
+using runtime::Duration;
+using runtime::Endpoint;
+using runtime::Instant;
+using runtime::io_failure;
+using runtime::IoErrc;
+using runtime::IoResult;
+using runtime::IoStatus;
+using runtime::ListenerId;
+using runtime::SpoolWriterId;
+using runtime::TimerId;
+using runtime::TlsFacts;
+using runtime::TlsIdentityId;
+
+namespace {
+
+constexpr std::int64_t kEpochUnixSeconds = 1767225600;  // 2026-01-01T00:00:00Z
+constexpr std::uint64_t kIdleEventsMax = 50'000'000;
+constexpr std::size_t kSpoolIdMax = 64;
+constexpr std::uint16_t kEphemeralFirst = 49152;
+
+bool valid_spool_id(std::string_view id) {
+  if (id.empty() || id.size() > kSpoolIdMax) return false;
+  return std::all_of(id.begin(), id.end(), [](char c) {
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+  });
+}
+
+bool listener_matches(const Endpoint& bind, const Endpoint& to) {
+  if (bind.port != to.port) return false;
+  if (bind.ip == to.ip) return true;
+  const bool v6 = to.ip.find(':') != std::string::npos;
+  return (!v6 && bind.ip == "0.0.0.0") || (v6 && bind.ip == "::");
+}
+
+std::uint64_t fnv_fold(std::uint64_t h, std::uint64_t value) {
+  for (int i = 0; i < 8; ++i) {
+    h ^= (value >> (8 * i)) & 0xff;
+    h *= 0x100000001b3ULL;
+  }
+  return h;
+}
+
+}  // namespace
+
+// One connection seen from both ends: the engine's ConnId and the test's PeerId.
+struct Link {
+  PeerId peer = 0;
+  ConnId conn = 0;
+  ConnectionFacts facts;
+  bool engine_open = true;  // the engine may still use `conn`
+  // Engine side.
+  std::string inbox;     // arrived, not yet read
+  std::string tls_held;  // sent by the peer after its handshake, before the engine asked
+  bool eof_arrived = false;
+  runtime::Io::ReadHandler read_handler;
+  bool write_pending = false;
+  bool engine_tls_asked = false;
+  bool tls_client = false;
+  bool tls_verify = false;
+  bool handshake_scheduled = false;
+  bool tls_fail = false;
+  bool tls_active = false;
+  runtime::Io::TlsHandler tls_handler;
+  // Peer side.
+  std::string to_peer;
+  std::function<void(std::string_view)> on_bytes;
+  bool peer_closed = false;
+  bool closed_by_engine = false;
+  bool peer_tls_asked = false;
+};
+
+struct SimIo::World {
+  World(std::uint64_t seed, SimOptions o)
+      : options(o), root(seed), engine_random(root.child("engine")) {
+    options.read_chunk_max = std::max<std::size_t>(1, options.read_chunk_max);
+  }
+
+  using Key = std::pair<std::int64_t, std::uint64_t>;  // (time, sequence)
+  struct Event {
+    const char* kind;
+    std::function<void()> fn;
+  };
+  struct Listener {
+    Endpoint bind;
+    AcceptHandler on_accept;
+  };
+  struct Message {
+    std::string body;
+    std::string envelope;
+  };
+  struct Writer {
+    std::string id;
+    std::string body;
+    std::string envelope;
+    bool committing = false;
+  };
+
+  SimOptions options;
+  Prng root;
+  Prng engine_random;
+  Instant now{Duration::seconds(1).ns};
+  std::uint64_t seq = 0;
+  std::map<Key, Event> queue;
+  std::uint64_t trace = 0xcbf29ce484222325ULL;
+  std::uint64_t events_run = 0;
+  bool running = false;
+
+  std::map<TimerId, Key> timers;
+  std::uint64_t next_id = 1;  // one counter for every handle: a mixed-up id finds nothing
+
+  std::map<ListenerId, Listener> listeners;
+  std::map<std::string, std::function<void(PeerId)>> served;
+  std::set<std::string> blackholed;
+  std::map<PeerId, Link> links;
+  std::map<ConnId, PeerId> conns;
+  std::uint16_t next_local_port = kEphemeralFirst;
+  std::set<TlsIdentityId> identities;
+
+  std::map<std::string, Message> spool;
+  std::map<SpoolWriterId, Writer> writers;
+  std::map<std::string, std::map<std::string, std::string>> maildirs;
+  std::uint64_t maildir_seq = 0;
+  int fsync_failures = 0;
+  std::uint64_t capacity = std::numeric_limits<std::uint64_t>::max();
+
+  // ---- Events.
+  Key schedule(Instant at, const char* kind, std::function<void()> fn) {
+    const Key key{std::max(at, now).ns, ++seq};
+    queue.emplace(key, Event{kind, std::move(fn)});
+    return key;
+  }
+  void post(const char* kind, std::function<void()> fn) { schedule(now, kind, std::move(fn)); }
+  Instant after(Duration d) const { return now + d; }
+
+  bool run_one() {
+    if (queue.empty()) return false;
+    auto it = queue.begin();
+    const Key key = it->first;
+    Event event = std::move(it->second);
+    queue.erase(it);
+    now.ns = std::max(now.ns, key.first);
+    trace = fnv_fold(trace, static_cast<std::uint64_t>(key.first));
+    for (const char* p = event.kind; *p != '\0'; ++p) {
+      trace = (trace ^ static_cast<unsigned char>(*p)) * 0x100000001b3ULL;
+    }
+    ++events_run;
+    event.fn();
+    return true;
+  }
+
+  // ---- Network helpers.
+  Link* find_link(PeerId peer) {
+    auto it = links.find(peer);
+    return it == links.end() ? nullptr : &it->second;
+  }
+  Link* engine_link(ConnId conn) {
+    auto it = conns.find(conn);
+    Link* link = it == conns.end() ? nullptr : find_link(it->second);
+    if (link == nullptr || !link->engine_open) {
+      assert(false && "SimIo: operation on a closed or unknown connection");
+      return nullptr;
+    }
+    return link;
+  }
+  Link& new_link(const ConnectionFacts& facts) {
+    const PeerId peer = next_id++;
+    Link& link = links[peer];
+    link.peer = peer;
+    link.conn = next_id++;
+    link.facts = facts;
+    conns[link.conn] = peer;
+    return link;
+  }
+  void drop_engine_side(Link& link) {
+    link.engine_open = false;
+    link.read_handler = nullptr;
+    link.tls_handler = nullptr;
+    conns.erase(link.conn);
+  }
+  Endpoint local_endpoint_for(const Endpoint& remote) {
+    const bool v6 = remote.ip.find(':') != std::string::npos;
+    const std::uint16_t port = next_local_port;
+    next_local_port = next_local_port == 65535 ? kEphemeralFirst : next_local_port + 1;
+    return Endpoint{v6 ? "2001:db8::10" : "192.0.2.10", port};
+  }
+
+  void deliver_to_peer(PeerId peer, const std::string& bytes) {
+    Link* link = find_link(peer);
+    if (link == nullptr || link->closed_by_engine) return;
+    if (link->on_bytes) {
+      auto on_bytes = link->on_bytes;  // the callback may replace itself
+      on_bytes(bytes);
+    } else {
+      link->to_peer += bytes;
+    }
+  }
+
+  void arrive_at_engine(PeerId peer, const std::string& bytes, bool tls) {
+    Link* link = find_link(peer);
+    if (link == nullptr || !link->engine_open) return;
+    if (!tls) {
+      // Plaintext after the engine began its handshake would choke a real TLS stack.
+      if (link->engine_tls_asked) return;
+      link->inbox += bytes;
+    } else if (link->engine_tls_asked) {
+      link->inbox += bytes;
+    } else {
+      link->tls_held += bytes;
+    }
+    pump_read(peer);
+  }
+
+  void fin_at_engine(PeerId peer) {
+    Link* link = find_link(peer);
+    if (link == nullptr || !link->engine_open) return;
+    link->eof_arrived = true;
+    if (link->tls_handler && !link->handshake_scheduled) {
+      auto handler = std::move(link->tls_handler);
+      link->tls_handler = nullptr;
+      handler(io_failure(IoErrc::tls_failed, "handshake: peer closed the connection"));
+      return;
+    }
+    pump_read(peer);
+  }
+
+  void pump_read(PeerId peer) {
+    Link* link = find_link(peer);
+    if (link == nullptr || !link->engine_open || !link->read_handler) return;
+    if (!link->inbox.empty()) {
+      const std::size_t n = std::min(link->inbox.size(), options.read_chunk_max);
+      std::string chunk = link->inbox.substr(0, n);
+      link->inbox.erase(0, n);
+      auto handler = std::move(link->read_handler);
+      link->read_handler = nullptr;
+      handler(std::span<const char>(chunk.data(), chunk.size()));
+    } else if (link->eof_arrived) {
+      auto handler = std::move(link->read_handler);
+      link->read_handler = nullptr;
+      handler(io_failure(IoErrc::eof, "read: end of stream"));
+    }
+  }
+
+  void maybe_handshake(Link& link) {
+    if (!link.engine_tls_asked || !link.peer_tls_asked || link.handshake_scheduled) return;
+    link.handshake_scheduled = true;
+    const PeerId peer = link.peer;
+    schedule(after(options.latency), "tls.done", [this, peer] { finish_handshake(peer); });
+  }
+
+  void finish_handshake(PeerId peer) {
+    Link* link = find_link(peer);
+    if (link == nullptr || !link->engine_open || !link->tls_handler) return;
+    auto handler = std::move(link->tls_handler);
+    link->tls_handler = nullptr;
+    if (link->tls_fail) {
+      link->tls_fail = false;
+      handler(io_failure(IoErrc::tls_failed, "handshake: failed (simulated)"));
+      return;
+    }
+    link->tls_active = true;
+    handler(
+        TlsFacts{"TLSv1.3", "TLS_AES_256_GCM_SHA384", 256, link->tls_client && link->tls_verify});
+  }
+
+  void start_tls(ConnId conn, TlsHandler on_done, bool client, bool verify) {
+    Link* link = engine_link(conn);
+    if (link == nullptr) return;
+    assert(!link->engine_tls_asked && "SimIo: a second TLS handshake on one connection");
+    if (link->engine_tls_asked) return;
+    link->engine_tls_asked = true;
+    link->tls_client = client;
+    link->tls_verify = verify;
+    link->tls_handler = std::move(on_done);
+    link->inbox = std::move(link->tls_held);  // unread plaintext is dropped
+    link->tls_held.clear();
+    if (link->eof_arrived && !link->peer_tls_asked) {
+      const PeerId peer = link->peer;
+      post("tls.failed", [this, peer] {
+        Link* l = find_link(peer);
+        if (l == nullptr || !l->engine_open || !l->tls_handler) return;
+        auto handler = std::move(l->tls_handler);
+        l->tls_handler = nullptr;
+        handler(io_failure(IoErrc::tls_failed, "handshake: peer closed the connection"));
+      });
+      return;
+    }
+    maybe_handshake(*link);
+  }
+
+  void connect_arrived(const Endpoint& remote, ConnectHandler on_done) {
+    auto it = served.find(remote.text());
+    if (it == served.end()) {
+      ConnectionFacts facts;  // named: see connect()
+      facts.remote = remote;
+      on_done(io_failure(IoErrc::refused, "connect " + remote.text() + ": Connection refused"),
+              facts);
+      return;
+    }
+    Link& link = new_link(ConnectionFacts{local_endpoint_for(remote), remote});
+    const PeerId peer = link.peer;
+    auto on_connection = it->second;  // the callback may stop serving
+    on_connection(peer);
+    Link* after_test = find_link(peer);
+    if (after_test == nullptr || !after_test->engine_open) return;
+    on_done(after_test->conn, after_test->facts);
+  }
+
+  // ---- Disk helpers.
+  std::uint64_t disk_used() const {
+    std::uint64_t used = 0;
+    for (const auto& [id, message] : spool) used += message.body.size() + message.envelope.size();
+    for (const auto& [id, writer] : writers) used += writer.body.size() + writer.envelope.size();
+    return used;
+  }
+  bool fits(std::uint64_t more) const {
+    const std::uint64_t used = disk_used();
+    return used <= capacity && more <= capacity - used;
+  }
+  bool take_fsync_failure() {
+    if (fsync_failures <= 0) return false;
+    --fsync_failures;
+    return true;
+  }
+  void post_status(StatusHandler on_done, IoStatus status) {
+    post("disk.status",
+         [on_done = std::move(on_done), status = std::move(status)] { on_done(status); });
+  }
+  void after_fsync(const char* kind, std::function<void()> fn) {
+    schedule(after(options.fsync_latency), kind, std::move(fn));
+  }
+
+  void commit(SpoolWriterId id, std::string envelope, StatusHandler on_done);
+  void crash();
+};
+
+void SimIo::World::commit(SpoolWriterId id, std::string envelope, StatusHandler on_done) {
+  auto it = writers.find(id);
+  if (it == writers.end() || it->second.committing) {
+    post_status(std::move(on_done), IoStatus::failure(IoErrc::invalid, "commit: unknown writer"));
+    return;
+  }
+  if (!fits(envelope.size())) {
+    writers.erase(it);
+    post_status(std::move(on_done),
+                IoStatus::failure(IoErrc::no_space, "commit: No space left on device"));
+    return;
+  }
+  it->second.committing = true;
+  it->second.envelope = std::move(envelope);
+  const bool fail = take_fsync_failure();
+  after_fsync("disk.commit", [this, id, fail, on_done = std::move(on_done)] {
+    auto w = writers.find(id);
+    if (w == writers.end()) return;
+    if (!fail)
+      spool[w->second.id] = Message{std::move(w->second.body), std::move(w->second.envelope)};
+    writers.erase(w);
+    on_done(fail ? IoStatus::failure(IoErrc::io_error, "fsync: Input/output error (simulated)")
+                 : IoStatus::success());
+  });
+}
+
+void SimIo::World::crash() {
+  queue.clear();
+  timers.clear();
+  listeners.clear();
+  for (auto& [peer, link] : links) {
+    if (link.engine_open) drop_engine_side(link);
+    link.closed_by_engine = true;
+  }
+  conns.clear();
+  identities.clear();
+  writers.clear();
+}
+
+// ---- SimIo: driving the world.
+
+SimIo::SimIo(std::uint64_t seed, SimOptions options) : world_(new World(seed, options)) {}
+SimIo::~SimIo() {
+  delete world_;
+}
+
+namespace {
+// run_* inside a callback would re-enter the engine: the contract forbids it.
+struct RunGuard {
+  explicit RunGuard(bool& flag) : flag_(flag) {
+    assert(!flag_ && "SimIo: run_* called from inside a callback");
+    flag_ = true;
+  }
+  ~RunGuard() { flag_ = false; }
+  RunGuard(const RunGuard&) = delete;
+  RunGuard& operator=(const RunGuard&) = delete;
+  bool& flag_;
+};
+}  // namespace
+
+bool SimIo::run_one() {
+  RunGuard guard(world_->running);
+  return world_->run_one();
+}
+
+void SimIo::run_until_idle() {
+  RunGuard guard(world_->running);
+  for (std::uint64_t n = 0; world_->run_one(); ++n) {
+    if (n >= kIdleEventsMax) {
+      std::fprintf(stderr, "SimIo::run_until_idle: still busy after %llu events\n",
+                   static_cast<unsigned long long>(kIdleEventsMax));
+      std::abort();
+    }
+  }
+}
+
+void SimIo::run_for(Duration span) {
+  RunGuard guard(world_->running);
+  const Instant deadline = world_->now + span;
+  while (!world_->queue.empty() && world_->queue.begin()->first.first <= deadline.ns) {
+    world_->run_one();
+  }
+  world_->now = std::max(world_->now, deadline);
+}
+
+bool SimIo::run_until(const std::function<bool()>& done, Duration limit) {
+  RunGuard guard(world_->running);
+  const Instant deadline = world_->now + limit;
+  while (!done()) {
+    if (world_->queue.empty() || world_->queue.begin()->first.first > deadline.ns) {
+      world_->now = std::max(world_->now, deadline);
+      return done();
+    }
+    world_->run_one();
+  }
+  return true;
+}
+
+std::uint64_t SimIo::events_run() const {
+  return world_->events_run;
+}
+std::uint64_t SimIo::trace_hash() const {
+  return world_->trace;
+}
+
+// ---- The test's side of the network.
+
+std::optional<PeerId> SimIo::connect_peer(const Endpoint& to, const Endpoint& from) {
+  World& w = *world_;
+  auto it = std::find_if(w.listeners.begin(), w.listeners.end(), [&](const auto& entry) {
+    return listener_matches(entry.second.bind, to);
+  });
+  if (it == w.listeners.end()) return std::nullopt;
+  const ListenerId listener = it->first;
+  Link& link = w.new_link(ConnectionFacts{to, from});
+  const PeerId peer = link.peer;
+  w.post("net.accept", [&w, listener, peer] {
+    Link* l = w.find_link(peer);
+    if (l == nullptr || !l->engine_open) return;
+    auto found = w.listeners.find(listener);
+    if (found == w.listeners.end()) {  // stopped listening meanwhile: the peer is refused
+      w.drop_engine_side(*l);
+      l->closed_by_engine = true;
+      return;
+    }
+    auto on_accept = found->second.on_accept;  // the handler may stop the listener
+    on_accept(l->conn, l->facts);
+  });
+  return peer;
+}
+
+void SimIo::serve(const Endpoint& at, std::function<void(PeerId)> on_connection) {
+  world_->blackholed.erase(at.text());
+  world_->served[at.text()] = std::move(on_connection);
+}
+
+void SimIo::stop_serving(const Endpoint& at) {
+  world_->served.erase(at.text());
+}
+
+void SimIo::blackhole(const Endpoint& at) {
+  world_->served.erase(at.text());
+  world_->blackholed.insert(at.text());
+}
+
+void SimIo::peer_send(PeerId peer, std::string_view bytes) {
+  World& w = *world_;
+  Link* link = w.find_link(peer);
+  if (link == nullptr || link->peer_closed || !link->engine_open) return;
+  const bool tls = link->peer_tls_asked;
+  w.schedule(w.after(w.options.latency), "net.to_engine",
+             [&w, peer, data = std::string(bytes), tls] { w.arrive_at_engine(peer, data, tls); });
+}
+
+std::string SimIo::peer_take(PeerId peer) {
+  Link* link = world_->find_link(peer);
+  if (link == nullptr) return {};
+  return std::exchange(link->to_peer, std::string());
+}
+
+void SimIo::peer_on_bytes(PeerId peer, std::function<void(std::string_view)> on_bytes) {
+  Link* link = world_->find_link(peer);
+  if (link == nullptr) return;
+  link->on_bytes = std::move(on_bytes);
+  if (link->on_bytes && !link->to_peer.empty()) {  // what arrived before is not lost
+    const std::string pending = std::exchange(link->to_peer, std::string());
+    auto callback = link->on_bytes;
+    callback(pending);
+  }
+}
+
+void SimIo::peer_close(PeerId peer) {
+  World& w = *world_;
+  Link* link = w.find_link(peer);
+  if (link == nullptr || link->peer_closed) return;
+  link->peer_closed = true;
+  if (!link->engine_open) return;
+  w.schedule(w.after(w.options.latency), "net.fin_to_engine",
+             [&w, peer] { w.fin_at_engine(peer); });
+}
+
+bool SimIo::peer_closed_by_engine(PeerId peer) const {
+  auto it = world_->links.find(peer);
+  return it != world_->links.end() && it->second.closed_by_engine;
+}
+
+void SimIo::peer_start_tls(PeerId peer) {
+  Link* link = world_->find_link(peer);
+  if (link == nullptr || link->peer_tls_asked) return;
+  link->peer_tls_asked = true;
+  world_->maybe_handshake(*link);
+}
+
+bool SimIo::peer_tls_active(PeerId peer) const {
+  auto it = world_->links.find(peer);
+  return it != world_->links.end() && it->second.tls_active;
+}
+
+void SimIo::peer_fail_tls(PeerId peer) {
+  Link* link = world_->find_link(peer);
+  if (link != nullptr) link->tls_fail = true;
+}
+
+// ---- The disk, test side.
+
+void SimIo::crash() {
+  world_->crash();
+}
+void SimIo::fail_next_fsyncs(int count) {
+  world_->fsync_failures = std::max(0, count);
+}
+void SimIo::set_disk_capacity(std::uint64_t bytes) {
+  world_->capacity = bytes;
+}
+
+std::map<std::string, std::string> SimIo::spool_envelopes() const {
+  std::map<std::string, std::string> out;
+  for (const auto& [id, message] : world_->spool) out[id] = message.envelope;
+  return out;
+}
+
+std::optional<std::string> SimIo::spool_body(std::string_view id) const {
+  auto it = world_->spool.find(std::string(id));
+  if (it == world_->spool.end()) return std::nullopt;
+  return it->second.body;
+}
+
+std::map<std::string, std::string> SimIo::maildir(std::string_view account) const {
+  auto it = world_->maildirs.find(std::string(account));
+  return it == world_->maildirs.end() ? std::map<std::string, std::string>{} : it->second;
+}
+
+// ---- runtime::Io: time and randomness.
+
+Instant SimIo::now() const {
+  return world_->now;
+}
+
+std::int64_t SimIo::wall_unix_seconds() const {
+  return kEpochUnixSeconds + world_->now.ns / Duration::seconds(1).ns;
+}
+
+TimerId SimIo::start_timer(Instant deadline, std::function<void()> on_expiry) {
+  World& w = *world_;
+  const TimerId id = w.next_id++;
+  w.timers[id] = w.schedule(deadline, "timer", [&w, id, fn = std::move(on_expiry)] {
+    w.timers.erase(id);
+    fn();
+  });
+  return id;
+}
+
+void SimIo::cancel_timer(TimerId timer) {
+  auto it = world_->timers.find(timer);
+  if (it == world_->timers.end()) return;  // already ran or cancelled: nothing to do
+  world_->queue.erase(it->second);
+  world_->timers.erase(it);
+}
+
+void SimIo::post(std::function<void()> task) {
+  world_->post("post", std::move(task));
+}
+
+std::uint64_t SimIo::random_u64() {
+  return world_->engine_random.next();
+}
+
+runtime::IoResult<TlsIdentityId> SimIo::load_tls_identity(std::string_view certificate_pem,
+                                                          std::string_view private_key_pem) {
+  if (certificate_pem.empty() || private_key_pem.empty()) {
+    return io_failure(IoErrc::invalid, "tls identity: empty certificate or key");
+  }
+  const TlsIdentityId id = world_->next_id++;
+  world_->identities.insert(id);
+  return id;
+}
+
+// ---- runtime::Io: network.
+
+runtime::IoResult<ListenerId> SimIo::listen(const Endpoint& bind, AcceptHandler on_accept) {
+  World& w = *world_;
+  if (bind.ip.empty() || bind.port == 0) {
+    return io_failure(IoErrc::invalid, "listen " + bind.text() + ": invalid address");
+  }
+  for (const auto& [id, listener] : w.listeners) {
+    if (listener.bind == bind) {
+      return io_failure(IoErrc::invalid, "listen " + bind.text() + ": Address already in use");
+    }
+  }
+  const ListenerId id = w.next_id++;
+  w.listeners[id] = World::Listener{bind, std::move(on_accept)};
+  return id;
+}
+
+void SimIo::stop_listening(ListenerId listener) {
+  world_->listeners.erase(listener);
+}
+
+void SimIo::connect(const Endpoint& remote, Duration timeout, ConnectHandler on_done) {
+  World& w = *world_;
+  const bool blackholed = w.blackholed.count(remote.text()) != 0;
+  if (blackholed || timeout < w.options.latency) {
+    const Duration wait = std::max(timeout, Duration{});
+    w.schedule(w.after(wait), "net.connect_timeout", [remote, on_done = std::move(on_done)] {
+      // A named variable: GCC 12 -O3 warns (falsely) about the temporary's string.
+      ConnectionFacts facts;
+      facts.remote = remote;
+      on_done(io_failure(IoErrc::timeout, "connect " + remote.text() + ": timed out"), facts);
+    });
+    return;
+  }
+  w.schedule(w.after(w.options.latency), "net.connect",
+             [&w, remote, on_done = std::move(on_done)]() mutable {
+               w.connect_arrived(remote, std::move(on_done));
+             });
+}
+
+void SimIo::read(ConnId conn, ReadHandler on_data) {
+  World& w = *world_;
+  Link* link = w.engine_link(conn);
+  if (link == nullptr) return;
+  assert(!link->read_handler && "SimIo: a second outstanding read");
+  link->read_handler = std::move(on_data);
+  if (!link->inbox.empty() || link->eof_arrived) {
+    const PeerId peer = link->peer;
+    w.post("net.read", [&w, peer] { w.pump_read(peer); });
+  }
+}
+
+void SimIo::write(ConnId conn, std::span<const char> bytes, StatusHandler on_done) {
+  World& w = *world_;
+  Link* link = w.engine_link(conn);
+  if (link == nullptr) return;
+  assert(!link->write_pending && "SimIo: a second outstanding write");
+  link->write_pending = true;
+  const PeerId peer = link->peer;
+  w.schedule(w.after(w.options.latency), "net.to_peer",
+             [&w, peer, conn, data = std::string(bytes.data(), bytes.size()),
+              on_done = std::move(on_done)] {
+               w.deliver_to_peer(peer, data);
+               Link* l = w.find_link(peer);
+               if (l == nullptr || !l->engine_open || l->conn != conn) return;
+               l->write_pending = false;
+               on_done(IoStatus::success());
+             });
+}
+
+void SimIo::start_tls_server(ConnId conn, TlsIdentityId identity, TlsHandler on_done) {
+  World& w = *world_;
+  if (w.identities.count(identity) == 0) {
+    if (w.engine_link(conn) == nullptr) return;
+    w.post("tls.failed", [on_done = std::move(on_done)] {
+      on_done(io_failure(IoErrc::invalid, "tls: unknown identity"));
+    });
+    return;
+  }
+  w.start_tls(conn, std::move(on_done), false, false);
+}
+
+void SimIo::start_tls_client(ConnId conn, const runtime::TlsClientOptions& options,
+                             TlsHandler on_done) {
+  world_->start_tls(conn, std::move(on_done), true, options.verify);
+}
+
+void SimIo::close(ConnId conn) {
+  World& w = *world_;
+  Link* link = w.engine_link(conn);
+  if (link == nullptr) return;
+  w.drop_engine_side(*link);
+  const PeerId peer = link->peer;
+  w.schedule(w.after(w.options.latency), "net.fin_to_peer", [&w, peer] {
+    Link* l = w.find_link(peer);
+    if (l != nullptr) l->closed_by_engine = true;
+  });
+}
+
+// ---- runtime::Io: spool.
+
+runtime::IoResult<SpoolWriterId> SimIo::spool_create(std::string_view id) {
+  World& w = *world_;
+  if (!valid_spool_id(id)) return io_failure(IoErrc::invalid, "spool: invalid id");
+  const std::string key(id);
+  const bool open = std::any_of(w.writers.begin(), w.writers.end(),
+                                [&](const auto& entry) { return entry.second.id == key; });
+  if (open || w.spool.count(key) != 0) {
+    return io_failure(IoErrc::invalid, "spool: id " + key + " already exists");
+  }
+  const SpoolWriterId writer = w.next_id++;
+  w.writers[writer] = World::Writer{key, {}, {}, false};
+  return writer;
+}
+
+IoStatus SimIo::spool_append(SpoolWriterId writer, std::span<const char> bytes) {
+  World& w = *world_;
+  auto it = w.writers.find(writer);
+  if (it == w.writers.end() || it->second.committing) {
+    return IoStatus::failure(IoErrc::invalid, "append: unknown writer");
+  }
+  if (!w.fits(bytes.size()))
+    return IoStatus::failure(IoErrc::no_space, "write: No space left on device");
+  it->second.body.append(bytes.data(), bytes.size());
+  return IoStatus::success();
+}
+
+void SimIo::spool_commit(SpoolWriterId writer, std::string envelope, StatusHandler on_done) {
+  world_->commit(writer, std::move(envelope), std::move(on_done));
+}
+
+void SimIo::spool_discard(SpoolWriterId writer) {
+  auto it = world_->writers.find(writer);
+  if (it != world_->writers.end() && !it->second.committing) world_->writers.erase(it);
+}
+
+void SimIo::spool_update_envelope(std::string_view id, std::string envelope,
+                                  StatusHandler on_done) {
+  World& w = *world_;
+  auto it = w.spool.find(std::string(id));
+  if (it == w.spool.end()) {
+    w.post_status(std::move(on_done),
+                  IoStatus::failure(IoErrc::not_found, "update: no such message"));
+    return;
+  }
+  const std::size_t old_size = it->second.envelope.size();
+  if (envelope.size() > old_size && !w.fits(envelope.size() - old_size)) {
+    w.post_status(std::move(on_done),
+                  IoStatus::failure(IoErrc::no_space, "update: No space left on device"));
+    return;
+  }
+  const bool fail = w.take_fsync_failure();
+  w.after_fsync("disk.update", [&w, key = std::string(id), envelope = std::move(envelope), fail,
+                                on_done = std::move(on_done)]() mutable {
+    auto found = w.spool.find(key);
+    if (fail || found == w.spool.end()) {
+      on_done(fail ? IoStatus::failure(IoErrc::io_error, "fsync: Input/output error (simulated)")
+                   : IoStatus::failure(IoErrc::not_found, "update: no such message"));
+      return;
+    }
+    found->second.envelope = std::move(envelope);
+    on_done(IoStatus::success());
+  });
+}
+
+runtime::IoResult<std::vector<runtime::SpoolEntry>> SimIo::spool_list() {
+  std::vector<runtime::SpoolEntry> out;
+  out.reserve(world_->spool.size());
+  for (const auto& [id, message] : world_->spool) out.push_back({id, message.envelope});
+  return out;
+}
+
+runtime::IoResult<std::string> SimIo::spool_read_body(std::string_view id) {
+  auto it = world_->spool.find(std::string(id));
+  if (it == world_->spool.end()) return io_failure(IoErrc::not_found, "read: no such message");
+  return it->second.body;
+}
+
+void SimIo::spool_remove(std::string_view id, StatusHandler on_done) {
+  World& w = *world_;
+  if (w.spool.count(std::string(id)) == 0) {
+    w.post_status(std::move(on_done),
+                  IoStatus::failure(IoErrc::not_found, "remove: no such message"));
+    return;
+  }
+  w.after_fsync("disk.remove", [&w, key = std::string(id), on_done = std::move(on_done)] {
+    const bool removed = w.spool.erase(key) != 0;
+    on_done(removed ? IoStatus::success()
+                    : IoStatus::failure(IoErrc::not_found, "remove: no such message"));
+  });
+}
+
+void SimIo::maildir_deliver(std::string_view account, std::string prefix, std::string_view spool_id,
+                            DeliverHandler on_done) {
+  World& w = *world_;
+  auto it = w.spool.find(std::string(spool_id));
+  if (account.empty() || it == w.spool.end()) {
+    const IoErrc code = account.empty() ? IoErrc::invalid : IoErrc::not_found;
+    w.post("disk.deliver_failed", [code, on_done = std::move(on_done)] {
+      on_done(io_failure(code, "deliver: no such account or message"));
+    });
+    return;
+  }
+  const bool fail = w.take_fsync_failure();
+  w.after_fsync("disk.deliver", [this, &w, fail, key = std::string(account),
+                                 content = std::move(prefix) + it->second.body,
+                                 on_done = std::move(on_done)]() mutable {
+    if (fail) {
+      on_done(io_failure(IoErrc::io_error, "fsync: Input/output error (simulated)"));
+      return;
+    }
+    std::string name =
+        std::to_string(wall_unix_seconds()) + ".S" + std::to_string(++w.maildir_seq) + ".sim";
+    w.maildirs[key][name] = std::move(content);
+    on_done(std::move(name));
+  });
+}
+
+}  // namespace tern::adapters::sim

@@ -1,0 +1,152 @@
+// adapters/sim/sim_io.hpp — a simulated Io: virtual time, an in-memory network and an
+// in-memory disk, all driven by one 64-bit seed. The engine's tests run on it (no sockets,
+// no files, no real time); the simulation issue grows it into a fault-injecting world.
+//
+// Contract:
+// - Determinism: given the same seed and the same calls, the same callbacks run in the
+//   same order at the same virtual instants. Events are ordered by (time, sequence); the
+//   PRNG is our own (splitmix64/xoshiro256**), no <random> distributions, no floats.
+// - Virtual time only moves inside run_*: it jumps to the next event. now() starts at
+//   Instant{0} + 1s; wall_unix_seconds() is a fixed epoch (2026-01-01) plus virtual time.
+// - Network: the test plays the far end of every connection through PeerId handles. A peer
+//   can connect to a listener the engine opened (connect_peer), or the engine can connect
+//   to an endpoint the test serves (serve). Bytes cross after `latency` (default 1 ms) in
+//   the order written; read() hands the engine what arrived, at most `read_chunk_max`
+//   bytes per callback. TLS is simulated: start_tls_* on the engine side and
+//   peer_start_tls on the peer side both complete once both have asked; plaintext the
+//   engine had not read when it asked is dropped (as a real handshake would choke on it).
+// - Disk: a file is durable once committed; spool_commit/update/remove/maildir_deliver
+//   complete after `fsync_latency`. crash() forgets every connection, timer and posted
+//   task and every spool write that had not completed (its callback never runs); durable
+//   state survives. Faults: fail_next_fsyncs(n) (the next n commits/updates/deliveries
+//   fail with io_error and leave nothing behind), set_disk_capacity(bytes) (appends and
+//   commits beyond it fail with no_space).
+// - Details the engine may rely on: post() runs after every event already queued for the
+//   current instant; a timer whose deadline has passed runs at the current instant; a
+//   connect() to an endpoint nobody serves fails with refused after `latency`, one to a
+//   blackholed endpoint (or with a timeout below `latency`) with timeout after `timeout`.
+//   close(conn) reaches the peer after `latency`, after the bytes written before it; writes
+//   in flight still reach the peer but their callbacks do not run. The disk capacity counts
+//   committed bodies and envelopes plus the bytes of open writers (Maildir files are not
+//   counted). Maildir file names are "<wall seconds>.S<sequence>.sim". Misuse by the engine
+//   (an unknown or closed connection, a second outstanding read or write) asserts.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "runtime/io.hpp"
+
+namespace tern::adapters::sim {
+
+class Prng {
+ public:
+  explicit Prng(std::uint64_t seed);
+  std::uint64_t next();
+  std::uint64_t below(std::uint64_t bound);  // uniform in [0, bound), bound > 0
+  // An independent stream per subsystem, derived from this stream's state and the FNV-1a
+  // hash of the name; this stream does not advance, so adding a stream perturbs no other.
+  Prng child(std::string_view stream_name);
+
+ private:
+  std::uint64_t state_[4];
+};
+
+using PeerId = std::uint64_t;
+
+struct SimOptions {
+  runtime::Duration latency = runtime::Duration::milliseconds(1);
+  runtime::Duration fsync_latency = runtime::Duration::milliseconds(2);
+  std::size_t read_chunk_max = 64 * 1024;
+};
+
+class SimIo final : public runtime::Io {
+ public:
+  explicit SimIo(std::uint64_t seed, SimOptions options = {});
+  ~SimIo() override;
+  SimIo(const SimIo&) = delete;
+  SimIo& operator=(const SimIo&) = delete;
+
+  // ---- Driving the world.
+  bool run_one();                        // one event; false when none is left
+  void run_until_idle();                 // until no event is left
+  void run_for(runtime::Duration span);  // events up to now() + span
+  // Runs events until done() holds (true) or no event is left before now() + limit (false,
+  // now() is then now() + limit). run_until_idle aborts after 50 million events: a world
+  // with a periodic timer never idles, so such a test must use run_for or run_until.
+  bool run_until(const std::function<bool()>& done, runtime::Duration limit);
+  std::uint64_t events_run() const;
+  std::uint64_t trace_hash() const;  // FNV-1a over (time, kind) of every event run so far
+
+  // ---- The test's side of the network.
+  // A client at `from` connects to a listener of the engine; nullopt when nobody listens.
+  std::optional<PeerId> connect_peer(const runtime::Endpoint& to, const runtime::Endpoint& from);
+  // connect() by the engine to `at` reaches `on_connection` (with the new peer) from now on.
+  void serve(const runtime::Endpoint& at, std::function<void(PeerId)> on_connection);
+  void stop_serving(const runtime::Endpoint& at);  // connect() is then refused
+  void blackhole(const runtime::Endpoint& at);     // connect() then times out (until serve)
+  void peer_send(PeerId peer, std::string_view bytes);
+  std::string peer_take(PeerId peer);  // every byte the engine wrote since the last take
+  // Instead of peer_take: called with the engine's bytes as they arrive.
+  void peer_on_bytes(PeerId peer, std::function<void(std::string_view)> on_bytes);
+  void peer_close(PeerId peer);  // the engine reads eof
+  bool peer_closed_by_engine(PeerId peer) const;
+  void peer_start_tls(PeerId peer);
+  bool peer_tls_active(PeerId peer) const;
+  void peer_fail_tls(PeerId peer);  // the next handshake fails: the engine gets tls_failed
+
+  // ---- The disk.
+  void crash();  // see the contract
+  void fail_next_fsyncs(int count);
+  void set_disk_capacity(std::uint64_t bytes);
+  std::map<std::string, std::string> spool_envelopes() const;  // durable: id -> envelope
+  std::optional<std::string> spool_body(std::string_view id) const;
+  // Durable Maildir files of one account: file name under new/ -> content.
+  std::map<std::string, std::string> maildir(std::string_view account) const;
+
+  // ---- runtime::Io.
+  runtime::Instant now() const override;
+  std::int64_t wall_unix_seconds() const override;
+  runtime::TimerId start_timer(runtime::Instant deadline, std::function<void()> on_expiry) override;
+  void cancel_timer(runtime::TimerId timer) override;
+  void post(std::function<void()> task) override;
+  std::uint64_t random_u64() override;
+  runtime::IoResult<runtime::TlsIdentityId> load_tls_identity(
+      std::string_view certificate_pem, std::string_view private_key_pem) override;
+  runtime::IoResult<runtime::ListenerId> listen(const runtime::Endpoint& bind,
+                                                AcceptHandler on_accept) override;
+  void stop_listening(runtime::ListenerId listener) override;
+  void connect(const runtime::Endpoint& remote, runtime::Duration timeout,
+               ConnectHandler on_done) override;
+  void read(runtime::ConnId conn, ReadHandler on_data) override;
+  void write(runtime::ConnId conn, std::span<const char> bytes, StatusHandler on_done) override;
+  void start_tls_server(runtime::ConnId conn, runtime::TlsIdentityId identity,
+                        TlsHandler on_done) override;
+  void start_tls_client(runtime::ConnId conn, const runtime::TlsClientOptions& options,
+                        TlsHandler on_done) override;
+  void close(runtime::ConnId conn) override;
+  runtime::IoResult<runtime::SpoolWriterId> spool_create(std::string_view id) override;
+  runtime::IoStatus spool_append(runtime::SpoolWriterId writer,
+                                 std::span<const char> bytes) override;
+  void spool_commit(runtime::SpoolWriterId writer, std::string envelope,
+                    StatusHandler on_done) override;
+  void spool_discard(runtime::SpoolWriterId writer) override;
+  void spool_update_envelope(std::string_view id, std::string envelope,
+                             StatusHandler on_done) override;
+  runtime::IoResult<std::vector<runtime::SpoolEntry>> spool_list() override;
+  runtime::IoResult<std::string> spool_read_body(std::string_view id) override;
+  void spool_remove(std::string_view id, StatusHandler on_done) override;
+  void maildir_deliver(std::string_view account, std::string prefix, std::string_view spool_id,
+                       DeliverHandler on_done) override;
+
+ private:
+  struct World;  // everything, so that crash() can rebuild the volatile part
+  World* world_;
+};
+
+}  // namespace tern::adapters::sim

@@ -1,0 +1,122 @@
+#include "config/engine_settings.hpp"
+
+#include <set>
+
+namespace tern::config {
+namespace {
+
+template <class T>
+T get_or(const Config& config, const std::string& key, T fallback) {
+  const Value* value = config.value_or_default(key);
+  if (value == nullptr) return fallback;
+  const T* typed = std::get_if<T>(value);
+  return typed != nullptr ? *typed : fallback;
+}
+
+SourcePos pos_of(const Config& config, const std::string& key) {
+  const Entry* entry = config.find(key);
+  return entry != nullptr ? entry->pos : SourcePos{"<default>", 0, 0};
+}
+
+void error(EngineConfigResult& result, SourcePos pos, std::string message) {
+  result.diagnostics.push_back(
+      Diagnostic{Diagnostic::Severity::error, std::move(pos), std::move(message)});
+}
+
+// The certificate id a listener uses ("" = self-signed).
+std::string certificate_for(const Config& config, EngineConfigResult& result,
+                            const std::string& listener_key) {
+  const auto& certs = result.engine.certificates;
+  std::string chosen;
+  std::string from_key;
+  if (const Entry* own = config.find(listener_key + ".tls.certificate")) {
+    chosen = std::get<std::string>(own->value);
+    from_key = listener_key + ".tls.certificate";
+  } else if (const Entry* global = config.find("server.tls.certificate")) {
+    chosen = std::get<std::string>(global->value);
+    from_key = "server.tls.certificate";
+  } else if (certs.size() == 1) {
+    return certs.begin()->first;
+  } else if (certs.empty()) {
+    result.engine.needs_self_signed = true;
+    return "";
+  } else {
+    error(result, pos_of(config, listener_key + ".bind"),
+          "several certificates are defined: set server.tls.certificate or " + listener_key +
+              ".tls.certificate");
+    return "";
+  }
+  if (certs.count(chosen) == 0) {
+    error(result, pos_of(config, from_key),
+          from_key + " names certificate '" + chosen + "', which is not defined (certificate." +
+              chosen + ".cert)");
+  }
+  return chosen;
+}
+
+void build_listeners(const Config& config, EngineConfigResult& result) {
+  std::set<std::string> bound;
+  for (const auto& id : config.instances("server.listener")) {
+    const std::string key = "server.listener." + id;
+    runtime::ListenerSettings listener;
+    listener.id = id;
+    listener.lmtp = get_or<std::string>(config, key + ".protocol", "smtp") == "lmtp";
+    listener.implicit_tls = get_or<bool>(config, key + ".tls.implicit", false);
+    listener.starttls = get_or<bool>(config, key + ".tls.starttls", true);
+    listener.certificate = certificate_for(config, result, key);
+    for (const auto& text : get_or<std::vector<std::string>>(config, key + ".bind", {})) {
+      const auto endpoint = runtime::parse_endpoint(text);
+      if (!endpoint) {
+        error(result, pos_of(config, key + ".bind"),
+              key + ".bind: '" + text + "' is not an address: write \"127.0.0.1:25\" or \"[::1]:25\"");
+        continue;
+      }
+      if (!bound.insert(endpoint->text()).second) {
+        error(result, pos_of(config, key + ".bind"),
+              key + ".bind: " + endpoint->text() + " is bound by another listener too");
+        continue;
+      }
+      listener.binds.push_back(*endpoint);
+    }
+    result.engine.settings.listeners.push_back(std::move(listener));
+  }
+}
+
+}  // namespace
+
+bool EngineConfigResult::ok() const {
+  for (const auto& d : diagnostics) {
+    if (d.severity == Diagnostic::Severity::error) return false;
+  }
+  return true;
+}
+
+EngineConfigResult build_engine_config(const Config& config, const RouteModel& model) {
+  EngineConfigResult result;
+  auto& engine = result.engine;
+  auto& s = engine.settings;
+  for (const auto& id : config.instances("certificate")) {
+    engine.certificates[id] =
+        CertificateSpec{get_or<std::string>(config, "certificate." + id + ".cert", ""),
+                        get_or<std::string>(config, "certificate." + id + ".private-key", "")};
+  }
+  s.hostname = get_or<std::string>(config, "server.hostname", "localhost");
+  s.connections_max = static_cast<std::size_t>(get_or<std::int64_t>(config, "server.max-connections", 8192));
+  s.connections_per_ip_max =
+      static_cast<std::size_t>(get_or<std::int64_t>(config, "server.max-connections-per-ip", 64));
+  s.command_timeout = get_or<protocol::Duration>(config, "server.timeout.command", s.command_timeout);
+  s.data_timeout = get_or<protocol::Duration>(config, "server.timeout.data", s.data_timeout);
+  s.shutdown_grace = get_or<protocol::Duration>(config, "server.timeout.shutdown", s.shutdown_grace);
+  s.auth_failure_delay =
+      get_or<protocol::Duration>(config, "session.auth.errors.wait", s.auth_failure_delay);
+  s.session = model.session;
+  s.routing = model.routing;
+  s.default_directory = model.default_directory;
+  build_listeners(config, result);
+  engine.directories = model.directories;
+  engine.spool_dir = get_or<std::string>(config, "storage.spool", "/var/lib/tern/spool");
+  engine.maildir_dir = get_or<std::string>(config, "storage.maildir", "/var/lib/tern/mail");
+  return result;
+}
+
+}  // namespace tern::config

@@ -1,0 +1,47 @@
+// config/engine_settings.hpp — the engine's settings (runtime/settings.hpp) from a loaded,
+// checked configuration, plus what the daemon must build with an Io before the engine can
+// use it: TLS identities from certificate.<id> and directories from directory.<name>.
+//
+// Contract:
+// - build_engine_config(config, model) takes a Config the loader accepted and the model
+//   build_route_model() built without errors. It never throws; it reports, with the
+//   file:line:col of the key, a bind address that is not "IP:PORT" or "[IPv6]:PORT", the
+//   same address bound by two listeners, and a tls.certificate naming no certificate.<id>.
+// - Certificates: the listener's tls.certificate, else server.tls.certificate, else the
+//   only certificate.<id>; with no certificate at all, `needs_self_signed` is true and
+//   listeners use the identity named "" (the daemon creates it).
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "config/loader.hpp"
+#include "config/route_model.hpp"
+#include "runtime/settings.hpp"
+
+namespace tern::config {
+
+struct CertificateSpec {
+  std::string certificate_pem;
+  std::string private_key_pem;
+};
+
+struct EngineConfig {
+  runtime::EngineSettings settings;  // directories and tls_identities left empty
+  std::map<std::string, CertificateSpec> certificates;
+  bool needs_self_signed = false;
+  std::vector<DirectoryModel> directories;
+  std::string spool_dir;
+  std::string maildir_dir;
+};
+
+struct EngineConfigResult {
+  EngineConfig engine;
+  std::vector<Diagnostic> diagnostics;
+  bool ok() const;
+};
+
+EngineConfigResult build_engine_config(const Config& config, const RouteModel& model);
+
+}  // namespace tern::config

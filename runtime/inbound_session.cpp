@@ -1,0 +1,731 @@
+#include "runtime/inbound_session.hpp"
+
+#include <algorithm>
+
+#include "protocol/mail/received.hpp"
+#include "protocol/smtp/address.hpp"
+#include "protocol/smtp/params.hpp"
+#include "runtime/policy.hpp"
+#include "runtime/queue.hpp"
+
+namespace tern::runtime {
+
+namespace smtp = protocol::smtp;
+namespace sasl = protocol::sasl;
+namespace route = protocol::route;
+
+namespace {
+
+smtp::Reply make_reply(int code, std::string text) {
+  const auto klass = static_cast<std::uint16_t>(code / 100);
+  // "5.7.1 text" carries its enhanced code in front.
+  if (text.size() > 6 && text[1] == '.' && text[0] == static_cast<char>('0' + klass)) {
+    const auto space = text.find(' ');
+    const auto first_dot = text.find('.');
+    const auto second_dot = text.find('.', first_dot + 1);
+    if (space != std::string::npos && second_dot < space) {
+      const auto subject = std::stoi(text.substr(first_dot + 1, second_dot - first_dot - 1));
+      const auto detail = std::stoi(text.substr(second_dot + 1, space - second_dot - 1));
+      return smtp::Reply{static_cast<std::uint16_t>(code),
+                         smtp::EnhancedStatus{klass, static_cast<std::uint16_t>(subject),
+                                              static_cast<std::uint16_t>(detail)},
+                         {text.substr(space + 1)}};
+    }
+  }
+  return smtp::Reply{static_cast<std::uint16_t>(code), std::nullopt, {std::move(text)}};
+}
+
+std::string lowercase(std::string text) {
+  for (auto& c : text) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return text;
+}
+
+SpoolRecipient make_recipient(std::string address, std::string params, std::string account) {
+  SpoolRecipient r;
+  r.address = std::move(address);
+  r.params = std::move(params);
+  if (!r.params.empty() && r.params.front() == ' ') r.params.erase(0, 1);
+  r.account = std::move(account);
+  return r;
+}
+
+std::string reply_text(const smtp::Reply& reply) {
+  auto wire = smtp::serialize(reply);
+  if (!wire) return std::to_string(reply.code);
+  std::string text = *wire;
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
+  std::replace(text.begin(), text.end(), '\r', ' ');
+  std::replace(text.begin(), text.end(), '\n', '|');
+  return text;
+}
+
+}  // namespace
+
+InboundSession::InboundSession(InboundContext context,
+                               std::shared_ptr<const EngineSettings> settings,
+                               const ListenerSettings& listener, ConnId conn,
+                               ConnectionFacts facts, std::string session_id,
+                               std::function<void()> on_finished)
+    : ctx_(context),
+      settings_(std::move(settings)),
+      listener_(listener),
+      conn_(conn),
+      facts_(std::move(facts)),
+      id_(std::move(session_id)),
+      on_finished_(std::move(on_finished)) {}
+
+InboundSession::~InboundSession() {
+  *alive_ = false;
+  if (timer_) ctx_.io.cancel_timer(*timer_);
+  if (writer_) ctx_.io.spool_discard(*writer_);
+  if (!finished_) ctx_.io.close(conn_);
+}
+
+std::function<void()> InboundSession::guarded(std::function<void()> task) {
+  return [alive = alive_, task = std::move(task)] {
+    if (*alive) task();
+  };
+}
+
+void InboundSession::log(LogLevel level, const std::string& message) {
+  ctx_.log.log(level, id_, message);
+}
+
+void InboundSession::start() {
+  log(LogLevel::info, "connect from " + facts_.remote.text() + " to " + facts_.local.text() +
+                          " (listener " + listener_.id + ")");
+  if (!listener_.implicit_tls) {
+    begin_smtp();
+    return;
+  }
+  const auto identity = settings_->tls_identities.find(listener_.certificate);
+  if (identity == settings_->tls_identities.end()) {
+    log(LogLevel::error, "no TLS certificate for implicit TLS; closing");
+    finish();
+    return;
+  }
+  tls_in_progress_ = true;
+  ctx_.io.start_tls_server(conn_, identity->second,
+                           [this, alive = alive_](IoResult<TlsFacts> result) {
+                             if (!*alive) return;
+                             tls_in_progress_ = false;
+                             if (!result) {
+                               log(LogLevel::info, "TLS handshake failed: " + result.error().detail);
+                               finish();
+                               return;
+                             }
+                             tls_ = *result;
+                             log(LogLevel::info, "TLS " + tls_->version + " " + tls_->cipher);
+                             begin_smtp();
+                           });
+}
+
+smtp::ServerConfig InboundSession::machine_config() {
+  const auto& s = *settings_;
+  const auto vars = variables();
+  smtp::ServerConfig config;
+  config.mode = listener_.lmtp ? smtp::ServerMode::lmtp : smtp::ServerMode::smtp;
+  config.hostname = s.hostname;
+  config.wall_clock_unix_seconds = ctx_.io.wall_unix_seconds();
+  config.extensions.pipelining = policy_bool(s, "session.extensions.pipelining", vars, true);
+  config.extensions.chunking = policy_bool(s, "session.extensions.chunking", vars, true);
+  config.extensions.requiretls = policy_bool(s, "session.extensions.requiretls", vars, true);
+  config.extensions.dsn = policy_bool(s, "session.extensions.dsn", vars, false);
+  const auto size = policy_int(s, "session.data.limits.size", vars, 104857600);
+  config.message_bytes_max = static_cast<std::uint64_t>(std::max<std::int64_t>(size, 0));
+  const auto rcpts = policy_int(s, "session.rcpt.max-recipients", vars, 100);
+  config.recipients_max = static_cast<std::size_t>(std::max<std::int64_t>(rcpts, 1));
+  const bool have_identity = s.tls_identities.count(listener_.certificate) != 0;
+  config.tls_active = tls_.has_value();
+  config.tls_available = !listener_.implicit_tls && listener_.starttls && have_identity;
+  config.auth_required = policy_bool(s, "session.auth.require", vars, false);
+  const auto failures = policy_int(s, "session.auth.errors.total", vars, 3);
+  config.auth_failures_max = static_cast<std::uint32_t>(std::clamp<std::int64_t>(failures, 1, 100));
+  const auto mechanisms =
+      evaluate_policy(s, "session.auth.mechanisms", vars, route::StringList{"PLAIN", "LOGIN"});
+  if (const auto* list = std::get_if<route::StringList>(&mechanisms.value)) {
+    for (const auto& m : *list) {
+      if (sasl::parse_mechanism(m)) config.auth_mechanisms.push_back(m);
+    }
+  }
+  // Without a directory there is nothing to authenticate against.
+  const auto dir_name = evaluate_policy(s, "session.auth.directory", vars, std::string("*"));
+  const auto* dir = std::get_if<std::string>(&dir_name.value);
+  if (dir == nullptr || DirectoryAnswers(s).resolve(*dir) == nullptr) {
+    config.auth_mechanisms.clear();
+  }
+  config.command_timeout = s.command_timeout;
+  config.data_timeout = s.data_timeout;
+  return config;
+}
+
+void InboundSession::begin_smtp() {
+  machine_.emplace(machine_config(), ctx_.io.now());
+  if (tls_) {
+    // Implicit TLS: the session starts with TLS active.
+  }
+  pump();
+}
+
+// ---------------------------------------------------------------------------------------
+// The loop: output first, then events, then input, then the timer.
+
+void InboundSession::pump() {
+  // Decisions and callbacks call pump() again; a flag turns that into another turn of this
+  // loop instead of a deeper stack (a pipelined burst would otherwise recurse per command).
+  if (pumping_) {
+    repump_ = true;
+    return;
+  }
+  pumping_ = true;
+  do {
+    repump_ = false;
+    pump_once();
+  } while (repump_ && !finished_);
+  pumping_ = false;
+}
+
+void InboundSession::pump_once() {
+  if (finished_ || !machine_) return;
+  write_pending();
+  while (!deciding_) {
+    auto event = machine_->poll_event();
+    if (!event) break;
+    handle(std::move(*event));
+    if (finished_) return;
+    write_pending();
+  }
+  if (tls_requested_ && !write_in_flight_ && machine_->pending_output().empty()) {
+    start_tls();
+    return;
+  }
+  if (machine_->is_closed()) {
+    if (!write_in_flight_ && machine_->pending_output().empty()) finish();
+    return;
+  }
+  feed_buffered();
+  read_more();
+  arm_timer();
+}
+
+void InboundSession::write_pending() {
+  if (write_in_flight_ || tls_in_progress_) return;
+  const auto out = machine_->pending_output();
+  if (out.empty()) return;
+  write_in_flight_ = true;
+  write_size_ = out.size();
+  ctx_.io.write(conn_, std::span<const char>(reinterpret_cast<const char*>(out.data()), out.size()),
+                [this, alive = alive_](IoStatus status) {
+                  if (!*alive) return;
+                  write_in_flight_ = false;
+                  if (!status.ok()) {
+                    log(LogLevel::info, "write failed: " + status.error->detail);
+                    finish();
+                    return;
+                  }
+                  machine_->consume_output(write_size_);
+                  pump();
+                });
+}
+
+void InboundSession::feed_buffered() {
+  if (deciding_ || tls_requested_ || tls_in_progress_ || machine_->is_closed()) return;
+  if (!input_.empty()) {
+    const auto used =
+        machine_->feed(std::span<const char>(input_.data(), input_.size()), ctx_.io.now());
+    if (used > 0) {
+      input_.erase(0, used);
+      repump_ = true;  // events wait: handle them before feeding more
+    }
+    return;
+  }
+  if (eof_seen_ && !eof_fed_) {
+    eof_fed_ = true;
+    machine_->feed_eof(ctx_.io.now());
+    repump_ = true;
+  }
+}
+
+void InboundSession::read_more() {
+  if (read_in_flight_ || eof_seen_ || tls_in_progress_ || tls_requested_) return;
+  if (!input_.empty() || deciding_ || !machine_->wants_read()) return;
+  read_in_flight_ = true;
+  ctx_.io.read(conn_, [this, alive = alive_](IoResult<std::span<const char>> result) {
+    if (!*alive) return;
+    on_read(std::move(result));
+  });
+}
+
+void InboundSession::on_read(IoResult<std::span<const char>> result) {
+  read_in_flight_ = false;
+  if (!result) {
+    if (result.error().code != IoErrc::eof) {
+      log(LogLevel::info, "connection lost: " + result.error().detail);
+    }
+    eof_seen_ = true;
+    pump();
+    return;
+  }
+  input_.append(result->data(), result->size());
+  pump();
+}
+
+void InboundSession::arm_timer() {
+  const auto deadline = machine_->poll_timeout();
+  if (deadline == timer_deadline_) return;
+  if (timer_) ctx_.io.cancel_timer(*timer_);
+  timer_.reset();
+  timer_deadline_ = deadline;
+  if (!deadline) return;
+  timer_ = ctx_.io.start_timer(*deadline, [this, alive = alive_] {
+    if (!*alive) return;
+    timer_.reset();
+    timer_deadline_.reset();
+    machine_->on_timeout(ctx_.io.now());
+    pump();
+  });
+}
+
+void InboundSession::start_tls() {
+  tls_requested_ = false;
+  const auto identity = settings_->tls_identities.find(listener_.certificate);
+  if (identity == settings_->tls_identities.end()) {
+    finish();
+    return;
+  }
+  input_.clear();  // pipelined after STARTTLS: never read as commands (RFC 3207 §4.2)
+  tls_in_progress_ = true;
+  ctx_.io.start_tls_server(conn_, identity->second,
+                           [this, alive = alive_](IoResult<TlsFacts> result) {
+                             if (!*alive) return;
+                             tls_in_progress_ = false;
+                             if (!result) {
+                               log(LogLevel::info, "STARTTLS handshake failed: " +
+                                                       result.error().detail);
+                               finish();
+                               return;
+                             }
+                             tls_ = *result;
+                             log(LogLevel::info, "STARTTLS " + tls_->version + " " + tls_->cipher);
+                             helo_.clear();
+                             (void)machine_->on_tls_established(ctx_.io.now());
+                             pump();
+                           });
+}
+
+void InboundSession::shutdown() {
+  if (finished_) return;
+  if (!machine_) {
+    finish();
+    return;
+  }
+  machine_->shutdown(ctx_.io.now());
+  pump();
+}
+
+void InboundSession::finish() {
+  if (finished_) return;
+  finished_ = true;
+  if (timer_) ctx_.io.cancel_timer(*timer_);
+  timer_.reset();
+  if (writer_) ctx_.io.spool_discard(*writer_);
+  writer_.reset();
+  ctx_.io.close(conn_);
+  log(LogLevel::info, "disconnect");
+  ctx_.io.post(guarded([this] { on_finished_(); }));
+}
+
+// ---------------------------------------------------------------------------------------
+// Events.
+
+void InboundSession::handle(smtp::ServerEvent event) {
+  std::visit(
+      [this](auto& e) {
+        using E = std::decay_t<decltype(e)>;
+        if constexpr (std::is_same_v<E, smtp::HelloEvent>) {
+          on_hello(e);
+        } else if constexpr (std::is_same_v<E, smtp::MailEvent>) {
+          on_mail(e);
+        } else if constexpr (std::is_same_v<E, smtp::RcptEvent>) {
+          on_rcpt(e);
+        } else if constexpr (std::is_same_v<E, smtp::BodyStartEvent>) {
+          on_body_start();
+        } else if constexpr (std::is_same_v<E, smtp::BodyChunkEvent>) {
+          on_body_chunk(e.bytes);
+        } else if constexpr (std::is_same_v<E, smtp::MessageEvent>) {
+          on_message(e);
+        } else if constexpr (std::is_same_v<E, smtp::MessageAbortedEvent>) {
+          reset_transaction();
+        } else if constexpr (std::is_same_v<E, smtp::AuthEvent>) {
+          on_auth(e);
+        } else if constexpr (std::is_same_v<E, smtp::AuthCancelledEvent>) {
+          sasl_.reset();
+          log(LogLevel::info, "AUTH cancelled by the client");
+        } else if constexpr (std::is_same_v<E, smtp::VerifyEvent>) {
+          decide(e.ticket, smtp::Reject{make_reply(252, "2.5.0 Cannot VRFY user")});
+        } else if constexpr (std::is_same_v<E, smtp::StartTlsEvent>) {
+          tls_requested_ = true;
+        } else if constexpr (std::is_same_v<E, smtp::ResetEvent>) {
+          reset_transaction();
+        } else if constexpr (std::is_same_v<E, smtp::RepliedEvent>) {
+          log(LogLevel::debug, e.verb + " -> " + reply_text(e.reply));
+        } else if constexpr (std::is_same_v<E, smtp::ClosedEvent>) {
+          log(LogLevel::debug, "session closed");
+        }
+      },
+      event);
+}
+
+void InboundSession::decide(smtp::Ticket ticket, smtp::ServerDecision decision) {
+  if (finished_) return;
+  deciding_ = false;
+  std::string verb;
+  if (const auto* r = std::get_if<smtp::Reject>(&decision)) verb = " -> " + reply_text(r->reply);
+  const auto error = machine_->decide(ticket, std::move(decision), ctx_.io.now());
+  if (error) log(LogLevel::error, "decision refused by the machine: " + error.message());
+  pump();
+}
+
+void InboundSession::reject(smtp::Ticket ticket, int code, std::string text) {
+  auto reply = make_reply(code, std::move(text));
+  log(LogLevel::info, "refused: " + reply_text(reply));
+  decide(ticket, smtp::Reject{std::move(reply)});
+}
+
+route::Variables InboundSession::variables() const {
+  route::Variables vars;
+  vars.set("listener", listener_.id);
+  vars.set("remote_ip", facts_.remote.ip);
+  vars.set("local_ip", facts_.local.ip);
+  vars.set("helo_domain", lowercase(helo_));
+  vars.set("authenticated_as", authenticated_as_);
+  vars.set("sender", envelope_.sender);
+  const auto at = envelope_.sender.rfind('@');
+  vars.set("sender_domain",
+           at == std::string::npos ? std::string() : lowercase(envelope_.sender.substr(at + 1)));
+  vars.set("priority", std::int64_t{0});
+  route::StringList all;
+  for (const auto& r : envelope_.recipients) all.push_back(r.address);
+  vars.set("recipients", std::move(all));
+  return vars;
+}
+
+void InboundSession::on_hello(const smtp::HelloEvent& e) {
+  helo_ = smtp::serialize(e.host);
+  esmtp_ = e.kind != smtp::HelloKind::helo;
+  reset_transaction();
+  decide(e.ticket, smtp::Accept{});
+}
+
+void InboundSession::reset_transaction() {
+  if (writer_) ctx_.io.spool_discard(*writer_);
+  writer_.reset();
+  spool_error_.reset();
+  envelope_ = SpoolEnvelope{};
+}
+
+void InboundSession::on_mail(const smtp::MailEvent& e) {
+  reset_transaction();
+  envelope_.sender = e.command.path.is_null() ? std::string()
+                                              : smtp::serialize(e.command.path.path->mailbox);
+  envelope_.sender_params = smtp::serialize_params(e.command.params);
+  if (!envelope_.sender_params.empty() && envelope_.sender_params.front() == ' ') {
+    envelope_.sender_params.erase(0, 1);
+  }
+  const auto ticket = e.ticket;
+  if (authenticated_as_.empty() || envelope_.sender.empty() ||
+      !policy_bool(*settings_, "session.auth.must-match-sender", variables(), true)) {
+    decide(ticket, smtp::Accept{});
+    return;
+  }
+  auto* dir = DirectoryAnswers(*settings_).resolve(std::get<std::string>(
+      evaluate_policy(*settings_, "session.auth.directory", variables(), std::string("*")).value));
+  if (dir == nullptr) {
+    decide(ticket, smtp::Accept{});
+    return;
+  }
+  deciding_ = true;
+  dir->may_send_as(authenticated_as_, envelope_.sender,
+                   [this, alive = alive_, ticket](directory::SenderOutcome outcome) {
+                     if (!*alive) return;
+                     switch (outcome.status) {
+                       case directory::SenderStatus::allowed: decide(ticket, smtp::Accept{}); break;
+                       case directory::SenderStatus::not_owned:
+                         reject(ticket, 553, "5.7.1 Sender address not owned by the authenticated user");
+                         break;
+                       case directory::SenderStatus::unavailable:
+                         reject(ticket, 451, "4.4.3 Directory unavailable, try again later");
+                         break;
+                     }
+                   });
+}
+
+void InboundSession::on_rcpt(const smtp::RcptEvent& e) {
+  const auto ticket = e.ticket;
+  if (e.command.path.is_bare_postmaster()) {
+    // RFC 5321 §4.5.1: <Postmaster> is always accepted, for the local postmaster.
+    envelope_.recipients.push_back(
+        make_recipient("postmaster", smtp::serialize_params(e.command.params), "postmaster"));
+    decide(ticket, smtp::Accept{});
+    return;
+  }
+  const auto& mailbox = e.command.path.path->mailbox;
+  const std::string address = smtp::serialize(mailbox);
+  const auto* domain = std::get_if<smtp::Domain>(&mailbox.host);
+  auto vars = variables();
+  vars.set("rcpt", address);
+  vars.set("rcpt_domain", domain ? lowercase(domain->name) : std::string());
+  const auto dir_value =
+      evaluate_policy(*settings_, "session.rcpt.directory", vars, std::string("*")).value;
+  directory::Directory* dir = nullptr;
+  if (const auto* name = std::get_if<std::string>(&dir_value)) {
+    dir = DirectoryAnswers(*settings_).resolve(*name);
+  }
+  const bool local = domain != nullptr && dir != nullptr && dir->is_local_domain(lowercase(domain->name));
+  if (local) {
+    on_rcpt_local(ticket, address, smtp::serialize_params(e.command.params), dir);
+    return;
+  }
+  if (!policy_bool(*settings_, "session.rcpt.relay", vars, false)) {
+    reject(ticket, 550, "5.7.1 Relay access denied");
+    return;
+  }
+  envelope_.recipients.push_back(
+      make_recipient(address, smtp::serialize_params(e.command.params), ""));
+  decide(ticket, smtp::Accept{});
+}
+
+void InboundSession::on_rcpt_local(smtp::Ticket ticket, const std::string& address,
+                                   std::string params, directory::Directory* dir) {
+  deciding_ = true;
+  dir->check_recipient(address, [this, alive = alive_, ticket, address,
+                                 params](directory::RecipientOutcome outcome) {
+    if (!*alive) return;
+    switch (outcome.status) {
+      case directory::RecipientStatus::local:
+        envelope_.recipients.push_back(make_recipient(address, params, outcome.principal));
+        decide(ticket, smtp::Accept{});
+        break;
+      case directory::RecipientStatus::unknown:
+        reject(ticket, 550, "5.1.1 Mailbox does not exist");
+        break;
+      case directory::RecipientStatus::unavailable:
+        reject(ticket, 451, "4.4.3 Directory unavailable, try again later");
+        break;
+    }
+  });
+}
+
+// ---------------------------------------------------------------------------------------
+// The body and the spool.
+
+void InboundSession::on_body_start() {
+  spool_error_.reset();
+  std::string queue_id;
+  for (int attempt = 0; attempt < 4 && !writer_; ++attempt) {
+    char hex[17];
+    static constexpr char kDigits[] = "0123456789ABCDEF";
+    auto value = ctx_.io.random_u64();
+    for (int i = 15; i >= 0; --i) {
+      hex[i] = kDigits[value & 0xF];
+      value >>= 4;
+    }
+    hex[16] = '\0';
+    queue_id = hex;
+    auto created = ctx_.io.spool_create(queue_id);
+    if (created) {
+      writer_ = *created;
+    } else if (created.error().code != IoErrc::invalid) {
+      spool_error_ = created.error();
+      break;
+    }
+  }
+  if (!writer_) {
+    if (!spool_error_) spool_error_ = IoError{IoErrc::io_error, "no free queue id"};
+    return;
+  }
+  envelope_.id = queue_id;
+  envelope_.received_unix = ctx_.io.wall_unix_seconds();
+  protocol::mail::ReceivedFacts facts;
+  facts.helo = helo_;
+  facts.remote_ip = facts_.remote.ip;
+  facts.hostname = settings_->hostname;
+  facts.lmtp = listener_.lmtp;
+  facts.esmtp = esmtp_;
+  facts.tls = tls_.has_value();
+  if (tls_) {
+    facts.tls_version = tls_->version;
+    facts.tls_cipher = tls_->cipher;
+    facts.tls_cipher_bits = tls_->cipher_bits;
+  }
+  facts.authenticated = !authenticated_as_.empty();
+  facts.id = queue_id;
+  if (envelope_.recipients.size() == 1) facts.single_recipient = envelope_.recipients[0].address;
+  facts.unix_seconds = envelope_.received_unix;
+  on_body_chunk(protocol::mail::received_header(facts));
+}
+
+void InboundSession::on_body_chunk(const std::string& bytes) {
+  if (!writer_ || spool_error_) return;
+  auto status = ctx_.io.spool_append(*writer_, std::span<const char>(bytes.data(), bytes.size()));
+  if (!status.ok()) {
+    spool_error_ = status.error;
+    ctx_.io.spool_discard(*writer_);
+    writer_.reset();
+    return;
+  }
+  envelope_.body_bytes += bytes.size();
+}
+
+void InboundSession::on_message(const smtp::MessageEvent& e) {
+  const auto ticket = e.ticket;
+  auto refuse = [this, ticket](const IoError& error) {
+    log(LogLevel::error, "spool: " + error.detail);
+    if (error.code == IoErrc::no_space) {
+      reject(ticket, 452, "4.3.1 Insufficient system storage, try again later");
+    } else {
+      reject(ticket, 451, "4.3.0 Local error in processing, try again later");
+    }
+    reset_transaction();
+  };
+  if (spool_error_ || !writer_) {
+    refuse(spool_error_.value_or(IoError{IoErrc::io_error, "no spool file"}));
+    return;
+  }
+  envelope_.listener = listener_.id;
+  envelope_.remote_ip = facts_.remote.ip;
+  envelope_.local_ip = facts_.local.ip;
+  envelope_.helo = helo_;
+  envelope_.authenticated_as = authenticated_as_;
+  const auto writer = *writer_;
+  writer_.reset();
+  deciding_ = true;
+  auto envelope = envelope_;
+  ctx_.io.spool_commit(
+      writer, serialize_envelope(envelope),
+      [this, alive = alive_, queue = &ctx_.queue, queue_alive = ctx_.queue.alive_token(), ticket,
+       refuse, envelope](IoStatus status) mutable {
+        if (!*alive) {
+          // The client is gone, but a durable message is never left behind.
+          if (status.ok() && *queue_alive) queue->enqueue(std::move(envelope));
+          return;
+        }
+        if (!status.ok()) {
+          refuse(*status.error);
+          return;
+        }
+        log(LogLevel::info, "queued as " + envelope.id + " (" +
+                                std::to_string(envelope.body_bytes) + " bytes, " +
+                                std::to_string(envelope.recipients.size()) + " recipients)");
+        const auto id = envelope.id;
+        const auto count = envelope.recipients.size();
+        ctx_.queue.enqueue(std::move(envelope));
+        envelope_ = SpoolEnvelope{};
+        if (listener_.lmtp) {
+          std::vector<smtp::Reply> replies(count, make_reply(250, "2.1.5 Ok: queued as " + id));
+          decide(ticket, smtp::PerRecipient{std::move(replies)});
+        } else {
+          decide(ticket, smtp::Accept{make_reply(250, "2.0.0 Ok: queued as " + id)});
+        }
+      });
+}
+
+// ---------------------------------------------------------------------------------------
+// AUTH.
+
+void InboundSession::on_auth(const smtp::AuthEvent& e) {
+  const auto ticket = e.ticket;
+  if (!sasl_) {
+    auto server = sasl::make_server(e.mechanism, sasl::ServerConfig{});
+    if (!server) {
+      reject(ticket, 504, "5.5.4 Unrecognized authentication type");
+      return;
+    }
+    sasl_.emplace(std::move(*server));
+    sasl_mechanism_ = e.mechanism;
+    if (e.response) {
+      on_auth_step(ticket, sasl_->start(std::string_view(*e.response)));
+    } else {
+      on_auth_step(ticket, sasl_->start(std::nullopt));
+    }
+    return;
+  }
+  on_auth_step(ticket, sasl_->step(e.response.value_or(std::string())));
+}
+
+void InboundSession::on_auth_step(smtp::Ticket ticket, sasl::StepResult step) {
+  if (step.error()) {
+    sasl_.reset();
+    reject(ticket, 501, "5.5.2 Authentication exchange failed");
+    return;
+  }
+  const auto& value = step.value();
+  if (const auto* challenge = std::get_if<sasl::Challenge>(&value)) {
+    decide(ticket, smtp::Challenge{challenge->bytes});
+    return;
+  }
+  if (std::holds_alternative<sasl::Success>(value)) {
+    sasl_.reset();
+    decide(ticket, smtp::Authenticated{});
+    return;
+  }
+  if (const auto* failure = std::get_if<sasl::Failure>(&value)) {
+    sasl_.reset();
+    const bool malformed = failure->reason == sasl::FailureReason::malformed;
+    reject(ticket, malformed ? 501 : 535,
+           malformed ? "5.5.2 Malformed authentication response"
+                     : "5.7.8 Authentication credentials invalid");
+    return;
+  }
+  const auto& verify = std::get<sasl::Verify>(value);
+  const auto* password = std::get_if<sasl::PasswordCredentials>(&verify.credentials);
+  auto* dir = DirectoryAnswers(*settings_).resolve(std::get<std::string>(
+      evaluate_policy(*settings_, "session.auth.directory", variables(), std::string("*")).value));
+  if (password == nullptr || dir == nullptr ||
+      (!password->authzid.empty() && password->authzid != password->authcid)) {
+    // Only password mechanisms are backed by directories, and no one may act for another.
+    directory::AuthOutcome outcome;
+    outcome.reason = "mechanism or authorization identity not supported";
+    deciding_ = true;
+    ctx_.io.post(guarded([this, ticket, outcome] { on_auth_verified(ticket, outcome); }));
+    return;
+  }
+  deciding_ = true;
+  const std::string user = password->authcid;
+  dir->authenticate(user, password->password,
+                    [this, alive = alive_, ticket, user](directory::AuthOutcome outcome) {
+                      if (!*alive) return;
+                      if (outcome.status == directory::AuthStatus::authenticated) {
+                        authenticated_as_ = outcome.principal;
+                      }
+                      on_auth_verified(ticket, outcome);
+                    });
+}
+
+void InboundSession::on_auth_verified(smtp::Ticket ticket, const directory::AuthOutcome& outcome) {
+  if (!sasl_) return;
+  const bool ok = outcome.status == directory::AuthStatus::authenticated;
+  auto next = outcome.status == directory::AuthStatus::unavailable ? sasl_->unavailable()
+                                                                    : sasl_->verified(ok);
+  if (ok) {
+    log(LogLevel::info, "AUTH " + sasl_mechanism_ + " as " + outcome.principal);
+    on_auth_step(ticket, std::move(next));
+    return;
+  }
+  log(LogLevel::info, "AUTH " + sasl_mechanism_ + " failed: " + std::string(outcome.reason));
+  sasl_.reset();
+  const bool unavailable = outcome.status == directory::AuthStatus::unavailable;
+  // Every failure waits the same delay: no timing tells an unknown user from a wrong password.
+  ctx_.io.start_timer(ctx_.io.now() + settings_->auth_failure_delay,
+                      guarded([this, ticket, unavailable] {
+                        if (unavailable) {
+                          reject(ticket, 454, "4.7.0 Temporary authentication failure");
+                        } else {
+                          reject(ticket, 535, "5.7.8 Authentication credentials invalid");
+                        }
+                      }));
+}
+
+}  // namespace tern::runtime

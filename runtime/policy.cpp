@@ -1,0 +1,59 @@
+#include "runtime/policy.hpp"
+
+namespace tern::runtime {
+
+namespace route = protocol::route;
+
+directory::Directory* DirectoryAnswers::resolve(std::string_view name) const {
+  std::string wanted(name);
+  if (wanted.empty() || wanted == "*") {
+    if (!settings_.default_directory) return nullptr;
+    wanted = *settings_.default_directory;
+  }
+  const auto found = settings_.directories.find(wanted);
+  return found == settings_.directories.end() ? nullptr : found->second.get();
+}
+
+std::optional<bool> DirectoryAnswers::find(const route::LookupKey& key) const {
+  auto* dir = resolve(key.directory);
+  if (dir == nullptr) return false;
+  std::string_view domain = key.key;
+  if (key.function == route::LookupFunction::is_local_address) {
+    const auto at = domain.rfind('@');
+    if (at == std::string_view::npos) return false;
+    domain = domain.substr(at + 1);
+  }
+  return dir->is_local_domain(domain);
+}
+
+PolicyValue evaluate_policy(const EngineSettings& settings, std::string_view key,
+                            const route::Variables& variables, route::Value fallback) {
+  const auto rules = settings.session.find(std::string(key));
+  if (rules == settings.session.end()) return {std::move(fallback), std::nullopt};
+  const DirectoryAnswers answers(settings);
+  auto outcome = route::evaluate(rules->second, variables, answers);
+  if (auto* matched = std::get_if<route::Matched>(&outcome)) return {matched->value, std::nullopt};
+  if (std::holds_alternative<route::NoMatch>(outcome)) return {std::move(fallback), std::nullopt};
+  if (auto* fault = std::get_if<route::RulesFault>(&outcome)) {
+    return {std::move(fallback), std::string(key) + ": rule " +
+                                     std::to_string(fault->rule_index + 1) + ": " +
+                                     fault->fault.message};
+  }
+  return {std::move(fallback), std::string(key) + ": a lookup stayed unanswered"};
+}
+
+bool policy_bool(const EngineSettings& settings, std::string_view key,
+                 const route::Variables& variables, bool fallback) {
+  const auto result = evaluate_policy(settings, key, variables, fallback);
+  const auto* value = std::get_if<bool>(&result.value);
+  return value != nullptr ? *value : fallback;
+}
+
+std::int64_t policy_int(const EngineSettings& settings, std::string_view key,
+                        const route::Variables& variables, std::int64_t fallback) {
+  const auto result = evaluate_policy(settings, key, variables, fallback);
+  const auto* value = std::get_if<std::int64_t>(&result.value);
+  return value != nullptr ? *value : fallback;
+}
+
+}  // namespace tern::runtime

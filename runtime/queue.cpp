@@ -1,0 +1,281 @@
+#include "runtime/queue.hpp"
+
+#include <algorithm>
+
+#include "runtime/policy.hpp"
+
+namespace tern::runtime {
+
+namespace route = protocol::route;
+
+namespace {
+
+constexpr std::string_view kWaitingForOutbound =
+    "waiting: delivery to remote hosts is not available yet";
+
+bool valid_account(std::string_view account) {
+  if (account.empty() || account.size() > 255 || account.front() == '.') return false;
+  return std::none_of(account.begin(), account.end(), [](char c) {
+    return c == '/' || static_cast<unsigned char>(c) < 0x21 || c == 0x7F;
+  });
+}
+
+std::string lowercase(std::string_view text) {
+  std::string out(text);
+  for (auto& c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return out;
+}
+
+}  // namespace
+
+Queue::Queue(Io& io, LogSink& log, std::shared_ptr<const EngineSettings> settings)
+    : io_(io), log_(log), settings_(std::move(settings)) {}
+
+Queue::~Queue() {
+  *alive_ = false;
+  for (auto& [id, entry] : messages_) {
+    if (entry.timer) io_.cancel_timer(*entry.timer);
+  }
+}
+
+void Queue::set_settings(std::shared_ptr<const EngineSettings> settings) {
+  settings_ = std::move(settings);
+}
+
+const SpoolEnvelope* Queue::find(const std::string& id) const {
+  const auto found = messages_.find(id);
+  return found == messages_.end() ? nullptr : &found->second.envelope;
+}
+
+IoStatus Queue::recover() {
+  auto listed = io_.spool_list();
+  if (!listed) return IoStatus{listed.error()};
+  std::size_t recovered = 0;
+  for (auto& entry : *listed) {
+    auto parsed = parse_envelope(entry.envelope);
+    if (!parsed) {
+      log_.log(LogLevel::error, "-",
+               "queue: envelope of " + entry.id + " does not parse (" + parsed.error().message +
+                   " at byte " + std::to_string(parsed.error().offset) + "); left in the spool");
+      continue;
+    }
+    enqueue(std::move(*parsed));
+    ++recovered;
+  }
+  log_.log(LogLevel::info, "-", "queue: recovered " + std::to_string(recovered) + " messages");
+  return IoStatus::success();
+}
+
+void Queue::enqueue(SpoolEnvelope envelope) {
+  const std::string id = envelope.id;
+  auto& entry = messages_[id];
+  entry.envelope = std::move(envelope);
+  make_ready(id);
+}
+
+void Queue::make_ready(const std::string& id) {
+  auto& entry = messages_.at(id);
+  if (entry.waiting || entry.busy) return;
+  entry.waiting = true;
+  ready_.push_back(id);
+  pump();
+}
+
+void Queue::pump() {
+  while (!ready_.empty() && in_flight_ < settings_->queue.deliveries_in_flight_max) {
+    const std::string id = ready_.front();
+    ready_.pop_front();
+    auto found = messages_.find(id);
+    if (found == messages_.end()) continue;
+    found->second.waiting = false;
+    found->second.busy = true;
+    ++in_flight_;
+    io_.post([this, alive = alive_, id] {
+      if (*alive) attempt(id);
+    });
+  }
+}
+
+// Routes every pending recipient; returns the indices that go to the local store and
+// records the others' situation.
+std::vector<std::size_t> Queue::route_pending(Entry& entry) {
+  auto& env = entry.envelope;
+  route::RouteRequest request;
+  request.envelope.sender = env.sender;
+  for (const auto& r : env.recipients) request.envelope.recipients.push_back(r.address);
+  request.facts.listener = env.listener;
+  request.facts.remote_ip = env.remote_ip;
+  request.facts.local_ip = env.local_ip;
+  request.facts.helo_domain = env.helo;
+  request.facts.authenticated_as = env.authenticated_as;
+  const DirectoryAnswers answers(*settings_);
+  const auto plan = route::route(request, settings_->routing, answers);
+  std::vector<std::size_t> local;
+  for (std::size_t i = 0; i < env.recipients.size(); ++i) {
+    auto& rcpt = env.recipients[i];
+    if (rcpt.state != RecipientState::pending) continue;
+    const auto& outcome = plan.recipients[i].outcome;
+    if (const auto* r = std::get_if<route::Route>(&outcome)) {
+      if (std::holds_alternative<route::LocalRoute>(*r)) {
+        local.push_back(i);
+      } else {
+        rcpt.last_reply = std::string(kWaitingForOutbound) + " (" + route::describe(*r) + ")";
+      }
+    } else if (const auto* u = std::get_if<route::Unroutable>(&outcome)) {
+      rcpt.state = RecipientState::failed;
+      rcpt.last_reply = "550 5.4.4 unroutable: " + u->reason;
+    } else {
+      rcpt.last_reply = "waiting: routing needs lookups that are not available";
+    }
+  }
+  return local;
+}
+
+void Queue::attempt(const std::string& id) {
+  auto found = messages_.find(id);
+  if (found == messages_.end()) return;
+  auto todo = std::make_shared<std::vector<std::size_t>>(route_pending(found->second));
+  log_.log(LogLevel::debug, "-",
+           "queue " + id + ": attempt, " + std::to_string(todo->size()) + " local recipients");
+  std::reverse(todo->begin(), todo->end());  // pop from the back in envelope order
+  deliver_next_local(id, std::move(todo));
+}
+
+std::string Queue::prefix_for(const SpoolEnvelope& envelope, const SpoolRecipient& rcpt) const {
+  return "Return-Path: <" + envelope.sender + ">\r\nDelivered-To: " + rcpt.address + "\r\n";
+}
+
+void Queue::deliver_next_local(const std::string& id,
+                               std::shared_ptr<std::vector<std::size_t>> todo) {
+  auto& entry = messages_.at(id);
+  if (todo->empty()) {
+    persist_then(id, [this, id] { finish_attempt(id); });
+    return;
+  }
+  const std::size_t index = todo->back();
+  todo->pop_back();
+  auto& rcpt = entry.envelope.recipients[index];
+  const std::string account = rcpt.account.empty() ? lowercase(rcpt.address) : rcpt.account;
+  if (!valid_account(account)) {
+    rcpt.state = RecipientState::failed;
+    rcpt.last_reply = "550 5.1.1 no valid local mailbox name for this recipient";
+    deliver_next_local(id, std::move(todo));
+    return;
+  }
+  io_.maildir_deliver(account, prefix_for(entry.envelope, rcpt), id,
+                      [this, alive = alive_, id, todo, index](IoResult<std::string> result) {
+                        if (*alive) on_local_result(id, todo, index, std::move(result));
+                      });
+}
+
+void Queue::on_local_result(const std::string& id, std::shared_ptr<std::vector<std::size_t>> todo,
+                            std::size_t index, IoResult<std::string> result) {
+  auto found = messages_.find(id);
+  if (found == messages_.end()) return;
+  auto& rcpt = found->second.envelope.recipients[index];
+  ++rcpt.attempts;
+  if (result) {
+    rcpt.state = RecipientState::delivered;
+    rcpt.last_reply = "250 2.0.0 delivered to maildir as " + *result;
+    log_.log(LogLevel::info, "-", "queue " + id + ": <" + rcpt.address + "> delivered to maildir");
+    // The delivered state is made durable before anything else happens to this message.
+    persist_then(id, [this, id, todo] { deliver_next_local(id, todo); });
+    return;
+  }
+  const auto& error = result.error();
+  if (error.code == IoErrc::invalid || error.code == IoErrc::not_found) {
+    rcpt.state = RecipientState::failed;
+    rcpt.last_reply = "550 5.2.0 local delivery refused: " + error.detail;
+  } else {
+    rcpt.last_reply = "451 4.3.0 local delivery failed: " + error.detail;
+  }
+  log_.log(LogLevel::warning, "-", "queue " + id + ": <" + rcpt.address + "> " + rcpt.last_reply);
+  deliver_next_local(id, std::move(todo));
+}
+
+void Queue::persist_then(const std::string& id, std::function<void()> next) {
+  auto& entry = messages_.at(id);
+  io_.spool_update_envelope(id, serialize_envelope(entry.envelope),
+                            [this, alive = alive_, id, next = std::move(next)](IoStatus status) {
+                              if (!*alive) return;
+                              if (!status.ok()) {
+                                log_.log(LogLevel::error, "-",
+                                         "queue " + id + ": envelope update failed: " +
+                                             status.error->detail + "; retrying later");
+                                finish_attempt(id);
+                                return;
+                              }
+                              next();
+                            });
+}
+
+void Queue::finish_attempt(const std::string& id) {
+  auto found = messages_.find(id);
+  if (found == messages_.end()) return;
+  auto& entry = found->second;
+  entry.busy = false;
+  --in_flight_;
+  const bool done = std::all_of(
+      entry.envelope.recipients.begin(), entry.envelope.recipients.end(),
+      [](const SpoolRecipient& r) { return r.state != RecipientState::pending; });
+  if (done) {
+    io_.spool_remove(id, [this, alive = alive_, id](IoStatus status) {
+      if (!*alive) return;
+      if (!status.ok()) {
+        log_.log(LogLevel::error, "-", "queue " + id + ": remove failed: " + status.error->detail);
+        return;
+      }
+      log_.log(LogLevel::info, "-", "queue " + id + ": done, removed from the spool");
+      messages_.erase(id);
+    });
+  } else {
+    schedule_retry(entry, id);
+  }
+  pump();
+}
+
+void Queue::schedule_retry(Entry& entry, const std::string& id) {
+  // Only recipients whose local delivery failed are retried by this engine; the ones
+  // waiting for the outbound engine stay until it exists.
+  std::uint32_t attempts = 0;
+  bool retry_local = false;
+  for (const auto& r : entry.envelope.recipients) {
+    if (r.state == RecipientState::pending && r.last_reply.rfind("451 ", 0) == 0) {
+      retry_local = true;
+      attempts = std::max(attempts, r.attempts);
+    }
+  }
+  if (!retry_local) return;
+  const auto& schedule = settings_->queue.retry;
+  const Duration wait = schedule.empty() ? Duration::minutes(5)
+                                         : schedule[std::min<std::size_t>(attempts, schedule.size()) - 1];
+  const std::int64_t age = io_.wall_unix_seconds() - entry.envelope.received_unix;
+  if (Duration::seconds(age) > settings_->queue.expire) {
+    for (auto& r : entry.envelope.recipients) {
+      if (r.state == RecipientState::pending) {
+        r.state = RecipientState::failed;
+        r.last_reply = "550 5.4.7 expired in the queue; last: " + r.last_reply;
+      }
+    }
+    entry.busy = true;
+    ++in_flight_;
+    persist_then(id, [this, id] { finish_attempt(id); });
+    return;
+  }
+  for (auto& r : entry.envelope.recipients) {
+    if (r.state == RecipientState::pending && r.last_reply.rfind("451 ", 0) == 0) {
+      r.next_attempt_unix = io_.wall_unix_seconds() + wait.ns / 1'000'000'000;
+    }
+  }
+  entry.timer = io_.start_timer(io_.now() + wait, [this, alive = alive_, id] {
+    if (!*alive) return;
+    auto found = messages_.find(id);
+    if (found == messages_.end()) return;
+    found->second.timer.reset();
+    make_ready(id);
+  });
+}
+
+}  // namespace tern::runtime

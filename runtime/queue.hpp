@@ -1,0 +1,86 @@
+// runtime/queue.hpp — the queue manager: every spooled message, every recipient's state,
+// delivery attempts and their retry schedule. This first version delivers the `local`
+// route (Maildir through the Io); recipients routed elsewhere wait, pending, for the
+// outbound engine (issue 7), and say so in their last_reply.
+//
+// Contract:
+// - recover() reads the spool (Io::spool_list) once at start and takes every message in;
+//   enqueue(envelope) takes a message the inbound side has just made durable.
+// - A state change is durable before it is acted on: after a Maildir delivery succeeds,
+//   the recipient is marked delivered in the envelope (spool_update_envelope) and only
+//   then is the next step taken; a message whose recipients are all delivered or failed
+//   is removed from the spool. A crash between the Maildir rename and the envelope update
+//   delivers that recipient again after restart: at least once, never zero times.
+// - A failed local delivery (disk full, I/O error) is a temporary failure: the recipient
+//   is retried after settings.queue.retry[attempts-1] (the last step repeats) until
+//   `expire` after reception, then failed permanently. An account the store refuses
+//   (invalid) fails permanently at once. DSNs come with issue 7: a failed recipient is
+//   recorded with dsn_sent = false.
+// - At most deliveries_in_flight_max messages are being worked on at once; the others
+//   wait in arrival order. Nothing here blocks; everything completes through Io callbacks.
+#pragma once
+
+#include <cstddef>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "runtime/io.hpp"
+#include "runtime/log.hpp"
+#include "runtime/settings.hpp"
+#include "runtime/spool_format.hpp"
+
+namespace tern::runtime {
+
+class Queue {
+ public:
+  Queue(Io& io, LogSink& log, std::shared_ptr<const EngineSettings> settings);
+  ~Queue();
+  Queue(const Queue&) = delete;
+  Queue& operator=(const Queue&) = delete;
+
+  // Fails when the spool cannot be listed; envelopes that do not parse are logged and
+  // left in place (never deleted: a human must look at them).
+  IoStatus recover();
+  void enqueue(SpoolEnvelope envelope);
+  void set_settings(std::shared_ptr<const EngineSettings> settings);
+
+  std::size_t size() const { return messages_.size(); }
+  std::size_t in_flight() const { return in_flight_; }
+  const SpoolEnvelope* find(const std::string& id) const;
+  // False once the queue is destroyed: for callbacks that may outlive it.
+  std::shared_ptr<const bool> alive_token() const { return alive_; }
+
+ private:
+  struct Entry {
+    SpoolEnvelope envelope;
+    bool busy = false;
+    bool waiting = false;  // in ready_
+    std::optional<TimerId> timer;
+  };
+
+  void make_ready(const std::string& id);
+  void pump();
+  void attempt(const std::string& id);
+  void deliver_next_local(const std::string& id, std::shared_ptr<std::vector<std::size_t>> todo);
+  void on_local_result(const std::string& id, std::shared_ptr<std::vector<std::size_t>> todo,
+                       std::size_t index, IoResult<std::string> result);
+  void persist_then(const std::string& id, std::function<void()> next);
+  void finish_attempt(const std::string& id);
+  void schedule_retry(Entry& entry, const std::string& id);
+  std::vector<std::size_t> route_pending(Entry& entry);
+  std::string prefix_for(const SpoolEnvelope& envelope, const SpoolRecipient& rcpt) const;
+
+  Io& io_;
+  LogSink& log_;
+  std::shared_ptr<const EngineSettings> settings_;
+  std::map<std::string, Entry> messages_;
+  std::deque<std::string> ready_;
+  std::size_t in_flight_ = 0;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+};
+
+}  // namespace tern::runtime

@@ -1,0 +1,395 @@
+// Engine tests: the receiving engine (runtime::Server) on the simulated Io, configured from
+// TOML through the same config path ternd uses. No sockets, no files, no real time.
+#include <gtest/gtest.h>
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include "adapters/sim/sim_io.hpp"
+#include "config/engine_settings.hpp"
+#include "config/loader.hpp"
+#include "config/route_model.hpp"
+#include "runtime/server.hpp"
+
+namespace tern::runtime {
+namespace {
+
+using adapters::sim::PeerId;
+using adapters::sim::SimIo;
+
+// A directory whose every answer the test sets.
+class FakeDirectory final : public directory::Directory {
+ public:
+  explicit FakeDirectory(Io& io) : io_(io) {}
+  void authenticate(std::string_view user, std::string_view password,
+                    std::function<void(directory::AuthOutcome)> done) override {
+    directory::AuthOutcome outcome;
+    if (down) {
+      outcome.status = directory::AuthStatus::unavailable;
+    } else if (user == "ann" && password == "secret") {
+      outcome.status = directory::AuthStatus::authenticated;
+      outcome.principal = "ann";
+      outcome.addresses = {"ann@example.org"};
+    } else {
+      outcome.status = directory::AuthStatus::rejected;
+    }
+    io_.post([done, outcome] { done(outcome); });
+  }
+  void check_recipient(std::string_view address,
+                       std::function<void(directory::RecipientOutcome)> done) override {
+    directory::RecipientOutcome outcome;
+    if (down) {
+      outcome.status = directory::RecipientStatus::unavailable;
+    } else if (address == "ann@example.org" || address == "bob@example.org") {
+      outcome.status = directory::RecipientStatus::local;
+      outcome.principal = std::string(address.substr(0, 3));
+    }
+    io_.post([done, outcome] { done(outcome); });
+  }
+  void may_send_as(std::string_view principal, std::string_view address,
+                   std::function<void(directory::SenderOutcome)> done) override {
+    directory::SenderOutcome outcome;
+    outcome.status = down ? directory::SenderStatus::unavailable
+                     : (principal == "ann" && address == "ann@example.org")
+                         ? directory::SenderStatus::allowed
+                         : directory::SenderStatus::not_owned;
+    io_.post([done, outcome] { done(outcome); });
+  }
+  bool is_local_domain(std::string_view domain) const override { return domain == "example.org"; }
+
+  bool down = false;
+
+ private:
+  Io& io_;
+};
+
+class CollectLog final : public LogSink {
+ public:
+  void log(LogLevel, std::string_view session, std::string_view message) override {
+    lines += std::string(session) + " " + std::string(message) + "\n";
+  }
+  std::string lines;
+};
+
+constexpr std::string_view kConfig = R"(
+[server]
+hostname = "mx.example.org"
+max-connections-per-ip = 3
+[server.listener.smtp]
+bind = ["127.0.0.1:25"]
+[server.listener.lmtp]
+bind = ["127.0.0.1:24"]
+protocol = "lmtp"
+[server.listener.smtps]
+bind = ["127.0.0.1:465"]
+tls.implicit = true
+[directory.main]
+type = "memory"
+[session.auth]
+errors.wait = "2s"
+)";
+
+const Endpoint kSmtp{"127.0.0.1", 25};
+const Endpoint kLmtp{"127.0.0.1", 24};
+const Endpoint kSmtps{"127.0.0.1", 465};
+
+class EngineTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto loaded = config::load_string(kConfig, "test.toml");
+    ASSERT_TRUE(loaded.ok());
+    auto model = config::build_route_model(loaded.config);
+    ASSERT_TRUE(model.ok());
+    auto built = config::build_engine_config(loaded.config, model.model);
+    ASSERT_TRUE(built.ok());
+    auto settings = built.engine.settings;
+    directory_ = std::make_shared<FakeDirectory>(io_);
+    settings.directories["main"] = directory_;
+    settings.default_directory = "main";
+    settings.tls_identities[""] = *io_.load_tls_identity("CERT", "KEY");
+    settings_ = std::make_shared<const EngineSettings>(std::move(settings));
+    start();
+  }
+
+  void start() {
+    server_ = std::make_unique<Server>(io_, log_, settings_);
+    ASSERT_TRUE(server_->start().ok()) << log_.lines;
+  }
+
+  PeerId connect(const Endpoint& to = kSmtp, std::string from_ip = "192.0.2.1") {
+    auto peer = io_.connect_peer(to, Endpoint{std::move(from_ip), static_cast<std::uint16_t>(40000 + ++port_)});
+    EXPECT_TRUE(peer.has_value());
+    io_.run_for(Duration::milliseconds(100));
+    return *peer;
+  }
+
+  // Sends, lets the world run for `span` of virtual time, returns what the engine wrote.
+  std::string say(PeerId peer, std::string_view bytes,
+                  Duration span = Duration::milliseconds(200)) {
+    io_.peer_send(peer, bytes);
+    io_.run_for(span);
+    return io_.peer_take(peer);
+  }
+
+  std::string only_maildir(std::string_view account) {
+    const auto files = io_.maildir(account);
+    EXPECT_EQ(files.size(), 1u) << account;
+    return files.empty() ? std::string() : files.begin()->second;
+  }
+
+  SimIo io_{1};
+  CollectLog log_;
+  std::shared_ptr<FakeDirectory> directory_;
+  std::shared_ptr<const EngineSettings> settings_;
+  std::unique_ptr<Server> server_;
+  int port_ = 0;
+};
+
+TEST_F(EngineTest, AcceptsAMessageForALocalUserAndDeliversItToMaildir) {
+  auto peer = connect();
+  EXPECT_EQ(io_.peer_take(peer), "220 mx.example.org ESMTP Tern\r\n");
+  EXPECT_NE(say(peer, "EHLO client.example\r\n").find("250 "), std::string::npos);
+  EXPECT_EQ(say(peer, "MAIL FROM:<zed@remote.example>\r\n"), "250 2.1.0 Sender OK\r\n");
+  EXPECT_EQ(say(peer, "RCPT TO:<ann@example.org>\r\n"), "250 2.1.5 Recipient OK\r\n");
+  EXPECT_EQ(say(peer, "DATA\r\n").substr(0, 4), "354 ");
+  const auto reply = say(peer, "Subject: hi\r\n\r\nHello\r\n..dot\r\n.\r\n", Duration::seconds(1));
+  ASSERT_EQ(reply.substr(0, 24), "250 2.0.0 Ok: queued as ") << reply;
+  EXPECT_EQ(say(peer, "QUIT\r\n").substr(0, 4), "221 ");
+  io_.run_for(Duration::seconds(5));
+  const auto message = only_maildir("ann");
+  EXPECT_EQ(message.substr(0, 66),
+            "Return-Path: <zed@remote.example>\r\nDelivered-To: ann@example.org\r\n");
+  EXPECT_NE(message.find("Received: from client.example ([192.0.2.1])\r\n\tby mx.example.org "
+                         "(Tern) with ESMTP id "),
+            std::string::npos);
+  EXPECT_NE(message.find("\tfor <ann@example.org>; "), std::string::npos);
+  EXPECT_EQ(message.substr(message.size() - 28), "Subject: hi\r\n\r\nHello\r\n.dot\r\n");
+  EXPECT_TRUE(io_.spool_envelopes().empty()) << "delivered messages leave the spool";
+  EXPECT_TRUE(io_.peer_closed_by_engine(peer));
+}
+
+TEST_F(EngineTest, TheReplyToDataComesOnlyAfterTheMessageIsDurable) {
+  auto peer = connect();
+  say(peer, "EHLO c\r\nMAIL FROM:<>\r\nRCPT TO:<ann@example.org>\r\nDATA\r\n");
+  io_.peer_send(peer, "x\r\n.\r\n");
+  std::string seen;
+  bool durable_before_reply = false;
+  io_.run_until(
+      [&] {
+        seen += io_.peer_take(peer);
+        if (seen.find("250 2.0.0") != std::string::npos) {
+          durable_before_reply = !io_.spool_envelopes().empty() || !io_.maildir("ann").empty();
+          return true;
+        }
+        return false;
+      },
+      Duration::seconds(5));
+  EXPECT_TRUE(durable_before_reply) << seen;
+}
+
+TEST_F(EngineTest, UnknownLocalUserIs550_5_1_1) {
+  auto peer = connect();
+  say(peer, "EHLO c\r\nMAIL FROM:<a@b.example>\r\n");
+  EXPECT_EQ(say(peer, "RCPT TO:<nobody@example.org>\r\n"), "550 5.1.1 Mailbox does not exist\r\n");
+  EXPECT_EQ(say(peer, "RCPT TO:<nobody@EXAMPLE.org>\r\n"), "550 5.1.1 Mailbox does not exist\r\n");
+}
+
+TEST_F(EngineTest, RelayIsDeniedWhateverTheAddressForm) {
+  auto peer = connect();
+  say(peer, "EHLO c\r\nMAIL FROM:<a@b.example>\r\n");
+  const char* relayed[] = {"<victim@remote.example>", "<@example.org:victim@remote.example>",
+                           "<@example.org,@hop.example:victim@remote.example>",
+                           "<victim@[192.0.2.9]>", "<victim@REMOTE.example>"};
+  for (const char* rcpt : relayed) {
+    EXPECT_EQ(say(peer, std::string("RCPT TO:") + rcpt + "\r\n"), "550 5.7.1 Relay access denied\r\n")
+        << rcpt;
+  }
+  // Forms whose domain is ours are local parts to us: unknown users, never relayed.
+  const char* local_forms[] = {"<victim%remote.example@example.org>",
+                               "<remote.example!victim@example.org>",
+                               "<\"victim@remote.example\"@example.org>"};
+  for (const char* rcpt : local_forms) {
+    EXPECT_EQ(say(peer, std::string("RCPT TO:") + rcpt + "\r\n"),
+              "550 5.1.1 Mailbox does not exist\r\n")
+        << rcpt;
+  }
+}
+
+TEST_F(EngineTest, DirectoryDownGives4xxNever5xx) {
+  directory_->down = true;
+  auto peer = connect();
+  say(peer, "EHLO c\r\nMAIL FROM:<a@b.example>\r\n");
+  EXPECT_EQ(say(peer, "RCPT TO:<ann@example.org>\r\n"),
+            "451 4.4.3 Directory unavailable, try again later\r\n");
+}
+
+TEST_F(EngineTest, AuthenticatedUsersMayRelayButOnlyAsThemselves) {
+  auto peer = connect();
+  say(peer, "EHLO c\r\nSTARTTLS\r\n");
+  io_.peer_start_tls(peer);
+  io_.run_for(Duration::milliseconds(100));
+  const auto ehlo = say(peer, "EHLO c\r\n");
+  ASSERT_NE(ehlo.find("AUTH PLAIN LOGIN"), std::string::npos) << ehlo;
+  // "\0ann\0secret"
+  EXPECT_EQ(say(peer, "AUTH PLAIN AGFubgBzZWNyZXQ=\r\n"), "235 2.7.0 Authentication successful\r\n");
+  EXPECT_EQ(say(peer, "MAIL FROM:<bob@example.org>\r\n"),
+            "553 5.7.1 Sender address not owned by the authenticated user\r\n");
+  EXPECT_EQ(say(peer, "MAIL FROM:<ann@example.org>\r\n"), "250 2.1.0 Sender OK\r\n");
+  EXPECT_EQ(say(peer, "RCPT TO:<friend@remote.example>\r\n"), "250 2.1.5 Recipient OK\r\n");
+  say(peer, "DATA\r\n");
+  EXPECT_EQ(say(peer, "x\r\n.\r\n", Duration::seconds(1)).substr(0, 24), "250 2.0.0 Ok: queued as ");
+  io_.run_for(Duration::seconds(5));
+  // Remote delivery arrives with the outbound engine: the recipient waits in the spool.
+  const auto spooled = io_.spool_envelopes();
+  ASSERT_EQ(spooled.size(), 1u);
+  EXPECT_NE(spooled.begin()->second.find("auth ann\n"), std::string::npos);
+  EXPECT_NE(spooled.begin()->second.find("rcpt friend@remote.example pending"), std::string::npos);
+}
+
+TEST_F(EngineTest, FailedAuthWaitsTheSameForUnknownUsersAndWrongPasswords) {
+  auto peer = connect();
+  say(peer, "EHLO c\r\nSTARTTLS\r\n");
+  io_.peer_start_tls(peer);
+  io_.run_for(Duration::milliseconds(100));
+  say(peer, "EHLO c\r\n");
+  for (const char* attempt : {"AUTH PLAIN AGFubgB3cm9uZw==\r\n",       // ann / wrong
+                              "AUTH PLAIN AG5vYm9keQBzZWNyZXQ=\r\n"}) {  // nobody / secret
+    io_.peer_send(peer, attempt);
+    io_.run_for(Duration::milliseconds(1900));
+    EXPECT_EQ(io_.peer_take(peer), "") << "the failure must not come before errors.wait";
+    io_.run_for(Duration::milliseconds(200));
+    EXPECT_EQ(io_.peer_take(peer), "535 5.7.8 Authentication credentials invalid\r\n");
+  }
+  directory_->down = true;
+  say(peer, "AUTH PLAIN AGFubgBzZWNyZXQ=\r\n", Duration::seconds(3));
+  // The third failure closes the session (errors.total = 3): 454 is not a client fault.
+}
+
+TEST_F(EngineTest, AuthIsNotOfferedBeforeTls) {
+  auto peer = connect();
+  const auto ehlo = say(peer, "EHLO c\r\n");
+  EXPECT_EQ(ehlo.find("AUTH"), std::string::npos) << ehlo;
+  EXPECT_NE(ehlo.find("STARTTLS"), std::string::npos) << ehlo;
+}
+
+TEST_F(EngineTest, CommandsPipelinedAfterStartTlsAreDropped) {
+  auto peer = connect();
+  say(peer, "EHLO c\r\n");
+  EXPECT_EQ(say(peer, "STARTTLS\r\nMAIL FROM:<injected@x.example>\r\n"),
+            "220 2.0.0 Ready to start TLS\r\n");
+  io_.peer_start_tls(peer);
+  io_.run_for(Duration::milliseconds(100));
+  // Were the injected MAIL still there, this would be 503 (no EHLO after TLS) or 250.
+  EXPECT_EQ(say(peer, "RCPT TO:<ann@example.org>\r\n").substr(0, 4), "503 ");
+}
+
+TEST_F(EngineTest, ImplicitTlsGreetsAfterTheHandshake) {
+  auto peer = connect(kSmtps);
+  EXPECT_EQ(io_.peer_take(peer), "");
+  io_.peer_start_tls(peer);
+  io_.run_for(Duration::milliseconds(100));
+  EXPECT_EQ(io_.peer_take(peer), "220 mx.example.org ESMTP Tern\r\n");
+  EXPECT_NE(say(peer, "EHLO c\r\n").find("AUTH PLAIN LOGIN"), std::string::npos);
+}
+
+TEST_F(EngineTest, LmtpRepliesOncePerAcceptedRecipient) {
+  auto peer = connect(kLmtp);
+  EXPECT_EQ(io_.peer_take(peer), "220 mx.example.org LMTP Tern\r\n");
+  say(peer, "LHLO c\r\nMAIL FROM:<a@b.example>\r\n");
+  EXPECT_EQ(say(peer, "RCPT TO:<ann@example.org>\r\n"), "250 2.1.5 Recipient OK\r\n");
+  EXPECT_EQ(say(peer, "RCPT TO:<nobody@example.org>\r\n"), "550 5.1.1 Mailbox does not exist\r\n");
+  EXPECT_EQ(say(peer, "RCPT TO:<bob@example.org>\r\n"), "250 2.1.5 Recipient OK\r\n");
+  say(peer, "DATA\r\n");
+  const auto replies = say(peer, "x\r\n.\r\n", Duration::seconds(1));
+  ASSERT_EQ(replies.size(), 2 * 42u) << replies;
+  EXPECT_EQ(replies.substr(0, 24), "250 2.1.5 Ok: queued as ");
+  io_.run_for(Duration::seconds(5));
+  EXPECT_EQ(io_.maildir("ann").size(), 1u);
+  EXPECT_EQ(io_.maildir("bob").size(), 1u);
+}
+
+TEST_F(EngineTest, DiskFullIs452AndLeavesNothing) {
+  io_.set_disk_capacity(100);
+  auto peer = connect();
+  say(peer, "EHLO c\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<ann@example.org>\r\nDATA\r\n");
+  EXPECT_EQ(say(peer, "x\r\n.\r\n", Duration::seconds(1)),
+            "452 4.3.1 Insufficient system storage, try again later\r\n");
+  EXPECT_TRUE(io_.spool_envelopes().empty());
+  // The session goes on: the next transaction works once there is room.
+  io_.set_disk_capacity(1 << 20);
+  say(peer, "MAIL FROM:<a@b.example>\r\nRCPT TO:<ann@example.org>\r\nDATA\r\n");
+  EXPECT_EQ(say(peer, "x\r\n.\r\n", Duration::seconds(1)).substr(0, 24), "250 2.0.0 Ok: queued as ");
+}
+
+TEST_F(EngineTest, FsyncFailureIs451AndLeavesNothing) {
+  io_.fail_next_fsyncs(1);
+  auto peer = connect();
+  say(peer, "EHLO c\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<ann@example.org>\r\nDATA\r\n");
+  EXPECT_EQ(say(peer, "x\r\n.\r\n", Duration::seconds(1)),
+            "451 4.3.0 Local error in processing, try again later\r\n");
+  io_.run_for(Duration::seconds(5));
+  EXPECT_TRUE(io_.spool_envelopes().empty());
+  EXPECT_TRUE(io_.maildir("ann").empty());
+}
+
+TEST_F(EngineTest, AMessageSpooledBeforeACrashIsDeliveredAfterRestart) {
+  io_.fail_next_fsyncs(0);
+  auto peer = connect();
+  say(peer, "EHLO c\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<ann@example.org>\r\nDATA\r\n");
+  io_.peer_send(peer, "crash test\r\n.\r\n");
+  // Run just until the 250 is on its way, then crash before the Maildir delivery lands.
+  std::string seen;
+  io_.run_until(
+      [&] {
+        seen += io_.peer_take(peer);
+        return seen.find("250 2.0.0") != std::string::npos;
+      },
+      Duration::seconds(5));
+  ASSERT_NE(seen.find("250 2.0.0"), std::string::npos);
+  io_.crash();
+  server_.reset();
+  EXPECT_EQ(io_.spool_envelopes().size(), 1u);
+  start();
+  io_.run_for(Duration::seconds(5));
+  EXPECT_NE(only_maildir("ann").find("crash test\r\n"), std::string::npos) << log_.lines;
+  EXPECT_TRUE(io_.spool_envelopes().empty()) << io_.spool_envelopes().begin()->second;
+}
+
+TEST_F(EngineTest, ConnectionsBeyondThePerIpLimitGet421) {
+  std::vector<PeerId> peers;
+  for (int i = 0; i < 3; ++i) peers.push_back(connect());
+  auto extra = connect();
+  EXPECT_EQ(io_.peer_take(extra), "421 4.7.0 Too many connections, try again later\r\n");
+  EXPECT_TRUE(io_.peer_closed_by_engine(extra));
+  auto other_ip = connect(kSmtp, "192.0.2.2");
+  EXPECT_EQ(io_.peer_take(other_ip).substr(0, 4), "220 ");
+  io_.peer_close(peers[0]);
+  io_.run_for(Duration::milliseconds(100));
+  auto again = connect();
+  EXPECT_EQ(io_.peer_take(again).substr(0, 4), "220 ");
+}
+
+TEST_F(EngineTest, AnIdleClientIsDisconnectedAfterTheCommandTimeout) {
+  auto peer = connect();
+  io_.peer_take(peer);
+  io_.run_for(Duration::minutes(4));
+  EXPECT_EQ(io_.peer_take(peer), "");
+  io_.run_for(Duration::minutes(2));
+  EXPECT_EQ(io_.peer_take(peer).substr(0, 4), "421 ");
+  EXPECT_TRUE(io_.peer_closed_by_engine(peer));
+}
+
+TEST_F(EngineTest, ShutdownTempfailsSessionsInFlight) {
+  auto peer = connect();
+  say(peer, "EHLO c\r\n");
+  bool stopped = false;
+  server_->shutdown([&] { stopped = true; });
+  io_.run_for(Duration::seconds(1));
+  EXPECT_EQ(io_.peer_take(peer).substr(0, 4), "421 ");
+  EXPECT_TRUE(stopped);
+  EXPECT_FALSE(io_.connect_peer(kSmtp, Endpoint{"192.0.2.3", 1}).has_value());
+}
+
+}  // namespace
+}  // namespace tern::runtime
