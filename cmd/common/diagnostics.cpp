@@ -16,12 +16,16 @@ CheckedConfig load_and_check(const std::string& file, std::ostream& out) {
   if (checked.load.ok()) {
     checked.model = config::build_route_model(checked.load.config);
     all.insert(all.end(), checked.model.diagnostics.begin(), checked.model.diagnostics.end());
+    if (checked.model.ok()) {
+      checked.engine = config::build_engine_config(checked.load.config, checked.model.model);
+      all.insert(all.end(), checked.engine.diagnostics.begin(), checked.engine.diagnostics.end());
+    }
     std::stable_sort(all.begin(), all.end(), [](const auto& a, const auto& b) {
       return std::tie(a.pos.line, a.pos.column) < std::tie(b.pos.line, b.pos.column);
     });
   }
   for (const auto& diagnostic : all) out << config::to_string(diagnostic) << '\n';
-  checked.ok = checked.load.ok() && checked.model.ok();
+  checked.ok = checked.load.ok() && checked.model.ok() && checked.engine.ok();
   checked.warnings = all.size();
   return checked;
 }

@@ -2,7 +2,7 @@
 //
 // Contract: load_and_check reads a file (or the embedded default), checks it against the
 // schema, builds the route model (every cross-key check: remote ids, expressions,
-// directories), and writes every diagnostic — errors and warnings — as one
+// directories) and the engine settings (listener addresses, certificates), and writes every diagnostic — errors and warnings — as one
 // `FILE:LINE:COL: message` line to `out`, in file order. `ok` is true when no diagnostic is
 // an error; the model is usable only then. `tern config check`, `tern route` and `ternd`
 // all go through it, so they agree on what a valid configuration is, and exit with
@@ -14,6 +14,7 @@
 #include <string>
 
 #include "config/loader.hpp"
+#include "config/engine_settings.hpp"
 #include "config/route_model.hpp"
 
 namespace tern::cmd {
@@ -24,6 +25,7 @@ inline constexpr int kUsageExit = 64;  // EX_USAGE
 struct CheckedConfig {
   config::LoadResult load;
   config::RouteModelResult model;
+  config::EngineConfigResult engine;  // built when the model is ok
   bool ok = false;
   std::size_t warnings = 0;  // diagnostics printed while ok
 };

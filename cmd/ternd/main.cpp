@@ -1,76 +1,140 @@
 // ternd — the Tern daemon.
 //
-//   ternd [--config FILE]
+//   ternd [--config FILE] [--check] [--debug]
 //
 // Loads and checks the configuration (the embedded default when no file is given) exactly
 // as `tern config check` does; a configuration with errors prints one FILE:LINE:COL:
-// message line per problem and exits with status 2. The receiving and delivering engines arrive
-// with the issues that build them (runtime/, adapters/); until then ternd checks its configuration,
-// logs what it would serve, and waits for SIGINT or SIGTERM.
+// message line per problem and exits with status 2. Then it recovers the spool, opens the
+// listeners and serves until SIGTERM or SIGINT (graceful: stop accepting, let sessions in
+// flight finish or tempfail them, exit 0). SIGHUP reloads the configuration: a file with
+// errors is logged and the old configuration stays in force.
+#include <utility>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
 #include <csignal>
 #include <iostream>
+#include <optional>
+#include <sstream>
 #include <string>
-#include <variant>
 
 #include <spdlog/spdlog.h>
 
+#include "adapters/asio/asio_io.hpp"
 #include "cmd/common/diagnostics.hpp"
-#include "config/loader.hpp"
+#include "cmd/ternd/daemon.hpp"
+#include "runtime/server.hpp"
 
 namespace {
 
+struct Options {
+  std::string config_file;
+  bool check_only = false;
+  bool debug = false;
+};
+
 int usage_error(const std::string& message) {
-  std::cerr << "ternd: " << message << "\nusage: ternd [--config FILE]\n";
+  std::cerr << "ternd: " << message << "\nusage: ternd [--config FILE] [--check] [--debug]\n";
   return tern::cmd::kUsageExit;
 }
 
-void log_listeners(const tern::config::Config& config) {
-  for (const auto& id : config.instances("server.listener")) {
-    const auto* bind = config.value_or_default("server.listener." + id + ".bind");
-    const auto* protocol = config.value_or_default("server.listener." + id + ".protocol");
-    std::string addresses;
-    if (bind != nullptr) {
-      for (const auto& address : std::get<std::vector<std::string>>(*bind)) {
-        addresses += (addresses.empty() ? "" : ", ") + address;
-      }
+class Daemon {
+ public:
+  Daemon(Options options, tern::config::EngineConfig engine)
+      : options_(std::move(options)),
+        io_(context_, tern::adapters::asio::AsioIoOptions{engine.spool_dir, engine.maildir_dir}),
+        signals_(context_, SIGTERM, SIGINT, SIGHUP),
+        engine_(std::move(engine)) {}
+
+  int run() {
+    auto built = tern::cmd::build_runtime_settings(engine_, io_, log_);
+    if (!built.settings) {
+      spdlog::error("{}", built.error);
+      return tern::cmd::kConfigErrorExit;
     }
-    spdlog::info("listener '{}': {} on {} (serving arrives with the receiving engine)", id,
-                 protocol ? std::get<std::string>(*protocol) : "smtp", addresses);
+    server_.emplace(io_, log_, built.settings);
+    if (auto started = server_->start(); !started.ok()) {
+      spdlog::error("cannot start: {}", started.error->detail);
+      return 1;
+    }
+    spdlog::info("ternd {} ready (spool {}, maildir {})", TERN_VERSION, engine_.spool_dir,
+                 engine_.maildir_dir);
+    wait_for_signal();
+    context_.run();
+    spdlog::info("ternd stopped");
+    return 0;
   }
-}
+
+ private:
+  void wait_for_signal() {
+    signals_.async_wait([this](const boost::system::error_code& error, int signal) {
+      if (error) return;
+      if (signal == SIGHUP) {
+        reload();
+        wait_for_signal();
+        return;
+      }
+      spdlog::info("received {}, stopping", signal == SIGTERM ? "SIGTERM" : "SIGINT");
+      server_->shutdown([this] {
+        server_.reset();
+        signals_.cancel();
+        context_.stop();
+      });
+    });
+  }
+
+  void reload() {
+    std::ostringstream diagnostics;
+    const auto checked = tern::cmd::load_and_check(options_.config_file, diagnostics);
+    if (!checked.ok) {
+      spdlog::error("SIGHUP: the configuration has errors; still running on the old one:\n{}",
+                    diagnostics.str());
+      return;
+    }
+    auto built = tern::cmd::build_runtime_settings(checked.engine.engine, io_, log_);
+    if (!built.settings) {
+      spdlog::error("SIGHUP: {}; still running on the old configuration", built.error);
+      return;
+    }
+    server_->reload(built.settings);
+  }
+
+  Options options_;
+  boost::asio::io_context context_;
+  tern::adapters::asio::AsioIo io_;
+  boost::asio::signal_set signals_;
+  tern::cmd::SpdlogSink log_;
+  tern::config::EngineConfig engine_;
+  std::optional<tern::runtime::Server> server_;
+};
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string config_file;
+  Options options;
   for (int i = 1; i < argc; ++i) {
-    std::string arg = argv[i];
+    const std::string arg = argv[i];
     if (arg == "--config" && i + 1 < argc) {
-      config_file = argv[++i];
+      options.config_file = argv[++i];
+    } else if (arg == "--check") {
+      options.check_only = true;
+    } else if (arg == "--debug") {
+      options.debug = true;
     } else if (arg == "--help" || arg == "-h") {
-      std::cout << "usage: ternd [--config FILE]\n";
+      std::cout << "usage: ternd [--config FILE] [--check] [--debug]\n";
       return 0;
     } else {
       return usage_error("unknown argument '" + arg + "'");
     }
   }
-  const auto checked = tern::cmd::load_and_check(config_file, std::cerr);
+  const auto checked = tern::cmd::load_and_check(options.config_file, std::cerr);
   if (!checked.ok) return tern::cmd::kConfigErrorExit;
-  const auto& result = checked.load;
-
-  // Block the signals before anything else so sigwait receives them.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-
-  spdlog::info("ternd {} started with {} ({} keys set)", TERN_VERSION,
-               config_file.empty() ? "the embedded default configuration" : config_file,
-               result.config.entries().size());
-  log_listeners(result.config);
-  int received = 0;
-  sigwait(&signals, &received);
-  spdlog::info("received {}, stopping", received == SIGTERM ? "SIGTERM" : "SIGINT");
-  return 0;
+  if (options.check_only) return 0;
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+  if (options.debug) spdlog::set_level(spdlog::level::debug);
+  spdlog::info("ternd {} starting with {}", TERN_VERSION,
+               options.config_file.empty() ? "the embedded default configuration"
+                                           : options.config_file);
+  Daemon daemon(options, checked.engine.engine);
+  return daemon.run();
 }
