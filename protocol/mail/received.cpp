@@ -26,7 +26,8 @@ std::string sanitise(std::string_view value) {
   for (std::size_t i = 0; i < n; ++i) {
     const char c = value[i];
     const bool printable = c > 0x20 && c < 0x7F;
-    const bool special = c == '(' || c == ')' || c == '[' || c == ']' || c == ';' || c == '\\';
+    // Brackets stay: "[192.0.2.1]" is how an address literal is written.
+    const bool special = c == '(' || c == ')' || c == ';' || c == '\\';
     out += printable && !special ? c : '?';
   }
   return out;

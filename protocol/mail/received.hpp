@@ -12,7 +12,7 @@
 //   PROTOCOL follows RFC 3848: SMTP/ESMTP/LMTP plus S (TLS) and A (authenticated). The
 //   authenticated identity is not written (it would leak the login to every recipient;
 //   the A says enough). Every value that came from the client is sanitised: bytes outside
-//   printable ASCII and "()[];\\" become '?', and each is cut at 255 bytes, so a header
+//   printable ASCII and "();\\" become '?', and each is cut at 255 bytes, so a header
 //   never breaks and never injects another field.
 #pragma once
 

@@ -36,7 +36,7 @@ usage: tern config check FILE
 tmp=$(mktemp -d)
 "$tern" config default >"$tmp/default.toml"
 expect "embedded default checks" 0 \
-  "$tmp/default.toml: ok (9 keys set, 3 listeners, 0 remote hosts, 0 directories, 0 warnings)" \
+  "$tmp/default.toml: ok (12 keys set, 3 listeners, 0 remote hosts, 1 directories, 0 warnings)" \
   -- "$tern" config check "$tmp/default.toml"
 "$ternd" >"$tmp/ternd.log" 2>&1 &
 pid=$!

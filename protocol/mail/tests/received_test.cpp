@@ -60,11 +60,17 @@ TEST(ReceivedHeader, ClientTextCannotBreakTheHeader) {
   auto f = facts();
   f.helo = "evil\r\nBcc: x@y (z) [w];";
   const auto header = received_header(f);
-  EXPECT_EQ(header.substr(0, 45), "Received: from evil??Bcc:?x@y??z???w?? ([192.");
+  EXPECT_EQ(header.substr(0, 45), "Received: from evil??Bcc:?x@y??z??[w]? ([192.");
   EXPECT_EQ(header.find("\r\nBcc"), std::string::npos);
   f.helo = std::string(300, 'a');
   EXPECT_NE(received_header(f).find(std::string(255, 'a') + " ("), std::string::npos);
   EXPECT_EQ(received_header(f).find(std::string(256, 'a')), std::string::npos);
+}
+
+TEST(ReceivedHeader, AddressLiteralHeloKeepsItsBrackets) {
+  auto f = facts();
+  f.helo = "[192.0.2.7]";
+  EXPECT_EQ(received_header(f).substr(0, 41), "Received: from [192.0.2.7] ([192.0.2.7])\r");
 }
 
 TEST(ReceivedHeader, NoHelo) {
