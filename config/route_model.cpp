@@ -25,12 +25,13 @@ const TypeSet kStringOrFalse = TypeSet(Type::string) | Type::boolean;
 const TypeSet kListOrFalse = TypeSet(Type::string_list) | Type::boolean;
 
 // Every session.* key registered in config/keys/session.cpp (a test keeps them in step).
-const std::array<SessionKey, 16> kSessionKeys = {{
+const std::array<SessionKey, 17> kSessionKeys = {{
     {"session.auth.require", Stage::auth, Type::boolean},
     {"session.auth.directory", Stage::auth, kStringOrFalse},
     {"session.auth.mechanisms", Stage::auth, kListOrFalse},
     {"session.auth.errors.total", Stage::auth, Type::integer},
     {"session.auth.must-match-sender", Stage::auth, Type::boolean},
+    {"session.ehlo.reject-non-fqdn", Stage::ehlo, Type::boolean},
     {"session.rcpt.relay", Stage::rcpt, Type::boolean},
     {"session.rcpt.directory", Stage::rcpt, kStringOrFalse},
     {"session.rcpt.max-recipients", Stage::rcpt, Type::integer},

@@ -43,6 +43,7 @@ Envelope some_envelope(FuzzedDataProvider& in) {
         Rcpt{*parse_forward_path("<r" + std::to_string(i) + "@example.com>", {}), {}});
   }
   if (in.ConsumeBool()) e.params.body = BodyType::binary_mime;
+  e.probe_only = in.ConsumeBool();  // MAIL and RCPT only: the directory probe
   return e;
 }
 

@@ -413,9 +413,18 @@ route::Variables InboundSession::variables() const {
 }
 
 void InboundSession::on_hello(const smtp::HelloEvent& e) {
-  helo_ = smtp::serialize(e.host);
-  esmtp_ = e.kind != smtp::HelloKind::helo;
+  const auto* domain = std::get_if<smtp::Domain>(&e.host);
+  const std::string name = smtp::serialize(e.host);
   reset_transaction();
+  auto vars = variables();
+  vars.set("helo_domain", lowercase(name));
+  if (domain != nullptr && domain->name.find('.') == std::string::npos &&
+      policy_bool(*settings_, "session.ehlo.reject-non-fqdn", vars, false)) {
+    reject(e.ticket, 550, "5.5.2 The EHLO name must be a fully qualified domain name");
+    return;
+  }
+  helo_ = name;
+  esmtp_ = e.kind != smtp::HelloKind::helo;
   decide(e.ticket, smtp::Accept{});
 }
 

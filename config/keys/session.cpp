@@ -34,6 +34,12 @@ void register_auth(Schema& s) {
                         "wrong passwords)"});
 }
 
+void register_ehlo(Schema& s) {
+  add_expression(s, "session.ehlo.reject-non-fqdn", "false",
+                 "Refuse an EHLO/HELO name that is neither a dotted domain nor an address "
+                 "literal (boolean expression)");
+}
+
 void register_rcpt(Schema& s) {
   add_expression(s, "session.rcpt.relay",
                  "[{ if = \"authenticated_as != ''\", then = true }, "
@@ -64,6 +70,7 @@ void register_extensions(Schema& s) {
 
 void register_session(Schema& s) {
   register_auth(s);
+  register_ehlo(s);
   register_rcpt(s);
   register_extensions(s);
 }

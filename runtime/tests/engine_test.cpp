@@ -266,6 +266,28 @@ TEST_F(EngineTest, FailedAuthWaitsTheSameForUnknownUsersAndWrongPasswords) {
   // The third failure closes the session (errors.total = 3): 454 is not a client fault.
 }
 
+TEST_F(EngineTest, NonFqdnHeloIsRefusedWhenConfigured) {
+  // The fixture leaves session.ehlo.reject-non-fqdn at its default (false).
+  auto peer = connect();
+  io_.peer_take(peer);
+  EXPECT_EQ(say(peer, "EHLO localhost\r\n").substr(0, 4), "250-");
+  auto settings = std::make_shared<EngineSettings>(*settings_);
+  auto loaded = config::load_string("[session.ehlo]\nreject-non-fqdn = true\n", "t.toml");
+  auto model = config::build_route_model(loaded.config);
+  ASSERT_TRUE(model.ok());
+  settings->session["session.ehlo.reject-non-fqdn"] =
+      model.model.session.at("session.ehlo.reject-non-fqdn");
+  server_->reload(settings);
+  auto strict = connect();
+  io_.peer_take(strict);
+  EXPECT_EQ(say(strict, "EHLO localhost\r\n"),
+            "550 5.5.2 The EHLO name must be a fully qualified domain name\r\n");
+  EXPECT_EQ(say(strict, "EHLO [192.0.2.1]\r\n").substr(0, 4), "250-");
+  EXPECT_EQ(say(strict, "EHLO client.example\r\n").substr(0, 4), "250-");
+  // Sessions that started before the reload keep their settings.
+  EXPECT_EQ(say(peer, "EHLO localhost\r\n").substr(0, 4), "250-");
+}
+
 TEST_F(EngineTest, AuthIsNotOfferedBeforeTls) {
   auto peer = connect();
   const auto ehlo = say(peer, "EHLO c\r\n");
