@@ -124,6 +124,7 @@ class Builder {
   std::string string_or(std::string_view path, std::string fallback) const;
   std::optional<std::string> optional_string(std::string_view path) const;
   bool boolean_or(std::string_view path, bool fallback) const;
+  protocol::Duration duration_or(std::string_view path, protocol::Duration fallback) const;
   std::int64_t integer_or(std::string_view path, std::int64_t fallback) const;
   std::vector<std::string> list_of(std::string_view path) const;
   SourcePos pos_of(std::string_view path) const;
@@ -179,6 +180,12 @@ bool Builder::boolean_or(std::string_view path, bool fallback) const {
   const Value* v = value(path);
   const bool* b = v != nullptr ? std::get_if<bool>(v) : nullptr;
   return b != nullptr ? *b : fallback;
+}
+
+protocol::Duration Builder::duration_or(std::string_view path, protocol::Duration fallback) const {
+  const Value* v = value(path);
+  const auto* d = v != nullptr ? std::get_if<protocol::Duration>(v) : nullptr;
+  return d != nullptr ? *d : fallback;
 }
 
 std::int64_t Builder::integer_or(std::string_view path, std::int64_t fallback) const {
@@ -248,6 +255,12 @@ DirectoryModel Builder::build_directory(const std::string& name) {
   dir.tls_allow_invalid_certs = boolean_or(p + "tls.allow-invalid-certs", false);
   dir.limits_rcpt = integer_or(p + "limits.rcpt", 10);
   dir.limits_auth_errors = integer_or(p + "limits.auth-errors", 3);
+  dir.tls_starttls = boolean_or(p + "tls.starttls", true);
+  dir.timeout = duration_or(p + "timeout", dir.timeout);
+  dir.pool_max_connections = integer_or(p + "pool.max-connections", 10);
+  dir.cache_size = integer_or(p + "cache.size", 1000);
+  dir.cache_ttl_positive = duration_or(p + "cache.ttl.positive", dir.cache_ttl_positive);
+  dir.cache_ttl_negative = duration_or(p + "cache.ttl.negative", dir.cache_ttl_negative);
   for (const std::string& d : list_of(p + "lookup.domains")) dir.lookup_domains.push_back(lower(d));
   if (dir.type != DirectoryType::memory) {
     for (const char* key : {"address", "port"}) {

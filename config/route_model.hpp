@@ -63,6 +63,12 @@ struct DirectoryModel {
   bool tls_allow_invalid_certs = false;
   std::int64_t limits_rcpt = 10;
   std::int64_t limits_auth_errors = 3;
+  bool tls_starttls = true;
+  protocol::Duration timeout = protocol::Duration::seconds(15);
+  std::int64_t pool_max_connections = 10;
+  std::int64_t cache_size = 1000;
+  protocol::Duration cache_ttl_positive = protocol::Duration::minutes(60);
+  protocol::Duration cache_ttl_negative = protocol::Duration::minutes(10);
   std::vector<std::string> lookup_domains;  // lowercased
   std::vector<Principal> principals;
 };

@@ -71,8 +71,9 @@ std::string self_signed(const config::EngineConfig& engine, runtime::Io& io,
   return "";
 }
 
-std::string build_directory(const config::DirectoryModel& model, runtime::Io& io,
-                            runtime::LogSink& log, std::shared_ptr<dir::Directory>& out) {
+std::string build_directory(const config::DirectoryModel& model, const std::string& engine_hostname,
+                            runtime::Io& io, runtime::LogSink& log,
+                            std::shared_ptr<dir::Directory>& out) {
   if (model.type == config::DirectoryType::memory) {
     dir::MemoryDirectoryInput input;
     for (const auto& p : model.principals) {
@@ -99,6 +100,12 @@ std::string build_directory(const config::DirectoryModel& model, runtime::Io& io
   settings.limits_rcpt = static_cast<std::size_t>(model.limits_rcpt);
   settings.limits_auth_errors = static_cast<std::uint32_t>(model.limits_auth_errors);
   settings.lookup_domains = model.lookup_domains;
+  settings.timeout = model.timeout;
+  settings.pool_max_connections = static_cast<std::size_t>(model.pool_max_connections);
+  settings.cache_entries_max = static_cast<std::size_t>(model.cache_size);
+  settings.cache_positive_ttl = model.cache_ttl_positive;
+  settings.cache_negative_ttl = model.cache_ttl_negative;
+  settings.helo_name = engine_hostname;
   if (model.type == config::DirectoryType::imap) {
     out = std::make_shared<dir::ImapDirectory>(io, std::move(settings));
   } else {
@@ -136,7 +143,8 @@ RuntimeSettingsResult build_runtime_settings(const config::EngineConfig& engine,
   }
   for (const auto& model : engine.directories) {
     std::shared_ptr<dir::Directory> built;
-    if (auto error = build_directory(model, io, log, built); !error.empty()) {
+    if (auto error = build_directory(model, engine.settings.hostname, io, log, built);
+        !error.empty()) {
       return {nullptr, error};
     }
     settings->directories[model.name] = std::move(built);

@@ -73,7 +73,38 @@ void register_directories(Schema& s) {
   s.add({.pattern = "directory.<name>.tls.implicit",
          .type = ValueType::boolean,
          .default_value = "true",
-         .description = "TLS from the first byte; false means STARTTLS"});
+         .description = "TLS from the first byte; false means STARTTLS (see tls.starttls)"});
+  s.add({.pattern = "directory.<name>.tls.starttls",
+         .type = ValueType::boolean,
+         .default_value = "true",
+         .description = "When tls.implicit is false: require STARTTLS (true) or talk in clear text "
+                        "(false; credentials then cross the network unprotected)"});
+  s.add({.pattern = "directory.<name>.timeout",
+         .type = ValueType::duration,
+         .default_value = "\"15s\"",
+         .description = "Time a remote directory has to answer one question (connect, TLS and the "
+                        "exchange); past it the answer is 'unavailable' (4xx)"});
+  s.add({.pattern = "directory.<name>.pool.max-connections",
+         .type = ValueType::integer,
+         .default_value = "10",
+         .description = "Connections a remote directory keeps open at once",
+         .min = 1,
+         .max = 10000});
+  s.add({.pattern = "directory.<name>.cache.size",
+         .type = ValueType::integer,
+         .default_value = "1000",
+         .description = "Answers a remote directory remembers (authentications by a hash of the "
+                        "credentials, never the password)",
+         .min = 0,
+         .max = 10000000});
+  s.add({.pattern = "directory.<name>.cache.ttl.positive",
+         .type = ValueType::duration,
+         .default_value = "\"1h\"",
+         .description = "How long a successful answer is remembered"});
+  s.add({.pattern = "directory.<name>.cache.ttl.negative",
+         .type = ValueType::duration,
+         .default_value = "\"10m\"",
+         .description = "How long a negative answer is remembered"});
   s.add({.pattern = "directory.<name>.tls.allow-invalid-certs",
          .type = ValueType::boolean,
          .default_value = "false",
@@ -87,7 +118,8 @@ void register_directories(Schema& s) {
   s.add({.pattern = "directory.<name>.limits.auth-errors",
          .type = ValueType::integer,
          .default_value = "3",
-         .description = "Authentication failures on one connection before it is closed",
+         .description = "Failed logins of one user (within cache.ttl.negative) after which the "
+                        "directory refuses that user without asking the server",
          .min = 1,
          .max = 1000});
   s.add({.pattern = "directory.<name>.lookup.domains",
