@@ -140,7 +140,7 @@ class Ternd:
             f.write(text)
 
     def start(self):
-        self.log = open(self.log_path, "wb")
+        self.log = open(self.log_path, "ab")
         self.proc = subprocess.Popen([ternd_binary(), "--config", self.config_path],
                                      cwd=self.dir, stdout=self.log, stderr=subprocess.STDOUT)
         for port in self.ports.values():

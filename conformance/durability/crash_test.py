@@ -50,6 +50,7 @@ STOP_TIMEOUT = 40.0          # SIGTERM must end ternd within this long (shutdown
 ID_RE = re.compile(rb"DUR-\d+-[MA]\d{6}")
 _ALPHABET = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 .,;:-_=+/"
 PRINTABLE = bytes(_ALPHABET[i % len(_ALPHABET)] for i in range(256))  # byte -> text byte
+QUEUE_ID_RE = re.compile(rb"^\tby \S+ \(Tern\) with \S+ id ([A-Za-z0-9]+)\r?$", re.M)
 SUBJECT_RE = re.compile(rb"^Subject: durability (DUR-\d+-[MA]\d{6}) sha256=([0-9a-f]{64}) "
                         rb"len=(\d+)\r?$", re.M)
 
@@ -551,7 +552,8 @@ def read_maildirs(root):
 
 
 def check_file(seed, user, data, problems):
-    """The id of a delivered file, after checking its content; None when it is broken."""
+    """(id, queue id of its Received header) of a delivered file, after checking its
+    content; None when it is broken."""
     cut = data.find(b"\r\n\r\n")
     if cut < 0:
         problems.append("no header/body separator")
@@ -571,13 +573,18 @@ def check_file(seed, user, data, problems):
         problems.append("%s: body differs (len %d, expected %d; sha256 %s, expected %s)"
                         % (ident, len(body), len(expected), digest[:16], m.group(2).decode()[:16]))
         return None
-    return ident
+    q = QUEUE_ID_RE.search(head)
+    if not q:
+        problems.append("%s: no Received header naming a queue id" % ident)
+        return None
+    return ident, q.group(1).decode()
 
 
 def verify(args, shared, daemon, workdir, kill_budget):
     failures = []
     files, tmp = read_maildirs(os.path.join(workdir, "mail"))
     copies = {}             # (user, id) -> count
+    qids = {}               # (user, id) -> queue ids of the delivered copies
     aborted = set(shared.aborted)
     seen_ids = set()
     for user, entries in files.items():
@@ -585,13 +592,15 @@ def verify(args, shared, daemon, workdir, kill_budget):
             failures.append("unexpected Maildir %r" % user)
         for name, data in entries:
             problems = []
-            ident = check_file(args.seed, user, data, problems)
+            checked = check_file(args.seed, user, data, problems)
             for found in set(ID_RE.findall(data)):
                 seen_ids.add(found.decode())
             for p in problems:
                 failures.append("CORRUPT %s/%s: %s" % (user, name, p))
-            if ident is not None:
+            if checked is not None:
+                ident, qid = checked
                 copies[(user, ident)] = copies.get((user, ident), 0) + 1
+                qids.setdefault((user, ident), []).append(qid)
     expected = set()
     for ident, acks in shared.acked.items():
         for _, rcpts in acks:
@@ -606,6 +615,20 @@ def verify(args, shared, daemon, workdir, kill_budget):
             " | ".join("#%d %s" % hit for q, _ in acks for hit in daemon.grep_logs(q))[:1500]))
     if len(lost) > 20:
         failures.append("... and %d more lost" % (len(lost) - 20))
+    # The very transaction that got the 250 must be delivered, not only an earlier attempt
+    # of the same message whose 250 was lost.
+    txn_lost = []
+    for ident, acks in sorted(shared.acked.items()):
+        for qid, rcpts in acks:
+            for r in rcpts:
+                if (r, ident) in copies and qid not in qids[(r, ident)]:
+                    txn_lost.append("LOST transaction %s of %s for %s (ACKED; delivered copies "
+                                    "came from %s); ternd log: %s" % (
+                                        qid, ident, r, qids[(r, ident)],
+                                        " | ".join("#%d %s" % h for h in daemon.grep_logs(qid))[:1200]))
+    failures.extend(txn_lost[:20])
+    if len(txn_lost) > 20:
+        failures.append("... and %d more lost transactions" % (len(txn_lost) - 20))
     unexpected = sorted(k for k in copies if k not in expected)
     for user, ident in unexpected:
         if ident not in aborted:
@@ -619,7 +642,9 @@ def verify(args, shared, daemon, workdir, kill_budget):
     for (user, ident), n in sorted(dups.items()):
         if n > kill_budget + 2:
             failures.append("%s delivered %d times to %s (limit %d)" % (ident, n, user, kill_budget + 2))
-    return failures, copies, dups, tmp, expected
+    redelivered = sum(1 for k in dups if len(set(qids[k])) < len(qids[k]))
+    retried = sum(1 for k in dups if len(set(qids[k])) > 1)
+    return failures, copies, dups, tmp, expected, (redelivered, retried)
 
 
 def main():
@@ -702,7 +727,7 @@ def main():
 
     if drained is None and failures:
         failures.append("(the queue was not drained: LOST below may only be undelivered)")
-    more, copies, dups, tmp, expected = verify(args, shared, daemon, workdir, args.kills)
+    more, copies, dups, tmp, expected, causes = verify(args, shared, daemon, workdir, args.kills)
     failures.extend(more)
     elapsed = time.monotonic() - started
 
@@ -717,6 +742,8 @@ def main():
           " %d files left in tmp/"
           % (len(copies), sum(copies.values()), len(dups), max(dups.values(), default=1),
              sum(tmp.values())))
+    print("    duplicates: %d with one queue id delivered twice (redelivery after recovery), "
+          "%d with several queue ids (250 lost, client retried)" % causes)
     recovered = daemon.grep_logs("queue: recovered")
     print("  ternd starts %d; recovered per start: %s" % (daemon.starts, [
         int(m.group(1)) for _, l in recovered for m in [re.search(r"recovered (\d+)", l)] if m]))

@@ -365,10 +365,15 @@ bool RemoteDirectory::in_lookup_domains(std::string_view address) const {
   return is_local_domain(address.substr(at + 1));
 }
 
-std::optional<TlsClientOptions> RemoteDirectory::tls_options() const {
-  if (!settings_.tls_implicit) return std::nullopt;
-  return TlsClientOptions{endpoint_ ? endpoint_->ip : settings_.address,
-                          !settings_.allow_invalid_certs};
+LinkTls RemoteDirectory::link_tls() const {
+  LinkTls tls;
+  tls.mode = settings_.tls_implicit ? LinkTlsMode::implicit
+             : settings_.starttls   ? LinkTlsMode::starttls
+                                    : LinkTlsMode::plain;
+  // The address without IPv6 brackets: the name the certificate must carry.
+  tls.client = TlsClientOptions{endpoint_ ? endpoint_->ip : settings_.address,
+                                !settings_.allow_invalid_certs};
+  return tls;
 }
 
 std::size_t RemoteDirectory::pool_max() const {

@@ -7,6 +7,13 @@
 //   config/). `address` must be an IP literal ("192.0.2.1", "2001:db8::1", "[::1]"):
 //   host names need DNS, which the Io does not offer yet; with anything else every request
 //   that needs the server answers `unavailable` and last_failure() says why.
+// - Transport security, by tls_implicit and starttls: tls_implicit → TLS right after
+//   connect; otherwise starttls (the default) → the client machine must upgrade with
+//   STARTTLS before it sends anything else than the greeting exchange (EHLO/LHLO or
+//   CAPABILITY), and a server that does not offer it, refuses it, or fails the handshake
+//   makes the request `unavailable`; both false → plain text, credentials in clear (the
+//   operator's explicit choice, only then). TLS certificates (implicit or STARTTLS) are
+//   verified against `address` unless allow_invalid_certs.
 // - Every answer is posted through the Io (never given inside the call), exactly once,
 //   unless the directory is destroyed first. A server that is down, refuses the
 //   connection, fails TLS, times out or sends garbage gives `unavailable` (a 4xx upstream),
@@ -40,6 +47,7 @@
 #include <vector>
 
 #include "runtime/directory/directory.hpp"
+#include "runtime/directory/remote_link.hpp"
 #include "runtime/io.hpp"
 
 namespace tern::runtime::directory {
@@ -47,7 +55,8 @@ namespace tern::runtime::directory {
 struct RemoteDirectorySettings {
   std::string address;  // an IP literal (see the contract)
   std::uint16_t port = 0;
-  bool tls_implicit = false;             // TLS right after connect; otherwise plain, no STARTTLS
+  bool tls_implicit = false;             // TLS right after connect
+  bool starttls = true;                  // without tls_implicit: STARTTLS required (contract)
   bool allow_invalid_certs = false;      // skip certificate verification (testing only)
   std::size_t limits_rcpt = 100;         // recipient checks per pooled connection (0 acts as 1)
   std::uint32_t limits_auth_errors = 3;  // 0: no lockout
@@ -177,7 +186,12 @@ class RemoteDirectory : public Directory {
   bool answered(const JobPtr& job) const { return !jobs_.contains(job->id); }
   void note_failure(std::string detail) { last_failure_ = std::move(detail); }
   bool in_lookup_domains(std::string_view address) const;
-  std::optional<TlsClientOptions> tls_options() const;
+  // What the link does about TLS; starttls_required() says the machine must upgrade.
+  LinkTls link_tls() const;
+  bool starttls_required() const { return !settings_.tls_implicit && settings_.starttls; }
+  bool clear_credentials_allowed() const {
+    return !settings_.tls_implicit && !settings_.starttls;
+  }
   std::size_t pool_max() const;
 
   Io& io_;

@@ -2,12 +2,20 @@
 // one client protocol machine (imap::ClientSession or smtp::ClientSession) over the Io.
 //
 // Contract:
-// - start(to, timeout, tls): connect; with `tls`, the TLS handshake comes first; then
-//   hooks.make(now) builds the machine and bytes flow both ways, the machine's deadlines
-//   run on an Io timer, and every event it polls goes to hooks.on_event.
+// - start(to, timeout, tls): connect; then, by tls.mode: `implicit` does the TLS handshake
+//   (tls.client: SNI, name and whether to verify) before anything else; `starttls` and
+//   `plain` begin in clear. Then hooks.make(now) builds the machine and bytes flow both
+//   ways, the machine's deadlines run on an Io timer, and every event it polls goes to
+//   hooks.on_event, except the machine's STARTTLS event (StartTlsEvent, the template's
+//   second parameter), which the link handles itself: once no read or write is in flight
+//   it drops any unread plaintext (response injection), runs start_tls_client with
+//   tls.client and then calls the machine's on_tls_established. Only a link started with
+//   mode `starttls` accepts that event; on any other it is a broken machine and the link
+//   ends. The machine decides whether STARTTLS is required (its config): the link only
+//   carries out the handshake it asks for.
 // - hooks.on_end(detail) runs exactly once when the link ends by itself: connect or TLS
-//   failed, the connection broke, or the machine closed (after its last bytes were
-//   written). close() ends it without on_end; afterwards no hook runs again.
+//   (implicit or STARTTLS) failed, the connection broke, or the machine closed (after its
+//   last bytes were written). close() ends it without on_end; afterwards no hook runs again.
 // - The owner may call machine() and then pump() after giving the machine an input of its
 //   own (submit, quit); hooks may close the link or drop the owner's reference to it: the
 //   link keeps itself alive until its callback returns.
@@ -21,13 +29,21 @@
 #include <optional>
 #include <string>
 #include <utility>
+#include <variant>
 
 #include "runtime/io.hpp"
 
 namespace tern::runtime::directory {
 
-template <class Machine>
-class RemoteLink : public std::enable_shared_from_this<RemoteLink<Machine>> {
+enum class LinkTlsMode { plain, implicit, starttls };
+
+struct LinkTls {
+  LinkTlsMode mode = LinkTlsMode::plain;
+  TlsClientOptions client;  // for implicit and starttls
+};
+
+template <class Machine, class StartTlsEvent>
+class RemoteLink : public std::enable_shared_from_this<RemoteLink<Machine, StartTlsEvent>> {
  public:
   using Event = typename decltype(std::declval<Machine&>().poll_event())::value_type;
   struct Hooks {
@@ -42,7 +58,7 @@ class RemoteLink : public std::enable_shared_from_this<RemoteLink<Machine>> {
   RemoteLink(const RemoteLink&) = delete;
   RemoteLink& operator=(const RemoteLink&) = delete;
 
-  void start(const Endpoint& to, Duration timeout, std::optional<TlsClientOptions> tls) {
+  void start(const Endpoint& to, Duration timeout, LinkTls tls) {
     tls_ = std::move(tls);
     std::weak_ptr<RemoteLink> weak = this->shared_from_this();
     io_.connect(to, timeout, [weak, io = &io_](IoResult<ConnId> conn, ConnectionFacts) {
@@ -73,7 +89,14 @@ class RemoteLink : public std::enable_shared_from_this<RemoteLink<Machine>> {
         inbox_.erase(0, used);
       }
       while (auto event = machine_->poll_event()) {
-        hooks_.on_event(*event);
+        if (std::holds_alternative<StartTlsEvent>(*event)) {
+          if (tls_.mode != LinkTlsMode::starttls) {
+            return end("the client machine asked for STARTTLS, which was not configured");
+          }
+          starttls_wanted_ = true;
+        } else {
+          hooks_.on_event(*event);
+        }
         if (closed_) return;
         again_ = true;
       }
@@ -82,6 +105,7 @@ class RemoteLink : public std::enable_shared_from_this<RemoteLink<Machine>> {
     flush();
     arm_read();
     arm_timer();
+    maybe_start_tls();
     maybe_end();
   }
 
@@ -97,9 +121,9 @@ class RemoteLink : public std::enable_shared_from_this<RemoteLink<Machine>> {
   void on_connected(IoResult<ConnId> conn) {
     if (!conn) return end("connect to the remote directory failed: " + conn.error().detail);
     conn_ = *conn;
-    if (!tls_) return begin();
+    if (tls_.mode != LinkTlsMode::implicit) return begin();
     std::weak_ptr<RemoteLink> weak = this->shared_from_this();
-    io_.start_tls_client(*conn_, *tls_, [weak](IoResult<TlsFacts> facts) {
+    io_.start_tls_client(*conn_, tls_.client, [weak](IoResult<TlsFacts> facts) {
       auto self = weak.lock();
       if (!self || self->closed_) return;
       if (!facts) return self->end("TLS with the remote directory failed: " + facts.error().detail);
@@ -112,8 +136,31 @@ class RemoteLink : public std::enable_shared_from_this<RemoteLink<Machine>> {
     pump();
   }
 
+  // The Io refuses a handshake while a read or write is in flight: wait for them. The
+  // machine reads nothing while it awaits TLS, so a read in flight is one armed before.
+  void maybe_start_tls() {
+    if (!starttls_wanted_ || closed_ || reading_ || writing_ || broken_) return;
+    starttls_wanted_ = false;
+    handshaking_ = true;
+    inbox_.clear();  // plaintext after the server's go-ahead is never trusted
+    std::weak_ptr<RemoteLink> weak = this->shared_from_this();
+    io_.start_tls_client(*conn_, tls_.client, [weak](IoResult<TlsFacts> facts) {
+      auto self = weak.lock();
+      if (!self || self->closed_) return;
+      self->handshaking_ = false;
+      if (!facts) {
+        return self->end("STARTTLS with the remote directory failed: TLS handshake: " +
+                         facts.error().detail);
+      }
+      if (self->machine_->on_tls_established(self->io_.now())) {
+        return self->end("the client machine refused the TLS handshake it asked for");
+      }
+      self->pump();
+    });
+  }
+
   void flush() {
-    if (writing_ || closed_) return;
+    if (writing_ || closed_ || handshaking_) return;  // nothing in clear mid-handshake
     auto pending = machine_->pending_output();
     if (pending.empty()) return;
     outbuf_.assign(pending.data(), pending.size());  // the Io reads it until the callback
@@ -133,7 +180,7 @@ class RemoteLink : public std::enable_shared_from_this<RemoteLink<Machine>> {
   }
 
   void arm_read() {
-    if (reading_ || closed_ || broken_ || !machine_->wants_read()) return;
+    if (reading_ || closed_ || broken_ || handshaking_ || !machine_->wants_read()) return;
     reading_ = true;
     std::weak_ptr<RemoteLink> weak = this->shared_from_this();
     io_.read(*conn_, [weak](IoResult<std::span<const char>> data) {
@@ -175,7 +222,9 @@ class RemoteLink : public std::enable_shared_from_this<RemoteLink<Machine>> {
   void maybe_end() {
     if (closed_) return;
     if (broken_) return end(*broken_);
-    if (machine_->is_closed() && !writing_ && machine_->pending_output().empty()) {
+    // A machine that closed mid-handshake (its own deadline) has nothing more to say.
+    const bool drained = handshaking_ || machine_->pending_output().empty();
+    if (machine_->is_closed() && !writing_ && drained) {
       end("the session ended");
     }
   }
@@ -189,7 +238,7 @@ class RemoteLink : public std::enable_shared_from_this<RemoteLink<Machine>> {
 
   Io& io_;
   Hooks hooks_;
-  std::optional<TlsClientOptions> tls_;
+  LinkTls tls_;
   std::optional<ConnId> conn_;
   std::unique_ptr<Machine> machine_;
   std::string inbox_;
@@ -201,6 +250,8 @@ class RemoteLink : public std::enable_shared_from_this<RemoteLink<Machine>> {
   bool writing_ = false;
   bool pumping_ = false;
   bool again_ = false;
+  bool starttls_wanted_ = false;  // the machine's StartTlsEvent, handshake not begun yet
+  bool handshaking_ = false;      // start_tls_client in flight
   bool closed_ = false;
 };
 
