@@ -370,7 +370,8 @@ void InboundSession::handle(smtp::ServerEvent event) {
         } else if constexpr (std::is_same_v<E, smtp::ResetEvent>) {
           reset_transaction();
         } else if constexpr (std::is_same_v<E, smtp::RepliedEvent>) {
-          log(LogLevel::debug, e.verb + " -> " + reply_text(e.reply));
+          log(LogLevel::info, (e.verb.empty() ? std::string("greeting") : e.verb) + " -> " +
+                                  reply_text(e.reply));
         } else if constexpr (std::is_same_v<E, smtp::ClosedEvent>) {
           log(LogLevel::debug, "session closed");
         }
@@ -390,7 +391,6 @@ void InboundSession::decide(smtp::Ticket ticket, smtp::ServerDecision decision) 
 
 void InboundSession::reject(smtp::Ticket ticket, int code, std::string text) {
   auto reply = make_reply(code, std::move(text));
-  log(LogLevel::info, "refused: " + reply_text(reply));
   decide(ticket, smtp::Reject{std::move(reply)});
 }
 

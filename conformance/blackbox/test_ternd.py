@@ -100,13 +100,15 @@ class TerndCase(unittest.TestCase):
     def setUpClass(cls):
         cls.ternd = Ternd(cls.listeners, extra=blackhole() + cls.extra, cert=CERT,
                           auth_require_on=cls.auth_require_on)
+        cls.addClassCleanup(cls.stop_ternd)
         cls.ternd.start()
 
     @classmethod
-    def tearDownClass(cls):
+    def stop_ternd(cls):
         code = cls.ternd.stop()
         if code != 0:
-            print(cls.ternd.log_text()[-4000:], file=sys.stderr)
+            print("ternd exited with %s; log:\n%s" % (code, cls.ternd.log_text()[-4000:]),
+                  file=sys.stderr)
         cls.ternd.cleanup()
 
     def setUp(self):
@@ -192,6 +194,25 @@ class SendTests(TerndCase):
         self.assertEqual(250, code)
         self.assertRegex(text, r"^2\.0\.0 Ok: queued as [0-9A-F]+$")
         self.assert_delivered("demo", msg, "sender@remote.example", "demo@localhost", "SMTP")
+
+    def test_null_sender_and_pipelining_after_end_of_data(self):
+        one, two = crlf("Subject: one\n\none\n"), crlf("Subject: two\n\ntwo\n")
+        c = self.connect("smtp")
+        c.send(b"MAIL FROM:<>\r\nRCPT TO:<demo@localhost>\r\nRCPT TO:<nobody@localhost>\r\nDATA\r\n")
+        self.assertEqual([(250, "2.1.0 Sender OK"), (250, "2.1.5 Recipient OK"),
+                          (550, "5.1.1 Mailbox does not exist")],
+                         [c.reply_line(), c.reply_line(), c.reply_line()])
+        self.assertEqual(354, c.reply_line()[0])
+        # The end of one message and the next transaction in one packet (RFC 2920).
+        c.send(one + b".\r\nMAIL FROM:<sender@remote.example>\r\nRCPT TO:<alice@example.test>\r\nDATA\r\n")
+        self.assertRegex(c.reply_line()[1], r"^2\.0\.0 Ok: queued as [0-9A-F]+$")
+        self.assertEqual((250, "2.1.0 Sender OK"), c.reply_line())
+        self.assertEqual((250, "2.1.5 Recipient OK"), c.reply_line())
+        self.assertEqual(354, c.reply_line()[0])
+        c.send(two + b".\r\n")
+        self.assertEqual(250, c.reply_line()[0])
+        self.assert_delivered("demo", one, "", "demo@localhost", "ESMTP")
+        self.assert_delivered("alice", two, "sender@remote.example", "alice@example.test", "ESMTP")
 
     def test_starttls_smtplib(self):
         msg = self.body("starttls smtplib")
@@ -475,6 +496,20 @@ class SmugglingTests(TerndCase):
     def test_cr_dot_cr(self):
         self.check_sequence(b"\r.\r", "CR")
 
+    def test_bdat_carries_the_sequences_as_one_message(self):
+        # BDAT counts octets: nothing inside a chunk can end it, and bare LF is data.
+        msg = (b"Subject: bdat\r\n\nbody\n.\n" + self.SMUGGLED + b"\r\n.\r\n" + self.SMUGGLED +
+               b"\r.\rlast")
+        c = self.connect("smtp")
+        self.assertEqual((250, "2.1.0 Sender OK"), c.cmd("MAIL FROM:<sender@remote.example>"))
+        self.assertEqual((250, "2.1.5 Recipient OK"), c.cmd("RCPT TO:<demo@localhost>"))
+        c.send(b"BDAT %d LAST\r\n" % len(msg) + msg)
+        self.assertRegex(c.reply_line()[1], r"^2\.0\.0 Ok: queued as [0-9A-F]+$")
+        self.assertFalse(c.has_pending(0.3), "more replies: %r" % c.buf)
+        self.assertEqual((503, "5.5.1 Need MAIL before RCPT"), c.cmd("RCPT TO:<alice@example.test>"))
+        self.assert_delivered("demo", msg, "sender@remote.example", "demo@localhost", "ESMTP")
+        self.assertEqual([], self.ternd.messages("alice"))
+
     def test_session_usable_after_refusal(self):
         c = self.connect("smtp")
         c.cmd("MAIL FROM:<sender@remote.example>")
@@ -607,13 +642,97 @@ class SizeLimitTests(TerndCase):
         self.assertEqual(1, len(self.ternd.wait_messages("demo", 1)))
 
 
+class LimitTests(TerndCase):
+    listeners = {"smtp": {}, "submission": {}}
+    auth_require_on = ("submission",)
+    extra = ('\n[server.timeout]\ncommand = "1s"\n'
+             '\n[session.rcpt]\nmax-recipients = 3\n')
+
+    @classmethod
+    def setUpClass(cls):
+        cls.ternd = Ternd(cls.listeners, extra=blackhole() + cls.extra, cert=CERT,
+                          auth_require_on=cls.auth_require_on)
+        cls.addClassCleanup(cls.stop_ternd)
+        cls.ternd.write_config(cls.ternd.render().replace(
+            "[server]\n", "[server]\nmax-connections-per-ip = 3\n", 1))
+        cls.ternd.start()
+
+    def test_max_recipients_n_and_n_plus_1(self):
+        c = self.connect("smtp")
+        c.cmd("MAIL FROM:<sender@remote.example>")
+        for rcpt in ("demo@localhost", "alice@example.test", "bob@example.test"):
+            self.assertEqual((250, "2.1.5 Recipient OK"), c.cmd("RCPT TO:<%s>" % rcpt))
+        self.assertEqual((452, "4.5.3 Too many recipients"), c.cmd("RCPT TO:<demo@example.test>"))
+
+    def test_auth_failures_close_after_three(self):
+        c = self.connect_tls("submission")
+        for _ in range(3):
+            self.assertEqual((535, "5.7.8 Authentication credentials invalid"),
+                             c.cmd("AUTH PLAIN " + plain_b64("demo", "x")))
+        self.assertEqual((421, "4.7.0 mx.example.test Too many authentication failures, "
+                               "closing connection"),
+                         c.cmd("AUTH PLAIN " + plain_b64("demo", "x")))
+        with self.assertRaises((EOFError, OSError)):
+            c.cmd("NOOP")
+
+    def test_connections_per_ip_n_and_n_plus_1(self):
+        clients = [Client(self.ternd.port("smtp")) for _ in range(4)]
+        for c in clients:
+            self.addCleanup(c.close)
+        replies = [c.reply_line() for c in clients]
+        self.assertEqual([(220, "mx.example.test ESMTP Tern")] * 3, replies[:3])
+        self.assertEqual((421, "4.7.0 Too many connections, try again later"), replies[3])
+
+    def test_idle_timeout_421(self):
+        c = self.connect("smtp")
+        time.sleep(1.3)
+        self.assertTrue(c.has_pending(1.0))
+        self.assertEqual((421, "4.4.2 mx.example.test Timeout exceeded, closing connection"),
+                         c.reply_line())
+
+
+class SpoolRecoveryTests(unittest.TestCase):
+    def test_queued_message_survives_restart(self):
+        # A relayed message waits for the unreachable (closed, local) next hop in the spool.
+        t = Ternd({"submission": {}}, cert=CERT, extra=blackhole(),
+                  auth_require_on=("submission",))
+        self.addCleanup(t.cleanup)
+        t.start()
+        c = Client(t.port("submission"))
+        self.addCleanup(c.close)
+        c.reply()
+        c.ehlo()
+        c.cmd("STARTTLS")
+        c.starttls()
+        c.ehlo()
+        self.assertEqual(235, c.cmd("AUTH PLAIN " + plain_b64("demo", DEMO_PASSWORD))[0])
+        self.assertEqual(250, c.cmd("MAIL FROM:<demo@localhost>")[0])
+        self.assertEqual(250, c.cmd("RCPT TO:<far@remote.example>")[0])
+        self.assertEqual(354, c.cmd("DATA")[0])
+        c.send(b"Subject: far\r\n\r\nfar\r\n.\r\n")
+        code, text = c.reply_line()
+        self.assertEqual(250, code)
+        queue_id = text.rsplit(" ", 1)[1]
+        c.close()
+        self.assertEqual(0, t.stop())
+        self.assertIn("queue: recovered 0 messages", t.log_text())
+        t.start()
+        deadline = time.monotonic() + 5
+        while "queue: recovered 1 messages" not in t.log_text() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.assertIn("queue: recovered 1 messages", t.log_text())
+        self.assertIn(queue_id, t.log_text())
+        self.assertEqual(0, t.stop())
+
+
 # ---- signals -----------------------------------------------------------------------------
 
 class SignalTests(unittest.TestCase):
     def setUp(self):
-        self.ternd = Ternd({"smtp": {}}, cert=CERT, extra=blackhole() + "\n[server.timeout]\nshutdown = \"2s\"\n")
-        self.ternd.start()
+        self.ternd = Ternd({"smtp": {}}, cert=CERT,
+                           extra=blackhole() + "\n[server.timeout]\nshutdown = \"2s\"\n")
         self.addCleanup(self.ternd.cleanup)
+        self.ternd.start()
 
     def send_one(self, subject):
         msg = crlf("Subject: %s\n\nbody\n" % subject)
@@ -674,6 +793,30 @@ class SignalTests(unittest.TestCase):
         self.assertLess(time.monotonic() - started, 5.0)
         self.assertIn("ternd stopped", self.ternd.log_text())
 
+    @unittest.expectedFailure
+    def test_sigterm_lets_a_message_in_flight_finish(self):
+        # BUG: server.timeout.shutdown ("how long SIGTERM waits for sessions in flight") is
+        # ignored for a session inside DATA/BDAT: ServerSession::shutdown() closes at once
+        # with 421 4.3.2 in the middle of the message (contrary to its own contract "421 at
+        # the next point where a reply may be sent"), and ternd exits ~1 ms after SIGTERM.
+        c = Client(self.ternd.port("smtp"))
+        self.addCleanup(c.close)
+        c.reply()
+        c.ehlo()
+        self.assertEqual(250, c.cmd("MAIL FROM:<sender@remote.example>")[0])
+        self.assertEqual(250, c.cmd("RCPT TO:<demo@localhost>")[0])
+        self.assertEqual(354, c.cmd("DATA")[0])
+        c.send(b"Subject: in flight\r\n\r\npart one\r\n")
+        time.sleep(0.2)
+        self.ternd.proc.send_signal(signal.SIGTERM)
+        time.sleep(0.5)
+        self.assertIsNone(self.ternd.proc.poll(), "ternd exited inside the 2 s grace")
+        self.assertFalse(c.has_pending(0.1), "reply in the middle of DATA: %r" % c.buf)
+        c.send(b"part two\r\n.\r\n")
+        code, text = c.reply_line()
+        self.assertIn(code, (250, 421), text)
+        self.assertEqual(0, self.ternd.proc.wait(10))
+
     def test_sigterm_exits_0(self):
         self.send_one("x")
         self.assertEqual(1, len(self.ternd.wait_messages("demo", 1)))
@@ -708,32 +851,43 @@ TEMP_454 = (454, "4.7.0 Temporary authentication failure")
 
 
 class SmtpDirectoryTests(unittest.TestCase):
-    """ternd B authenticates its submission clients against ternd A (directory type smtp).
+    """ternd B checks AUTH and local recipients against ternd A (directory type smtp).
 
     The smtp directory never does STARTTLS, and ternd offers AUTH only under TLS
-    (ServerConfig::auth_requires_tls is always true), so A listens with implicit TLS and B
-    accepts its self-signed certificate."""
+    (ServerConfig::auth_requires_tls is always true in InboundSession::machine_config), so
+    A listens with implicit TLS and B accepts its self-signed certificate. A does not
+    require AUTH before MAIL, so that B's recipient probes (MAIL FROM:<> RCPT TO) work."""
 
     @classmethod
     def setUpClass(cls):
         cls.upstream = Ternd({"smtps": {"implicit": True}}, cert=CERT, extra=blackhole(),
-                             auth_require_on=("smtps",)).start()
+                             auth_require_on=())
+        cls.addClassCleanup(cls.upstream.cleanup)
+        cls.upstream.start()
         directory = ('[directory.upstream]\ntype = "smtp"\naddress = "127.0.0.1"\nport = %d\n'
                      'tls.implicit = true\ntls.allow-invalid-certs = true\n'
                      'lookup.domains = ["example.test"]\n' % cls.upstream.port("smtps"))
-        cls.ternd = Ternd({"submission": {}}, cert=CERT, auth_require_on=("submission",),
-                          directory=directory, extra=blackhole())
+        cls.ternd = Ternd({"submission": {}, "smtp": {}}, cert=CERT,
+                          auth_require_on=("submission",), directory=directory, extra=blackhole())
+        cls.addClassCleanup(cls.ternd.cleanup)
+        # A plain name: the form "'upstream'" is refused ("directory ''upstream'' is not
+        # defined (did you mean 'upstream'?)").
         cls.ternd.write_config(cls.ternd.render().replace(
             "[session.auth]", "[session.auth]\ndirectory = \"upstream\""))
         cls.ternd.start()
 
-    @classmethod
-    def tearDownClass(cls):
-        cls.ternd.cleanup()
-        cls.upstream.cleanup()
-
     def auth(self, user, password, mechanism="PLAIN"):
         return submission_auth(self.ternd.port("submission"), user, password, mechanism)
+
+    def rcpt(self, address):
+        c = Client(self.ternd.port("smtp"))
+        try:
+            c.reply()
+            c.ehlo()
+            self.assertEqual((250, "2.1.0 Sender OK"), c.cmd("MAIL FROM:<sender@remote.example>"))
+            return c.cmd("RCPT TO:<%s>" % address)
+        finally:
+            c.close()
 
     def test_1_right_password_235(self):
         self.assertEqual(OK_235, self.auth("demo", DEMO_PASSWORD))
@@ -743,14 +897,26 @@ class SmtpDirectoryTests(unittest.TestCase):
         self.assertEqual(BAD_535, self.auth("demo", "wrong"))
         self.assertEqual(BAD_535, self.auth("nosuchuser", "x", "LOGIN"))
 
+    def test_2_recipients_checked_upstream(self):
+        self.assertEqual((250, "2.1.5 Recipient OK"), self.rcpt("demo@example.test"))
+        self.assertEqual((550, "5.1.1 Mailbox does not exist"), self.rcpt("nobody@example.test"))
+        self.assertEqual((550, "5.7.1 Relay access denied"), self.rcpt("user@remote.example"))
+
     def test_3_upstream_stopped_454(self):
         self.assertEqual(0, self.upstream.stop())
         # Credentials never checked before: the directory is unreachable, a temporary failure.
         self.assertEqual(TEMP_454, self.auth("bob", "bob-pw"))
         self.assertEqual(TEMP_454, self.auth("bob", "bob-pw", "LOGIN"))
+        self.assertEqual((451, "4.4.3 Directory unavailable, try again later"),
+                         self.rcpt("bob@example.test"))
         # Credentials verified in test_1 are answered from the positive cache (60 min,
         # runtime/directory/remote_directory.hpp).
         self.assertEqual(OK_235, self.auth("demo", DEMO_PASSWORD))
+
+    def test_4_upstream_back_235(self):
+        self.upstream.start()
+        self.assertEqual(OK_235, self.auth("bob", "bob-pw"))
+        self.assertEqual((250, "2.1.5 Recipient OK"), self.rcpt("bob@example.test"))
 
 
 def sha512_crypt(password):
@@ -766,19 +932,17 @@ class ImapDirectoryTests(unittest.TestCase):
     def setUpClass(cls):
         cls.dovecot = Dovecot({"carol@example.org": "{PLAIN}carol-pw",
                                "dave@example.org": sha512_crypt("dave-pw"),
-                               "erin@example.org": "{PLAIN}erin-pw"}).start()
+                               "erin@example.org": "{PLAIN}erin-pw"})
+        cls.addClassCleanup(cls.dovecot.cleanup)
+        cls.dovecot.start()
         directory = ('[directory.imap]\ntype = "imap"\naddress = "127.0.0.1"\nport = %d\n'
                      'tls.implicit = false\nlookup.domains = ["example.org"]\n' % cls.dovecot.port)
         cls.ternd = Ternd({"submission": {}}, cert=CERT, auth_require_on=("submission",),
                           directory=directory, extra=blackhole())
+        cls.addClassCleanup(cls.ternd.cleanup)
         cls.ternd.write_config(cls.ternd.render().replace(
-            "[session.auth]", "[session.auth]\ndirectory = \"imap\""))
+            "[session.auth]", "[session.auth]\ndirectory = \"imap\""))  # see SmtpDirectoryTests
         cls.ternd.start()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.ternd.cleanup()
-        cls.dovecot.cleanup()
 
     def auth(self, user, password, mechanism="PLAIN"):
         return submission_auth(self.ternd.port("submission"), user, password, mechanism)
@@ -794,6 +958,10 @@ class ImapDirectoryTests(unittest.TestCase):
     def test_3_dovecot_stopped_454(self):
         self.dovecot.stop()
         self.assertEqual(TEMP_454, self.auth("erin@example.org", "erin-pw"))
+
+    def test_4_dovecot_back_235(self):
+        self.dovecot.start()
+        self.assertEqual(OK_235, self.auth("erin@example.org", "erin-pw", "LOGIN"))
 
 
 if __name__ == "__main__":

@@ -680,7 +680,11 @@ def main():
                            rng.choice(["data", "data", "dot", "bdat"]))))
     rng.shuffle(work)
     total_ops = len(work)
-    thresholds = sorted(int(total_ops * rng.uniform(0.05, 0.92)) for _ in range(args.kills))
+    # All kills but the last land during the load; the last one while the backlog drains
+    # (when most local deliveries happen), so both halves of the queue get crashed.
+    load_kills = max(args.kills - 1, 0) if args.kills > 1 else args.kills
+    drain_kill = args.kills - load_kills
+    thresholds = sorted(int(total_ops * rng.uniform(0.05, 0.92)) for _ in range(load_kills))
     shared = Shared(total_ops)
     kill_log = []
     failures = []
@@ -702,10 +706,15 @@ def main():
             t.join()
         killer.join()               # every threshold is reached once the load is done
         load_done = time.monotonic()
-        if not shared.stop.is_set() and daemon.kills < args.kills:
-            shared.fail("only %d of %d kills happened" % (daemon.kills, args.kills))
+        if not shared.stop.is_set() and daemon.kills < load_kills:
+            shared.fail("only %d of %d kills happened" % (daemon.kills, load_kills))
         failures.extend(shared.errors)
         if not shared.errors:
+            for _ in range(drain_kill):
+                time.sleep(rng.uniform(0.05, 0.6))
+                daemon.kill9()
+                kill_log.append("drain+%.2fs" % (time.monotonic() - load_done))
+                daemon.start()
             daemon.check_alive()
             msg_dir = os.path.join(workdir, "spool", "msg")
             deadline = time.monotonic() + DRAIN_TIMEOUT

@@ -27,8 +27,8 @@ bool ImapDirectory::try_start(const JobPtr& job) {
   const std::uint64_t link_id = next_id_++;
   imap::ClientConfig config;
   config.tls_active = settings_.tls_implicit;
-  config.starttls = imap::TlsPolicy::never;
-  config.plaintext_without_tls = !settings_.tls_implicit;
+  config.starttls = starttls_required() ? imap::TlsPolicy::required : imap::TlsPolicy::never;
+  config.plaintext_without_tls = clear_credentials_allowed();
   config.greeting_timeout = settings_.timeout;
   config.command_timeout = settings_.timeout;
   imap::AuthRequest request;
@@ -51,7 +51,7 @@ bool ImapDirectory::try_start(const JobPtr& job) {
   auto link = std::make_shared<Link>(io_, std::move(hooks));
   links_.emplace(link_id, link);
   job->abort = [this, link_id] { drop(link_id); };
-  link->start(*endpoint_, settings_.timeout, tls_options());
+  link->start(*endpoint_, settings_.timeout, link_tls());
   return true;
 }
 

@@ -2,14 +2,16 @@
 // logging in to a remote IMAP server; recipients by the lookup domains alone.
 //
 // Contract (beyond remote_directory.hpp):
-// - authenticate(user, password): one connection per check (implicit TLS when configured,
-//   certificates verified unless allow_invalid_certs; otherwise plain, without STARTTLS, so
-//   plaintext LOGIN is allowed there: the operator chose a clear channel). The client
-//   machine uses AUTHENTICATE PLAIN when offered, else LOGIN, then LOGOUT; a connection that
-//   logged in is a user's session and is never reused. accepted → authenticated (principal:
-//   the login; addresses: the login when it is an address), rejected (a NO for the
-//   credentials) → rejected, anything else (NO [UNAVAILABLE], BYE, garbage, timeout,
-//   refused, TLS failure) → unavailable.
+// - authenticate(user, password): one connection per check, secured as
+//   remote_directory.hpp says: implicit TLS, else STARTTLS required (TlsPolicy::required:
+//   CAPABILITY, STARTTLS, the handshake, capabilities again), else, only with starttls =
+//   false, plain text, where plaintext AUTHENTICATE PLAIN and LOGIN are allowed (the
+//   operator chose a clear channel). The client machine uses AUTHENTICATE PLAIN when
+//   offered, else LOGIN, then LOGOUT; a connection that logged in is a user's session and
+//   is never reused. accepted → authenticated (principal: the login; addresses: the login
+//   when it is an address), rejected (a NO for the credentials) → rejected, anything else
+//   (NO [UNAVAILABLE], BYE, garbage, timeout, refused, STARTTLS not offered or refused,
+//   TLS failure) → unavailable.
 // - check_recipient(address): IMAP cannot tell whether a mailbox exists without its
 //   password, so an address at a lookup domain is `local` (principal: the address,
 //   lowercased) and anything else `unknown`, answered without a connection. The store that
@@ -34,7 +36,7 @@ class ImapDirectory final : public RemoteDirectory {
                        std::function<void(RecipientOutcome)> on_done) override;
 
  private:
-  using Link = RemoteLink<protocol::imap::ClientSession>;
+  using Link = RemoteLink<protocol::imap::ClientSession, protocol::imap::StartTlsEvent>;
 
   bool try_start(const JobPtr& job) override;
   void on_event(std::uint64_t link_id, const JobPtr& job, protocol::imap::ClientEvent& event);

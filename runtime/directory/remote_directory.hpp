@@ -8,11 +8,11 @@
 //   host names need DNS, which the Io does not offer yet; with anything else every request
 //   that needs the server answers `unavailable` and last_failure() says why.
 // - Transport security, by tls_implicit and starttls: tls_implicit → TLS right after
-//   connect; otherwise starttls (the default) → the client machine must upgrade with
-//   STARTTLS before it sends anything else than the greeting exchange (EHLO/LHLO or
-//   CAPABILITY), and a server that does not offer it, refuses it, or fails the handshake
-//   makes the request `unavailable`; both false → plain text, credentials in clear (the
-//   operator's explicit choice, only then). TLS certificates (implicit or STARTTLS) are
+//   connect; otherwise starttls (the default) → the client machine upgrades with STARTTLS
+//   right after EHLO/LHLO or CAPABILITY, before any credentials or probe, and a server that
+//   does not offer it, refuses it, or fails the handshake makes the request `unavailable`;
+//   both false → plain text, credentials in clear (the operator's explicit choice, and the
+//   only case where they cross unencrypted). TLS certificates (implicit or STARTTLS) are
 //   verified against `address` unless allow_invalid_certs.
 // - Every answer is posted through the Io (never given inside the call), exactly once,
 //   unless the directory is destroyed first. A server that is down, refuses the

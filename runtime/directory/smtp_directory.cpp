@@ -91,9 +91,10 @@ SmtpDirectory::ConnPtr SmtpDirectory::open_connection(const JobPtr& job, bool au
   smtp::ClientConfig config;
   config.mode = mode_ == SmtpDirectoryMode::lmtp ? smtp::ClientMode::lmtp : smtp::ClientMode::smtp;
   config.helo_name = settings_.helo_name;
-  config.starttls = smtp::StartTlsPolicy::disable;
+  config.starttls =
+      starttls_required() ? smtp::StartTlsPolicy::require : smtp::StartTlsPolicy::disable;
   config.tls_active = settings_.tls_implicit;
-  config.auth_requires_tls = settings_.tls_implicit;
+  config.auth_requires_tls = !clear_credentials_allowed();
   config.greeting_timeout = settings_.timeout;
   config.command_timeout = settings_.timeout;
   if (auth) {
@@ -120,7 +121,7 @@ SmtpDirectory::ConnPtr SmtpDirectory::open_connection(const JobPtr& job, bool au
     drop(id);
     dispatch();
   };
-  conn->link->start(*endpoint_, settings_.timeout, tls_options());
+  conn->link->start(*endpoint_, settings_.timeout, link_tls());
   return conn;
 }
 

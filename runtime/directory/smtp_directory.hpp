@@ -3,13 +3,15 @@
 // remote SMTP or LMTP server.
 //
 // Contract (beyond remote_directory.hpp):
-// - authenticate(user, password): one connection per check, closed with QUIT afterwards
-//   (implicit TLS when configured, certificates verified unless allow_invalid_certs;
-//   otherwise plain, without STARTTLS, and AUTH is then sent in the clear: the operator
-//   chose that channel). AUTH PLAIN, else LOGIN, whichever the server offers. 235 →
-//   authenticated (principal: the login; addresses: the login when it is an address);
-//   535 → rejected; anything else (no AUTH offered, 454, 4xx/5xx greeting, garbage,
-//   timeout, refused, TLS failure) → unavailable.
+// - Every connection (AUTH and probes alike) is secured as remote_directory.hpp says:
+//   implicit TLS, else STARTTLS required (StartTlsPolicy::require: EHLO/LHLO, STARTTLS,
+//   the handshake, EHLO/LHLO again), else, only with starttls = false, plain text.
+// - authenticate(user, password): one connection per check, closed with QUIT afterwards.
+//   AUTH is never sent in clear unless tls_implicit and starttls are both false. AUTH
+//   PLAIN, else LOGIN, whichever the server offers. 235 → authenticated (principal: the
+//   login; addresses: the login when it is an address); 535 → rejected; anything else (no
+//   AUTH offered, 454, 4xx/5xx greeting, garbage, timeout, refused, STARTTLS not offered
+//   or refused, TLS failure) → unavailable.
 // - check_recipient(address): an address outside the lookup domains, or that is not a valid
 //   SMTP path, is `unknown` without asking. Otherwise the client machine's probe mode sends
 //   MAIL FROM:<> and RCPT TO:<address> on a pooled connection that takes up to limits_rcpt
@@ -43,7 +45,7 @@ class SmtpDirectory final : public RemoteDirectory {
   [[nodiscard]] std::size_t idle_connections() const;  // for tests
 
  private:
-  using Link = RemoteLink<protocol::smtp::ClientSession>;
+  using Link = RemoteLink<protocol::smtp::ClientSession, protocol::smtp::ClientStartTlsEvent>;
   struct Conn {
     std::uint64_t id = 0;
     std::shared_ptr<Link> link;

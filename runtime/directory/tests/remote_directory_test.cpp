@@ -1,6 +1,7 @@
 // The remote directories against a simulated network, with the far end played by our own
 // server machines (protocol/imap and protocol/smtp ServerSession), so every conversation
-// is a real one; plus the memory directory's async adapter.
+// is a real one (STARTTLS included: the sim's handshake stands for TLS); plus the memory
+// directory's async adapter.
 #include <memory>
 #include <optional>
 #include <string>
@@ -81,9 +82,20 @@ class Peer {
   }
   void stall() { stalled_ = true; }  // reads on, never answers again
   std::string received;              // every byte the engine sent
+  std::size_t received_before_tls = std::string::npos;  // received.size() at STARTTLS
 
  protected:
   virtual void on_event(typename Machine::Event& event) = 0;
+  // The machine queued its go-ahead to STARTTLS: that goes out in clear, then the sim's
+  // handshake; the machine starts over as its contract says once TLS is up.
+  void begin_tls() {
+    auto out = machine_->pending_output();
+    sim_.peer_send(id_, std::string_view(out.data(), out.size()));
+    machine_->consume_output(out.size());
+    received_before_tls = received.size();
+    sim_.peer_start_tls(id_);
+    EXPECT_FALSE(machine_->on_tls_established(sim_.now()));
+  }
   SimIo& sim_;
   PeerId id_;
   std::unique_ptr<Machine> machine_;
@@ -113,13 +125,16 @@ class ImapPeer final : public Peer<ImapServerMachine> {
 
  private:
   void on_event(imap::ServerEvent& event) override {
+    if (std::holds_alternative<imap::StartTlsEvent>(event)) return begin_tls();
     const auto* verify = std::get_if<imap::VerifyEvent>(&event);
     if (verify == nullptr) return;
     const auto* pw = std::get_if<sasl::PasswordCredentials>(&verify->credentials);
-    imap::ServerDecision decision =
-        imap::Verified{pw && accounts_.matches(pw->authcid, pw->password)};
-    if (unavailable_) decision = imap::Unavailable{};
-    (void)machine_->decide(verify->ticket, decision, sim_.now());
+    const bool ok = pw && accounts_.matches(pw->authcid, pw->password);
+    // Built once (no reassignment): g++ 12 -O1 warns maybe-uninitialized otherwise.
+    (void)machine_->decide(verify->ticket,
+                           unavailable_ ? imap::ServerDecision{imap::Unavailable{}}
+                                        : imap::ServerDecision{imap::Verified{ok}},
+                           sim_.now());
   }
   const Accounts& accounts_;
   bool unavailable_;
@@ -141,6 +156,7 @@ class SmtpPeer final : public Peer<SmtpServerMachine> {
 
  private:
   void on_event(smtp::ServerEvent& event) override {
+    if (std::holds_alternative<smtp::StartTlsEvent>(event)) return begin_tls();
     smtp::ServerDecision decision = smtp::Accept{};
     std::optional<smtp::Ticket> ticket;
     if (const auto* auth = std::get_if<smtp::AuthEvent>(&event)) {
@@ -173,6 +189,8 @@ class SmtpPeer final : public Peer<SmtpServerMachine> {
 
 // How the far end answers a new connection.
 enum class Server { normal, refused, stalls, garbage, unavailable, closes };
+// What the directory's settings ask for.
+enum class Tls { plain, implicit, starttls };
 
 struct World {
   explicit World(std::uint64_t seed = 1) : sim(seed) {}
@@ -181,7 +199,9 @@ struct World {
     serve(how, tls, [this, tls](PeerId id) {
       imap::ServerConfig config;
       config.tls_active = tls;
-      config.plaintext_without_tls = true;
+      config.tls_available = offer_starttls;
+      config.plaintext_without_tls = !auth_needs_tls;
+      config.auth_mechanisms = imap_mechanisms;
       auto peer =
           std::make_shared<ImapPeer>(sim, id, config, accounts, how_ == Server::unavailable);
       imap_peers.push_back(peer);
@@ -193,7 +213,8 @@ struct World {
       smtp::ServerConfig config;
       config.mode = lmtp ? smtp::ServerMode::lmtp : smtp::ServerMode::smtp;
       config.tls_active = tls;
-      config.auth_requires_tls = false;
+      config.tls_available = offer_starttls;
+      config.auth_requires_tls = auth_needs_tls;
       if (behaviour.auth_offered) config.auth_mechanisms = {"PLAIN", "LOGIN"};
       auto peer = std::make_shared<SmtpPeer>(sim, id, config, accounts, behaviour);
       smtp_peers.push_back(peer);
@@ -208,6 +229,7 @@ struct World {
       ++connections;
       peer_ids.push_back(id);
       if (tls) sim.peer_start_tls(id);
+      if (fail_tls) sim.peer_fail_tls(id);
       if (how == Server::stalls) return;
       if (how == Server::garbage) return sim.peer_send(id, "HTTP/1.1 400 Bad Request\r\n\r\n");
       if (how == Server::closes) return sim.peer_close(id);
@@ -215,11 +237,12 @@ struct World {
     });
   }
 
-  RemoteDirectorySettings settings(bool tls = false) const {
+  RemoteDirectorySettings settings(Tls tls = Tls::plain) const {
     RemoteDirectorySettings s;
     s.address = kServer.ip;
     s.port = kServer.port;
-    s.tls_implicit = tls;
+    s.tls_implicit = tls == Tls::implicit;
+    s.starttls = tls == Tls::starttls;  // plain means both off: credentials in clear
     s.lookup_domains = {"example.org"};
     return s;
   }
@@ -232,6 +255,10 @@ struct World {
   SimIo sim;
   Accounts accounts;
   SmtpBehaviour behaviour;
+  bool offer_starttls = false;  // the servers offer STARTTLS while TLS is not active
+  bool auth_needs_tls = false;  // the servers take credentials only once TLS is active
+  bool fail_tls = false;        // every connection's handshake fails
+  std::vector<std::string> imap_mechanisms{"PLAIN", "LOGIN"};
   std::size_t connections = 0;
   std::vector<PeerId> peer_ids;
   std::vector<std::shared_ptr<ImapPeer>> imap_peers;
@@ -331,7 +358,7 @@ TEST(ImapDirectory, StalledServerTimesOutAtTheTimeout) {
 TEST(ImapDirectory, ImplicitTlsThenLogin) {
   World w;
   w.serve_imap(Server::normal, /*tls=*/true);
-  ImapDirectory dir(w.sim, w.settings(/*tls=*/true));
+  ImapDirectory dir(w.sim, w.settings(Tls::implicit));
   Answers<AuthOutcome> a;
   dir.authenticate("ann@example.org", "correct horse", a.slot());
   w.sim.run_until_idle();
@@ -346,13 +373,113 @@ TEST(ImapDirectory, FailedHandshakeIsUnavailable) {
     w.sim.peer_fail_tls(id);
     w.sim.peer_start_tls(id);
   });
-  ImapDirectory dir(w.sim, w.settings(/*tls=*/true));
+  ImapDirectory dir(w.sim, w.settings(Tls::implicit));
   Answers<AuthOutcome> a;
   dir.authenticate("ann@example.org", "correct horse", a.slot());
   w.sim.run_until_idle();
   ASSERT_EQ(a.got.size(), 1u);
   EXPECT_EQ(a.got[0].status, AuthStatus::unavailable);
   EXPECT_NE(dir.last_failure().find("TLS"), std::string::npos) << dir.last_failure();
+}
+
+// What the engine sent in clear (before the STARTTLS handshake) and after it.
+std::string before_tls(const std::string& received, std::size_t at) {
+  return at == std::string::npos ? received : received.substr(0, at);
+}
+std::string after_tls(const std::string& received, std::size_t at) {
+  return at == std::string::npos ? std::string() : received.substr(at);
+}
+
+TEST(ImapDirectory, StartTlsThenLogin) {
+  // Once with AUTHENTICATE PLAIN, once with the LOGIN command (no mechanism offered).
+  for (const auto& mechanisms : {std::vector<std::string>{"PLAIN", "LOGIN"},
+                                 std::vector<std::string>{}}) {
+    World w;
+    w.offer_starttls = true;
+    w.auth_needs_tls = true;  // the server would refuse credentials in clear
+    w.imap_mechanisms = mechanisms;
+    w.serve_imap(Server::normal);
+    ImapDirectory dir(w.sim, w.settings(Tls::starttls));
+    Answers<AuthOutcome> a;
+    dir.authenticate("ann@example.org", "correct horse", a.slot());
+    dir.authenticate("ann@example.org", "wrong", a.slot());
+    w.sim.run_until_idle();
+    ASSERT_EQ(a.got.size(), 2u);
+    EXPECT_EQ(a.got[0].status, AuthStatus::authenticated);
+    EXPECT_EQ(a.got[0].principal, "ann@example.org");
+    EXPECT_EQ(a.got[1].status, AuthStatus::rejected);
+    ASSERT_EQ(w.imap_peers.size(), 2u);
+    for (std::size_t i = 0; i < 2; ++i) {
+      EXPECT_TRUE(w.sim.peer_tls_active(w.peer_ids[i]));
+      const auto& p = *w.imap_peers[i];
+      const std::string clear = before_tls(p.received, p.received_before_tls);
+      const std::string secure = after_tls(p.received, p.received_before_tls);
+      EXPECT_EQ(clear, "A0001 STARTTLS\r\n");
+      const char* method = mechanisms.empty() ? "A0003 LOGIN " : "A0003 AUTHENTICATE PLAIN";
+      EXPECT_EQ(secure.rfind("A0002 CAPABILITY\r\n" + std::string(method), 0), 0u) << secure;
+      EXPECT_NE(secure.find("LOGOUT"), std::string::npos);
+    }
+    EXPECT_EQ(dir.connections(), 0u);
+  }
+}
+
+TEST(ImapDirectory, StartTlsNotOfferedIsUnavailable) {
+  World w;
+  w.offer_starttls = false;  // and the server would take credentials in clear
+  w.serve_imap(Server::normal);
+  ImapDirectory dir(w.sim, w.settings(Tls::starttls));
+  Answers<AuthOutcome> a;
+  dir.authenticate("ann@example.org", "correct horse", a.slot());
+  w.sim.run_until_idle();
+  ASSERT_EQ(a.got.size(), 1u);
+  EXPECT_EQ(a.got[0].status, AuthStatus::unavailable);
+  EXPECT_NE(dir.last_failure().find("STARTTLS"), std::string::npos) << dir.last_failure();
+  ASSERT_EQ(w.imap_peers.size(), 1u);
+  EXPECT_EQ(w.imap_peers[0]->received.find("AUTHENTICATE"), std::string::npos);
+  EXPECT_EQ(w.imap_peers[0]->received.find("LOGIN "), std::string::npos);
+  EXPECT_EQ(w.imap_peers[0]->received.find("STARTTLS"), std::string::npos);
+  EXPECT_FALSE(w.sim.peer_tls_active(w.peer_ids[0]));
+  EXPECT_EQ(dir.cache().size(), 0u);
+  EXPECT_EQ(dir.connections(), 0u);
+}
+
+TEST(ImapDirectory, StartTlsHandshakeFailureIsUnavailable) {
+  World w;
+  w.offer_starttls = true;
+  w.fail_tls = true;
+  w.serve_imap(Server::normal);
+  ImapDirectory dir(w.sim, w.settings(Tls::starttls));
+  Answers<AuthOutcome> a;
+  dir.authenticate("ann@example.org", "correct horse", a.slot());
+  w.sim.run_until_idle();
+  ASSERT_EQ(a.got.size(), 1u);
+  EXPECT_EQ(a.got[0].status, AuthStatus::unavailable);
+  EXPECT_NE(dir.last_failure().find("STARTTLS with the remote directory failed: TLS handshake"),
+            std::string::npos)
+      << dir.last_failure();
+  ASSERT_EQ(w.imap_peers.size(), 1u);
+  EXPECT_EQ(w.imap_peers[0]->received, "A0001 STARTTLS\r\n");  // and then nothing
+  EXPECT_TRUE(w.sim.peer_closed_by_engine(w.peer_ids[0]));
+  EXPECT_EQ(dir.cache().size(), 0u);
+  EXPECT_EQ(dir.connections(), 0u);
+}
+
+TEST(ImapDirectory, StartTlsOffStaysPlainEvenWhenOffered) {
+  World w;
+  w.offer_starttls = true;
+  w.serve_imap(Server::normal);
+  auto settings = w.settings(Tls::plain);
+  ASSERT_FALSE(settings.starttls);
+  ImapDirectory dir(w.sim, settings);
+  Answers<AuthOutcome> a;
+  dir.authenticate("ann@example.org", "correct horse", a.slot());
+  w.sim.run_until_idle();
+  ASSERT_EQ(a.got.size(), 1u);
+  EXPECT_EQ(a.got[0].status, AuthStatus::authenticated);
+  ASSERT_EQ(w.imap_peers.size(), 1u);
+  EXPECT_EQ(w.imap_peers[0]->received.find("STARTTLS"), std::string::npos);
+  EXPECT_EQ(w.imap_peers[0]->received.rfind("A0001 AUTHENTICATE PLAIN", 0), 0u);
+  EXPECT_FALSE(w.sim.peer_tls_active(w.peer_ids[0]));
 }
 
 TEST(ImapDirectory, CacheAnswersRepeatsWithoutAConnection) {
@@ -595,13 +722,152 @@ TEST(SmtpDirectory, ServerSideFailuresAreUnavailable) {
 TEST(SmtpDirectory, ImplicitTlsAuth) {
   World w;
   w.serve_smtp(Server::normal, /*tls=*/true);
-  SmtpDirectory dir(w.sim, w.settings(/*tls=*/true), SmtpDirectoryMode::smtp);
+  SmtpDirectory dir(w.sim, w.settings(Tls::implicit), SmtpDirectoryMode::smtp);
   Answers<AuthOutcome> a;
   dir.authenticate("ann@example.org", "correct horse", a.slot());
   w.sim.run_until_idle();
   ASSERT_EQ(a.got.size(), 1u);
   EXPECT_EQ(a.got[0].status, AuthStatus::authenticated);
   EXPECT_TRUE(w.sim.peer_tls_active(w.peer_ids[0]));
+}
+
+TEST(SmtpDirectory, StartTlsThenAuth) {
+  for (auto mode : {SmtpDirectoryMode::smtp, SmtpDirectoryMode::lmtp}) {
+    const bool lmtp = mode == SmtpDirectoryMode::lmtp;
+    const std::string hello = lmtp ? "LHLO localhost\r\n" : "EHLO localhost\r\n";
+    World w;
+    w.offer_starttls = true;
+    w.auth_needs_tls = true;  // AUTH is offered only once TLS is up
+    w.serve_smtp(Server::normal, /*tls=*/false, lmtp);
+    SmtpDirectory dir(w.sim, w.settings(Tls::starttls), mode);
+    Answers<AuthOutcome> a;
+    dir.authenticate("ann@example.org", "correct horse", a.slot());
+    dir.authenticate("ann@example.org", "wrong", a.slot());
+    w.sim.run_until_idle();
+    ASSERT_EQ(a.got.size(), 2u);
+    EXPECT_EQ(a.got[0].status, AuthStatus::authenticated);
+    EXPECT_EQ(a.got[0].principal, "ann@example.org");
+    EXPECT_EQ(a.got[1].status, AuthStatus::rejected);
+    ASSERT_EQ(w.smtp_peers.size(), 2u);
+    for (std::size_t i = 0; i < 2; ++i) {
+      EXPECT_TRUE(w.sim.peer_tls_active(w.peer_ids[i]));
+      const auto& p = *w.smtp_peers[i];
+      EXPECT_EQ(before_tls(p.received, p.received_before_tls), hello + "STARTTLS\r\n");
+      const std::string secure = after_tls(p.received, p.received_before_tls);
+      EXPECT_EQ(secure.rfind(hello + "AUTH PLAIN ", 0), 0u) << secure;
+      EXPECT_NE(secure.find("QUIT\r\n"), std::string::npos);
+    }
+    EXPECT_EQ(dir.connections(), 0u);
+  }
+}
+
+TEST(SmtpDirectory, StartTlsThenRecipientProbe) {
+  World w;
+  w.offer_starttls = true;
+  w.serve_smtp(Server::normal);
+  SmtpDirectory dir(w.sim, w.settings(Tls::starttls), SmtpDirectoryMode::smtp);
+  Answers<RecipientOutcome> r;
+  dir.check_recipient("ann@example.org", r.slot());
+  w.run_until([&] { return r.got.size() == 1; });
+  ASSERT_EQ(r.got.size(), 1u);
+  EXPECT_EQ(r.got[0].status, RecipientStatus::local);
+  ASSERT_EQ(w.smtp_peers.size(), 1u);
+  const auto& p = *w.smtp_peers[0];
+  EXPECT_TRUE(w.sim.peer_tls_active(w.peer_ids[0]));
+  EXPECT_EQ(before_tls(p.received, p.received_before_tls), "EHLO localhost\r\nSTARTTLS\r\n");
+  EXPECT_NE(after_tls(p.received, p.received_before_tls).find("RCPT TO:<ann@example.org>"),
+            std::string::npos);
+  EXPECT_EQ(dir.idle_connections(), 1u);
+}
+
+TEST(SmtpDirectory, StartTlsNotOfferedIsUnavailable) {
+  for (auto mode : {SmtpDirectoryMode::smtp, SmtpDirectoryMode::lmtp}) {
+    World w;
+    w.offer_starttls = false;  // and the server would take AUTH in clear
+    w.serve_smtp(Server::normal, /*tls=*/false, mode == SmtpDirectoryMode::lmtp);
+    SmtpDirectory dir(w.sim, w.settings(Tls::starttls), mode);
+    Answers<AuthOutcome> a;
+    Answers<RecipientOutcome> r;
+    dir.authenticate("ann@example.org", "correct horse", a.slot());
+    dir.check_recipient("ann@example.org", r.slot());
+    w.sim.run_until_idle();
+    ASSERT_EQ(a.got.size(), 1u);
+    ASSERT_EQ(r.got.size(), 1u);
+    EXPECT_EQ(a.got[0].status, AuthStatus::unavailable);
+    EXPECT_EQ(r.got[0].status, RecipientStatus::unavailable);
+    EXPECT_NE(dir.last_failure().find("STARTTLS"), std::string::npos) << dir.last_failure();
+    ASSERT_EQ(w.smtp_peers.size(), 2u);
+    for (const auto& p : w.smtp_peers) {
+      EXPECT_EQ(p->received.find("AUTH"), std::string::npos);
+      EXPECT_EQ(p->received.find("MAIL FROM"), std::string::npos);
+      EXPECT_EQ(p->received.find("STARTTLS"), std::string::npos);
+    }
+    EXPECT_EQ(dir.cache().size(), 0u);
+    EXPECT_EQ(dir.connections(), 0u);
+  }
+}
+
+TEST(SmtpDirectory, StartTlsHandshakeFailureIsUnavailable) {
+  World w;
+  w.offer_starttls = true;
+  w.fail_tls = true;
+  w.serve_smtp(Server::normal);
+  SmtpDirectory dir(w.sim, w.settings(Tls::starttls), SmtpDirectoryMode::smtp);
+  Answers<AuthOutcome> a;
+  Answers<RecipientOutcome> r;
+  dir.authenticate("ann@example.org", "correct horse", a.slot());
+  dir.check_recipient("ann@example.org", r.slot());
+  w.sim.run_until_idle();
+  ASSERT_EQ(a.got.size(), 1u);
+  ASSERT_EQ(r.got.size(), 1u);
+  EXPECT_EQ(a.got[0].status, AuthStatus::unavailable);
+  EXPECT_EQ(r.got[0].status, RecipientStatus::unavailable);
+  EXPECT_NE(dir.last_failure().find("STARTTLS with the remote directory failed: TLS handshake"),
+            std::string::npos)
+      << dir.last_failure();
+  ASSERT_EQ(w.smtp_peers.size(), 2u);
+  for (std::size_t i = 0; i < 2; ++i) {
+    EXPECT_EQ(w.smtp_peers[i]->received, "EHLO localhost\r\nSTARTTLS\r\n");  // then nothing
+    EXPECT_TRUE(w.sim.peer_closed_by_engine(w.peer_ids[i]));
+  }
+  EXPECT_EQ(dir.cache().size(), 0u);
+  EXPECT_EQ(dir.connections(), 0u);
+}
+
+TEST(SmtpDirectory, StartTlsOffStaysPlainEvenWhenOffered) {
+  World w;
+  w.offer_starttls = true;
+  w.serve_smtp(Server::normal);
+  auto settings = w.settings(Tls::plain);
+  ASSERT_FALSE(settings.starttls);
+  SmtpDirectory dir(w.sim, settings, SmtpDirectoryMode::smtp);
+  Answers<AuthOutcome> a;
+  dir.authenticate("ann@example.org", "correct horse", a.slot());
+  w.sim.run_until_idle();
+  ASSERT_EQ(a.got.size(), 1u);
+  EXPECT_EQ(a.got[0].status, AuthStatus::authenticated);
+  ASSERT_EQ(w.smtp_peers.size(), 1u);
+  EXPECT_EQ(w.smtp_peers[0]->received.find("STARTTLS"), std::string::npos);
+  EXPECT_EQ(w.smtp_peers[0]->received.rfind("EHLO localhost\r\nAUTH PLAIN ", 0), 0u);
+  EXPECT_FALSE(w.sim.peer_tls_active(w.peer_ids[0]));
+}
+
+TEST(SmtpDirectory, DefaultSettingsRequireStartTls) {
+  RemoteDirectorySettings defaults;
+  EXPECT_FALSE(defaults.tls_implicit);
+  EXPECT_TRUE(defaults.starttls);
+  World w;
+  w.serve_smtp(Server::normal);  // plain only, AUTH offered in clear
+  defaults.address = kServer.ip;
+  defaults.port = kServer.port;
+  SmtpDirectory dir(w.sim, defaults, SmtpDirectoryMode::smtp);
+  Answers<AuthOutcome> a;
+  dir.authenticate("ann@example.org", "correct horse", a.slot());
+  w.sim.run_until_idle();
+  ASSERT_EQ(a.got.size(), 1u);
+  EXPECT_EQ(a.got[0].status, AuthStatus::unavailable);
+  ASSERT_EQ(w.smtp_peers.size(), 1u);
+  EXPECT_EQ(w.smtp_peers[0]->received.find("AUTH"), std::string::npos);
 }
 
 TEST(SmtpDirectory, RecipientRepliesMapToOutcomes) {
