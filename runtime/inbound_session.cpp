@@ -592,11 +592,12 @@ void InboundSession::on_message(const smtp::MessageEvent& e) {
   const auto ticket = e.ticket;
   auto refuse = [this, ticket](const IoError& error) {
     log(LogLevel::error, "spool: " + error.detail);
-    if (error.code == IoErrc::no_space) {
-      reject(ticket, 452, "4.3.1 Insufficient system storage, try again later");
-    } else {
-      reject(ticket, 451, "4.3.0 Local error in processing, try again later");
-    }
+    // RFC 5321 452 for both: the client must retry later either way, and the issue of
+    // record (a write that did not reach the disk) is one of storage.
+    reject(ticket, 452,
+           error.code == IoErrc::no_space
+               ? "4.3.1 Insufficient system storage, try again later"
+               : "4.3.1 Could not store the message (disk error), try again later");
     reset_transaction();
   };
   if (spool_error_ || !writer_) {

@@ -23,7 +23,7 @@
 //            parts to us and never relay.
 //     DATA   the body goes to the spool as it arrives, after our Received header; the
 //            250 (LMTP: one 250 per recipient) is decided only after Io::spool_commit
-//            reported the message durable; a spool failure is 452 4.3.1 and nothing of the
+//            reported the message durable; any spool failure is 452 4.3.1 and nothing of the
 //            message stays behind.
 // - Every reply and outcome is logged with the session id.
 #pragma once

@@ -676,6 +676,7 @@ class LimitTests(TerndCase):
             c.cmd("NOOP")
 
     def test_connections_per_ip_n_and_n_plus_1(self):
+        time.sleep(0.3)  # let the server see the connections of earlier tests close
         clients = [Client(self.ternd.port("smtp")) for _ in range(4)]
         for c in clients:
             self.addCleanup(c.close)

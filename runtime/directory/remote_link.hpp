@@ -148,7 +148,7 @@ class RemoteLink : public std::enable_shared_from_this<RemoteLink<Machine, Start
       auto self = weak.lock();
       if (!self || self->closed_) return;
       self->handshaking_ = false;
-      if (false) {
+      if (!facts) {
         return self->end("STARTTLS with the remote directory failed: TLS handshake: " +
                          facts.error().detail);
       }

@@ -344,12 +344,12 @@ TEST_F(EngineTest, DiskFullIs452AndLeavesNothing) {
   EXPECT_EQ(say(peer, "x\r\n.\r\n", Duration::seconds(1)).substr(0, 24), "250 2.0.0 Ok: queued as ");
 }
 
-TEST_F(EngineTest, FsyncFailureIs451AndLeavesNothing) {
+TEST_F(EngineTest, FsyncFailureIs452AndLeavesNothing) {
   io_.fail_next_fsyncs(1);
   auto peer = connect();
   say(peer, "EHLO c\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<ann@example.org>\r\nDATA\r\n");
   EXPECT_EQ(say(peer, "x\r\n.\r\n", Duration::seconds(1)),
-            "451 4.3.0 Local error in processing, try again later\r\n");
+            "452 4.3.1 Could not store the message (disk error), try again later\r\n");
   io_.run_for(Duration::seconds(5));
   EXPECT_TRUE(io_.spool_envelopes().empty());
   EXPECT_TRUE(io_.maildir("ann").empty());
