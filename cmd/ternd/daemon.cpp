@@ -97,6 +97,7 @@ std::string build_directory(const config::DirectoryModel& model, const std::stri
   settings.port = model.port;
   settings.tls_implicit = model.tls_implicit;
   settings.allow_invalid_certs = model.tls_allow_invalid_certs;
+  settings.starttls = model.tls_starttls;
   settings.limits_rcpt = static_cast<std::size_t>(model.limits_rcpt);
   settings.limits_auth_errors = static_cast<std::uint32_t>(model.limits_auth_errors);
   settings.lookup_domains = model.lookup_domains;

@@ -141,7 +141,10 @@ class Ternd:
 
     def start(self):
         self.log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen([ternd_binary(), "--config", self.config_path],
+        args = [ternd_binary(), "--config", self.config_path]
+        if os.environ.get("BLACKBOX_DEBUG"):
+            args.append("--debug")
+        self.proc = subprocess.Popen(args,
                                      cwd=self.dir, stdout=self.log, stderr=subprocess.STDOUT)
         for port in self.ports.values():
             wait_port(port, proc=self.proc)
@@ -194,7 +197,8 @@ class Ternd:
 class Dovecot:
     """Dovecot IMAP in the foreground on 127.0.0.1 with a passwd-file in a temp folder."""
 
-    def __init__(self, users):
+    def __init__(self, users, cert=None):
+        """`cert` (cert, key) turns on STARTTLS (ssl = yes); clear-text LOGIN stays allowed."""
         self.dir = tempfile.mkdtemp(prefix="dovecot-bb-")
         os.chmod(self.dir, 0o755)
         self.port = free_port()
@@ -210,6 +214,10 @@ class Dovecot:
         with open(self.conf, "w") as f:
             f.write(DOVECOT_CONF % {"dir": self.dir, "port": self.port, "passwd": passwd,
                                     "home": home})
+            if cert:
+                f.write("ssl = yes\nssl_cert = <%s\nssl_key = <%s\n" % cert)
+            else:
+                f.write("ssl = no\n")
         self.proc = None
 
     def start(self):
@@ -240,7 +248,6 @@ log_path = %(dir)s/dovecot.log
 info_log_path = %(dir)s/dovecot.log
 default_internal_user = dovecot
 default_login_user = dovenull
-ssl = no
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 auth_failure_delay = 0

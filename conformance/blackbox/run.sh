@@ -16,5 +16,6 @@ if [ ! -x "$TERND" ]; then
   exit 64
 fi
 export TERND
+export PYTHONDONTWRITEBYTECODE=1
 cd "$(dirname "$0")"
 exec python3 -m unittest -v test_ternd

@@ -128,6 +128,16 @@ class Daemon:
         return os.path.join(self.workdir, "ternd.%02d.log" % n)
 
     def start(self):
+        """Starts ternd and waits for "ready"; a port still held (bind fails) is retried."""
+        for attempt in range(10):
+            try:
+                return self.start_once()
+            except Fatal as e:
+                if "Address already in use" not in str(e) or attempt == 9:
+                    raise
+                time.sleep(0.3)
+
+    def start_once(self):
         with self.lock:
             self.starts += 1
             log = open(self.log_path(self.starts), "wb")
@@ -152,7 +162,8 @@ class Daemon:
             proc = self.proc
             if proc.poll() is not None:
                 raise Fatal("ternd start #%d died on its own (status %s) before kill %d:\n%s"
-                            % (self.starts, proc.returncode, self.kills + 1, self.tail(self.starts)))
+                            % (self.starts, proc.returncode, self.kills + 1,
+                               self.tail(self.starts)))
             proc.send_signal(signal.SIGKILL)
             proc.wait()
             self.kills += 1
@@ -206,10 +217,26 @@ class Daemon:
         return hits
 
 
-def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def free_port(rng):
+    """A free port below the ephemeral range: while ternd is down, a client's connect could
+    otherwise be given the listening port as its own source port (a TCP self-connect) and
+    hold it, and the restart would fail to bind."""
+    low = 32768
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            low = int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        pass
+    top = low - 1 if low > 12000 else 65535
+    for _ in range(200):
+        port = rng.randint(10000, top) if top < 65535 else rng.randint(61000, 65000)
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+                return port
+            except OSError:
+                continue
+    raise Fatal("no free port found on 127.0.0.1")
 
 
 def write_config(workdir, port):
@@ -447,8 +474,9 @@ def run_abort(shared, port, state, item, rng):
                 conn.send(envelope_commands(ident, rcpts))
                 check_replies([conn.reply() for _ in range(len(rcpts) + 1)], "envelope")
                 cut = rng.randint(1, len(message) - 1)
+                short = cut + rng.randint(0, len(message) - cut - 1)   # the LAST chunk, cut
                 conn.send(b"BDAT %d\r\n" % cut + message[:cut] +
-                          b"BDAT %d LAST\r\n" % (len(message) - cut) + message[cut:cut + rng.randint(0, len(message) - cut - 1)])
+                          b"BDAT %d LAST\r\n" % (len(message) - cut) + message[cut:short])
             else:
                 conn.send(envelope_commands(ident, rcpts) + b"DATA\r\n")
                 replies = [conn.reply() for _ in range(len(rcpts) + 2)]
@@ -609,9 +637,8 @@ def verify(args, shared, daemon, workdir, kill_budget):
     lost = sorted(expected - set(copies))
     for user, ident in lost[:20]:
         acks = shared.acked[ident]
-        qids = ", ".join(q for q, _ in acks)
         failures.append("LOST %s for %s (ACKED as %s); ternd log: %s" % (
-            ident, user, qids,
+            ident, user, ", ".join(q for q, _ in acks),
             " | ".join("#%d %s" % hit for q, _ in acks for hit in daemon.grep_logs(q))[:1500]))
     if len(lost) > 20:
         failures.append("... and %d more lost" % (len(lost) - 20))
@@ -622,17 +649,18 @@ def verify(args, shared, daemon, workdir, kill_budget):
         for qid, rcpts in acks:
             for r in rcpts:
                 if (r, ident) in copies and qid not in qids[(r, ident)]:
+                    log = " | ".join("#%d %s" % h for h in daemon.grep_logs(qid))[:1200]
                     txn_lost.append("LOST transaction %s of %s for %s (ACKED; delivered copies "
-                                    "came from %s); ternd log: %s" % (
-                                        qid, ident, r, qids[(r, ident)],
-                                        " | ".join("#%d %s" % h for h in daemon.grep_logs(qid))[:1200]))
+                                    "came from %s); ternd log: %s"
+                                    % (qid, ident, r, qids[(r, ident)], log))
     failures.extend(txn_lost[:20])
     if len(txn_lost) > 20:
         failures.append("... and %d more lost transactions" % (len(txn_lost) - 20))
     unexpected = sorted(k for k in copies if k not in expected)
     for user, ident in unexpected:
         if ident not in aborted:
-            failures.append("UNEXPECTED %s in %s's Maildir (never ACKED, not aborted)" % (ident, user))
+            failures.append("UNEXPECTED %s in %s's Maildir (never ACKED, not aborted)"
+                            % (ident, user))
     leaked = sorted(aborted & seen_ids)
     for ident in leaked[:20]:
         failures.append("ABORTED message %s was delivered" % ident)
@@ -641,7 +669,8 @@ def verify(args, shared, daemon, workdir, kill_budget):
     dups = {k: n for k, n in copies.items() if n > 1}
     for (user, ident), n in sorted(dups.items()):
         if n > kill_budget + 2:
-            failures.append("%s delivered %d times to %s (limit %d)" % (ident, n, user, kill_budget + 2))
+            failures.append("%s delivered %d times to %s (limit %d)"
+                            % (ident, n, user, kill_budget + 2))
     redelivered = sum(1 for k in dups if len(set(qids[k])) < len(qids[k]))
     retried = sum(1 for k in dups if len(set(qids[k])) > 1)
     return failures, copies, dups, tmp, expected, (redelivered, retried)
@@ -666,7 +695,7 @@ def main():
     started = time.monotonic()
     rng = random.Random(args.seed)
     workdir = tempfile.mkdtemp(prefix="tern-durability-")
-    port = free_port()
+    port = free_port(random.Random())  # not the seeded RNG: parallel runs must differ
     daemon = Daemon(binary, workdir, write_config(workdir, port))
 
     # The work: N messages (1 to 3 recipients, 20% BDAT) and the aborts, shuffled.
@@ -747,7 +776,8 @@ def main():
           % (acked_ids, len(expected), len(shared.aborted), shared.retries))
     for reason, n in sorted(shared.temp_reasons.items(), key=lambda kv: -kv[1])[:6]:
         print("    retry reason x%d: %s" % (n, reason))
-    print("  Maildir: %d distinct deliveries, %d files; %d delivered more than once (max %d copies);"
+    print("  Maildir: %d distinct deliveries, %d files; %d delivered more than once "
+          "(max %d copies);"
           " %d files left in tmp/"
           % (len(copies), sum(copies.values()), len(dups), max(dups.values(), default=1),
              sum(tmp.values())))

@@ -107,12 +107,11 @@ def first_done(cands, limit):
 
 body_rename = first_done(body_renames, before)
 env_rename = first_done(env_renames, before)
-if body_rename is None:
-    problems.append("MISSING: a successful rename of %s.body into msg/ before the 250%s" % (
-        ident, " (seen only after it or failing: %s)" % show(body_renames[0]) if body_renames else ""))
-if env_rename is None:
-    problems.append("MISSING: a successful rename of %s.env into msg/ before the 250%s" % (
-        ident, " (seen only after it or failing: %s)" % show(env_renames[0]) if env_renames else ""))
+for kind, found, cands in (("body", body_rename, body_renames), ("env", env_rename, env_renames)):
+    if found is None:
+        seen = " (seen only after it or failing: %s)" % show(cands[0]) if cands else ""
+        problems.append("MISSING: a successful rename of %s.%s into msg/ before the 250%s"
+                        % (ident, kind, seen))
 
 def file_fsync(kind, rename):
     limit = rename["start"] if rename is not None else before
@@ -147,11 +146,11 @@ if problems:
         if ident in e["args"] or ident in (fd_path(e) or ""):
             print("    " + show(e))
     sys.exit(1)
+body_sync = first_done([e for e in fsyncs if ("%s.body" % ident) in (fd_path(e) or "")], before)
 print("fsync order OK for %s: body fsync (line %d), env fsync, body rename (line %d), env "
-      "rename (line %d), msg/ fsync (line %d), then the 250 (line %d)" % (
-          ident, first_done([e for e in fsyncs if ("%s.body" % ident) in (fd_path(e) or "")],
-                            before)["start"] + 1,
-          body_rename["start"] + 1, env_rename["start"] + 1, good[0]["start"] + 1, ack["start"] + 1))
+      "rename (line %d), msg/ fsync (line %d), then the 250 (line %d)"
+      % (ident, body_sync["start"] + 1, body_rename["start"] + 1, env_rename["start"] + 1,
+         good[0]["start"] + 1, ack["start"] + 1))
 PYEOF
 }
 
@@ -180,7 +179,20 @@ cleanup() {
 trap cleanup EXIT
 
 started=$SECONDS
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+# A free port below the ephemeral range (no client socket can be holding it).
+port=$(python3 -c '
+import random, socket
+low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+for _ in range(200):
+    port = random.randint(10000, low - 1) if low > 12000 else random.randint(61000, 65000)
+    try:
+        socket.socket().bind(("127.0.0.1", port))
+        print(port)
+        break
+    except OSError:
+        pass
+')
+[[ -n $port ]] || { echo "FAIL: no free port on 127.0.0.1"; exit 1; }
 cat > "$work/ternd.toml" << EOF
 # Written by conformance/durability/fsync_order_test.sh
 [server]
@@ -256,7 +268,9 @@ echo "ternd answered: $reply"
 
 # Let the local delivery finish (not what is checked, but a clean stop), then SIGTERM.
 for _ in $(seq 1 200); do
-  [[ -n $(ls -A "$work/mail/demo/new" 2> /dev/null) && -z $(ls -A "$work/spool/msg" 2> /dev/null) ]] && break
+  delivered=$(ls -A "$work/mail/demo/new" 2> /dev/null || true)
+  queued=$(ls -A "$work/spool/msg" 2> /dev/null || true)
+  [[ -n $delivered && -z $queued ]] && break
   sleep 0.05
 done
 kill -TERM "$(cat "$work/pid")"

@@ -189,9 +189,7 @@ class RemoteDirectory : public Directory {
   // What the link does about TLS; starttls_required() says the machine must upgrade.
   LinkTls link_tls() const;
   bool starttls_required() const { return !settings_.tls_implicit && settings_.starttls; }
-  bool clear_credentials_allowed() const {
-    return !settings_.tls_implicit && !settings_.starttls;
-  }
+  bool clear_credentials_allowed() const { return !settings_.tls_implicit && !settings_.starttls; }
   std::size_t pool_max() const;
 
   Io& io_;

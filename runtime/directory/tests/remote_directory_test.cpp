@@ -80,8 +80,8 @@ class Peer {
       if (!progressed) break;
     }
   }
-  void stall() { stalled_ = true; }  // reads on, never answers again
-  std::string received;              // every byte the engine sent
+  void stall() { stalled_ = true; }                     // reads on, never answers again
+  std::string received;                                 // every byte the engine sent
   std::size_t received_before_tls = std::string::npos;  // received.size() at STARTTLS
 
  protected:
@@ -392,8 +392,8 @@ std::string after_tls(const std::string& received, std::size_t at) {
 
 TEST(ImapDirectory, StartTlsThenLogin) {
   // Once with AUTHENTICATE PLAIN, once with the LOGIN command (no mechanism offered).
-  for (const auto& mechanisms : {std::vector<std::string>{"PLAIN", "LOGIN"},
-                                 std::vector<std::string>{}}) {
+  for (const auto& mechanisms :
+       {std::vector<std::string>{"PLAIN", "LOGIN"}, std::vector<std::string>{}}) {
     World w;
     w.offer_starttls = true;
     w.auth_needs_tls = true;  // the server would refuse credentials in clear
