@@ -74,6 +74,10 @@ std::vector<std::string> ServerSession::ehlo_keywords() const {
 }
 
 void ServerSession::on_command_line(std::string_view line) {
+  if (shutdown_requested_) {  // asked while a body or chunk was arriving: this is the reply point
+    close(CloseReason::shutdown, replies::shutting_down(config_.hostname));
+    return;
+  }
   auto parsed = parse_command(line, parse_options());
   if (!parsed) {
     const CommandError& error = parsed.error();

@@ -393,9 +393,12 @@ std::error_code ServerSession::on_tls_established(Instant now) {
 
 void ServerSession::shutdown(Instant) {
   shutdown_requested_ = true;
-  if (pending_ || phase_ == Phase::closed) return;
-  if (phase_ == Phase::data || phase_ == Phase::bdat) {
-    push_event(MessageAbortedEvent{AbortReason::connection_lost});
+  // A message being received is let to finish: its end is the next point where a reply
+  // may be sent, and the application decides it (and so may still accept it) before the
+  // 421. A BDAT chunk's reply point is after the chunk; the next command gets the 421.
+  if (pending_ || phase_ == Phase::closed || phase_ == Phase::data || phase_ == Phase::bdat ||
+      phase_ == Phase::awaiting_tls) {
+    return;
   }
   close(CloseReason::shutdown, replies::shutting_down(config_.hostname));
 }

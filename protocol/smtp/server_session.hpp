@@ -202,7 +202,10 @@ class ServerSession : public MachineOutputs<ServerEvent> {
   void feed_eof(Instant now);
   void on_timeout(Instant now);
   std::error_code on_tls_established(Instant now);
-  // Graceful shutdown: 421 at the next point where a reply may be sent, then close.
+  // Graceful shutdown: 421 at the next point where a reply may be sent, then close. A
+  // pending decision is answered first; a message in DATA is received to its end and
+  // decided (so it may still be accepted) before the 421; in BDAT the 421 answers the
+  // next command; during a STARTTLS handshake it waits for on_tls_established.
   void shutdown(Instant now);
 
   [[nodiscard]] std::error_code decide(Ticket ticket, ServerDecision decision, Instant now);

@@ -434,3 +434,63 @@ TEST(ServerSession, OutputBacklogPausesInput) {
 
 }  // namespace
 }  // namespace tern::protocol::smtp
+
+namespace tern::protocol::smtp {
+namespace {
+
+TEST(ServerSessionShutdown, IdleSessionGets421AtOnce) {
+  Harness h(smtp_config());
+  h.run("EHLO c\r\n");
+  h.output.clear();
+  h.session.shutdown(h.now);
+  h.drain();
+  EXPECT_EQ(h.lines(), (Lines{"421 4.3.2 mx.example.org Service shutting down, closing connection"}));
+  EXPECT_TRUE(h.session.is_closed());
+}
+
+TEST(ServerSessionShutdown, AMessageInDataIsReceivedAndDecidedBeforeThe421) {
+  Harness h(smtp_config());
+  h.run("EHLO c\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<c@d.example>\r\nDATA\r\npart one\r\n");
+  h.output.clear();
+  h.session.shutdown(h.now);
+  h.drain();
+  EXPECT_EQ(h.output, "") << "nothing may interrupt the body";
+  EXPECT_FALSE(h.session.is_closed());
+  h.run("part two\r\n.\r\nMAIL FROM:<x@y.example>\r\n");
+  EXPECT_EQ(h.lines(), (Lines{"250 2.0.0 Message accepted",
+                              "421 4.3.2 mx.example.org Service shutting down, closing connection"}));
+  EXPECT_EQ(h.body, "part one\r\npart two\r\n");
+  EXPECT_EQ(h.messages, 1u);
+  EXPECT_TRUE(h.session.is_closed());
+}
+
+TEST(ServerSessionShutdown, ABdatChunkIsReadThenTheNextCommandGets421) {
+  Harness h(smtp_config());
+  h.run("EHLO c\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<c@d.example>\r\nBDAT 10\r\nhello");
+  h.output.clear();
+  h.session.shutdown(h.now);
+  h.drain();
+  EXPECT_EQ(h.output, "");
+  h.run(" wor");
+  h.run("ldBDAT 3 LAST\r\nabc");
+  EXPECT_EQ(h.lines(), (Lines{"250 2.0.0 10 octets received",
+                              "421 4.3.2 mx.example.org Service shutting down, closing connection"}));
+  EXPECT_EQ(h.messages, 0u);
+  EXPECT_TRUE(h.session.is_closed());
+}
+
+TEST(ServerSessionShutdown, APendingDecisionIsAnsweredFirst) {
+  Harness h(smtp_config());
+  h.policy = nullptr;  // keep the question open
+  h.session.feed("EHLO c\r\n", h.now);
+  auto event = h.session.poll_event();
+  while (event && !std::holds_alternative<HelloEvent>(*event)) event = h.session.poll_event();
+  ASSERT_TRUE(event.has_value());
+  h.session.shutdown(h.now);
+  EXPECT_FALSE(h.session.is_closed());
+  EXPECT_FALSE(h.session.decide(std::get<HelloEvent>(*event).ticket, Accept{}, h.now));
+  EXPECT_TRUE(h.session.is_closed());
+}
+
+}  // namespace
+}  // namespace tern::protocol::smtp
