@@ -335,7 +335,15 @@ void Builder::build_tls_policy() {
 }
 
 route::Value atom_value(const ExpressionAtom& atom) {
-  if (const auto* s = std::get_if<std::string>(&atom)) return *s;
+  if (const auto* s = std::get_if<std::string>(&atom)) {
+    // Stalwart's documentation writes plain values both ways: next-hop = "relay" and
+    // directory = "'default'". A plain value that is one quoted word means that word.
+    if (s->size() >= 2 && s->front() == '\'' && s->back() == '\'' &&
+        s->find_first_of("'\\", 1) == s->size() - 1) {
+      return s->substr(1, s->size() - 2);
+    }
+    return *s;
+  }
   if (const auto* b = std::get_if<bool>(&atom)) return *b;
   if (const auto* i = std::get_if<std::int64_t>(&atom)) return *i;
   return std::get<std::vector<std::string>>(atom);

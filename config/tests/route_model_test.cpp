@@ -338,6 +338,22 @@ TEST(RouteModelSession, DefaultsCompileForEveryRegisteredSessionKey) {
   EXPECT_EQ(std::get<route::Matched>(relay).value, route::Value(true));
 }
 
+TEST(RouteModelSession, APlainValueInSingleQuotesMeansTheWordInside) {
+  // Stalwart's docs write both `directory = "'default'"` and `next-hop = "relay"`.
+  Built b = build(
+      "[directory.main]\ntype = \"memory\"\n[session.rcpt]\ndirectory = \"'main'\"\n"
+      "[remote.relay]\naddress = \"192.0.2.1\"\n[queue.outbound]\nnext-hop = \"'relay'\"\n");
+  ASSERT_TRUE(b.model.ok()) << messages(b.model.diagnostics);
+  auto dir = route::evaluate(b.model.model.session.at("session.rcpt.directory"),
+                             route::Variables{}, route::LookupTable{});
+  EXPECT_EQ(std::get<route::Matched>(dir).value, route::Value(std::string("main")));
+  EXPECT_EQ(routes(b.model.model, {"a@x.example"}),
+            std::vector<std::string>{"remote relay (smtp 192.0.2.1:25, tls implicit)"});
+  // Quotes inside stay literal (and name no directory).
+  Built odd = build("[directory.main]\ntype = \"memory\"\n[session.rcpt]\ndirectory = \"'ma'in'\"\n");
+  EXPECT_FALSE(odd.model.ok());
+}
+
 TEST(RouteModelSession, StageVariablesTypesAndMechanisms) {
   Built b = build(
       "[session.auth]\nrequire = [{ if = \"rcpt_domain == 'x'\", then = true }, { else = false }]\n"
