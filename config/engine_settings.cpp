@@ -2,6 +2,8 @@
 
 #include <set>
 
+#include "runtime/directory/memory_directory.hpp"
+
 namespace tern::config {
 namespace {
 
@@ -82,6 +84,26 @@ void build_listeners(const Config& config, EngineConfigResult& result) {
   }
 }
 
+// A memory directory is built here once, only to report its problems (a malformed
+// hash, two principals with one address) at load time with the file and line.
+void check_memory_directories(const Config& config, EngineConfigResult& result) {
+  for (const auto& model : result.engine.directories) {
+    if (model.type != DirectoryType::memory) continue;
+    runtime::directory::MemoryDirectoryInput input;
+    for (const auto& p : model.principals) input.principals.push_back({p.name, p.secret, p.emails});
+    input.lookup_domains = model.lookup_domains;
+    const auto built = runtime::directory::MemoryDirectory::build(input);
+    const std::string key = "directory." + model.name + ".principals";
+    for (const auto& e : built.errors) {
+      error(result, pos_of(config, key), key + ": " + e.message);
+    }
+    for (const auto& w : built.warnings) {
+      result.diagnostics.push_back(
+          Diagnostic{Diagnostic::Severity::warning, pos_of(config, key), key + ": " + w.message});
+    }
+  }
+}
+
 }  // namespace
 
 bool EngineConfigResult::ok() const {
@@ -114,6 +136,7 @@ EngineConfigResult build_engine_config(const Config& config, const RouteModel& m
   s.default_directory = model.default_directory;
   build_listeners(config, result);
   engine.directories = model.directories;
+  check_memory_directories(config, result);
   engine.spool_dir = get_or<std::string>(config, "storage.spool", "/var/lib/tern/spool");
   engine.maildir_dir = get_or<std::string>(config, "storage.maildir", "/var/lib/tern/mail");
   return result;
