@@ -12,6 +12,7 @@ import os
 import re
 import signal
 import smtplib
+import socket
 import subprocess
 import sys
 import tempfile
@@ -363,6 +364,38 @@ class SendTests(TerndCase):
 
 
 # ---- LMTP ------------------------------------------------------------------------------
+
+def free_port_v6():
+    with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as s:
+        s.bind(("::1", 0))
+        return s.getsockname()[1]
+
+
+class Ipv6Tests(TerndCase):
+    """A listener on [::1]: the same SMTP, over IPv6, with the address in the Received."""
+    V6_PORT = free_port_v6()
+    extra = '[server.listener.v6]\nbind = ["[::1]:%d"]\n' % V6_PORT
+
+    def test_mail_over_ipv6(self):
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                smtp = smtplib.SMTP("::1", self.V6_PORT, timeout=10)
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+        self.addCleanup(smtp.close)
+        smtp.ehlo("client.example")
+        original = b"Subject: v6\r\n\r\nover IPv6\r\n"
+        self.assertEqual({}, smtp.sendmail("sender@remote.example", ["demo@localhost"], original))
+        smtp.quit()
+        data = self.one_message("demo")
+        trace, rest = split_trace(data)
+        self.assertRegex(unfold(trace[2]), r"^Received: from client\.example \(\[::1\]\)")
+        self.assertEqual(original, rest)
+
 
 class LmtpTests(TerndCase):
     listeners = {"lmtp": {"protocol": "lmtp"}}
