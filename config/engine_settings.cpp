@@ -70,7 +70,8 @@ void build_listeners(const Config& config, EngineConfigResult& result) {
       const auto endpoint = runtime::parse_endpoint(text);
       if (!endpoint) {
         error(result, pos_of(config, key + ".bind"),
-              key + ".bind: '" + text + "' is not an address: write \"127.0.0.1:25\" or \"[::1]:25\"");
+              key + ".bind: '" + text +
+                  "' is not an address: write \"127.0.0.1:25\" or \"[::1]:25\"");
         continue;
       }
       if (!bound.insert(endpoint->text()).second) {
@@ -123,12 +124,15 @@ EngineConfigResult build_engine_config(const Config& config, const RouteModel& m
                         get_or<std::string>(config, "certificate." + id + ".private-key", "")};
   }
   s.hostname = get_or<std::string>(config, "server.hostname", "localhost");
-  s.connections_max = static_cast<std::size_t>(get_or<std::int64_t>(config, "server.max-connections", 8192));
+  s.connections_max =
+      static_cast<std::size_t>(get_or<std::int64_t>(config, "server.max-connections", 8192));
   s.connections_per_ip_max =
       static_cast<std::size_t>(get_or<std::int64_t>(config, "server.max-connections-per-ip", 64));
-  s.command_timeout = get_or<protocol::Duration>(config, "server.timeout.command", s.command_timeout);
+  s.command_timeout =
+      get_or<protocol::Duration>(config, "server.timeout.command", s.command_timeout);
   s.data_timeout = get_or<protocol::Duration>(config, "server.timeout.data", s.data_timeout);
-  s.shutdown_grace = get_or<protocol::Duration>(config, "server.timeout.shutdown", s.shutdown_grace);
+  s.shutdown_grace =
+      get_or<protocol::Duration>(config, "server.timeout.shutdown", s.shutdown_grace);
   s.auth_failure_delay =
       get_or<protocol::Duration>(config, "session.auth.errors.wait", s.auth_failure_delay);
   s.session = model.session;

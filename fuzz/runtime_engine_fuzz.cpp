@@ -4,11 +4,11 @@
 // - every "250 2.0.0 Ok: queued as ID" the client receives names a message that is durable
 //   at that moment: in the spool, or already delivered to the Maildir (the durability rule);
 // - after the client leaves and the world runs to rest, no session is left behind.
-#include <fuzzer/FuzzedDataProvider.h>
-
 #include <cstdint>
 #include <memory>
 #include <string>
+
+#include <fuzzer/FuzzedDataProvider.h>
 
 #include "adapters/sim/sim_io.hpp"
 #include "fuzz/check.hpp"
@@ -68,15 +68,18 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     runtime::Server server(io, log, settings);
     tern::fuzz::check(server.start().ok());
     const bool lmtp = in.ConsumeBool();
-    auto peer = io.connect_peer(runtime::Endpoint{"127.0.0.1", static_cast<std::uint16_t>(lmtp ? 24 : 25)},
-                                runtime::Endpoint{"192.0.2.1", 40000});
+    auto peer =
+        io.connect_peer(runtime::Endpoint{"127.0.0.1", static_cast<std::uint16_t>(lmtp ? 24 : 25)},
+                        runtime::Endpoint{"192.0.2.1", 40000});
     tern::fuzz::check(peer.has_value());
     std::string received;
     while (in.remaining_bytes() > 0) {
       switch (in.ConsumeIntegralInRange<int>(0, 7)) {
         case 0: io.fail_next_fsyncs(1); break;
         case 1: io.set_disk_capacity(in.ConsumeIntegralInRange<std::uint64_t>(0, 4096)); break;
-        case 2: io.run_for(runtime::Duration::milliseconds(in.ConsumeIntegralInRange<int>(0, 400000))); break;
+        case 2:
+          io.run_for(runtime::Duration::milliseconds(in.ConsumeIntegralInRange<int>(0, 400000)));
+          break;
         case 3: io.peer_start_tls(*peer); break;
         default: {
           const auto chunk = in.ConsumeRandomLengthString(256);

@@ -65,9 +65,8 @@ std::string reply_text(const smtp::Reply& reply) {
 
 InboundSession::InboundSession(InboundContext context,
                                std::shared_ptr<const EngineSettings> settings,
-                               const ListenerSettings& listener, ConnId conn,
-                               ConnectionFacts facts, std::string session_id,
-                               std::function<void()> on_finished)
+                               const ListenerSettings& listener, ConnId conn, ConnectionFacts facts,
+                               std::string session_id, std::function<void()> on_finished)
     : ctx_(context),
       settings_(std::move(settings)),
       listener_(listener),
@@ -107,19 +106,19 @@ void InboundSession::start() {
     return;
   }
   tls_in_progress_ = true;
-  ctx_.io.start_tls_server(conn_, identity->second,
-                           [this, alive = alive_](IoResult<TlsFacts> result) {
-                             if (!*alive) return;
-                             tls_in_progress_ = false;
-                             if (!result) {
-                               log(LogLevel::info, "TLS handshake failed: " + result.error().detail);
-                               finish();
-                               return;
-                             }
-                             tls_ = *result;
-                             log(LogLevel::info, "TLS " + tls_->version + " " + tls_->cipher);
-                             begin_smtp();
-                           });
+  ctx_.io.start_tls_server(
+      conn_, identity->second, [this, alive = alive_](IoResult<TlsFacts> result) {
+        if (!*alive) return;
+        tls_in_progress_ = false;
+        if (!result) {
+          log(LogLevel::info, "TLS handshake failed: " + result.error().detail);
+          finish();
+          return;
+        }
+        tls_ = *result;
+        log(LogLevel::info, "TLS " + tls_->version + " " + tls_->cipher);
+        begin_smtp();
+      });
 }
 
 smtp::ServerConfig InboundSession::machine_config() {
@@ -297,22 +296,21 @@ void InboundSession::start_tls() {
   }
   input_.clear();  // pipelined after STARTTLS: never read as commands (RFC 3207 §4.2)
   tls_in_progress_ = true;
-  ctx_.io.start_tls_server(conn_, identity->second,
-                           [this, alive = alive_](IoResult<TlsFacts> result) {
-                             if (!*alive) return;
-                             tls_in_progress_ = false;
-                             if (!result) {
-                               log(LogLevel::info, "STARTTLS handshake failed: " +
-                                                       result.error().detail);
-                               finish();
-                               return;
-                             }
-                             tls_ = *result;
-                             log(LogLevel::info, "STARTTLS " + tls_->version + " " + tls_->cipher);
-                             helo_.clear();
-                             (void)machine_->on_tls_established(ctx_.io.now());
-                             pump();
-                           });
+  ctx_.io.start_tls_server(
+      conn_, identity->second, [this, alive = alive_](IoResult<TlsFacts> result) {
+        if (!*alive) return;
+        tls_in_progress_ = false;
+        if (!result) {
+          log(LogLevel::info, "STARTTLS handshake failed: " + result.error().detail);
+          finish();
+          return;
+        }
+        tls_ = *result;
+        log(LogLevel::info, "STARTTLS " + tls_->version + " " + tls_->cipher);
+        helo_.clear();
+        (void)machine_->on_tls_established(ctx_.io.now());
+        pump();
+      });
 }
 
 void InboundSession::shutdown() {
@@ -370,8 +368,8 @@ void InboundSession::handle(smtp::ServerEvent event) {
         } else if constexpr (std::is_same_v<E, smtp::ResetEvent>) {
           reset_transaction();
         } else if constexpr (std::is_same_v<E, smtp::RepliedEvent>) {
-          log(LogLevel::info, (e.verb.empty() ? std::string("greeting") : e.verb) + " -> " +
-                                  reply_text(e.reply));
+          log(LogLevel::info,
+              (e.verb.empty() ? std::string("greeting") : e.verb) + " -> " + reply_text(e.reply));
         } else if constexpr (std::is_same_v<E, smtp::ClosedEvent>) {
           log(LogLevel::debug, "session closed");
         }
@@ -437,8 +435,8 @@ void InboundSession::reset_transaction() {
 
 void InboundSession::on_mail(const smtp::MailEvent& e) {
   reset_transaction();
-  envelope_.sender = e.command.path.is_null() ? std::string()
-                                              : smtp::serialize(e.command.path.path->mailbox);
+  envelope_.sender =
+      e.command.path.is_null() ? std::string() : smtp::serialize(e.command.path.path->mailbox);
   envelope_.sender_params = smtp::serialize_params(e.command.params);
   if (!envelope_.sender_params.empty() && envelope_.sender_params.front() == ' ') {
     envelope_.sender_params.erase(0, 1);
@@ -449,8 +447,11 @@ void InboundSession::on_mail(const smtp::MailEvent& e) {
     decide(ticket, smtp::Accept{});
     return;
   }
-  auto* dir = DirectoryAnswers(*settings_).resolve(std::get<std::string>(
-      evaluate_policy(*settings_, "session.auth.directory", variables(), std::string("*")).value));
+  auto* dir =
+      DirectoryAnswers(*settings_)
+          .resolve(std::get<std::string>(
+              evaluate_policy(*settings_, "session.auth.directory", variables(), std::string("*"))
+                  .value));
   if (dir == nullptr) {
     decide(ticket, smtp::Accept{});
     return;
@@ -462,7 +463,8 @@ void InboundSession::on_mail(const smtp::MailEvent& e) {
                      switch (outcome.status) {
                        case directory::SenderStatus::allowed: decide(ticket, smtp::Accept{}); break;
                        case directory::SenderStatus::not_owned:
-                         reject(ticket, 553, "5.7.1 Sender address not owned by the authenticated user");
+                         reject(ticket, 553,
+                                "5.7.1 Sender address not owned by the authenticated user");
                          break;
                        case directory::SenderStatus::unavailable:
                          reject(ticket, 451, "4.4.3 Directory unavailable, try again later");
@@ -492,7 +494,8 @@ void InboundSession::on_rcpt(const smtp::RcptEvent& e) {
   if (const auto* name = std::get_if<std::string>(&dir_value)) {
     dir = DirectoryAnswers(*settings_).resolve(*name);
   }
-  const bool local = domain != nullptr && dir != nullptr && dir->is_local_domain(lowercase(domain->name));
+  const bool local =
+      domain != nullptr && dir != nullptr && dir->is_local_domain(lowercase(domain->name));
   if (local) {
     on_rcpt_local(ticket, address, smtp::serialize_params(e.command.params), dir);
     return;
@@ -691,8 +694,11 @@ void InboundSession::on_auth_step(smtp::Ticket ticket, sasl::StepResult step) {
   }
   const auto& verify = std::get<sasl::Verify>(value);
   const auto* password = std::get_if<sasl::PasswordCredentials>(&verify.credentials);
-  auto* dir = DirectoryAnswers(*settings_).resolve(std::get<std::string>(
-      evaluate_policy(*settings_, "session.auth.directory", variables(), std::string("*")).value));
+  auto* dir =
+      DirectoryAnswers(*settings_)
+          .resolve(std::get<std::string>(
+              evaluate_policy(*settings_, "session.auth.directory", variables(), std::string("*"))
+                  .value));
   if (password == nullptr || dir == nullptr ||
       (!password->authzid.empty() && password->authzid != password->authcid)) {
     // Only password mechanisms are backed by directories, and no one may act for another.
@@ -718,7 +724,7 @@ void InboundSession::on_auth_verified(smtp::Ticket ticket, const directory::Auth
   if (!sasl_) return;
   const bool ok = outcome.status == directory::AuthStatus::authenticated;
   auto next = outcome.status == directory::AuthStatus::unavailable ? sasl_->unavailable()
-                                                                    : sasl_->verified(ok);
+                                                                   : sasl_->verified(ok);
   if (ok) {
     log(LogLevel::info, "AUTH " + sasl_mechanism_ + " as " + outcome.principal);
     on_auth_step(ticket, std::move(next));

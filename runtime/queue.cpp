@@ -217,9 +217,9 @@ void Queue::finish_attempt(const std::string& id) {
   auto& entry = found->second;
   entry.busy = false;
   --in_flight_;
-  const bool done = std::all_of(
-      entry.envelope.recipients.begin(), entry.envelope.recipients.end(),
-      [](const SpoolRecipient& r) { return r.state != RecipientState::pending; });
+  const bool done =
+      std::all_of(entry.envelope.recipients.begin(), entry.envelope.recipients.end(),
+                  [](const SpoolRecipient& r) { return r.state != RecipientState::pending; });
   if (done) {
     io_.spool_remove(id, [this, alive = alive_, id](IoStatus status) {
       if (!*alive) return;
@@ -249,8 +249,9 @@ void Queue::schedule_retry(Entry& entry, const std::string& id) {
   }
   if (!retry_local) return;
   const auto& schedule = settings_->queue.retry;
-  const Duration wait = schedule.empty() ? Duration::minutes(5)
-                                         : schedule[std::min<std::size_t>(attempts, schedule.size()) - 1];
+  const Duration wait = schedule.empty()
+                            ? Duration::minutes(5)
+                            : schedule[std::min<std::size_t>(attempts, schedule.size()) - 1];
   const std::int64_t age = io_.wall_unix_seconds() - entry.envelope.received_unix;
   if (Duration::seconds(age) > settings_->queue.expire) {
     for (auto& r : entry.envelope.recipients) {

@@ -19,19 +19,18 @@ Server::~Server() {
 
 IoStatus Server::start() {
   if (auto recovered = queue_.recover(); !recovered.ok()) {
-    return IoStatus::failure(recovered.error->code,
-                             "spool: " + recovered.error->detail);
+    return IoStatus::failure(recovered.error->code, "spool: " + recovered.error->detail);
   }
   for (const auto& listener : settings_->listeners) {
     for (const auto& bind : listener.binds) {
-      auto opened = io_.listen(bind, [this, alive = alive_, listener](ConnId conn,
-                                                                       ConnectionFacts facts) {
-        if (*alive) on_accept(listener, conn, std::move(facts));
-      });
+      auto opened =
+          io_.listen(bind, [this, alive = alive_, listener](ConnId conn, ConnectionFacts facts) {
+            if (*alive) on_accept(listener, conn, std::move(facts));
+          });
       if (!opened) {
-        return IoStatus::failure(opened.error().code, "listener '" + listener.id + "' on " +
-                                                          bind.text() + ": " +
-                                                          opened.error().detail);
+        return IoStatus::failure(
+            opened.error().code,
+            "listener '" + listener.id + "' on " + bind.text() + ": " + opened.error().detail);
       }
       listeners_.push_back(*opened);
       log_.log(LogLevel::info, "-",

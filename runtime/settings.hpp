@@ -33,10 +33,9 @@ struct ListenerSettings {
 
 struct QueueSettings {
   // queue.schedule.retry: the last step repeats.
-  std::vector<Duration> retry = {Duration::minutes(2),  Duration::minutes(5),
-                                 Duration::minutes(10), Duration::minutes(15),
-                                 Duration::minutes(30), Duration::minutes(60),
-                                 Duration::minutes(120)};
+  std::vector<Duration> retry = {
+      Duration::minutes(2),  Duration::minutes(5),  Duration::minutes(10), Duration::minutes(15),
+      Duration::minutes(30), Duration::minutes(60), Duration::minutes(120)};
   Duration expire = Duration::minutes(5 * 24 * 60);
   std::size_t deliveries_in_flight_max = 16;
 };

@@ -28,13 +28,13 @@ namespace tern::runtime {
 enum class RecipientState { pending, delivered, failed };
 
 struct SpoolRecipient {
-  std::string address;       // as received, without angle brackets
-  std::string params;        // RCPT parameters as received (NOTIFY=..., ORCPT=...)
-  std::string account;       // the local principal when the directory knew it, else ""
+  std::string address;  // as received, without angle brackets
+  std::string params;   // RCPT parameters as received (NOTIFY=..., ORCPT=...)
+  std::string account;  // the local principal when the directory knew it, else ""
   RecipientState state = RecipientState::pending;
   std::int64_t next_attempt_unix = 0;
   std::uint32_t attempts = 0;
-  std::string last_reply;    // the last outcome, for `tern queue show` and DSNs
+  std::string last_reply;  // the last outcome, for `tern queue show` and DSNs
   bool dsn_sent = false;
 
   friend bool operator==(const SpoolRecipient&, const SpoolRecipient&) = default;

@@ -2,19 +2,19 @@
 //
 // Contract: load_and_check reads a file (or the embedded default), checks it against the
 // schema, builds the route model (every cross-key check: remote ids, expressions,
-// directories) and the engine settings (listener addresses, certificates), and writes every diagnostic — errors and warnings — as one
-// `FILE:LINE:COL: message` line to `out`, in file order. `ok` is true when no diagnostic is
-// an error; the model is usable only then. `tern config check`, `tern route` and `ternd`
-// all go through it, so they agree on what a valid configuration is, and exit with
-// kConfigErrorExit (2) when it is not.
+// directories) and the engine settings (listener addresses, certificates), and writes every
+// diagnostic — errors and warnings — as one `FILE:LINE:COL: message` line to `out`, in file order.
+// `ok` is true when no diagnostic is an error; the model is usable only then. `tern config check`,
+// `tern route` and `ternd` all go through it, so they agree on what a valid configuration is, and
+// exit with kConfigErrorExit (2) when it is not.
 #pragma once
 
 #include <optional>
 #include <ostream>
 #include <string>
 
-#include "config/loader.hpp"
 #include "config/engine_settings.hpp"
+#include "config/loader.hpp"
 #include "config/route_model.hpp"
 
 namespace tern::cmd {

@@ -1,12 +1,11 @@
 #include "cmd/ternd/daemon.hpp"
 
-#include <sys/stat.h>
-
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 
 #include <spdlog/spdlog.h>
+#include <sys/stat.h>
 
 #include "runtime/directory/imap_directory.hpp"
 #include "runtime/directory/memory_adapter.hpp"
@@ -59,14 +58,16 @@ std::string self_signed(const config::EngineConfig& engine, runtime::Io& io,
         !write_private_file(cert_path, made->certificate_pem)) {
       return "cannot write the self-signed certificate under " + folder.string();
     }
-    spdlog::warn("no certificate configured: created a self-signed one for '{}' in {} "
-                 "(clients will not trust it; configure certificate.<id> for production)",
-                 engine.settings.hostname, cert_path.string());
+    spdlog::warn(
+        "no certificate configured: created a self-signed one for '{}' in {} "
+        "(clients will not trust it; configure certificate.<id> for production)",
+        engine.settings.hostname, cert_path.string());
     cert = made->certificate_pem;
     key = made->private_key_pem;
   }
   auto loaded = io.load_tls_identity(*cert, *key);
-  if (!loaded) return "self-signed certificate in " + folder.string() + ": " + loaded.error().detail;
+  if (!loaded)
+    return "self-signed certificate in " + folder.string() + ": " + loaded.error().detail;
   id = *loaded;
   return "";
 }

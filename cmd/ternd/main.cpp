@@ -8,16 +8,15 @@
 // listeners and serves until SIGTERM or SIGINT (graceful: stop accepting, let sessions in
 // flight finish or tempfail them, exit 0). SIGHUP reloads the configuration: a file with
 // errors is logged and the old configuration stays in force.
-#include <utility>
-
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/signal_set.hpp>
 #include <csignal>
 #include <iostream>
 #include <optional>
 #include <sstream>
 #include <string>
+#include <utility>
 
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
 #include <spdlog/spdlog.h>
 
 #include "adapters/asio/asio_io.hpp"
@@ -132,9 +131,9 @@ int main(int argc, char** argv) {
   if (options.check_only) return 0;
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
   if (options.debug) spdlog::set_level(spdlog::level::debug);
-  spdlog::info("ternd {} starting with {}", TERN_VERSION,
-               options.config_file.empty() ? "the embedded default configuration"
-                                           : options.config_file);
+  spdlog::info(
+      "ternd {} starting with {}", TERN_VERSION,
+      options.config_file.empty() ? "the embedded default configuration" : options.config_file);
   Daemon daemon(options, checked.engine.engine);
   return daemon.run();
 }

@@ -45,8 +45,8 @@ std::string protocol_name(const ReceivedFacts& f) {
 std::string format_rfc5322_date(std::int64_t unix_seconds) {
   static constexpr std::array<const char*, 7> kDays = {"Thu", "Fri", "Sat", "Sun",
                                                        "Mon", "Tue", "Wed"};
-  static constexpr std::array<const char*, 12> kMonths = {
-      "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+  static constexpr std::array<const char*, 12> kMonths = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                                          "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
   if (unix_seconds < 0) unix_seconds = 0;
   if (unix_seconds > 253402300799) unix_seconds = 253402300799;  // 9999-12-31 23:59:59
   const std::int64_t days = unix_seconds / 86400;

@@ -23,18 +23,18 @@
 namespace tern::protocol::mail {
 
 struct ReceivedFacts {
-  std::string helo;             // as the client said it ("" when it never did)
-  std::string remote_ip;        // "192.0.2.1", "2001:db8::1"
-  std::string reverse_name;     // PTR name when known, else ""
-  std::string hostname;         // ours
+  std::string helo;          // as the client said it ("" when it never did)
+  std::string remote_ip;     // "192.0.2.1", "2001:db8::1"
+  std::string reverse_name;  // PTR name when known, else ""
+  std::string hostname;      // ours
   bool lmtp = false;
-  bool esmtp = true;            // EHLO/LHLO rather than HELO
+  bool esmtp = true;  // EHLO/LHLO rather than HELO
   bool tls = false;
   bool authenticated = false;
-  std::string tls_version;      // "TLSv1.3"
+  std::string tls_version;  // "TLSv1.3"
   std::string tls_cipher;
   int tls_cipher_bits = 0;
-  std::string id;               // the queue id
+  std::string id;  // the queue id
   std::optional<std::string> single_recipient;
   std::int64_t unix_seconds = 0;
 };

@@ -1,10 +1,10 @@
 // Engine tests: the receiving engine (runtime::Server) on the simulated Io, configured from
 // TOML through the same config path ternd uses. No sockets, no files, no real time.
-#include <gtest/gtest.h>
-
 #include <map>
 #include <memory>
 #include <string>
+
+#include <gtest/gtest.h>
 
 #include "adapters/sim/sim_io.hpp"
 #include "config/engine_settings.hpp"
@@ -118,7 +118,8 @@ class EngineTest : public ::testing::Test {
   }
 
   PeerId connect(const Endpoint& to = kSmtp, std::string from_ip = "192.0.2.1") {
-    auto peer = io_.connect_peer(to, Endpoint{std::move(from_ip), static_cast<std::uint16_t>(40000 + ++port_)});
+    auto peer = io_.connect_peer(
+        to, Endpoint{std::move(from_ip), static_cast<std::uint16_t>(40000 + ++port_)});
     EXPECT_TRUE(peer.has_value());
     io_.run_for(Duration::milliseconds(100));
     return *peer;
@@ -202,7 +203,8 @@ TEST_F(EngineTest, RelayIsDeniedWhateverTheAddressForm) {
                            "<@example.org,@hop.example:victim@remote.example>",
                            "<victim@[192.0.2.9]>", "<victim@REMOTE.example>"};
   for (const char* rcpt : relayed) {
-    EXPECT_EQ(say(peer, std::string("RCPT TO:") + rcpt + "\r\n"), "550 5.7.1 Relay access denied\r\n")
+    EXPECT_EQ(say(peer, std::string("RCPT TO:") + rcpt + "\r\n"),
+              "550 5.7.1 Relay access denied\r\n")
         << rcpt;
   }
   // Forms whose domain is ours are local parts to us: unknown users, never relayed.
@@ -232,13 +234,15 @@ TEST_F(EngineTest, AuthenticatedUsersMayRelayButOnlyAsThemselves) {
   const auto ehlo = say(peer, "EHLO c\r\n");
   ASSERT_NE(ehlo.find("AUTH PLAIN LOGIN"), std::string::npos) << ehlo;
   // "\0ann\0secret"
-  EXPECT_EQ(say(peer, "AUTH PLAIN AGFubgBzZWNyZXQ=\r\n"), "235 2.7.0 Authentication successful\r\n");
+  EXPECT_EQ(say(peer, "AUTH PLAIN AGFubgBzZWNyZXQ=\r\n"),
+            "235 2.7.0 Authentication successful\r\n");
   EXPECT_EQ(say(peer, "MAIL FROM:<bob@example.org>\r\n"),
             "553 5.7.1 Sender address not owned by the authenticated user\r\n");
   EXPECT_EQ(say(peer, "MAIL FROM:<ann@example.org>\r\n"), "250 2.1.0 Sender OK\r\n");
   EXPECT_EQ(say(peer, "RCPT TO:<friend@remote.example>\r\n"), "250 2.1.5 Recipient OK\r\n");
   say(peer, "DATA\r\n");
-  EXPECT_EQ(say(peer, "x\r\n.\r\n", Duration::seconds(1)).substr(0, 24), "250 2.0.0 Ok: queued as ");
+  EXPECT_EQ(say(peer, "x\r\n.\r\n", Duration::seconds(1)).substr(0, 24),
+            "250 2.0.0 Ok: queued as ");
   io_.run_for(Duration::seconds(5));
   // Remote delivery arrives with the outbound engine: the recipient waits in the spool.
   const auto spooled = io_.spool_envelopes();
@@ -253,7 +257,7 @@ TEST_F(EngineTest, FailedAuthWaitsTheSameForUnknownUsersAndWrongPasswords) {
   io_.peer_start_tls(peer);
   io_.run_for(Duration::milliseconds(100));
   say(peer, "EHLO c\r\n");
-  for (const char* attempt : {"AUTH PLAIN AGFubgB3cm9uZw==\r\n",       // ann / wrong
+  for (const char* attempt : {"AUTH PLAIN AGFubgB3cm9uZw==\r\n",         // ann / wrong
                               "AUTH PLAIN AG5vYm9keQBzZWNyZXQ=\r\n"}) {  // nobody / secret
     io_.peer_send(peer, attempt);
     io_.run_for(Duration::milliseconds(1900));
@@ -341,7 +345,8 @@ TEST_F(EngineTest, DiskFullIs452AndLeavesNothing) {
   // The session goes on: the next transaction works once there is room.
   io_.set_disk_capacity(1 << 20);
   say(peer, "MAIL FROM:<a@b.example>\r\nRCPT TO:<ann@example.org>\r\nDATA\r\n");
-  EXPECT_EQ(say(peer, "x\r\n.\r\n", Duration::seconds(1)).substr(0, 24), "250 2.0.0 Ok: queued as ");
+  EXPECT_EQ(say(peer, "x\r\n.\r\n", Duration::seconds(1)).substr(0, 24),
+            "250 2.0.0 Ok: queued as ");
 }
 
 TEST_F(EngineTest, FsyncFailureIs452AndLeavesNothing) {

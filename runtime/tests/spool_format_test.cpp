@@ -1,7 +1,7 @@
+#include "runtime/spool_format.hpp"
+
 #include <gtest/gtest.h>
 #include <rapidcheck/gtest.h>
-
-#include "runtime/spool_format.hpp"
 
 namespace tern::runtime {
 namespace {
