@@ -2,6 +2,7 @@
 
 #include <set>
 
+#include "config/values.hpp"
 #include "runtime/directory/memory_directory.hpp"
 
 namespace tern::config {
@@ -105,6 +106,29 @@ void check_memory_directories(const Config& config, EngineConfigResult& result) 
   }
 }
 
+// queue.schedule.retry / notify: lists of durations, each checked like a duration key.
+std::vector<protocol::Duration> durations(const Config& config, EngineConfigResult& result,
+                                          const std::string& key,
+                                          std::vector<protocol::Duration> fallback) {
+  const Value* value = config.value_or_default(key);
+  const auto* texts = value != nullptr ? std::get_if<std::vector<std::string>>(value) : nullptr;
+  if (texts == nullptr) return fallback;
+  std::vector<protocol::Duration> out;
+  for (const auto& text : *texts) {
+    auto parsed = parse_duration(text);
+    if (!parsed || parsed->ns <= 0) {
+      error(result, pos_of(config, key),
+            key + ": '" + text + "' is not a positive duration (\"30s\", \"5m\", \"1h\", \"1d\")");
+      continue;
+    }
+    out.push_back(*parsed);
+  }
+  if (out.empty() && key == "queue.schedule.retry") {
+    error(result, pos_of(config, key), key + ": needs at least one duration");
+  }
+  return out;
+}
+
 }  // namespace
 
 bool EngineConfigResult::ok() const {
@@ -139,6 +163,9 @@ EngineConfigResult build_engine_config(const Config& config, const RouteModel& m
   s.routing = model.routing;
   s.default_directory = model.default_directory;
   build_listeners(config, result);
+  s.queue.retry = durations(config, result, "queue.schedule.retry", s.queue.retry);
+  s.queue.notify = durations(config, result, "queue.schedule.notify", s.queue.notify);
+  s.queue.expire = get_or<protocol::Duration>(config, "queue.schedule.expire", s.queue.expire);
   engine.directories = model.directories;
   check_memory_directories(config, result);
   engine.spool_dir = get_or<std::string>(config, "storage.spool", "/var/lib/tern/spool");

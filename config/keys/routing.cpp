@@ -58,6 +58,21 @@ void register_queue(Schema& s) {
          .choices = policy});
 }
 
+void register_schedule(Schema& s) {
+  s.add({.pattern = "queue.schedule.retry",
+         .type = ValueType::string_list,
+         .default_value = "[\"2m\", \"5m\", \"10m\", \"15m\", \"30m\", \"1h\", \"2h\"]",
+         .description = "Waits between delivery attempts of a recipient; the last one repeats"});
+  s.add({.pattern = "queue.schedule.notify",
+         .type = ValueType::string_list,
+         .default_value = "[\"1d\", \"3d\"]",
+         .description = "Ages of a message at which a delay notice (DSN) goes to its sender"});
+  s.add({.pattern = "queue.schedule.expire",
+         .type = ValueType::duration,
+         .default_value = "\"5d\"",
+         .description = "Age at which an undelivered recipient fails permanently (with a DSN)"});
+}
+
 void register_directories(Schema& s) {
   s.add({.pattern = "directory.<name>.type",
          .type = ValueType::choice,
