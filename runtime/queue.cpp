@@ -72,6 +72,20 @@ void Queue::enqueue(SpoolEnvelope envelope) {
   const std::string id = envelope.id;
   auto& entry = messages_[id];
   entry.envelope = std::move(envelope);
+  // A message recovered after a restart keeps its retry schedule: it waits for the
+  // earliest next attempt of its pending recipients instead of being retried at once.
+  std::int64_t earliest = 0;
+  bool any_pending = false;
+  for (const auto& r : entry.envelope.recipients) {
+    if (r.state != RecipientState::pending) continue;
+    earliest = any_pending ? std::min(earliest, r.next_attempt_unix) : r.next_attempt_unix;
+    any_pending = true;
+  }
+  const std::int64_t wait_seconds = earliest - io_.wall_unix_seconds();
+  if (any_pending && wait_seconds > 0) {
+    arm_timer(entry, id, Duration::seconds(wait_seconds));
+    return;
+  }
   make_ready(id);
 }
 
@@ -270,6 +284,14 @@ void Queue::schedule_retry(Entry& entry, const std::string& id) {
       r.next_attempt_unix = io_.wall_unix_seconds() + wait.ns / 1'000'000'000;
     }
   }
+  arm_timer(entry, id, wait);
+  // The schedule survives a restart: the next attempt times are written down (a failure
+  // to write them only means an earlier retry after a crash).
+  io_.spool_update_envelope(id, serialize_envelope(entry.envelope), [](IoStatus) {});
+}
+
+void Queue::arm_timer(Entry& entry, const std::string& id, Duration wait) {
+  if (entry.timer) io_.cancel_timer(*entry.timer);
   entry.timer = io_.start_timer(io_.now() + wait, [this, alive = alive_, id] {
     if (!*alive) return;
     auto found = messages_.find(id);

@@ -13,8 +13,9 @@
 //   delivers that recipient again after restart: at least once, never zero times.
 // - A failed local delivery (disk full, I/O error) is a temporary failure: the recipient
 //   is retried after settings.queue.retry[attempts-1] (the last step repeats) until
-//   `expire` after reception, then failed permanently. An account the store refuses
-//   (invalid) fails permanently at once. DSNs come with issue 7: a failed recipient is
+//   `expire` after reception, then failed permanently. The next attempt time is written to
+//   the envelope, so a restart keeps the schedule instead of retrying at once. An account the store
+//   refuses (invalid) fails permanently at once. DSNs come with issue 7: a failed recipient is
 //   recorded with dsn_sent = false.
 // - At most deliveries_in_flight_max messages are being worked on at once; the others
 //   wait in arrival order. Nothing here blocks; everything completes through Io callbacks.
@@ -71,6 +72,7 @@ class Queue {
   void persist_then(const std::string& id, std::function<void()> next);
   void finish_attempt(const std::string& id);
   void schedule_retry(Entry& entry, const std::string& id);
+  void arm_timer(Entry& entry, const std::string& id, Duration wait);
   std::vector<std::size_t> route_pending(Entry& entry);
   std::string prefix_for(const SpoolEnvelope& envelope, const SpoolRecipient& rcpt) const;
 

@@ -1,8 +1,9 @@
-#include <gtest/gtest.h>
+#include "config/engine_settings.hpp"
 
 #include <string>
 
-#include "config/engine_settings.hpp"
+#include <gtest/gtest.h>
+
 #include "config/loader.hpp"
 #include "config/route_model.hpp"
 
@@ -40,7 +41,8 @@ TEST(EngineSettings, ListenersAndTheirAddresses) {
 TEST(EngineSettings, BadAndDuplicateBindsAreErrorsWithTheirLine) {
   auto r = engine(
       "[server.listener.a]\nbind = [\"127.0.0.1\"]\n"
-      "[server.listener.b]\nbind = [\"127.0.0.1:25\"]\n[server.listener.c]\nbind = [\"127.0.0.1:25\"]\n");
+      "[server.listener.b]\nbind = [\"127.0.0.1:25\"]\n[server.listener.c]\nbind = "
+      "[\"127.0.0.1:25\"]\n");
   EXPECT_EQ(messages(r),
             "e.toml:2:8: server.listener.a.bind: '127.0.0.1' is not an address: write "
             "\"127.0.0.1:25\" or \"[::1]:25\"\n"

@@ -383,6 +383,29 @@ TEST_F(EngineTest, AMessageSpooledBeforeACrashIsDeliveredAfterRestart) {
   EXPECT_TRUE(io_.spool_envelopes().empty()) << io_.spool_envelopes().begin()->second;
 }
 
+TEST_F(EngineTest, AFailedLocalDeliveryIsRetriedOnScheduleEvenAcrossARestart) {
+  auto peer = connect();
+  say(peer, "EHLO c\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<ann@example.org>\r\nDATA\r\n");
+  io_.peer_send(peer, "retry me\r\n.\r\n");
+  // Stop as soon as the commit is durable: the delivery attempt is posted, not yet made.
+  io_.run_until([&] { return !io_.spool_envelopes().empty(); }, Duration::seconds(5));
+  io_.fail_next_fsyncs(1);  // the Maildir delivery fails once
+  io_.run_for(Duration::seconds(30));
+  EXPECT_TRUE(io_.maildir("ann").empty());
+  const auto spooled = io_.spool_envelopes();
+  ASSERT_EQ(spooled.size(), 1u);
+  EXPECT_NE(spooled.begin()->second.find(" pending "), std::string::npos);
+  // queue.schedule.retry starts at 2 minutes; a restart in between keeps the schedule.
+  io_.crash();
+  server_.reset();
+  start();
+  io_.run_for(Duration::seconds(60));
+  EXPECT_TRUE(io_.maildir("ann").empty()) << "retried before its time: " << log_.lines;
+  io_.run_for(Duration::seconds(60));
+  EXPECT_NE(only_maildir("ann").find("retry me\r\n"), std::string::npos) << log_.lines;
+  EXPECT_TRUE(io_.spool_envelopes().empty());
+}
+
 TEST_F(EngineTest, ConnectionsBeyondThePerIpLimitGet421) {
   std::vector<PeerId> peers;
   for (int i = 0; i < 3; ++i) peers.push_back(connect());

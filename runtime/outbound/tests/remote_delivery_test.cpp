@@ -1,0 +1,512 @@
+// RemoteDelivery against a simulated network whose far end is our own smtp::ServerSession,
+// so every conversation is a real one (the sim's handshake stands for TLS).
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "adapters/sim/sim_io.hpp"
+#include "protocol/smtp/server_session.hpp"
+#include "runtime/outbound/remote_delivery.hpp"
+
+namespace tern::runtime::outbound {
+namespace {
+
+using adapters::sim::PeerId;
+using adapters::sim::SimIo;
+namespace smtp = protocol::smtp;
+namespace route = protocol::route;
+
+const Endpoint kServer{"192.0.2.1", 25};
+
+smtp::Reply reply(std::uint16_t code, smtp::EnhancedStatus status, std::string text) {
+  return smtp::Reply{code, status, {std::move(text)}};
+}
+
+struct Behaviour {
+  std::map<std::string, smtp::Reply> rcpt;               // by local part; absent: 250
+  std::optional<smtp::Reply> message;                    // SMTP end of data; absent: 250
+  std::map<std::string, smtp::Reply> lmtp;               // LMTP per recipient; absent: 250
+  bool close_mid_data = false;                           // peer closes at the first body chunk
+  std::string password = "secret";
+};
+
+// One server connection: the engine's bytes feed the machine, decisions are made at once.
+class Peer {
+ public:
+  Peer(SimIo& sim, PeerId id, smtp::ServerConfig config, const Behaviour& behaviour)
+      : sim_(sim), id_(id), behaviour_(behaviour), machine_(config, sim.now()) {}
+  void attach() {
+    sim_.peer_on_bytes(id_, [this](std::string_view bytes) {
+      received += bytes;
+      inbox_ += bytes;
+      pump();
+    });
+    pump();
+  }
+  std::string received;  // every byte the engine sent
+  std::string body;      // the decoded body of the last message
+  std::vector<std::string> rcpts;
+  std::optional<smtp::Mail> mail;
+  std::vector<smtp::Rcpt> rcpt_commands;
+  bool tls_started = false;
+
+ private:
+  void pump() {
+    for (int guard = 0; guard < 100000 && !closed_; ++guard) {
+      const std::size_t used = machine_.feed(inbox_, sim_.now());
+      inbox_.erase(0, used);
+      bool progressed = used > 0;
+      while (auto event = machine_.poll_event()) {
+        progressed = true;
+        on_event(*event);
+        if (closed_) return;
+      }
+      send_output();
+      if (machine_.is_closed()) {
+        closed_ = true;
+        sim_.peer_close(id_);
+      }
+      if (!progressed) break;
+    }
+  }
+  void send_output() {
+    auto out = machine_.pending_output();
+    if (out.empty()) return;
+    sim_.peer_send(id_, std::string_view(out.data(), out.size()));
+    machine_.consume_output(out.size());
+  }
+  void on_event(smtp::ServerEvent& event) {
+    if (std::holds_alternative<smtp::StartTlsEvent>(event)) {
+      send_output();
+      sim_.peer_start_tls(id_);
+      tls_started = true;
+      EXPECT_FALSE(machine_.on_tls_established(sim_.now()));
+      return;
+    }
+    if (auto* chunk = std::get_if<smtp::BodyChunkEvent>(&event)) {
+      body += chunk->bytes;
+      if (behaviour_.close_mid_data) {
+        closed_ = true;
+        sim_.peer_close(id_);
+      }
+      return;
+    }
+    smtp::ServerDecision decision = smtp::Accept{};
+    std::optional<smtp::Ticket> ticket;
+    if (auto* hello = std::get_if<smtp::HelloEvent>(&event)) {
+      ticket = hello->ticket;
+    } else if (auto* m = std::get_if<smtp::MailEvent>(&event)) {
+      ticket = m->ticket;
+      mail = m->command;
+    } else if (auto* rcpt = std::get_if<smtp::RcptEvent>(&event)) {
+      ticket = rcpt->ticket;
+      rcpt_commands.push_back(rcpt->command);
+      const std::string local = rcpt->command.path.path->mailbox.local_part;
+      auto it = behaviour_.rcpt.find(local);
+      if (it != behaviour_.rcpt.end()) {
+        decision = smtp::Reject{it->second};
+      } else {
+        rcpts.push_back(local);
+      }
+    } else if (auto* message = std::get_if<smtp::MessageEvent>(&event)) {
+      ticket = message->ticket;
+      decision = message_decision();
+    } else if (auto* auth = std::get_if<smtp::AuthEvent>(&event)) {
+      ticket = auth->ticket;
+      const std::string r = auth->response.value_or("");
+      const bool ok = r.size() > 4 && r.substr(r.rfind('\0') + 1) == behaviour_.password;
+      decision = ok ? smtp::ServerDecision{smtp::Authenticated{}}
+                    : smtp::ServerDecision{smtp::Reject{reply(535, {5, 7, 8}, "bad credentials")}};
+    }
+    if (ticket) EXPECT_FALSE(machine_.decide(*ticket, decision, sim_.now()));
+  }
+  smtp::ServerDecision message_decision() {
+    if (!behaviour_.lmtp.empty()) {
+      smtp::PerRecipient per;
+      for (const auto& r : rcpts) {
+        auto it = behaviour_.lmtp.find(r);
+        per.replies.push_back(it != behaviour_.lmtp.end() ? it->second
+                                                          : reply(250, {2, 0, 0}, "ok " + r));
+      }
+      return per;
+    }
+    if (behaviour_.message) return smtp::Reject{*behaviour_.message};
+    return smtp::Accept{};
+  }
+
+  SimIo& sim_;
+  PeerId id_;
+  const Behaviour& behaviour_;
+  smtp::ServerSession machine_;
+  std::string inbox_;
+  bool closed_ = false;
+};
+
+enum class How { normal, refused, stalls, greeting_421 };
+
+struct World {
+  SimIo sim{7};
+  Behaviour behaviour;
+  bool lmtp = false;
+  bool implicit_tls = false;
+  bool offer_starttls = false;
+  std::vector<std::string> auth_mechanisms;
+  std::vector<std::unique_ptr<Peer>> peers;
+  std::vector<PeerId> ids;
+
+  void serve(How how, const Endpoint& at = kServer) {
+    if (how == How::refused) return;
+    sim.serve(at, [this, how](PeerId id) {
+      ids.push_back(id);
+      if (implicit_tls) sim.peer_start_tls(id);
+      if (how == How::stalls) return;
+      if (how == How::greeting_421) {
+        sim.peer_send(id, "421 4.3.2 busy, come back later\r\n");
+        return sim.peer_close(id);
+      }
+      smtp::ServerConfig config;
+      config.mode = lmtp ? smtp::ServerMode::lmtp : smtp::ServerMode::smtp;
+      config.hostname = "mx.example.net";
+      config.tls_active = implicit_tls;
+      config.tls_available = offer_starttls;
+      config.auth_mechanisms = auth_mechanisms;
+      peers.push_back(std::make_unique<Peer>(sim, id, config, behaviour));
+      peers.back()->attach();
+    });
+  }
+
+  DeliveryRequest request(std::vector<std::string> rcpts, std::string body = "") const {
+    DeliveryRequest r;
+    r.host.id = "relay";
+    r.host.address = kServer.ip;
+    r.host.port = kServer.port;
+    r.host.protocol = lmtp ? route::RemoteProtocol::lmtp : route::RemoteProtocol::smtp;
+    r.host.tls = implicit_tls ? route::TlsMode::implicit : route::TlsMode::none;
+    r.helo_name = "mta.example.org";
+    r.sender = "ann@example.org";
+    for (auto& a : rcpts) r.recipients.push_back({a, ""});
+    r.body = body.empty() ? "Received: by mta.example.org\r\nSubject: hi\r\n\r\nHello\r\n" : body;
+    return r;
+  }
+
+  std::optional<DeliveryReport> deliver(DeliveryRequest r, Resolver resolver = {}) {
+    std::optional<DeliveryReport> got;
+    int calls = 0;
+    auto handle = RemoteDelivery::start(
+        sim, std::move(r),
+        [&](DeliveryReport report) {
+          ++calls;
+          got = std::move(report);
+        },
+        std::move(resolver));
+    EXPECT_EQ(calls, 0);  // never inside start()
+    sim.run_until_idle();
+    EXPECT_LE(calls, 1);
+    EXPECT_TRUE(handle.finished() || calls == 0);
+    return got;
+  }
+};
+
+std::vector<DeliveryStatus> statuses(const DeliveryReport& report) {
+  std::vector<DeliveryStatus> out;
+  for (const auto& r : report.recipients) out.push_back(r.status);
+  return out;
+}
+
+constexpr auto kOk = DeliveryStatus::delivered;
+constexpr auto kTemp = DeliveryStatus::temporary_failure;
+constexpr auto kPerm = DeliveryStatus::permanent_failure;
+
+TEST(RemoteDelivery, SmtpAcceptsAllAndTheBodyArrivesIntact) {
+  World w;
+  w.serve(How::normal);
+  const std::string body =
+      "Received: by mta.example.org\r\nSubject: dots\r\n\r\n.leading dot\r\n..two\r\n.\r\nend\r\n";
+  auto report = w.deliver(w.request({"bob@example.net", "carol@example.net"}, body));
+  ASSERT_TRUE(report);
+  EXPECT_EQ(statuses(*report), (std::vector{kOk, kOk}));
+  EXPECT_EQ(report->recipients[0].text, "250 2.0.0 Ok: queued");
+  EXPECT_TRUE(report->recipients[0].from_server);
+  EXPECT_EQ(report->host, "192.0.2.1");
+  EXPECT_EQ(report->endpoint, kServer);
+  EXPECT_TRUE(report->dsn_supported);
+  EXPECT_FALSE(report->tls_version);
+  ASSERT_EQ(w.peers.size(), 1u);
+  EXPECT_EQ(w.peers[0]->body, body);
+  EXPECT_NE(w.peers[0]->received.find("EHLO mta.example.org\r\n"), std::string::npos);
+  EXPECT_NE(w.peers[0]->received.find("\r\n..leading dot\r\n...two\r\n..\r\n"), std::string::npos);
+  ASSERT_TRUE(w.peers[0]->mail);
+  EXPECT_EQ(w.peers[0]->mail->params.size, body.size());
+  EXPECT_NE(w.peers[0]->received.find("QUIT\r\n"), std::string::npos);
+  EXPECT_TRUE(w.sim.peer_closed_by_engine(w.ids[0]));
+}
+
+TEST(RemoteDelivery, MixedRcptOutcomes) {
+  World w;
+  w.behaviour.rcpt["gone"] = reply(550, {5, 1, 1}, "no such user");
+  w.behaviour.rcpt["full"] = reply(450, {4, 2, 2}, "mailbox full");
+  w.serve(How::normal);
+  auto report = w.deliver(w.request({"ok@example.net", "gone@example.net", "full@example.net"}));
+  ASSERT_TRUE(report);
+  EXPECT_EQ(statuses(*report), (std::vector{kOk, kPerm, kTemp}));
+  EXPECT_EQ(report->recipients[1].text, "550 5.1.1 no such user");
+  EXPECT_EQ(report->recipients[2].text, "450 4.2.2 mailbox full");
+  EXPECT_EQ(w.peers[0]->rcpts, std::vector<std::string>{"ok"});
+}
+
+TEST(RemoteDelivery, DataRefusalsApplyToEveryAcceptedRecipient) {
+  for (auto [code, expected] : {std::pair{452, kTemp}, std::pair{554, kPerm}}) {
+    World w;
+    w.behaviour.message = reply(code, {std::uint8_t(code / 100), 3, 1}, "not now");
+    w.behaviour.rcpt["gone"] = reply(550, {5, 1, 1}, "no such user");
+    w.serve(How::normal);
+    auto report = w.deliver(w.request({"a@x.net", "gone@x.net", "b@x.net"}));
+    ASSERT_TRUE(report);
+    EXPECT_EQ(statuses(*report), (std::vector{expected, kPerm, expected})) << code;
+    EXPECT_EQ(report->recipients[0].text, std::to_string(code) + " " +
+                                              std::to_string(code / 100) + ".3.1 not now");
+  }
+}
+
+TEST(RemoteDelivery, LmtpGivesOneOutcomePerRecipient) {
+  World w;
+  w.lmtp = true;
+  w.behaviour.lmtp["bob"] = reply(550, {5, 2, 1}, "mailbox disabled");
+  w.serve(How::normal);
+  auto report = w.deliver(w.request({"ann@x.net", "bob@x.net", "cat@x.net"}));
+  ASSERT_TRUE(report);
+  EXPECT_EQ(statuses(*report), (std::vector{kOk, kPerm, kOk}));
+  EXPECT_EQ(report->recipients[0].text, "250 2.0.0 ok ann");
+  EXPECT_EQ(report->recipients[1].text, "550 5.2.1 mailbox disabled");
+  EXPECT_EQ(w.peers[0]->received.rfind("LHLO mta.example.org\r\n", 0), 0u);
+}
+
+TEST(RemoteDelivery, ConnectRefusedIsTemporaryForAll) {
+  World w;
+  w.serve(How::refused);
+  auto report = w.deliver(w.request({"a@x.net", "b@x.net"}));
+  ASSERT_TRUE(report);
+  EXPECT_EQ(statuses(*report), (std::vector{kTemp, kTemp}));
+  EXPECT_EQ(report->recipients[0].text, "connect 192.0.2.1:25: Connection refused");
+  EXPECT_FALSE(report->recipients[0].from_server);
+  EXPECT_FALSE(report->endpoint);
+}
+
+TEST(RemoteDelivery, StalledServerTimesOutAtTheGreetingTimeout) {
+  World w;
+  w.serve(How::stalls);
+  auto r = w.request({"a@x.net"});
+  r.timeouts.greeting = Duration::seconds(30);
+  std::optional<DeliveryReport> got;
+  const Instant start = w.sim.now();
+  RemoteDelivery::start(w.sim, r, [&](DeliveryReport report) { got = std::move(report); });
+  // connect takes 1 ms (latency); the greeting deadline is 30 s after the session began.
+  w.sim.run_for(Duration::seconds(30));
+  EXPECT_FALSE(got);
+  w.sim.run_for(Duration::milliseconds(2));
+  ASSERT_TRUE(got);
+  EXPECT_LE(w.sim.now() - start, Duration::seconds(30) + Duration::milliseconds(2));
+  EXPECT_EQ(statuses(*got), std::vector{kTemp});
+  EXPECT_EQ(got->recipients[0].text, "192.0.2.1:25: timeout waiting for the server's reply");
+  w.sim.run_until_idle();
+}
+
+TEST(RemoteDelivery, Greeting421IsTemporary) {
+  World w;
+  w.serve(How::greeting_421);
+  auto report = w.deliver(w.request({"a@x.net"}));
+  ASSERT_TRUE(report);
+  EXPECT_EQ(statuses(*report), std::vector{kTemp});
+  EXPECT_EQ(report->recipients[0].text,
+            "421 4.3.2 busy, come back later (the server refused the connection)");
+}
+
+TEST(RemoteDelivery, StartTlsRequiredAndOffered) {
+  World w;
+  w.offer_starttls = true;
+  w.serve(How::normal);
+  auto r = w.request({"a@x.net"});
+  r.host.tls = route::TlsMode::starttls;
+  auto report = w.deliver(r);
+  ASSERT_TRUE(report);
+  EXPECT_EQ(statuses(*report), std::vector{kOk});
+  EXPECT_TRUE(report->tls_version);
+  EXPECT_TRUE(w.peers[0]->tls_started);
+  EXPECT_TRUE(w.sim.peer_tls_active(w.ids[0]));
+  const std::string& seen = w.peers[0]->received;
+  const auto tls_at = seen.find("STARTTLS\r\n");
+  ASSERT_NE(tls_at, std::string::npos);
+  EXPECT_GT(seen.find("MAIL FROM:"), tls_at);
+  EXPECT_EQ(w.peers[0]->body, r.body);
+}
+
+TEST(RemoteDelivery, StartTlsRequiredButNotOfferedIsTemporary) {
+  World w;
+  w.serve(How::normal);
+  auto r = w.request({"a@x.net"});
+  r.host.tls = route::TlsMode::starttls;
+  auto report = w.deliver(r);
+  ASSERT_TRUE(report);
+  EXPECT_EQ(statuses(*report), std::vector{kTemp});
+  EXPECT_EQ(report->recipients[0].text,
+            "192.0.2.1:25: TLS is required but the server does not offer STARTTLS");
+  EXPECT_EQ(w.peers[0]->received.find("MAIL"), std::string::npos);
+}
+
+TEST(RemoteDelivery, ImplicitTls) {
+  World w;
+  w.implicit_tls = true;
+  w.serve(How::normal);
+  auto report = w.deliver(w.request({"a@x.net"}));
+  ASSERT_TRUE(report);
+  EXPECT_EQ(statuses(*report), std::vector{kOk});
+  EXPECT_TRUE(report->tls_version);
+  EXPECT_TRUE(w.sim.peer_tls_active(w.ids[0]));
+}
+
+TEST(RemoteDelivery, FailedImplicitHandshakeIsTemporary) {
+  World w;
+  w.sim.serve(kServer, [&](PeerId id) {
+    w.sim.peer_fail_tls(id);
+    w.sim.peer_start_tls(id);
+  });
+  w.implicit_tls = true;
+  auto report = w.deliver(w.request({"a@x.net"}));
+  ASSERT_TRUE(report);
+  EXPECT_EQ(statuses(*report), std::vector{kTemp});
+  EXPECT_EQ(report->recipients[0].text.rfind("192.0.2.1:25: TLS handshake failed", 0), 0u)
+      << report->recipients[0].text;
+}
+
+TEST(RemoteDelivery, AuthPlainSucceedsAndFailsTemporarily) {
+  for (bool right : {true, false}) {
+    World w;
+    w.implicit_tls = true;
+    w.auth_mechanisms = {"PLAIN"};
+    w.serve(How::normal);
+    auto r = w.request({"a@x.net"});
+    r.host.auth_username = "relay_server";
+    r.host.auth_secret = right ? "secret" : "wrong";
+    auto report = w.deliver(r);
+    ASSERT_TRUE(report);
+    EXPECT_NE(w.peers[0]->received.find("AUTH PLAIN "), std::string::npos);
+    if (right) {
+      EXPECT_EQ(statuses(*report), std::vector{kOk});
+    } else {
+      EXPECT_EQ(statuses(*report), std::vector{kTemp});
+      EXPECT_EQ(report->recipients[0].text, "535 5.7.8 bad credentials (authentication failed)");
+      EXPECT_EQ(w.peers[0]->received.find("MAIL"), std::string::npos);
+    }
+  }
+}
+
+TEST(RemoteDelivery, TwoMegabyteBodyInChunks) {
+  World w;
+  w.serve(How::normal);
+  std::string body = "Received: by mta.example.org\r\n\r\n";
+  for (int i = 0; body.size() < 2 * 1024 * 1024; ++i) {
+    body += (i % 7 == 0 ? "." : "") + std::string(70, char('a' + i % 26)) + "\r\n";
+  }
+  auto report = w.deliver(w.request({"a@x.net"}, body));
+  ASSERT_TRUE(report);
+  EXPECT_EQ(statuses(*report), std::vector{kOk});
+  EXPECT_EQ(w.peers[0]->body.size(), body.size());
+  EXPECT_TRUE(w.peers[0]->body == body);
+}
+
+TEST(RemoteDelivery, ServerClosingMidDataIsTemporary) {
+  World w;
+  w.behaviour.close_mid_data = true;
+  w.behaviour.rcpt["gone"] = reply(550, {5, 1, 1}, "no such user");
+  w.serve(How::normal);
+  auto report = w.deliver(w.request({"a@x.net", "gone@x.net"}, std::string(300000, 'x')));
+  ASSERT_TRUE(report);
+  EXPECT_EQ(statuses(*report), (std::vector{kTemp, kPerm}));
+  EXPECT_FALSE(report->recipients[0].from_server);
+  EXPECT_EQ(report->recipients[0].text.rfind("192.0.2.1:25: ", 0), 0u)
+      << report->recipients[0].text;
+}
+
+TEST(RemoteDelivery, DsnParametersPassThroughWhenOffered) {
+  World w;
+  w.serve(How::normal);
+  auto r = w.request({"a@x.net"});
+  r.sender_params = "BODY=8BITMIME RET=HDRS ENVID=abc123";
+  r.recipients[0].params = "NOTIFY=FAILURE,DELAY ORCPT=rfc822;a@x.net";
+  auto report = w.deliver(r);
+  ASSERT_TRUE(report);
+  EXPECT_EQ(statuses(*report), std::vector{kOk});
+  const std::string& seen = w.peers[0]->received;
+  EXPECT_NE(seen.find("MAIL FROM:<ann@example.org> SIZE="), std::string::npos) << seen;
+  ASSERT_TRUE(w.peers[0]->mail);
+  EXPECT_EQ(w.peers[0]->mail->params.body, smtp::BodyType::eight_bit_mime);
+  EXPECT_EQ(w.peers[0]->mail->params.ret, smtp::RetType::hdrs);
+  EXPECT_EQ(w.peers[0]->mail->params.envid, "abc123");
+  ASSERT_EQ(w.peers[0]->rcpt_commands.size(), 1u);
+  EXPECT_TRUE(w.peers[0]->rcpt_commands[0].params.notify);
+  EXPECT_TRUE(w.peers[0]->rcpt_commands[0].params.orcpt);
+}
+
+TEST(RemoteDelivery, HostNamesWaitForDns) {
+  World w;
+  auto r = w.request({"a@x.net", "b@x.net"});
+  r.host.address = "relay.example.org";
+  auto report = w.deliver(r);
+  ASSERT_TRUE(report);
+  EXPECT_EQ(statuses(*report), (std::vector{kTemp, kTemp}));
+  EXPECT_EQ(report->recipients[0].text, "relay.example.org: DNS resolution not available yet");
+}
+
+TEST(RemoteDelivery, LocalhostAndTheResolverHook) {
+  World w;
+  w.serve(How::normal, Endpoint{"127.0.0.1", 25});
+  auto r = w.request({"a@x.net"});
+  r.host.address = "localhost";
+  auto report = w.deliver(r);
+  ASSERT_TRUE(report);
+  EXPECT_EQ(statuses(*report), std::vector{kOk});
+  EXPECT_EQ(report->endpoint, (Endpoint{"127.0.0.1", 25}));
+
+  // A resolver answering inside the call, first endpoint refused, second serves.
+  World v;
+  v.serve(How::normal, Endpoint{"192.0.2.9", 25});
+  auto r2 = v.request({"a@x.net"});
+  r2.host.address = "relay.example.org";
+  auto report2 = v.deliver(r2, [](std::string host, ResolveHandler done) {
+    EXPECT_EQ(host, "relay.example.org");
+    done(std::vector<Endpoint>{{"192.0.2.8", 0}, {"192.0.2.9", 0}});
+  });
+  ASSERT_TRUE(report2);
+  EXPECT_EQ(statuses(*report2), std::vector{kOk});
+  EXPECT_EQ(report2->endpoint, (Endpoint{"192.0.2.9", 25}));
+
+  World u;
+  auto r3 = u.request({"a@x.net"});
+  r3.host.address = "nx.example.org";
+  auto report3 = u.deliver(r3, [](std::string, ResolveHandler done) {
+    done(protocol::Unexpected<ResolveFailure>{ResolveFailure{true, "no such host"}});
+  });
+  ASSERT_TRUE(report3);
+  EXPECT_EQ(statuses(*report3), std::vector{kPerm});
+  EXPECT_EQ(report3->recipients[0].text, "nx.example.org: no such host");
+}
+
+TEST(RemoteDelivery, CancelMeansNoCallback) {
+  World w;
+  w.serve(How::normal);
+  bool called = false;
+  auto handle =
+      RemoteDelivery::start(w.sim, w.request({"a@x.net"}), [&](DeliveryReport) { called = true; });
+  w.sim.run_for(Duration::milliseconds(3));
+  handle.cancel();
+  w.sim.run_until_idle();
+  EXPECT_FALSE(called);
+  EXPECT_TRUE(handle.finished());
+}
+
+}  // namespace
+}  // namespace tern::runtime::outbound
