@@ -121,6 +121,18 @@ void InboundSession::start() {
       });
 }
 
+// The EHLO-stage rules, evaluated at connect for the greeting's machine and again at each
+// EHLO, when the client's name and (after AUTH) identity are known.
+smtp::ServerExtensions InboundSession::extensions_for(const route::Variables& vars) const {
+  const auto& s = *settings_;
+  smtp::ServerExtensions extensions;
+  extensions.pipelining = policy_bool(s, "session.extensions.pipelining", vars, true);
+  extensions.chunking = policy_bool(s, "session.extensions.chunking", vars, true);
+  extensions.requiretls = policy_bool(s, "session.extensions.requiretls", vars, true);
+  extensions.dsn = policy_bool(s, "session.extensions.dsn", vars, false);
+  return extensions;
+}
+
 smtp::ServerConfig InboundSession::machine_config() {
   const auto& s = *settings_;
   const auto vars = variables();
@@ -128,10 +140,7 @@ smtp::ServerConfig InboundSession::machine_config() {
   config.mode = listener_.lmtp ? smtp::ServerMode::lmtp : smtp::ServerMode::smtp;
   config.hostname = s.hostname;
   config.wall_clock_unix_seconds = ctx_.io.wall_unix_seconds();
-  config.extensions.pipelining = policy_bool(s, "session.extensions.pipelining", vars, true);
-  config.extensions.chunking = policy_bool(s, "session.extensions.chunking", vars, true);
-  config.extensions.requiretls = policy_bool(s, "session.extensions.requiretls", vars, true);
-  config.extensions.dsn = policy_bool(s, "session.extensions.dsn", vars, false);
+  config.extensions = extensions_for(vars);
   const auto size = policy_int(s, "session.data.limits.size", vars, 104857600);
   config.message_bytes_max = static_cast<std::uint64_t>(std::max<std::int64_t>(size, 0));
   const auto rcpts = policy_int(s, "session.rcpt.max-recipients", vars, 100);
@@ -423,6 +432,7 @@ void InboundSession::on_hello(const smtp::HelloEvent& e) {
   }
   helo_ = name;
   esmtp_ = e.kind != smtp::HelloKind::helo;
+  (void)machine_->set_extensions(extensions_for(vars));  // a hello is pending: cannot fail
   decide(e.ticket, smtp::Accept{});
 }
 

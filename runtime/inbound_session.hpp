@@ -95,6 +95,7 @@ class InboundSession {
   void reset_transaction();
   protocol::route::Variables variables() const;
   protocol::smtp::ServerConfig machine_config();
+  protocol::smtp::ServerExtensions extensions_for(const protocol::route::Variables& vars) const;
   void log(LogLevel level, const std::string& message);
   // Runs `task` later only if this session still exists.
   std::function<void()> guarded(std::function<void()> task);

@@ -239,6 +239,12 @@ std::error_code ServerSession::simple_answer(const ServerDecision& decision, Rep
   return server_errc::wrong_decision_kind;
 }
 
+std::error_code ServerSession::set_extensions(const ServerExtensions& extensions) {
+  if (!pending_ || pending_->question != Question::hello) return server_errc::no_pending_decision;
+  config_.extensions = extensions;
+  return {};
+}
+
 std::error_code ServerSession::decide_hello(const ServerDecision& decision) {
   const HelloKind kind = pending_hello_;
   if (kind != HelloKind::helo) {

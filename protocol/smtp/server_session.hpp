@@ -209,6 +209,11 @@ class ServerSession : public MachineOutputs<ServerEvent> {
   void shutdown(Instant now);
 
   [[nodiscard]] std::error_code decide(Ticket ticket, ServerDecision decision, Instant now);
+  // The extensions the EHLO reply offers, chosen once the client's name (and identity,
+  // after AUTH) is known: call it while a HelloEvent waits for its decision. At any other
+  // time it returns no_pending_decision and changes nothing (extensions must not change
+  // under a transaction).
+  [[nodiscard]] std::error_code set_extensions(const ServerExtensions& extensions);
 
   std::optional<Instant> poll_timeout() const;
 

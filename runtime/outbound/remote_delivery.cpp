@@ -176,6 +176,7 @@ class Attempt : public std::enable_shared_from_this<Attempt> {
   std::optional<std::string> tls_version_;
   std::size_t body_offset_ = 0;
   bool submitted_ = false;
+  bool report_due_ = false;
   bool body_wanted_ = false;
   bool body_ended_ = false;
   bool reading_ = false;
@@ -317,6 +318,15 @@ void Attempt::pump() {
       }
       again_ = true;
     }
+    if (report_due_) {
+      report_due_ = false;
+      fill_open(DeliveryStatus::temporary_failure, where() + ": no reply for this recipient");
+      report();
+      if (!conn_) {
+        pumping_ = false;
+        return;
+      }
+    }
     if (feed_body()) again_ = true;
   } while (again_);
   pumping_ = false;
@@ -347,8 +357,7 @@ void Attempt::on_event(smtp::ClientEvent& event) {
     }
   } else if (std::holds_alternative<smtp::MessageDoneEvent>(event)) {
     machine_->quit(io_.now());
-    fill_open(DeliveryStatus::temporary_failure, where() + ": no reply for this recipient");
-    report();
+    report_due_ = true;  // after this batch: a SessionFailedEvent may follow and say why
   } else if (auto* failed = std::get_if<smtp::SessionFailedEvent>(&event)) {
     on_session_failed(*failed);
   }
@@ -360,6 +369,17 @@ void Attempt::on_session_failed(const smtp::SessionFailedEvent& failed) {
                                   : failed.reason;
   session_failure_ = failed.reply ? text : where() + ": " + text;
   session_failure_permanent_ = failed.reply && failed.reply->code == 521;  // RFC 7504 §3
+  if (failed.reply) return;
+  // The machine's stand-in replies for a lost connection are our reason, not the server's.
+  const std::string stand_in_temporary = "451 4.4.0 " + failed.reason;
+  const std::string stand_in_permanent = "554 5.4.0 " + failed.reason;
+  for (auto& result : results_) {
+    if (result && result->from_server &&
+        (result->text == stand_in_temporary || result->text == stand_in_permanent)) {
+      result->text = where() + ": " + failed.reason;
+      result->from_server = false;
+    }
+  }
 }
 
 // Streams the body while the machine's unsent output stays under one chunk.
@@ -494,16 +514,17 @@ void Attempt::maybe_end() {
 void Attempt::end_connection(std::string detail) {
   if (!conn_) return;
   auto self = shared_from_this();
-  close_connection();
-  if (reported_) return;
   std::string reason = session_failure_.value_or(
       detail.rfind(where(), 0) == 0 ? detail : where() + ": " + detail);
+  const bool permanent = session_failure_ && session_failure_permanent_;
+  close_connection();
+  if (reported_) return;
   if (submitted_) {
     fill_open(DeliveryStatus::temporary_failure, reason);
     return report();
   }
   last_failure_ = std::move(reason);
-  last_failure_permanent_ = session_failure_ && session_failure_permanent_;
+  last_failure_permanent_ = permanent;
   if (last_failure_permanent_) {
     fill_open(DeliveryStatus::permanent_failure, last_failure_);
     return report();

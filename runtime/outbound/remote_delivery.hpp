@@ -23,6 +23,8 @@
 //   permanent; AUTH refused (535 included) is temporary, because wrong credentials are our
 //   configuration's fault, not the message's, and bouncing would lose mail that goes
 //   through once the administrator fixes them (Postfix's smtp_sasl_auth_soft_bounce).
+//   TLS: tls `starttls` requires STARTTLS (not offered -> temporary), `none` never tries it,
+//   `implicit` handshakes first; credentials are never sent without TLS (temporary).
 // - Once MAIL has been sent, the machine's per-recipient outcomes are final: RCPT
 //   refusals, then one reply for all after the body (SMTP) or one per accepted recipient
 //   (LMTP, RFC 2033 §4.2); a failure of the connection then fails the open recipients as

@@ -234,8 +234,10 @@ TEST_F(EngineTest, AuthenticatedUsersMayRelayButOnlyAsThemselves) {
   const auto ehlo = say(peer, "EHLO c\r\n");
   ASSERT_NE(ehlo.find("AUTH PLAIN LOGIN"), std::string::npos) << ehlo;
   // "\0ann\0secret"
+  EXPECT_EQ(ehlo.find("DSN"), std::string::npos) << "the default offers DSN after AUTH only";
   EXPECT_EQ(say(peer, "AUTH PLAIN AGFubgBzZWNyZXQ=\r\n"),
             "235 2.7.0 Authentication successful\r\n");
+  EXPECT_NE(say(peer, "EHLO c\r\n").find("250-DSN\r\n"), std::string::npos);
   EXPECT_EQ(say(peer, "MAIL FROM:<bob@example.org>\r\n"),
             "553 5.7.1 Sender address not owned by the authenticated user\r\n");
   EXPECT_EQ(say(peer, "MAIL FROM:<ann@example.org>\r\n"), "250 2.1.0 Sender OK\r\n");

@@ -438,13 +438,37 @@ TEST(ServerSession, OutputBacklogPausesInput) {
 namespace tern::protocol::smtp {
 namespace {
 
+TEST(ServerSessionExtensions, ChosenWhileTheHelloWaits) {
+  Harness h(smtp_config());
+  h.policy = nullptr;
+  h.session.feed("EHLO c\r\n", h.now);
+  std::optional<ServerEvent> event;
+  while ((event = h.session.poll_event()) && !std::holds_alternative<HelloEvent>(*event)) {
+  }
+  ASSERT_TRUE(event.has_value());
+  ServerExtensions fewer;
+  fewer.pipelining = false;
+  fewer.chunking = false;
+  fewer.dsn = true;
+  EXPECT_FALSE(h.session.set_extensions(fewer));
+  ASSERT_FALSE(h.session.decide(std::get<HelloEvent>(*event).ticket, Accept{}, h.now));
+  const auto out = h.session.pending_output();
+  const std::string text(out.data(), out.size());
+  EXPECT_EQ(text.find("PIPELINING"), std::string::npos) << text;
+  EXPECT_EQ(text.find("CHUNKING"), std::string::npos) << text;
+  EXPECT_NE(text.find("250-DSN\r\n"), std::string::npos) << text;
+  // Outside a pending hello: refused, nothing changes.
+  EXPECT_EQ(h.session.set_extensions(ServerExtensions{}), server_errc::no_pending_decision);
+}
+
 TEST(ServerSessionShutdown, IdleSessionGets421AtOnce) {
   Harness h(smtp_config());
   h.run("EHLO c\r\n");
   h.output.clear();
   h.session.shutdown(h.now);
   h.drain();
-  EXPECT_EQ(h.lines(), (Lines{"421 4.3.2 mx.example.org Service shutting down, closing connection"}));
+  EXPECT_EQ(h.lines(),
+            (Lines{"421 4.3.2 mx.example.org Service shutting down, closing connection"}));
   EXPECT_TRUE(h.session.is_closed());
 }
 
@@ -457,8 +481,9 @@ TEST(ServerSessionShutdown, AMessageInDataIsReceivedAndDecidedBeforeThe421) {
   EXPECT_EQ(h.output, "") << "nothing may interrupt the body";
   EXPECT_FALSE(h.session.is_closed());
   h.run("part two\r\n.\r\nMAIL FROM:<x@y.example>\r\n");
-  EXPECT_EQ(h.lines(), (Lines{"250 2.0.0 Message accepted",
-                              "421 4.3.2 mx.example.org Service shutting down, closing connection"}));
+  EXPECT_EQ(h.lines(),
+            (Lines{"250 2.0.0 Message accepted",
+                   "421 4.3.2 mx.example.org Service shutting down, closing connection"}));
   EXPECT_EQ(h.body, "part one\r\npart two\r\n");
   EXPECT_EQ(h.messages, 1u);
   EXPECT_TRUE(h.session.is_closed());
@@ -473,8 +498,9 @@ TEST(ServerSessionShutdown, ABdatChunkIsReadThenTheNextCommandGets421) {
   EXPECT_EQ(h.output, "");
   h.run(" wor");
   h.run("ldBDAT 3 LAST\r\nabc");
-  EXPECT_EQ(h.lines(), (Lines{"250 2.0.0 10 octets received",
-                              "421 4.3.2 mx.example.org Service shutting down, closing connection"}));
+  EXPECT_EQ(h.lines(),
+            (Lines{"250 2.0.0 10 octets received",
+                   "421 4.3.2 mx.example.org Service shutting down, closing connection"}));
   EXPECT_EQ(h.messages, 0u);
   EXPECT_TRUE(h.session.is_closed());
 }

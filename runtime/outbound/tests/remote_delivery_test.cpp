@@ -31,6 +31,7 @@ struct Behaviour {
   std::optional<smtp::Reply> message;                    // SMTP end of data; absent: 250
   std::map<std::string, smtp::Reply> lmtp;               // LMTP per recipient; absent: 250
   bool close_mid_data = false;                           // peer closes at the first body chunk
+  bool never_handshake = false;                          // 220 to STARTTLS, then silence
   std::string password = "secret";
 };
 
@@ -82,6 +83,10 @@ class Peer {
   void on_event(smtp::ServerEvent& event) {
     if (std::holds_alternative<smtp::StartTlsEvent>(event)) {
       send_output();
+      if (behaviour_.never_handshake) {
+        closed_ = true;  // reads on, answers nothing
+        return;
+      }
       sim_.peer_start_tls(id_);
       tls_started = true;
       EXPECT_FALSE(machine_.on_tls_established(sim_.now()));
@@ -122,7 +127,9 @@ class Peer {
       decision = ok ? smtp::ServerDecision{smtp::Authenticated{}}
                     : smtp::ServerDecision{smtp::Reject{reply(535, {5, 7, 8}, "bad credentials")}};
     }
-    if (ticket) EXPECT_FALSE(machine_.decide(*ticket, decision, sim_.now()));
+    if (ticket) {
+      EXPECT_FALSE(machine_.decide(*ticket, decision, sim_.now()));
+    }
   }
   smtp::ServerDecision message_decision() {
     if (!behaviour_.lmtp.empty()) {
@@ -229,7 +236,7 @@ TEST(RemoteDelivery, SmtpAcceptsAllAndTheBodyArrivesIntact) {
   auto report = w.deliver(w.request({"bob@example.net", "carol@example.net"}, body));
   ASSERT_TRUE(report);
   EXPECT_EQ(statuses(*report), (std::vector{kOk, kOk}));
-  EXPECT_EQ(report->recipients[0].text, "250 2.0.0 Ok: queued");
+  EXPECT_EQ(report->recipients[0].text, "250 2.0.0 Message accepted");
   EXPECT_TRUE(report->recipients[0].from_server);
   EXPECT_EQ(report->host, "192.0.2.1");
   EXPECT_EQ(report->endpoint, kServer);
@@ -355,6 +362,25 @@ TEST(RemoteDelivery, StartTlsRequiredButNotOfferedIsTemporary) {
   EXPECT_EQ(report->recipients[0].text,
             "192.0.2.1:25: TLS is required but the server does not offer STARTTLS");
   EXPECT_EQ(w.peers[0]->received.find("MAIL"), std::string::npos);
+}
+
+TEST(RemoteDelivery, StalledStartTlsHandshakeTimesOut) {
+  World w;
+  w.offer_starttls = true;
+  w.behaviour.never_handshake = true;
+  w.serve(How::normal);
+  auto r = w.request({"a@x.net"});
+  r.host.tls = route::TlsMode::starttls;
+  r.timeouts.data_block = Duration::seconds(60);
+  std::optional<DeliveryReport> got;
+  RemoteDelivery::start(w.sim, r, [&](DeliveryReport report) { got = std::move(report); });
+  w.sim.run_for(Duration::seconds(59));
+  EXPECT_FALSE(got);
+  w.sim.run_for(Duration::seconds(2));
+  ASSERT_TRUE(got);
+  EXPECT_EQ(statuses(*got), std::vector{kTemp});
+  EXPECT_EQ(got->recipients[0].text, "192.0.2.1:25: timeout in the TLS handshake");
+  w.sim.run_until_idle();
 }
 
 TEST(RemoteDelivery, ImplicitTls) {
