@@ -3,11 +3,11 @@
 // 998 bytes, a boundary that occurs nowhere inside its parts, and a structure that a small
 // MIME splitter parses back: known top-level fields only, three parts of the right types,
 // one Final-Recipient and one Action per recipient.
-#include <gtest/gtest.h>
-#include <rapidcheck/gtest.h>
-
 #include <string>
 #include <vector>
+
+#include <gtest/gtest.h>
+#include <rapidcheck/gtest.h>
 
 #include "protocol/mail/dsn.hpp"
 
@@ -16,18 +16,18 @@ namespace {
 
 // Text that favours the bytes that break mail: CR, LF, separators, 8-bit; sometimes long.
 rc::Gen<std::string> gen_text() {
-  const auto byte = rc::gen::weightedOneOf<char>(
-      {{4, rc::gen::inRange<char>('a', 'z')},
-       {3, rc::gen::elementOf(std::string("\r\n :;<>=+-.\t\"@"))},
-       {1, rc::gen::arbitrary<char>()}});
+  const auto byte =
+      rc::gen::weightedOneOf<char>({{4, rc::gen::inRange<char>('a', 'z')},
+                                    {3, rc::gen::elementOf(std::string("\r\n :;<>=+-.\t\"@"))},
+                                    {1, rc::gen::arbitrary<char>()}});
   return rc::gen::mapcat(rc::gen::container<std::string>(byte), [](std::string piece) {
-    return rc::gen::map(rc::gen::weightedOneOf<int>({{6, rc::gen::just(1)},
-                                                     {1, rc::gen::inRange(2, 400)}}),
-                        [piece](int times) {
-                          std::string out;
-                          for (int i = 0; i < times; ++i) out += piece;
-                          return out;
-                        });
+    return rc::gen::map(
+        rc::gen::weightedOneOf<int>({{6, rc::gen::just(1)}, {1, rc::gen::inRange(2, 400)}}),
+        [piece](int times) {
+          std::string out;
+          for (int i = 0; i < times; ++i) out += piece;
+          return out;
+        });
   });
 }
 
@@ -54,10 +54,9 @@ rc::Gen<DsnRecipient> gen_recipient() {
                    gen_optional(rc::gen::build<OriginalRecipient>(
                        rc::gen::set(&OriginalRecipient::addr_type, gen_text()),
                        rc::gen::set(&OriginalRecipient::address, gen_text())))),
-      rc::gen::set(&DsnRecipient::action,
-                   rc::gen::elementOf(std::vector<Action>{Action::failed, Action::delayed,
-                                                          Action::delivered, Action::relayed,
-                                                          Action::expanded})),
+      rc::gen::set(&DsnRecipient::action, rc::gen::elementOf(std::vector<Action>{
+                                              Action::failed, Action::delayed, Action::delivered,
+                                              Action::relayed, Action::expanded})),
       rc::gen::set(&DsnRecipient::status, gen_status()),
       rc::gen::set(&DsnRecipient::remote_mta, gen_optional(gen_text())),
       rc::gen::set(&DsnRecipient::diagnostic_code, gen_optional(gen_text())),
@@ -137,8 +136,9 @@ void check_structure(const DsnInput& in, const Dsn& dsn) {
   while (i < lines.size() && !lines[i].empty()) head.push_back(lines[i++]);
   const auto fields = unfold(head);
   static const std::vector<std::string> kNames = {
-      "From:", "To:", "Subject:", "Date:", "Message-ID:", "MIME-Version:", "Content-Type:",
-      "Content-Transfer-Encoding:", "Auto-Submitted:"};
+      "From:",          "To:",           "Subject:",      "Date:",
+      "Message-ID:",    "MIME-Version:", "Content-Type:", "Content-Transfer-Encoding:",
+      "Auto-Submitted:"};
   for (const auto& f : fields) {
     RC_ASSERT(std::any_of(kNames.begin(), kNames.end(), [&](auto& n) { return f.starts_with(n); }));
   }
@@ -165,8 +165,8 @@ void check_structure(const DsnInput& in, const Dsn& dsn) {
   RC_ASSERT(human.headers.at(0) == "Content-Type: text/plain; charset=utf-8");
   RC_ASSERT(status.headers.at(0) == "Content-Type: message/delivery-status");
   const bool full = in.ret == Ret::full && in.original_message.size() <= in.returned_bytes_max;
-  RC_ASSERT(returned.headers.at(0) == (full ? "Content-Type: message/rfc822"
-                                            : "Content-Type: text/rfc822-headers"));
+  RC_ASSERT(returned.headers.at(0) ==
+            (full ? "Content-Type: message/rfc822" : "Content-Type: text/rfc822-headers"));
   const auto status_fields = unfold(status.body);
   RC_ASSERT(count_prefix(status_fields, "Final-Recipient: rfc822;") == in.recipients.size());
   RC_ASSERT(count_prefix(status_fields, "Action: ") == in.recipients.size());
@@ -186,10 +186,11 @@ RC_GTEST_PROP(MailDsn, AnyInputGivesAWellFormedReport, ()) {
   in.envid = *gen_optional(gen_text());
   in.ret = *rc::gen::elementOf(std::vector<Ret>{Ret::absent, Ret::hdrs, Ret::full});
   // The original mixes free text with copies of the boundary the builder would pick first.
-  const auto pieces = *rc::gen::container<std::vector<std::string>>(rc::gen::weightedOneOf<std::string>(
-      {{5, gen_text()},
-       {1, rc::gen::just("\r\n--tern-" + in.seed + ".00000000\r\n")},
-       {1, rc::gen::just("tern-" + in.seed + ".00000001")}}));
+  const auto pieces =
+      *rc::gen::container<std::vector<std::string>>(rc::gen::weightedOneOf<std::string>(
+          {{5, gen_text()},
+           {1, rc::gen::just("\r\n--tern-" + in.seed + ".00000000\r\n")},
+           {1, rc::gen::just("tern-" + in.seed + ".00000001")}}));
   std::string original;
   for (const auto& p : pieces) original += p;
   in.original_message = original;

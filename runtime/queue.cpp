@@ -10,8 +10,7 @@ namespace route = protocol::route;
 
 namespace {
 
-constexpr std::string_view kWaitingForOutbound =
-    "waiting: delivery to remote hosts is not available yet";
+constexpr std::string_view kWaitingForOutbound = "waiting: MX delivery (DNS) is not available yet";
 
 bool valid_account(std::string_view account) {
   if (account.empty() || account.size() > 255 || account.front() == '.') return false;
@@ -37,6 +36,7 @@ Queue::~Queue() {
   *alive_ = false;
   for (auto& [id, entry] : messages_) {
     if (entry.timer) io_.cancel_timer(*entry.timer);
+    if (entry.delivery) entry.delivery->cancel();
   }
 }
 
@@ -127,6 +127,7 @@ std::vector<std::size_t> Queue::route_pending(Entry& entry) {
   const DirectoryAnswers answers(*settings_);
   const auto plan = route::route(request, settings_->routing, answers);
   std::vector<std::size_t> local;
+  entry.remote_todo.clear();
   for (std::size_t i = 0; i < env.recipients.size(); ++i) {
     auto& rcpt = env.recipients[i];
     if (rcpt.state != RecipientState::pending) continue;
@@ -134,6 +135,15 @@ std::vector<std::size_t> Queue::route_pending(Entry& entry) {
     if (const auto* r = std::get_if<route::Route>(&outcome)) {
       if (std::holds_alternative<route::LocalRoute>(*r)) {
         local.push_back(i);
+      } else if (const auto* remote = std::get_if<route::RemoteRoute>(&*r)) {
+        auto group =
+            std::find_if(entry.remote_todo.begin(), entry.remote_todo.end(),
+                         [&](const RemoteGroup& g) { return g.host.id == remote->host.id; });
+        if (group == entry.remote_todo.end()) {
+          entry.remote_todo.push_back(RemoteGroup{remote->host, {}});
+          group = entry.remote_todo.end() - 1;
+        }
+        group->recipients.push_back(i);
       } else {
         rcpt.last_reply = std::string(kWaitingForOutbound) + " (" + route::describe(*r) + ")";
       }
@@ -165,7 +175,7 @@ void Queue::deliver_next_local(const std::string& id,
                                std::shared_ptr<std::vector<std::size_t>> todo) {
   auto& entry = messages_.at(id);
   if (todo->empty()) {
-    persist_then(id, [this, id] { finish_attempt(id); });
+    deliver_next_remote(id);
     return;
   }
   const std::size_t index = todo->back();
@@ -207,6 +217,74 @@ void Queue::on_local_result(const std::string& id, std::shared_ptr<std::vector<s
   }
   log_.log(LogLevel::warning, "-", "queue " + id + ": <" + rcpt.address + "> " + rcpt.last_reply);
   deliver_next_local(id, std::move(todo));
+}
+
+void Queue::deliver_next_remote(const std::string& id) {
+  auto& entry = messages_.at(id);
+  if (entry.remote_todo.empty()) {
+    persist_then(id, [this, id] { finish_attempt(id); });
+    return;
+  }
+  RemoteGroup group = std::move(entry.remote_todo.front());
+  entry.remote_todo.erase(entry.remote_todo.begin());
+  auto body = io_.spool_read_body(id);
+  if (!body) {
+    for (const auto index : group.recipients) {
+      entry.envelope.recipients[index].last_reply =
+          "451 4.3.0 cannot read the spooled message: " + body.error().detail;
+      ++entry.envelope.recipients[index].attempts;
+    }
+    deliver_next_remote(id);
+    return;
+  }
+  outbound::DeliveryRequest request;
+  request.host = group.host;
+  request.helo_name = settings_->hostname;
+  request.sender = entry.envelope.sender;
+  request.sender_params = entry.envelope.sender_params;
+  for (const auto index : group.recipients) {
+    const auto& r = entry.envelope.recipients[index];
+    request.recipients.push_back(outbound::DeliveryRecipient{r.address, r.params});
+  }
+  request.body = std::move(*body);
+  entry.delivery = outbound::RemoteDelivery::start(
+      io_, std::move(request), [this, alive = alive_, id, group](outbound::DeliveryReport report) {
+        if (*alive) on_remote_report(id, group, std::move(report));
+      });
+}
+
+void Queue::on_remote_report(const std::string& id, const RemoteGroup& group,
+                             outbound::DeliveryReport report) {
+  auto found = messages_.find(id);
+  if (found == messages_.end()) return;
+  auto& entry = found->second;
+  entry.delivery.reset();
+  const std::string where = " (remote " + group.host.id + ", " +
+                            (report.endpoint ? report.endpoint->text() : report.host) + ")";
+  for (std::size_t k = 0; k < group.recipients.size() && k < report.recipients.size(); ++k) {
+    auto& rcpt = entry.envelope.recipients[group.recipients[k]];
+    const auto& result = report.recipients[k];
+    ++rcpt.attempts;
+    switch (result.status) {
+      case outbound::DeliveryStatus::delivered:
+        rcpt.state = RecipientState::delivered;
+        rcpt.last_reply = result.text + where;
+        break;
+      case outbound::DeliveryStatus::permanent_failure:
+        rcpt.state = RecipientState::failed;
+        rcpt.last_reply = result.text + where;
+        break;
+      case outbound::DeliveryStatus::temporary_failure:
+        // Our own reasons get a 4xx code so that every pending reply reads the same way.
+        rcpt.last_reply = (result.from_server ? "" : "451 4.4.0 ") + result.text + where;
+        break;
+    }
+    log_.log(LogLevel::info, "-",
+             "queue " + id + ": <" + rcpt.address + "> " + std::string(to_string(result.status)) +
+                 ": " + rcpt.last_reply);
+  }
+  // Outcomes are durable before the next group is tried.
+  persist_then(id, [this, id] { deliver_next_remote(id); });
 }
 
 void Queue::persist_then(const std::string& id, std::function<void()> next) {
@@ -251,17 +329,17 @@ void Queue::finish_attempt(const std::string& id) {
 }
 
 void Queue::schedule_retry(Entry& entry, const std::string& id) {
-  // Only recipients whose local delivery failed are retried by this engine; the ones
-  // waiting for the outbound engine stay until it exists.
+  // Recipients that were tried and failed temporarily are retried on the schedule; the
+  // ones that were never tried (MX routes, waiting for DNS) stay until a restart.
   std::uint32_t attempts = 0;
-  bool retry_local = false;
+  bool retry = false;
   for (const auto& r : entry.envelope.recipients) {
-    if (r.state == RecipientState::pending && r.last_reply.rfind("451 ", 0) == 0) {
-      retry_local = true;
+    if (r.state == RecipientState::pending && r.attempts > 0) {
+      retry = true;
       attempts = std::max(attempts, r.attempts);
     }
   }
-  if (!retry_local) return;
+  if (!retry) return;
   const auto& schedule = settings_->queue.retry;
   const Duration wait = schedule.empty()
                             ? Duration::minutes(5)
@@ -280,7 +358,7 @@ void Queue::schedule_retry(Entry& entry, const std::string& id) {
     return;
   }
   for (auto& r : entry.envelope.recipients) {
-    if (r.state == RecipientState::pending && r.last_reply.rfind("451 ", 0) == 0) {
+    if (r.state == RecipientState::pending && r.attempts > 0) {
       r.next_attempt_unix = io_.wall_unix_seconds() + wait.ns / 1'000'000'000;
     }
   }

@@ -1,7 +1,8 @@
 // runtime/queue.hpp — the queue manager: every spooled message, every recipient's state,
-// delivery attempts and their retry schedule. This first version delivers the `local`
-// route (Maildir through the Io); recipients routed elsewhere wait, pending, for the
-// outbound engine (issue 7), and say so in their last_reply.
+// delivery attempts and their retry schedule. It delivers the `local` route (Maildir
+// through the Io) and named remote hosts (remote.<id>, runtime/outbound); recipients routed
+// to DNS MX wait, pending, for the resolver, and say so in their last_reply. DSNs are not
+// sent yet (failed recipients keep dsn_sent = false).
 //
 // Contract:
 // - recover() reads the spool (Io::spool_list) once at start and takes every message in;
@@ -11,6 +12,9 @@
 //   then is the next step taken; a message whose recipients are all delivered or failed
 //   is removed from the spool. A crash between the Maildir rename and the envelope update
 //   delivers that recipient again after restart: at least once, never zero times.
+// - Remote groups: recipients with the same remote host share one connection and one
+//   transaction; their outcomes (delivered, permanent, temporary) are recorded per
+//   recipient and made durable before the next group.
 // - A failed local delivery (disk full, I/O error) is a temporary failure: the recipient
 //   is retried after settings.queue.retry[attempts-1] (the last step repeats) until
 //   `expire` after reception, then failed permanently. The next attempt time is written to
@@ -31,6 +35,7 @@
 
 #include "runtime/io.hpp"
 #include "runtime/log.hpp"
+#include "runtime/outbound/remote_delivery.hpp"
 #include "runtime/settings.hpp"
 #include "runtime/spool_format.hpp"
 
@@ -56,8 +61,14 @@ class Queue {
   std::shared_ptr<const bool> alive_token() const { return alive_; }
 
  private:
+  struct RemoteGroup {
+    protocol::route::RemoteHost host;
+    std::vector<std::size_t> recipients;  // indices into envelope.recipients
+  };
   struct Entry {
     SpoolEnvelope envelope;
+    std::vector<RemoteGroup> remote_todo;              // this attempt's remote groups
+    std::optional<outbound::RemoteDelivery> delivery;  // the remote delivery in flight
     bool busy = false;
     bool waiting = false;  // in ready_
     std::optional<TimerId> timer;
@@ -67,6 +78,9 @@ class Queue {
   void pump();
   void attempt(const std::string& id);
   void deliver_next_local(const std::string& id, std::shared_ptr<std::vector<std::size_t>> todo);
+  void deliver_next_remote(const std::string& id);
+  void on_remote_report(const std::string& id, const RemoteGroup& group,
+                        outbound::DeliveryReport report);
   void on_local_result(const std::string& id, std::shared_ptr<std::vector<std::size_t>> todo,
                        std::size_t index, IoResult<std::string> result);
   void persist_then(const std::string& id, std::function<void()> next);

@@ -13,7 +13,9 @@ constexpr std::size_t kLineBytesMax = 998;  // RFC 5322 §2.1.1, without the CRL
 constexpr std::size_t kSoftLineBytes = 78;
 constexpr std::size_t kSeedBytesMax = 40;
 
-char lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
+char lower(char c) {
+  return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
+}
 
 bool iequals(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
@@ -23,7 +25,9 @@ bool iequals(std::string_view a, std::string_view b) {
   return true;
 }
 
-bool is_control(unsigned char c) { return c < 0x20 || c == 0x7F; }
+bool is_control(unsigned char c) {
+  return c < 0x20 || c == 0x7F;
+}
 
 // Cut at `max` bytes, backing off so that a UTF-8 sequence is not split in two.
 std::string_view cut(std::string_view s, std::size_t max) {
@@ -70,7 +74,9 @@ bool is_alnum(unsigned char c) {
 bool is_host_byte(unsigned char c) {
   return is_alnum(c) || c == '.' || c == '-' || c == '[' || c == ']' || c == ':';
 }
-bool is_seed_byte(unsigned char c) { return is_alnum(c) || c == '.' || c == '_' || c == '-'; }
+bool is_seed_byte(unsigned char c) {
+  return is_alnum(c) || c == '.' || c == '_' || c == '-';
+}
 
 // Words of `text` after `head`, broken before a word that would pass 78 columns; a word
 // longer than a whole line is broken at 998. Continuation lines start with `indent`: " "
@@ -179,8 +185,7 @@ std::string_view intro_of(Kind k) {
     case Kind::delay:
       return "Your message has not yet been delivered to one or more recipients.\r\n"
              "The mail system is still trying; you need not send it again.\r\n";
-    case Kind::success:
-      return "Your message was delivered to the recipients below.\r\n";
+    case Kind::success: return "Your message was delivered to the recipients below.\r\n";
   }
   return "";
 }
@@ -264,20 +269,21 @@ Returned returned_part(const DsnInput& in) {
   std::string_view headers = header_section(msg);
   if (headers.size() > max) {
     const std::size_t end = headers.rfind("\r\n", max >= 2 ? max - 2 : 0);
-    headers = end == std::string_view::npos || max < 2 ? std::string_view{}
-                                                       : headers.substr(0, end + 2);
+    headers =
+        end == std::string_view::npos || max < 2 ? std::string_view{} : headers.substr(0, end + 2);
     r.cut = true;
   }
-  r.part = "Content-Type: text/rfc822-headers\r\n"
-           "Content-Description: Returned message headers\r\n\r\n";
+  r.part =
+      "Content-Type: text/rfc822-headers\r\n"
+      "Content-Description: Returned message headers\r\n\r\n";
   r.part += headers;
   return r;
 }
 
-std::string human_part(const DsnInput& in, Kind kind, const Returned& ret,
-                       std::string_view mta) {
-  std::string p = "Content-Type: text/plain; charset=utf-8\r\n"
-                  "Content-Description: Notification\r\n\r\n";
+std::string human_part(const DsnInput& in, Kind kind, const Returned& ret, std::string_view mta) {
+  std::string p =
+      "Content-Type: text/plain; charset=utf-8\r\n"
+      "Content-Description: Notification\r\n\r\n";
   p += "This is the mail system at " + std::string(mta) + ".\r\n\r\n";
   p += intro_of(kind);
   p += "\r\n";
@@ -334,8 +340,9 @@ void append_recipient_fields(std::string& p, const DsnRecipient& r) {
 }
 
 std::string status_part(const DsnInput& in, std::string_view mta) {
-  std::string p = "Content-Type: message/delivery-status\r\n"
-                  "Content-Description: Delivery report\r\n\r\n";
+  std::string p =
+      "Content-Type: message/delivery-status\r\n"
+      "Content-Description: Delivery report\r\n\r\n";
   append_field(p, "Reporting-MTA", "dns; " + std::string(mta));
   if (in.envid) {
     const std::string envid = flatten(*in.envid, kDsnValueBytesMax);
@@ -346,7 +353,9 @@ std::string status_part(const DsnInput& in, std::string_view mta) {
   return p;
 }
 
-bool is_upper_hex(char c) { return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'F'); }
+bool is_upper_hex(char c) {
+  return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'F');
+}
 
 // The boundary is base + "." + 8 hex digits. Each occurrence of base in a part rules out
 // at most one suffix, so the smallest suffix not ruled out always exists and is found in
@@ -392,14 +401,15 @@ void append_headers(std::string& m, const DsnInput& in, Kind kind, std::string_v
   append_field(m, "Date", format_rfc5322_date(in.now_unix));
   append_field(m, "Message-ID", message_id);
   append_field(m, "MIME-Version", "1.0");
-  append_field(m, "Content-Type", "multipart/report; report-type=delivery-status; boundary=\"" +
-                                      boundary + "\"");
+  append_field(m, "Content-Type",
+               "multipart/report; report-type=delivery-status; boundary=\"" + boundary + "\"");
   if (eight_bit) append_field(m, "Content-Transfer-Encoding", "8bit");
   append_field(m, "Auto-Submitted", "auto-replied");
 }
 
 bool has_eight_bit(std::string_view s) {
-  return std::any_of(s.begin(), s.end(), [](char c) { return static_cast<unsigned char>(c) >= 0x80; });
+  return std::any_of(s.begin(), s.end(),
+                     [](char c) { return static_cast<unsigned char>(c) >= 0x80; });
 }
 
 }  // namespace
@@ -418,9 +428,10 @@ Result<Dsn> build_dsn(const DsnInput& in) {
   const std::string human = human_part(in, kind, ret, mta);
   const std::string status = status_part(in, mta);
   static const std::string kPreamble = "This is a MIME-encapsulated message.\r\n";
-  const std::string boundary = choose_boundary("tern-" + seed, {&kPreamble, &human, &status, &ret.part});
-  const bool eight_bit = has_eight_bit(human) || has_eight_bit(status) ||
-                         has_eight_bit(ret.part) || has_eight_bit(in.envelope_sender);
+  const std::string boundary =
+      choose_boundary("tern-" + seed, {&kPreamble, &human, &status, &ret.part});
+  const bool eight_bit = has_eight_bit(human) || has_eight_bit(status) || has_eight_bit(ret.part) ||
+                         has_eight_bit(in.envelope_sender);
   Dsn dsn;
   dsn.message_id = "<" + seed + ".dsn@" + domain + ">";
   dsn.content_cut = ret.cut;
@@ -465,11 +476,16 @@ Notify parse_notify(std::string_view value) {
     const std::size_t comma = value.find(',');
     const std::string_view item = value.substr(0, comma);
     ++items;
-    if (iequals(item, "NEVER")) never = true;
-    else if (iequals(item, "SUCCESS")) n.success = true;
-    else if (iequals(item, "FAILURE")) n.failure = true;
-    else if (iequals(item, "DELAY")) n.delay = true;
-    else return Notify{};
+    if (iequals(item, "NEVER"))
+      never = true;
+    else if (iequals(item, "SUCCESS"))
+      n.success = true;
+    else if (iequals(item, "FAILURE"))
+      n.failure = true;
+    else if (iequals(item, "DELAY"))
+      n.delay = true;
+    else
+      return Notify{};
     if (comma == std::string_view::npos) break;
     value.remove_prefix(comma + 1);
   }
@@ -482,7 +498,9 @@ bool is_atext(unsigned char c) {
                             std::string_view::npos;
 }
 
-int hex_value(char c) { return c <= '9' ? c - '0' : c - 'A' + 10; }
+int hex_value(char c) {
+  return c <= '9' ? c - '0' : c - 'A' + 10;
+}
 
 }  // namespace
 

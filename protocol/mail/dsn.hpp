@@ -55,7 +55,7 @@ struct DsnRecipient {
   std::string final_recipient;  // "user@example.com"
   std::optional<OriginalRecipient> original_recipient;
   Action action = Action::failed;
-  std::string status;  // RFC 3463, "5.1.1"
+  std::string status;                          // RFC 3463, "5.1.1"
   std::optional<std::string> remote_mta;       // host name, written as "dns; NAME"
   std::optional<std::string> diagnostic_code;  // "smtp; 550 5.1.1 no such user"
   std::int64_t last_attempt_unix = 0;
@@ -68,7 +68,7 @@ struct DsnInput {
   std::string seed;               // unique per DSN: [A-Za-z0-9._-] kept, cut at 40 bytes
   std::int64_t arrival_unix = 0;
   std::int64_t now_unix = 0;
-  std::string envelope_sender;      // the original MAIL FROM, with or without <>
+  std::string envelope_sender;       // the original MAIL FROM, with or without <>
   std::optional<std::string> envid;  // ENVID, already xtext-decoded
   Ret ret = Ret::absent;
   std::string_view original_message;  // headers + body, CRLF; must outlive the call
@@ -78,9 +78,9 @@ struct DsnInput {
 };
 
 struct Dsn {
-  std::string message;     // the complete DSN, CRLF line ends
-  std::string message_id;  // "<...>", as in its Message-ID field
-  bool eight_bit = false;  // some byte >= 0x80 is in the message
+  std::string message;       // the complete DSN, CRLF line ends
+  std::string message_id;    // "<...>", as in its Message-ID field
+  bool eight_bit = false;    // some byte >= 0x80 is in the message
   bool content_cut = false;  // full content asked but headers returned, or headers cut
 };
 

@@ -10,6 +10,7 @@
 #include "config/engine_settings.hpp"
 #include "config/loader.hpp"
 #include "config/route_model.hpp"
+#include "runtime/outbound/tests/smtp_peer.hpp"
 #include "runtime/server.hpp"
 
 namespace tern::runtime {
@@ -97,7 +98,13 @@ const Endpoint kSmtps{"127.0.0.1", 465};
 class EngineTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto loaded = config::load_string(kConfig, "test.toml");
+    configure(kConfig);
+    start();
+  }
+
+  // Settings from TOML through the daemon's own config path, with the fake directory.
+  void configure(std::string_view toml) {
+    auto loaded = config::load_string(toml, "test.toml");
     ASSERT_TRUE(loaded.ok());
     auto model = config::build_route_model(loaded.config);
     ASSERT_TRUE(model.ok());
@@ -109,7 +116,6 @@ class EngineTest : public ::testing::Test {
     settings.default_directory = "main";
     settings.tls_identities[""] = *io_.load_tls_identity("CERT", "KEY");
     settings_ = std::make_shared<const EngineSettings>(std::move(settings));
-    start();
   }
 
   void start() {
@@ -441,6 +447,111 @@ TEST_F(EngineTest, ShutdownTempfailsSessionsInFlight) {
   EXPECT_EQ(io_.peer_take(peer).substr(0, 4), "421 ");
   EXPECT_TRUE(stopped);
   EXPECT_FALSE(io_.connect_peer(kSmtp, Endpoint{"192.0.2.3", 1}).has_value());
+}
+
+}  // namespace
+}  // namespace tern::runtime
+
+namespace tern::runtime {
+namespace {
+
+// The relay seed (000): every non-local recipient goes to remote.relay; here the relay is
+// our own server machine on the simulated network.
+constexpr std::string_view kRelayConfig = R"toml(
+[server]
+hostname = "mx.example.org"
+[server.listener.smtp]
+bind = ["127.0.0.1:25"]
+[remote.relay]
+address = "192.0.2.50"
+port = 25
+protocol = "smtp"
+tls.implicit = false
+tls.starttls = false
+[queue.outbound]
+next-hop = [{ if = "is_local_domain('', rcpt_domain)", then = "'local'" }, { else = "'relay'" }]
+tls.mta-sts = "disable"
+tls.dane = "disable"
+[directory.main]
+type = "memory"
+)toml";
+
+class RelayTest : public EngineTest {
+ protected:
+  void SetUp() override {
+    configure(kRelayConfig);
+    io_.serve(Endpoint{"192.0.2.50", 25}, [this](PeerId id) {
+      peers_.push_back(std::make_unique<outbound::testing::Peer>(
+          io_, id, protocol::smtp::ServerConfig{}, behaviour_));
+      peers_.back()->attach();
+    });
+    start();
+  }
+
+  // Submits one message as an authenticated user (relaying needs AUTH).
+  std::string submit(const std::vector<std::string>& rcpts, const std::string& body) {
+    auto peer = connect();
+    say(peer, "EHLO c\r\nSTARTTLS\r\n");
+    io_.peer_start_tls(peer);
+    io_.run_for(Duration::milliseconds(100));
+    say(peer, "EHLO c\r\nAUTH PLAIN AGFubgBzZWNyZXQ=\r\nMAIL FROM:<ann@example.org>\r\n");
+    for (const auto& r : rcpts) say(peer, "RCPT TO:<" + r + ">\r\n");
+    say(peer, "DATA\r\n");
+    return say(peer, body + ".\r\n", Duration::seconds(1));
+  }
+
+  outbound::testing::Behaviour behaviour_;
+  std::vector<std::unique_ptr<outbound::testing::Peer>> peers_;
+};
+
+TEST_F(RelayTest, ARelayedMessageArrivesByteIdenticalApartFromOurReceivedHeader) {
+  const std::string body = "Subject: relayed\r\n\r\nline\r\n..dot\r\n";
+  ASSERT_EQ(submit({"x@remote.example", "bob@example.org"}, body).substr(0, 4), "250 ");
+  io_.run_for(Duration::seconds(10));
+  ASSERT_EQ(peers_.size(), 1u);
+  const auto& got = peers_[0]->body;
+  ASSERT_EQ(got.substr(0, 10), "Received: ");
+  EXPECT_EQ(got.substr(got.find("\r\nSubject: ") + 2), "Subject: relayed\r\n\r\nline\r\n.dot\r\n");
+  EXPECT_EQ(peers_[0]->rcpts, std::vector<std::string>{"x"});
+  EXPECT_EQ(io_.maildir("bob").size(), 1u);
+  EXPECT_TRUE(io_.spool_envelopes().empty());
+}
+
+TEST_F(RelayTest, MixedOutcomesAreRecordedPerRecipientAndTemporaryOnesRetried) {
+  behaviour_.rcpt["gone"] = outbound::testing::reply(550, {5, 1, 1}, "no such user");
+  behaviour_.rcpt["busy"] = outbound::testing::reply(450, {4, 2, 1}, "mailbox busy");
+  ASSERT_EQ(submit({"ok@remote.example", "gone@remote.example", "busy@remote.example"},
+                   "Subject: x\r\n\r\nx\r\n")
+                .substr(0, 4),
+            "250 ");
+  io_.run_for(Duration::seconds(10));
+  auto spooled = io_.spool_envelopes();
+  ASSERT_EQ(spooled.size(), 1u);
+  const auto& env = spooled.begin()->second;
+  EXPECT_NE(env.find("rcpt ok@remote.example delivered"), std::string::npos) << env;
+  EXPECT_NE(env.find("rcpt gone@remote.example failed"), std::string::npos) << env;
+  EXPECT_NE(env.find("rcpt busy@remote.example pending"), std::string::npos) << env;
+  EXPECT_NE(env.find("450%204.2.1%20mailbox%20busy"), std::string::npos) << env;
+  // The first retry comes 2 minutes later, for the pending recipient only.
+  behaviour_.rcpt.erase("busy");
+  io_.run_for(Duration::seconds(100));
+  EXPECT_EQ(peers_.size(), 1u);
+  io_.run_for(Duration::seconds(30));
+  ASSERT_EQ(peers_.size(), 2u);
+  EXPECT_EQ(peers_[1]->rcpts, std::vector<std::string>{"busy"});
+  io_.run_for(Duration::seconds(10));
+  EXPECT_TRUE(io_.spool_envelopes().empty()) << "every recipient is now delivered or failed";
+}
+
+TEST_F(RelayTest, ARelayThatIsDownMeansRetriesNotBounces) {
+  io_.stop_serving(Endpoint{"192.0.2.50", 25});
+  ASSERT_EQ(submit({"x@remote.example"}, "Subject: x\r\n\r\nx\r\n").substr(0, 4), "250 ");
+  io_.run_for(Duration::seconds(10));
+  auto spooled = io_.spool_envelopes();
+  ASSERT_EQ(spooled.size(), 1u);
+  EXPECT_NE(spooled.begin()->second.find("rcpt x@remote.example pending"), std::string::npos);
+  EXPECT_NE(spooled.begin()->second.find("Connection%20refused"), std::string::npos)
+      << spooled.begin()->second;
 }
 
 }  // namespace

@@ -1,10 +1,10 @@
-#include <gtest/gtest.h>
+#include "protocol/mail/dsn.hpp"
 
 #include <algorithm>
 #include <string>
 #include <vector>
 
-#include "protocol/mail/dsn.hpp"
+#include <gtest/gtest.h>
 
 namespace tern::protocol::mail {
 namespace {
@@ -67,11 +67,13 @@ void expect_well_formed(const std::string& m) {
 
 std::size_t count_lines_starting(const std::string& m, std::string_view prefix) {
   const auto ls = lines(m);
-  return static_cast<std::size_t>(
-      std::count_if(ls.begin(), ls.end(), [&](const std::string& l) { return l.starts_with(prefix); }));
+  return static_cast<std::size_t>(std::count_if(
+      ls.begin(), ls.end(), [&](const std::string& l) { return l.starts_with(prefix); }));
 }
 
-bool contains(const std::string& m, std::string_view s) { return m.find(s) != std::string::npos; }
+bool contains(const std::string& m, std::string_view s) {
+  return m.find(s) != std::string::npos;
+}
 
 TEST(BuildDsn, FailureGolden) {
   auto d = build_dsn(input());
@@ -131,7 +133,9 @@ TEST(BuildDsn, FailureGolden) {
             "--tern-Q1A2B3.00000000--\r\n");
 }
 
-TEST(BuildDsn, SameInputSameOutput) { EXPECT_EQ(build(input()), build(input())); }
+TEST(BuildDsn, SameInputSameOutput) {
+  EXPECT_EQ(build(input()), build(input()));
+}
 
 TEST(BuildDsn, DelayFields) {
   auto in = input();
@@ -175,8 +179,10 @@ TEST(BuildDsn, SuccessReport) {
   in.recipients[0].diagnostic_code.reset();
   const std::string m = build(in);
   EXPECT_TRUE(contains(m, "\r\nSubject: Successful Mail Delivery Report\r\n"));
-  EXPECT_TRUE(contains(m, "\r\nAction: delivered\r\nStatus: 2.0.0\r\nRemote-MTA: dns; mx2.example.org\r\n"
-                          "Last-Attempt-Date: "));
+  EXPECT_TRUE(
+      contains(m,
+               "\r\nAction: delivered\r\nStatus: 2.0.0\r\nRemote-MTA: dns; mx2.example.org\r\n"
+               "Last-Attempt-Date: "));
   EXPECT_TRUE(contains(m, "Your message was delivered to the recipients below.\r\n"));
   EXPECT_FALSE(contains(m, "Diagnostic-Code"));
   for (auto a : {Action::relayed, Action::expanded}) {
@@ -191,8 +197,9 @@ TEST(BuildDsn, RetFullReturnsWholeMessage) {
   auto in = input();
   in.ret = Ret::full;
   const std::string m = build(in);
-  EXPECT_TRUE(contains(m, "Content-Type: message/rfc822\r\nContent-Description: Returned message\r\n\r\n" +
-                              kOriginal + "\r\n--tern-Q1A2B3.00000000--\r\n"));
+  EXPECT_TRUE(
+      contains(m, "Content-Type: message/rfc822\r\nContent-Description: Returned message\r\n\r\n" +
+                      kOriginal + "\r\n--tern-Q1A2B3.00000000--\r\n"));
   EXPECT_FALSE(contains(m, "text/rfc822-headers"));
 }
 
@@ -223,13 +230,15 @@ TEST(BuildDsn, FullMessageLimitAtNAndNPlusOne) {
   EXPECT_TRUE(over->content_cut);
   EXPECT_TRUE(contains(over->message, "Content-Type: text/rfc822-headers\r\n"));
   EXPECT_FALSE(contains(over->message, "hello"));
-  EXPECT_TRUE(contains(over->message,
-                       "The message was larger than 65 bytes, so only its headers are returned.\r\n"));
+  EXPECT_TRUE(
+      contains(over->message,
+               "The message was larger than 65 bytes, so only its headers are returned.\r\n"));
 }
 
 TEST(BuildDsn, HeaderSectionCutAtNAndNPlusOne) {
   auto in = input();
-  const std::size_t headers = std::string("From: ann@example.com\r\nTo: bob@example.org\r\nSubject: hi\r\n").size();
+  const std::size_t headers =
+      std::string("From: ann@example.com\r\nTo: bob@example.org\r\nSubject: hi\r\n").size();
   in.returned_bytes_max = headers;
   auto at = build_dsn(in);
   ASSERT_TRUE(at.has_value());
@@ -241,24 +250,28 @@ TEST(BuildDsn, HeaderSectionCutAtNAndNPlusOne) {
   ASSERT_TRUE(over.has_value());
   EXPECT_TRUE(over->content_cut);
   EXPECT_FALSE(contains(over->message, "Subject: hi"));
-  EXPECT_TRUE(contains(over->message, "\r\n\r\nFrom: ann@example.com\r\nTo: bob@example.org\r\n\r\n--tern"));
-  EXPECT_TRUE(contains(over->message, "Its headers were longer than 56 bytes and are returned cut.\r\n"));
+  EXPECT_TRUE(contains(over->message,
+                       "\r\n\r\nFrom: ann@example.com\r\nTo: bob@example.org\r\n\r\n--tern"));
+  EXPECT_TRUE(
+      contains(over->message, "Its headers were longer than 56 bytes and are returned cut.\r\n"));
 }
 
 TEST(BuildDsn, EnvidPresentAndAbsent) {
   auto in = input();
   EXPECT_FALSE(contains(build(in), "Original-Envelope-Id"));
   in.envid = "QQ314159";
-  EXPECT_TRUE(contains(build(in), "\r\nReporting-MTA: dns; mx.example.org\r\n"
-                                  "Original-Envelope-Id: QQ314159\r\nArrival-Date: "));
+  EXPECT_TRUE(contains(build(in),
+                       "\r\nReporting-MTA: dns; mx.example.org\r\n"
+                       "Original-Envelope-Id: QQ314159\r\nArrival-Date: "));
 }
 
 TEST(BuildDsn, OrcptPresentAndAbsent) {
   auto in = input();
   EXPECT_FALSE(contains(build(in), "Original-Recipient"));
   in.recipients[0].original_recipient = OriginalRecipient{"rfc822", "Bob@Example.org"};
-  EXPECT_TRUE(contains(build(in), "\r\n\r\nOriginal-Recipient: rfc822;Bob@Example.org\r\n"
-                                  "Final-Recipient: rfc822; bob@example.org\r\n"));
+  EXPECT_TRUE(contains(build(in),
+                       "\r\n\r\nOriginal-Recipient: rfc822;Bob@Example.org\r\n"
+                       "Final-Recipient: rfc822; bob@example.org\r\n"));
 }
 
 TEST(BuildDsn, NullSenderRefused) {
@@ -278,7 +291,8 @@ TEST(BuildDsn, InvalidInputsRefused) {
   auto in = input();
   in.recipients.clear();
   EXPECT_EQ(build_dsn(in).error().message, "no recipients");
-  for (const char* bad : {"5.1", "6.1.1", "5.1.1x", "5.1234.1", "5..1", "5.1.", " 5.1.1", "5.1.1\r\n"}) {
+  for (const char* bad :
+       {"5.1", "6.1.1", "5.1.1x", "5.1234.1", "5..1", "5.1.", " 5.1.1", "5.1.1\r\n"}) {
     in = input();
     in.recipients.push_back(bob());
     in.recipients[1].status = bad;
@@ -375,8 +389,8 @@ TEST(BuildDsn, BoundaryAvoidsCollisions) {
 TEST(BuildDsn, OriginalIsNormalised) {
   auto in = input();
   in.ret = Ret::full;
-  const std::string original = "Subject: " + std::string(1500, 'h') + "\nX: y\r\rbody " +
-                               std::string(2000, 'b') + "\n";
+  const std::string original =
+      "Subject: " + std::string(1500, 'h') + "\nX: y\r\rbody " + std::string(2000, 'b') + "\n";
   in.original_message = original;
   const std::string m = build(in);
   expect_well_formed(m);
@@ -440,7 +454,7 @@ TEST(Xtext, RejectsMalformed) {
     const char* text;
     std::size_t offset;
   };
-  const Row rows[] = {{"+", 0}, {"a+2", 1}, {"a+2b", 1}, {"+G0", 0}, {"ab=c", 2},
+  const Row rows[] = {{"+", 0},   {"a+2", 1},   {"a+2b", 1}, {"+G0", 0}, {"ab=c", 2},
                       {"a b", 1}, {"a\x7F", 1}, {"\x80", 0}, {"+-1", 0}};
   for (const Row& r : rows) {
     auto d = xtext_decode(r.text);
