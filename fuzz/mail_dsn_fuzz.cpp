@@ -70,7 +70,10 @@ std::vector<std::string> lines_of(const std::string& m) {
 
 void check_dsn(const DsnInput& in, const Dsn& dsn) {
   const std::string& m = dsn.message;
-  const std::size_t at = m.find("boundary=\"");
+  // Caller text in To: may say boundary="..." too, but never at the start of a line.
+  const std::size_t type = m.find("\r\nContent-Type: multipart/report;");
+  check(type != std::string::npos);
+  const std::size_t at = m.find("boundary=\"", type);
   check(at != std::string::npos);
   const std::size_t end = m.find('"', at + 10);
   check(end != std::string::npos);
