@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "runtime/bounce.hpp"
 #include "runtime/policy.hpp"
 
 namespace tern::runtime {
@@ -296,22 +297,104 @@ void Queue::persist_then(const std::string& id, std::function<void()> next) {
                                 log_.log(LogLevel::error, "-",
                                          "queue " + id + ": envelope update failed: " +
                                              status.error->detail + "; retrying later");
-                                finish_attempt(id);
+                                finish_attempt(id, false);
                                 return;
                               }
                               next();
                             });
 }
 
-void Queue::finish_attempt(const std::string& id) {
+namespace {
+bool owes_dsn(const SpoolEnvelope& envelope) {
+  return std::any_of(
+      envelope.recipients.begin(), envelope.recipients.end(),
+      [](const SpoolRecipient& r) { return r.state == RecipientState::failed && !r.dsn_sent; });
+}
+}  // namespace
+
+// The DSN for newly failed recipients is spooled (durably) before they are marked as
+// notified, so a crash in between sends it twice at worst, never zero times.
+void Queue::send_dsn(const std::string& id) {
+  auto& entry = messages_.at(id);
+  auto& env = entry.envelope;
+  std::vector<std::size_t> failed;
+  for (std::size_t i = 0; i < env.recipients.size(); ++i) {
+    if (env.recipients[i].state == RecipientState::failed && !env.recipients[i].dsn_sent) {
+      failed.push_back(i);
+    }
+  }
+  auto mark_sent = [this, id, failed] {
+    auto& e = messages_.at(id);
+    for (const auto index : failed) e.envelope.recipients[index].dsn_sent = true;
+    persist_then(id, [this, id] { finish_attempt(id, false); });
+  };
+  const auto body = io_.spool_read_body(id);
+  std::string error;
+  auto bounce =
+      make_failure_bounce(env, body ? std::string_view(*body) : std::string_view(), failed,
+                          settings_->hostname, new_queue_id(), io_.wall_unix_seconds(), error);
+  if (!bounce) {
+    if (!error.empty()) log_.log(LogLevel::error, "-", "queue " + id + ": no DSN: " + error);
+    mark_sent();  // none owed (null sender, NOTIFY), or none can be built: do not loop
+    return;
+  }
+  auto writer = io_.spool_create(bounce->envelope.id);
+  auto appended = writer ? io_.spool_append(*writer, bounce->body) : IoStatus{writer.error()};
+  if (!appended.ok()) {
+    if (writer) io_.spool_discard(*writer);
+    log_.log(LogLevel::error, "-", "queue " + id + ": DSN not spooled: " + appended.error->detail);
+    finish_attempt(id, false);  // still owed: retried with the schedule
+    return;
+  }
+  auto dsn_envelope = bounce->envelope;
+  io_.spool_commit(*writer, serialize_envelope(dsn_envelope),
+                   [this, alive = alive_, id, dsn_envelope, mark_sent](IoStatus status) {
+                     if (!*alive) return;
+                     if (!status.ok()) {
+                       log_.log(LogLevel::error, "-",
+                                "queue " + id + ": DSN not spooled: " + status.error->detail);
+                       finish_attempt(id, false);
+                       return;
+                     }
+                     log_.log(LogLevel::info, "-",
+                              "queue " + id + ": DSN " + dsn_envelope.id + " to <" +
+                                  dsn_envelope.recipients[0].address + ">");
+                     enqueue(dsn_envelope);
+                     mark_sent();
+                   });
+}
+
+std::string Queue::new_queue_id() {
+  static constexpr char kDigits[] = "0123456789ABCDEF";
+  std::string id(16, '0');
+  auto value = io_.random_u64();
+  for (int i = 15; i >= 0; --i) {
+    id[static_cast<std::size_t>(i)] = kDigits[value & 0xF];
+    value >>= 4;
+  }
+  return id;
+}
+
+void Queue::finish_attempt(const std::string& id, bool try_dsn) {
   auto found = messages_.find(id);
   if (found == messages_.end()) return;
   auto& entry = found->second;
+  if (try_dsn && owes_dsn(entry.envelope)) {
+    send_dsn(id);
+    return;
+  }
   entry.busy = false;
   --in_flight_;
   const bool done =
       std::all_of(entry.envelope.recipients.begin(), entry.envelope.recipients.end(),
-                  [](const SpoolRecipient& r) { return r.state != RecipientState::pending; });
+                  [](const SpoolRecipient& r) { return r.state != RecipientState::pending; }) &&
+      !owes_dsn(entry.envelope);
+  if (!done && owes_dsn(entry.envelope)) {
+    // The DSN could not be spooled: try again after the first retry step.
+    arm_timer(
+        entry, id,
+        settings_->queue.retry.empty() ? Duration::minutes(2) : settings_->queue.retry.front());
+  }
   if (done) {
     io_.spool_remove(id, [this, alive = alive_, id](IoStatus status) {
       if (!*alive) return;

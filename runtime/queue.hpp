@@ -1,8 +1,9 @@
 // runtime/queue.hpp — the queue manager: every spooled message, every recipient's state,
 // delivery attempts and their retry schedule. It delivers the `local` route (Maildir
 // through the Io) and named remote hosts (remote.<id>, runtime/outbound); recipients routed
-// to DNS MX wait, pending, for the resolver, and say so in their last_reply. DSNs are not
-// sent yet (failed recipients keep dsn_sent = false).
+// to DNS MX wait, pending, for the resolver, and say so in their last_reply.
+// - Failure DSNs (runtime/bounce.hpp) are spooled as new messages from <> before the failed
+//   recipients are marked dsn_sent; a message leaves the spool only when no DSN is owed.
 //
 // Contract:
 // - recover() reads the spool (Io::spool_list) once at start and takes every message in;
@@ -84,7 +85,9 @@ class Queue {
   void on_local_result(const std::string& id, std::shared_ptr<std::vector<std::size_t>> todo,
                        std::size_t index, IoResult<std::string> result);
   void persist_then(const std::string& id, std::function<void()> next);
-  void finish_attempt(const std::string& id);
+  void finish_attempt(const std::string& id, bool try_dsn = true);
+  void send_dsn(const std::string& id);
+  std::string new_queue_id();
   void schedule_retry(Entry& entry, const std::string& id);
   void arm_timer(Entry& entry, const std::string& id, Duration wait);
   std::vector<std::size_t> route_pending(Entry& entry);

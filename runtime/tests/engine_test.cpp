@@ -488,13 +488,20 @@ class RelayTest : public EngineTest {
     start();
   }
 
-  // Submits one message as an authenticated user (relaying needs AUTH).
-  std::string submit(const std::vector<std::string>& rcpts, const std::string& body) {
+  // A client after STARTTLS, AUTH as ann, and a second EHLO (DSN is offered after AUTH).
+  PeerId authenticated_client() {
     auto peer = connect();
     say(peer, "EHLO c\r\nSTARTTLS\r\n");
     io_.peer_start_tls(peer);
     io_.run_for(Duration::milliseconds(100));
-    say(peer, "EHLO c\r\nAUTH PLAIN AGFubgBzZWNyZXQ=\r\nMAIL FROM:<ann@example.org>\r\n");
+    say(peer, "EHLO c\r\nAUTH PLAIN AGFubgBzZWNyZXQ=\r\nEHLO c\r\n");
+    return peer;
+  }
+
+  // Submits one message as an authenticated user (relaying needs AUTH).
+  std::string submit(const std::vector<std::string>& rcpts, const std::string& body) {
+    auto peer = authenticated_client();
+    say(peer, "MAIL FROM:<ann@example.org>\r\n");
     for (const auto& r : rcpts) say(peer, "RCPT TO:<" + r + ">\r\n");
     say(peer, "DATA\r\n");
     return say(peer, body + ".\r\n", Duration::seconds(1));
@@ -532,6 +539,19 @@ TEST_F(RelayTest, MixedOutcomesAreRecordedPerRecipientAndTemporaryOnesRetried) {
   EXPECT_NE(env.find("rcpt gone@remote.example failed"), std::string::npos) << env;
   EXPECT_NE(env.find("rcpt busy@remote.example pending"), std::string::npos) << env;
   EXPECT_NE(env.find("450%204.2.1%20mailbox%20busy"), std::string::npos) << env;
+  // The permanent failure was bounced at once, to the sender's mailbox (ann is local).
+  const auto dsn = only_maildir("ann");
+  EXPECT_NE(dsn.find("Return-Path: <>\r\n"), std::string::npos) << dsn;
+  EXPECT_NE(dsn.find("Content-Type: multipart/report; report-type=delivery-status;"),
+            std::string::npos)
+      << dsn;
+  EXPECT_NE(dsn.find("Final-Recipient: rfc822; gone@remote.example\r\nAction: failed\r\n"
+                     "Status: 5.1.1\r\n"),
+            std::string::npos)
+      << dsn;
+  EXPECT_NE(dsn.find("Diagnostic-Code: smtp; 550 5.1.1 no such user"), std::string::npos) << dsn;
+  EXPECT_EQ(dsn.find("busy@remote.example"), std::string::npos) << "pending: no failure notice";
+  EXPECT_NE(env.find("rcpt gone@remote.example failed 0 1 1 "), std::string::npos) << env;
   // The first retry comes 2 minutes later, for the pending recipient only.
   behaviour_.rcpt.erase("busy");
   io_.run_for(Duration::seconds(100));
@@ -541,6 +561,29 @@ TEST_F(RelayTest, MixedOutcomesAreRecordedPerRecipientAndTemporaryOnesRetried) {
   EXPECT_EQ(peers_[1]->rcpts, std::vector<std::string>{"busy"});
   io_.run_for(Duration::seconds(10));
   EXPECT_TRUE(io_.spool_envelopes().empty()) << "every recipient is now delivered or failed";
+}
+
+TEST_F(RelayTest, ABounceIsNeverBounced) {
+  behaviour_.rcpt["gone"] = outbound::testing::reply(550, {5, 1, 1}, "no such user");
+  auto peer = authenticated_client();
+  say(peer, "MAIL FROM:<>\r\n");
+  say(peer, "RCPT TO:<gone@remote.example>\r\nDATA\r\n");
+  ASSERT_EQ(say(peer, "x\r\n.\r\n", Duration::seconds(1)).substr(0, 4), "250 ");
+  io_.run_for(Duration::seconds(10));
+  EXPECT_TRUE(io_.spool_envelopes().empty()) << "failed, nothing owed, gone";
+  EXPECT_TRUE(io_.maildir("ann").empty());
+}
+
+TEST_F(RelayTest, NotifyNeverMeansNoDsn) {
+  behaviour_.rcpt["gone"] = outbound::testing::reply(550, {5, 1, 1}, "no such user");
+  auto peer = authenticated_client();
+  say(peer, "MAIL FROM:<ann@example.org>\r\n");
+  EXPECT_EQ(say(peer, "RCPT TO:<gone@remote.example> NOTIFY=NEVER\r\n").substr(0, 4), "250 ");
+  say(peer, "DATA\r\n");
+  ASSERT_EQ(say(peer, "x\r\n.\r\n", Duration::seconds(1)).substr(0, 4), "250 ");
+  io_.run_for(Duration::seconds(10));
+  EXPECT_TRUE(io_.spool_envelopes().empty());
+  EXPECT_TRUE(io_.maildir("ann").empty());
 }
 
 TEST_F(RelayTest, ARelayThatIsDownMeansRetriesNotBounces) {
