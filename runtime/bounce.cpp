@@ -1,30 +1,12 @@
 #include "runtime/bounce.hpp"
 
 #include "protocol/mail/dsn.hpp"
+#include "protocol/smtp/params.hpp"
 
 namespace tern::runtime {
 namespace {
 
 namespace mail = protocol::mail;
-
-// The value of KEY=value in a stored parameter string ("BODY=8BITMIME RET=HDRS").
-std::optional<std::string> param(std::string_view params, std::string_view key) {
-  std::size_t pos = 0;
-  while (pos < params.size()) {
-    const auto end = std::min(params.find(' ', pos), params.size());
-    const auto token = params.substr(pos, end - pos);
-    const auto eq = token.find('=');
-    if (eq != std::string_view::npos && eq == key.size()) {
-      bool same = true;
-      for (std::size_t i = 0; i < eq; ++i) {
-        same = same && (token[i] | 0x20) == (key[i] | 0x20);
-      }
-      if (same) return std::string(token.substr(eq + 1));
-    }
-    pos = end + 1;
-  }
-  return std::nullopt;
-}
 
 // "550 5.1.1 no such user" -> "5.1.1"; anything else -> "5.0.0".
 std::string status_of(std::string_view reply) {
@@ -57,11 +39,15 @@ std::optional<Bounce> make_failure_bounce(const SpoolEnvelope& original,
   input.arrival_unix = original.received_unix;
   input.now_unix = now_unix;
   input.envelope_sender = original.sender;
-  if (auto envid = param(original.sender_params, "ENVID")) {
-    if (auto decoded = mail::xtext_decode(*envid)) input.envid = *decoded;
+  // The stored MAIL parameters are what the SMTP grammar accepted: read them back with it.
+  protocol::smtp::ParamOptions options;
+  options.utf8 = true;
+  if (auto params = protocol::smtp::parse_mail_params(original.sender_params, options)) {
+    input.envid = params->envid;
+    if (params->ret) {
+      input.ret = *params->ret == protocol::smtp::RetType::full ? mail::Ret::full : mail::Ret::hdrs;
+    }
   }
-  const auto ret = param(original.sender_params, "RET");
-  input.ret = !ret ? mail::Ret::absent : (*ret == "FULL" ? mail::Ret::full : mail::Ret::hdrs);
   input.original_message = original_body;
   for (const auto index : failed) {
     const auto& r = original.recipients[index];

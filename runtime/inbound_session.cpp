@@ -4,6 +4,7 @@
 
 #include "protocol/mail/received.hpp"
 #include "protocol/smtp/address.hpp"
+#include "protocol/smtp/chars.hpp"
 #include "protocol/smtp/params.hpp"
 #include "runtime/policy.hpp"
 #include "runtime/queue.hpp"
@@ -16,30 +17,8 @@ namespace route = protocol::route;
 
 namespace {
 
-smtp::Reply make_reply(int code, std::string text) {
-  const auto klass = static_cast<std::uint16_t>(code / 100);
-  // "5.7.1 text" carries its enhanced code in front.
-  if (text.size() > 6 && text[1] == '.' && text[0] == static_cast<char>('0' + klass)) {
-    const auto space = text.find(' ');
-    const auto first_dot = text.find('.');
-    const auto second_dot = text.find('.', first_dot + 1);
-    if (space != std::string::npos && second_dot < space) {
-      const auto subject = std::stoi(text.substr(first_dot + 1, second_dot - first_dot - 1));
-      const auto detail = std::stoi(text.substr(second_dot + 1, space - second_dot - 1));
-      return smtp::Reply{static_cast<std::uint16_t>(code),
-                         smtp::EnhancedStatus{klass, static_cast<std::uint16_t>(subject),
-                                              static_cast<std::uint16_t>(detail)},
-                         {text.substr(space + 1)}};
-    }
-  }
-  return smtp::Reply{static_cast<std::uint16_t>(code), std::nullopt, {std::move(text)}};
-}
-
-std::string lowercase(std::string text) {
-  for (auto& c : text) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return text;
+smtp::Reply reply(std::uint16_t code, smtp::EnhancedStatus status, std::string text) {
+  return smtp::Reply{code, status, {std::move(text)}};
 }
 
 SpoolRecipient make_recipient(std::string address, std::string params, std::string account) {
@@ -159,9 +138,7 @@ smtp::ServerConfig InboundSession::machine_config() {
     }
   }
   // Without a directory there is nothing to authenticate against.
-  const auto dir_name = evaluate_policy(s, "session.auth.directory", vars, std::string("*"));
-  const auto* dir = std::get_if<std::string>(&dir_name.value);
-  if (dir == nullptr || DirectoryAnswers(s).resolve(*dir) == nullptr) {
+  if (policy_directory(s, "session.auth.directory", vars) == nullptr) {
     config.auth_mechanisms.clear();
   }
   config.command_timeout = s.command_timeout;
@@ -171,9 +148,6 @@ smtp::ServerConfig InboundSession::machine_config() {
 
 void InboundSession::begin_smtp() {
   machine_.emplace(machine_config(), ctx_.io.now());
-  if (tls_) {
-    // Implicit TLS: the session starts with TLS active.
-  }
   pump();
 }
 
@@ -371,7 +345,7 @@ void InboundSession::handle(smtp::ServerEvent event) {
           sasl_.reset();
           log(LogLevel::info, "AUTH cancelled by the client");
         } else if constexpr (std::is_same_v<E, smtp::VerifyEvent>) {
-          decide(e.ticket, smtp::Reject{make_reply(252, "2.5.0 Cannot VRFY user")});
+          decide(e.ticket, smtp::Accept{reply(252, {2, 5, 0}, "Cannot VRFY user")});
         } else if constexpr (std::is_same_v<E, smtp::StartTlsEvent>) {
           tls_requested_ = true;
         } else if constexpr (std::is_same_v<E, smtp::ResetEvent>) {
@@ -396,9 +370,8 @@ void InboundSession::decide(smtp::Ticket ticket, smtp::ServerDecision decision) 
   pump();
 }
 
-void InboundSession::reject(smtp::Ticket ticket, int code, std::string text) {
-  auto reply = make_reply(code, std::move(text));
-  decide(ticket, smtp::Reject{std::move(reply)});
+void InboundSession::reject(smtp::Ticket ticket, smtp::Reply refusal) {
+  decide(ticket, smtp::Reject{std::move(refusal)});
 }
 
 route::Variables InboundSession::variables() const {
@@ -406,12 +379,10 @@ route::Variables InboundSession::variables() const {
   vars.set("listener", listener_.id);
   vars.set("remote_ip", facts_.remote.ip);
   vars.set("local_ip", facts_.local.ip);
-  vars.set("helo_domain", lowercase(helo_));
+  vars.set("helo_domain", smtp::chars::to_lower_ascii(helo_));
   vars.set("authenticated_as", authenticated_as_);
   vars.set("sender", envelope_.sender);
-  const auto at = envelope_.sender.rfind('@');
-  vars.set("sender_domain",
-           at == std::string::npos ? std::string() : lowercase(envelope_.sender.substr(at + 1)));
+  vars.set("sender_domain", route::normalise_address(envelope_.sender).domain);
   vars.set("priority", std::int64_t{0});
   route::StringList all;
   for (const auto& r : envelope_.recipients) all.push_back(r.address);
@@ -424,10 +395,10 @@ void InboundSession::on_hello(const smtp::HelloEvent& e) {
   const std::string name = smtp::serialize(e.host);
   reset_transaction();
   auto vars = variables();
-  vars.set("helo_domain", lowercase(name));
+  vars.set("helo_domain", smtp::chars::to_lower_ascii(name));
   if (domain != nullptr && domain->name.find('.') == std::string::npos &&
       policy_bool(*settings_, "session.ehlo.reject-non-fqdn", vars, false)) {
-    reject(e.ticket, 550, "5.5.2 The EHLO name must be a fully qualified domain name");
+    reject(e.ticket, reply(550, {5, 5, 2}, "The EHLO name must be a fully qualified domain name"));
     return;
   }
   helo_ = name;
@@ -457,30 +428,27 @@ void InboundSession::on_mail(const smtp::MailEvent& e) {
     decide(ticket, smtp::Accept{});
     return;
   }
-  auto* dir =
-      DirectoryAnswers(*settings_)
-          .resolve(std::get<std::string>(
-              evaluate_policy(*settings_, "session.auth.directory", variables(), std::string("*"))
-                  .value));
+  auto* dir = policy_directory(*settings_, "session.auth.directory", variables());
   if (dir == nullptr) {
     decide(ticket, smtp::Accept{});
     return;
   }
   deciding_ = true;
-  dir->may_send_as(authenticated_as_, envelope_.sender,
-                   [this, alive = alive_, ticket](directory::SenderOutcome outcome) {
-                     if (!*alive) return;
-                     switch (outcome.status) {
-                       case directory::SenderStatus::allowed: decide(ticket, smtp::Accept{}); break;
-                       case directory::SenderStatus::not_owned:
-                         reject(ticket, 553,
-                                "5.7.1 Sender address not owned by the authenticated user");
-                         break;
-                       case directory::SenderStatus::unavailable:
-                         reject(ticket, 451, "4.4.3 Directory unavailable, try again later");
-                         break;
-                     }
-                   });
+  dir->may_send_as(
+      authenticated_as_, envelope_.sender,
+      [this, alive = alive_, ticket](directory::SenderOutcome outcome) {
+        if (!*alive) return;
+        switch (outcome.status) {
+          case directory::SenderStatus::allowed: decide(ticket, smtp::Accept{}); break;
+          case directory::SenderStatus::not_owned:
+            reject(ticket,
+                   reply(553, {5, 7, 1}, "Sender address not owned by the authenticated user"));
+            break;
+          case directory::SenderStatus::unavailable:
+            reject(ticket, reply(451, {4, 4, 3}, "Directory unavailable, try again later"));
+            break;
+        }
+      });
 }
 
 void InboundSession::on_rcpt(const smtp::RcptEvent& e) {
@@ -497,21 +465,17 @@ void InboundSession::on_rcpt(const smtp::RcptEvent& e) {
   const auto* domain = std::get_if<smtp::Domain>(&mailbox.host);
   auto vars = variables();
   vars.set("rcpt", address);
-  vars.set("rcpt_domain", domain ? lowercase(domain->name) : std::string());
-  const auto dir_value =
-      evaluate_policy(*settings_, "session.rcpt.directory", vars, std::string("*")).value;
-  directory::Directory* dir = nullptr;
-  if (const auto* name = std::get_if<std::string>(&dir_value)) {
-    dir = DirectoryAnswers(*settings_).resolve(*name);
-  }
-  const bool local =
-      domain != nullptr && dir != nullptr && dir->is_local_domain(lowercase(domain->name));
+  // Bound as the router binds it, so the session and the queue agree on what is local.
+  const auto rcpt_domain = route::normalise_address(address).domain;
+  vars.set("rcpt_domain", rcpt_domain);
+  auto* dir = policy_directory(*settings_, "session.rcpt.directory", vars);
+  const bool local = domain != nullptr && dir != nullptr && dir->is_local_domain(rcpt_domain);
   if (local) {
     on_rcpt_local(ticket, address, smtp::serialize_params(e.command.params), dir);
     return;
   }
   if (!policy_bool(*settings_, "session.rcpt.relay", vars, false)) {
-    reject(ticket, 550, "5.7.1 Relay access denied");
+    reject(ticket, reply(550, {5, 7, 1}, "Relay access denied"));
     return;
   }
   envelope_.recipients.push_back(
@@ -531,10 +495,10 @@ void InboundSession::on_rcpt_local(smtp::Ticket ticket, const std::string& addre
         decide(ticket, smtp::Accept{});
         break;
       case directory::RecipientStatus::unknown:
-        reject(ticket, 550, "5.1.1 Mailbox does not exist");
+        reject(ticket, reply(550, {5, 1, 1}, "Mailbox does not exist"));
         break;
       case directory::RecipientStatus::unavailable:
-        reject(ticket, 451, "4.4.3 Directory unavailable, try again later");
+        reject(ticket, reply(451, {4, 4, 3}, "Directory unavailable, try again later"));
         break;
     }
   });
@@ -547,15 +511,7 @@ void InboundSession::on_body_start() {
   spool_error_.reset();
   std::string queue_id;
   for (int attempt = 0; attempt < 4 && !writer_; ++attempt) {
-    char hex[17];
-    static constexpr char kDigits[] = "0123456789ABCDEF";
-    auto value = ctx_.io.random_u64();
-    for (int i = 15; i >= 0; --i) {
-      hex[i] = kDigits[value & 0xF];
-      value >>= 4;
-    }
-    hex[16] = '\0';
-    queue_id = hex;
+    queue_id = queue_id_from(ctx_.io.random_u64());
     auto created = ctx_.io.spool_create(queue_id);
     if (created) {
       writer_ = *created;
@@ -607,10 +563,10 @@ void InboundSession::on_message(const smtp::MessageEvent& e) {
     log(LogLevel::error, "spool: " + error.detail);
     // RFC 5321 452 for both: the client must retry later either way, and the issue of
     // record (a write that did not reach the disk) is one of storage.
-    reject(ticket, 452,
-           error.code == IoErrc::no_space
-               ? "4.3.1 Insufficient system storage, try again later"
-               : "4.3.1 Could not store the message (disk error), try again later");
+    reject(ticket, reply(452, {4, 3, 1},
+                         error.code == IoErrc::no_space
+                             ? "Insufficient system storage, try again later"
+                             : "Could not store the message (disk error), try again later"));
     reset_transaction();
   };
   if (spool_error_ || !writer_) {
@@ -647,10 +603,10 @@ void InboundSession::on_message(const smtp::MessageEvent& e) {
         ctx_.queue.enqueue(std::move(envelope));
         envelope_ = SpoolEnvelope{};
         if (listener_.lmtp) {
-          std::vector<smtp::Reply> replies(count, make_reply(250, "2.1.5 Ok: queued as " + id));
+          std::vector<smtp::Reply> replies(count, reply(250, {2, 1, 5}, "Ok: queued as " + id));
           decide(ticket, smtp::PerRecipient{std::move(replies)});
         } else {
-          decide(ticket, smtp::Accept{make_reply(250, "2.0.0 Ok: queued as " + id)});
+          decide(ticket, smtp::Accept{reply(250, {2, 0, 0}, "Ok: queued as " + id)});
         }
       });
 }
@@ -663,7 +619,7 @@ void InboundSession::on_auth(const smtp::AuthEvent& e) {
   if (!sasl_) {
     auto server = sasl::make_server(e.mechanism, sasl::ServerConfig{});
     if (!server) {
-      reject(ticket, 504, "5.5.4 Unrecognized authentication type");
+      reject(ticket, reply(504, {5, 5, 4}, "Unrecognized authentication type"));
       return;
     }
     sasl_.emplace(std::move(*server));
@@ -681,7 +637,7 @@ void InboundSession::on_auth(const smtp::AuthEvent& e) {
 void InboundSession::on_auth_step(smtp::Ticket ticket, sasl::StepResult step) {
   if (step.error()) {
     sasl_.reset();
-    reject(ticket, 501, "5.5.2 Authentication exchange failed");
+    reject(ticket, reply(501, {5, 5, 2}, "Authentication exchange failed"));
     return;
   }
   const auto& value = step.value();
@@ -697,18 +653,13 @@ void InboundSession::on_auth_step(smtp::Ticket ticket, sasl::StepResult step) {
   if (const auto* failure = std::get_if<sasl::Failure>(&value)) {
     sasl_.reset();
     const bool malformed = failure->reason == sasl::FailureReason::malformed;
-    reject(ticket, malformed ? 501 : 535,
-           malformed ? "5.5.2 Malformed authentication response"
-                     : "5.7.8 Authentication credentials invalid");
+    reject(ticket, malformed ? reply(501, {5, 5, 2}, "Malformed authentication response")
+                             : reply(535, {5, 7, 8}, "Authentication credentials invalid"));
     return;
   }
   const auto& verify = std::get<sasl::Verify>(value);
   const auto* password = std::get_if<sasl::PasswordCredentials>(&verify.credentials);
-  auto* dir =
-      DirectoryAnswers(*settings_)
-          .resolve(std::get<std::string>(
-              evaluate_policy(*settings_, "session.auth.directory", variables(), std::string("*"))
-                  .value));
+  auto* dir = policy_directory(*settings_, "session.auth.directory", variables());
   if (password == nullptr || dir == nullptr ||
       (!password->authzid.empty() && password->authzid != password->authcid)) {
     // Only password mechanisms are backed by directories, and no one may act for another.
@@ -744,14 +695,14 @@ void InboundSession::on_auth_verified(smtp::Ticket ticket, const directory::Auth
   sasl_.reset();
   const bool unavailable = outcome.status == directory::AuthStatus::unavailable;
   // Every failure waits the same delay: no timing tells an unknown user from a wrong password.
-  ctx_.io.start_timer(ctx_.io.now() + settings_->auth_failure_delay,
-                      guarded([this, ticket, unavailable] {
-                        if (unavailable) {
-                          reject(ticket, 454, "4.7.0 Temporary authentication failure");
-                        } else {
-                          reject(ticket, 535, "5.7.8 Authentication credentials invalid");
-                        }
-                      }));
+  ctx_.io.start_timer(
+      ctx_.io.now() + settings_->auth_failure_delay, guarded([this, ticket, unavailable] {
+        if (unavailable) {
+          reject(ticket, reply(454, {4, 7, 0}, "Temporary authentication failure"));
+        } else {
+          reject(ticket, reply(535, {5, 7, 8}, "Authentication credentials invalid"));
+        }
+      }));
 }
 
 }  // namespace tern::runtime

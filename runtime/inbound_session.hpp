@@ -91,7 +91,7 @@ class InboundSession {
   void on_auth_step(protocol::smtp::Ticket ticket, protocol::sasl::StepResult step);
   void on_auth_verified(protocol::smtp::Ticket ticket, const directory::AuthOutcome& outcome);
   void decide(protocol::smtp::Ticket ticket, protocol::smtp::ServerDecision decision);
-  void reject(protocol::smtp::Ticket ticket, int code, std::string text);
+  void reject(protocol::smtp::Ticket ticket, protocol::smtp::Reply refusal);
   void reset_transaction();
   protocol::route::Variables variables() const;
   protocol::smtp::ServerConfig machine_config();

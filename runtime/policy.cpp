@@ -49,6 +49,13 @@ bool policy_bool(const EngineSettings& settings, std::string_view key,
   return value != nullptr ? *value : fallback;
 }
 
+directory::Directory* policy_directory(const EngineSettings& settings, std::string_view key,
+                                       const route::Variables& variables) {
+  const auto value = evaluate_policy(settings, key, variables, std::string("*")).value;
+  const auto* name = std::get_if<std::string>(&value);
+  return name != nullptr ? DirectoryAnswers(settings).resolve(*name) : nullptr;
+}
+
 std::int64_t policy_int(const EngineSettings& settings, std::string_view key,
                         const route::Variables& variables, std::int64_t fallback) {
   const auto result = evaluate_policy(settings, key, variables, fallback);

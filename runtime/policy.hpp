@@ -43,6 +43,11 @@ PolicyValue evaluate_policy(const EngineSettings& settings, std::string_view key
 
 bool policy_bool(const EngineSettings& settings, std::string_view key,
                  const protocol::route::Variables& variables, bool fallback);
+// The directory a session.*.directory rule names ('' and '*': the default one), or nullptr
+// when the rule says false or names no directory.
+directory::Directory* policy_directory(const EngineSettings& settings, std::string_view key,
+                                       const protocol::route::Variables& variables);
+
 std::int64_t policy_int(const EngineSettings& settings, std::string_view key,
                         const protocol::route::Variables& variables, std::int64_t fallback);
 

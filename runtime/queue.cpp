@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "protocol/smtp/chars.hpp"
 #include "runtime/bounce.hpp"
 #include "runtime/policy.hpp"
 
@@ -18,14 +19,6 @@ bool valid_account(std::string_view account) {
   return std::none_of(account.begin(), account.end(), [](char c) {
     return c == '/' || static_cast<unsigned char>(c) < 0x21 || c == 0x7F;
   });
-}
-
-std::string lowercase(std::string_view text) {
-  std::string out(text);
-  for (auto& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
 }
 
 }  // namespace
@@ -182,7 +175,8 @@ void Queue::deliver_next_local(const std::string& id,
   const std::size_t index = todo->back();
   todo->pop_back();
   auto& rcpt = entry.envelope.recipients[index];
-  const std::string account = rcpt.account.empty() ? lowercase(rcpt.address) : rcpt.account;
+  const std::string account =
+      rcpt.account.empty() ? protocol::smtp::chars::to_lower_ascii(rcpt.address) : rcpt.account;
   if (!valid_account(account)) {
     rcpt.state = RecipientState::failed;
     rcpt.last_reply = "550 5.1.1 no valid local mailbox name for this recipient";
@@ -330,9 +324,9 @@ void Queue::send_dsn(const std::string& id) {
   };
   const auto body = io_.spool_read_body(id);
   std::string error;
-  auto bounce =
-      make_failure_bounce(env, body ? std::string_view(*body) : std::string_view(), failed,
-                          settings_->hostname, new_queue_id(), io_.wall_unix_seconds(), error);
+  auto bounce = make_failure_bounce(env, body ? std::string_view(*body) : std::string_view(),
+                                    failed, settings_->hostname, queue_id_from(io_.random_u64()),
+                                    io_.wall_unix_seconds(), error);
   if (!bounce) {
     if (!error.empty()) log_.log(LogLevel::error, "-", "queue " + id + ": no DSN: " + error);
     mark_sent();  // none owed (null sender, NOTIFY), or none can be built: do not loop
@@ -362,17 +356,6 @@ void Queue::send_dsn(const std::string& id) {
                      enqueue(dsn_envelope);
                      mark_sent();
                    });
-}
-
-std::string Queue::new_queue_id() {
-  static constexpr char kDigits[] = "0123456789ABCDEF";
-  std::string id(16, '0');
-  auto value = io_.random_u64();
-  for (int i = 15; i >= 0; --i) {
-    id[static_cast<std::size_t>(i)] = kDigits[value & 0xF];
-    value >>= 4;
-  }
-  return id;
 }
 
 void Queue::finish_attempt(const std::string& id, bool try_dsn) {

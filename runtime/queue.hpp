@@ -87,7 +87,6 @@ class Queue {
   void persist_then(const std::string& id, std::function<void()> next);
   void finish_attempt(const std::string& id, bool try_dsn = true);
   void send_dsn(const std::string& id);
-  std::string new_queue_id();
   void schedule_retry(Entry& entry, const std::string& id);
   void arm_timer(Entry& entry, const std::string& id, Duration wait);
   std::vector<std::size_t> route_pending(Entry& entry);

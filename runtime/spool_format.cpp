@@ -185,6 +185,15 @@ std::string_view to_string(RecipientState state) {
   return "pending";
 }
 
+std::string queue_id_from(std::uint64_t random) {
+  std::string id(16, '0');
+  for (int i = 15; i >= 0; --i) {
+    id[static_cast<std::size_t>(i)] = kHex[random & 0xF];
+    random >>= 4;
+  }
+  return id;
+}
+
 std::string serialize_envelope(const SpoolEnvelope& e) {
   std::string out;
   out += kMagic;

@@ -1,8 +1,9 @@
-// protocol/smtp/chars.hpp — character classes of the SMTP grammar (internal to smtp/).
+// protocol/smtp/chars.hpp — character classes of the SMTP grammar (internal to smtp/; the
+// engine borrows to_lower_ascii for domains and mailbox names).
 //
 // Contract: pure inline predicates over single octets and small string helpers. Nothing
-// here allocates except to_upper_ascii. utf8_sequence_length() is the one place that decides
-// what well-formed UTF-8 is (RFC 3629: no overlongs, no surrogates, nothing above
+// here allocates except to_upper_ascii and to_lower_ascii. utf8_sequence_length() is the one place
+// that decides what well-formed UTF-8 is (RFC 3629: no overlongs, no surrogates, nothing above
 // U+10FFFF), so addresses, parameters and commands agree on it.
 #pragma once
 
@@ -98,6 +99,11 @@ inline bool istarts_with(std::string_view s, std::string_view prefix) {
 inline std::string to_upper_ascii(std::string_view s) {
   std::string out(s);
   for (char& c : out) c = to_upper(c);
+  return out;
+}
+inline std::string to_lower_ascii(std::string_view s) {
+  std::string out(s);
+  for (auto& c : out) c = to_lower(c);
   return out;
 }
 

@@ -1,10 +1,12 @@
 // Engine tests: the receiving engine (runtime::Server) on the simulated Io, configured from
 // TOML through the same config path ternd uses. No sockets, no files, no real time.
+#include <algorithm>
 #include <map>
 #include <memory>
 #include <string>
 
 #include <gtest/gtest.h>
+#include <rapidcheck/gtest.h>
 
 #include "adapters/sim/sim_io.hpp"
 #include "config/engine_settings.hpp"
@@ -95,6 +97,23 @@ const Endpoint kSmtp{"127.0.0.1", 25};
 const Endpoint kLmtp{"127.0.0.1", 24};
 const Endpoint kSmtps{"127.0.0.1", 465};
 
+// Settings from TOML through the daemon's own config path, with `directory` as "main";
+// nullptr when the TOML does not load.
+std::shared_ptr<const EngineSettings> engine_settings(std::string_view toml, Io& io,
+                                                      std::shared_ptr<FakeDirectory> directory) {
+  auto loaded = config::load_string(toml, "test.toml");
+  if (!loaded.ok()) return nullptr;
+  auto model = config::build_route_model(loaded.config);
+  if (!model.ok()) return nullptr;
+  auto built = config::build_engine_config(loaded.config, model.model);
+  if (!built.ok()) return nullptr;
+  auto settings = built.engine.settings;
+  settings.directories["main"] = std::move(directory);
+  settings.default_directory = "main";
+  settings.tls_identities[""] = *io.load_tls_identity("CERT", "KEY");
+  return std::make_shared<const EngineSettings>(std::move(settings));
+}
+
 class EngineTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -104,18 +123,9 @@ class EngineTest : public ::testing::Test {
 
   // Settings from TOML through the daemon's own config path, with the fake directory.
   void configure(std::string_view toml) {
-    auto loaded = config::load_string(toml, "test.toml");
-    ASSERT_TRUE(loaded.ok());
-    auto model = config::build_route_model(loaded.config);
-    ASSERT_TRUE(model.ok());
-    auto built = config::build_engine_config(loaded.config, model.model);
-    ASSERT_TRUE(built.ok());
-    auto settings = built.engine.settings;
     directory_ = std::make_shared<FakeDirectory>(io_);
-    settings.directories["main"] = directory_;
-    settings.default_directory = "main";
-    settings.tls_identities[""] = *io_.load_tls_identity("CERT", "KEY");
-    settings_ = std::make_shared<const EngineSettings>(std::move(settings));
+    settings_ = engine_settings(toml, io_, directory_);
+    ASSERT_TRUE(settings_ != nullptr);
   }
 
   void start() {
@@ -595,6 +605,86 @@ TEST_F(RelayTest, ARelayThatIsDownMeansRetriesNotBounces) {
   EXPECT_NE(spooled.begin()->second.find("rcpt x@remote.example pending"), std::string::npos);
   EXPECT_NE(spooled.begin()->second.find("Connection%20refused"), std::string::npos)
       << spooled.begin()->second;
+}
+
+}  // namespace
+}  // namespace tern::runtime
+
+namespace tern::runtime {
+namespace {
+
+// The engine's replies to a pipelined conversation, fed in the given pieces.
+std::string converse(const std::vector<std::string>& pieces) {
+  SimIo io(7);
+  CollectLog log;
+  auto settings = engine_settings(kConfig, io, std::make_shared<FakeDirectory>(io));
+  Server server(io, log, settings);
+  if (!server.start().ok()) return "start failed";
+  auto peer = io.connect_peer(kSmtp, Endpoint{"192.0.2.1", 40000});
+  if (!peer) return "no listener";
+  for (const auto& piece : pieces) {
+    io.peer_send(*peer, piece);
+    io.run_for(Duration::milliseconds(3));
+  }
+  io.run_for(Duration::seconds(5));
+  return io.peer_take(*peer);
+}
+
+constexpr std::string_view kConversation =
+    "EHLO c\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<ann@example.org>\r\n"
+    "RCPT TO:<nobody@example.org>\r\nRCPT TO:<x@remote.example>\r\nDATA\r\n"
+    "Subject: x\r\n\r\nbody\r\n..dot\r\n.\r\nRSET\r\nMAIL FROM:<>\r\n"
+    "RCPT TO:<bob@example.org>\r\nBDAT 5 LAST\r\nhelloNOOP\r\nQUIT\r\n";
+
+// Any split of the client's bytes gives the same replies, in the same order: the engine
+// keeps pipelined replies in order whatever the reads look like.
+RC_GTEST_PROP(EngineSplits, AnySplitOfTheClientBytesGivesTheSameReplies, ()) {
+  static const std::string reference = converse({std::string(kConversation)});
+  const auto cuts = *rc::gen::container<std::vector<std::size_t>>(
+      rc::gen::inRange<std::size_t>(1, kConversation.size()));
+  std::vector<std::size_t> sorted = cuts;
+  std::sort(sorted.begin(), sorted.end());
+  std::vector<std::string> pieces;
+  std::size_t from = 0;
+  for (const auto cut : sorted) {
+    pieces.emplace_back(kConversation.substr(from, cut - from));
+    from = cut;
+  }
+  pieces.emplace_back(kConversation.substr(from));
+  RC_ASSERT(converse(pieces) == reference);
+}
+
+TEST(EngineSplitsReference, TheConversationIsAnsweredInFull) {
+  const auto replies = converse({std::string(kConversation)});
+  EXPECT_NE(replies.find("550 5.1.1 Mailbox does not exist\r\n"), std::string::npos) << replies;
+  EXPECT_NE(replies.find("550 5.7.1 Relay access denied\r\n"), std::string::npos) << replies;
+  std::size_t queued = 0;
+  for (auto at = replies.find("Ok: queued as "); at != std::string::npos;
+       at = replies.find("Ok: queued as ", at + 1)) {
+    ++queued;
+  }
+  EXPECT_EQ(queued, 2u) << replies;
+  const std::string bye = "221 2.0.0 mx.example.org closing connection\r\n";
+  EXPECT_EQ(replies.substr(replies.size() - bye.size()), bye) << replies;
+}
+
+TEST(EngineLimits, TotalConnectionsAtNAndNPlusOne) {
+  SimIo io(3);
+  CollectLog log;
+  auto settings = std::make_shared<EngineSettings>(
+      *engine_settings(kConfig, io, std::make_shared<FakeDirectory>(io)));
+  settings->connections_max = 2;
+  Server server(io, log, settings);
+  ASSERT_TRUE(server.start().ok());
+  std::vector<PeerId> peers;
+  for (int i = 0; i < 3; ++i) {  // one IP each: only the total limit applies
+    peers.push_back(*io.connect_peer(kSmtp, Endpoint{"192.0.2." + std::to_string(10 + i), 1}));
+    io.run_for(Duration::milliseconds(100));
+  }
+  EXPECT_EQ(io.peer_take(peers[0]).substr(0, 4), "220 ");
+  EXPECT_EQ(io.peer_take(peers[1]).substr(0, 4), "220 ");
+  EXPECT_EQ(io.peer_take(peers[2]), "421 4.7.0 Too many connections, try again later\r\n");
+  EXPECT_EQ(server.sessions(), 2u);
 }
 
 }  // namespace

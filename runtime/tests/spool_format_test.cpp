@@ -54,6 +54,12 @@ TEST(SpoolFormat, KnownText) {
             "end\n");
 }
 
+TEST(SpoolFormat, QueueIdsAreSixteenHexDigits) {
+  EXPECT_EQ(queue_id_from(0), "0000000000000000");
+  EXPECT_EQ(queue_id_from(0x0123456789ABCDEFull), "0123456789ABCDEF");
+  EXPECT_EQ(queue_id_from(~0ull), "FFFFFFFFFFFFFFFF");
+}
+
 TEST(SpoolFormat, RoundTripsTheSample) {
   const auto parsed = parse_envelope(serialize_envelope(sample()));
   ASSERT_TRUE(parsed.has_value()) << parsed.error().message;
