@@ -250,7 +250,12 @@ void InboundSession::on_read(IoResult<std::span<const char>> result) {
     pump();
     return;
   }
-  input_.append(result->data(), result->size());
+  // The DATA path: bytes go straight from the read to the machine; only what it leaves
+  // (a pending decision, a line cut by the read) is copied aside. A read is only issued
+  // while input_ is empty and the machine wants bytes (read_more).
+  const auto bytes = *result;
+  const auto used = machine_->is_closed() ? 0 : machine_->feed(bytes, ctx_.io.now());
+  input_.append(bytes.data() + used, bytes.size() - used);
   pump();
 }
 

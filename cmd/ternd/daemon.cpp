@@ -73,8 +73,7 @@ std::string self_signed(const config::EngineConfig& engine, runtime::Io& io,
 }
 
 std::string build_directory(const config::DirectoryModel& model, const std::string& engine_hostname,
-                            runtime::Io& io, runtime::LogSink& log,
-                            std::shared_ptr<dir::Directory>& out) {
+                            runtime::Io& io, std::shared_ptr<dir::Directory>& out) {
   if (model.type == config::DirectoryType::memory) {
     dir::MemoryDirectoryInput input;
     for (const auto& p : model.principals) {
@@ -82,9 +81,7 @@ std::string build_directory(const config::DirectoryModel& model, const std::stri
     }
     input.lookup_domains = model.lookup_domains;
     auto built = dir::MemoryDirectory::build(input);
-    for (const auto& w : built.warnings) {
-      log.log(runtime::LogLevel::warning, "-", "directory '" + model.name + "': " + w.message);
-    }
+    // Its warnings (plain-text secrets) were printed with the file and line at load.
     if (!built.directory) {
       std::string message = "directory '" + model.name + "':";
       for (const auto& e : built.errors) message += " " + e.message + ";";
@@ -130,8 +127,7 @@ void SpdlogSink::log(runtime::LogLevel level, std::string_view session, std::str
   }
 }
 
-RuntimeSettingsResult build_runtime_settings(const config::EngineConfig& engine, runtime::Io& io,
-                                             runtime::LogSink& log) {
+RuntimeSettingsResult build_runtime_settings(const config::EngineConfig& engine, runtime::Io& io) {
   auto settings = std::make_shared<runtime::EngineSettings>(engine.settings);
   for (const auto& [id, spec] : engine.certificates) {
     auto loaded = io.load_tls_identity(spec.certificate_pem, spec.private_key_pem);
@@ -145,8 +141,7 @@ RuntimeSettingsResult build_runtime_settings(const config::EngineConfig& engine,
   }
   for (const auto& model : engine.directories) {
     std::shared_ptr<dir::Directory> built;
-    if (auto error = build_directory(model, engine.settings.hostname, io, log, built);
-        !error.empty()) {
+    if (auto error = build_directory(model, engine.settings.hostname, io, built); !error.empty()) {
       return {nullptr, error};
     }
     settings->directories[model.name] = std::move(built);

@@ -28,7 +28,6 @@ struct RuntimeSettingsResult {
   std::string error;  // empty on success
 };
 
-RuntimeSettingsResult build_runtime_settings(const config::EngineConfig& engine, runtime::Io& io,
-                                             runtime::LogSink& log);
+RuntimeSettingsResult build_runtime_settings(const config::EngineConfig& engine, runtime::Io& io);
 
 }  // namespace tern::cmd

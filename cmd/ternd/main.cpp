@@ -46,7 +46,7 @@ class Daemon {
         engine_(std::move(engine)) {}
 
   int run() {
-    auto built = tern::cmd::build_runtime_settings(engine_, io_, log_);
+    auto built = tern::cmd::build_runtime_settings(engine_, io_);
     if (!built.settings) {
       spdlog::error("{}", built.error);
       return tern::cmd::kConfigErrorExit;
@@ -90,7 +90,7 @@ class Daemon {
                     diagnostics.str());
       return;
     }
-    auto built = tern::cmd::build_runtime_settings(checked.engine.engine, io_, log_);
+    auto built = tern::cmd::build_runtime_settings(checked.engine.engine, io_);
     if (!built.settings) {
       spdlog::error("SIGHUP: {}; still running on the old configuration", built.error);
       return;
