@@ -1,5 +1,6 @@
 #include "config/engine_settings.hpp"
 
+#include <optional>
 #include <set>
 
 #include "config/values.hpp"
@@ -129,6 +130,64 @@ std::vector<protocol::Duration> durations(const Config& config, EngineConfigResu
   return out;
 }
 
+void build_outbound(const Config& config, EngineConfigResult& result) {
+  auto& o = result.engine.settings.outbound;
+  o.mx_max = static_cast<std::size_t>(get_or<std::int64_t>(config, "queue.outbound.limits.mx", 7));
+  o.multihomed_max =
+      static_cast<std::size_t>(get_or<std::int64_t>(config, "queue.outbound.limits.multihomed", 2));
+  o.concurrency_per_destination = static_cast<std::size_t>(
+      get_or<std::int64_t>(config, "queue.outbound.limits.concurrency", 20));
+  o.mx_allow_invalid_certs = get_or<bool>(config, "queue.outbound.tls.allow-invalid-certs", false);
+  o.dns_timeout = get_or<protocol::Duration>(config, "resolver.timeout", o.dns_timeout);
+  o.connect_timeout =
+      get_or<protocol::Duration>(config, "queue.outbound.timeouts.connect", o.connect_timeout);
+  o.greeting_timeout =
+      get_or<protocol::Duration>(config, "queue.outbound.timeouts.greeting", o.greeting_timeout);
+  o.command_timeout =
+      get_or<protocol::Duration>(config, "queue.outbound.timeouts.command", o.command_timeout);
+  o.data_timeout =
+      get_or<protocol::Duration>(config, "queue.outbound.timeouts.data", o.data_timeout);
+}
+
+// "udp://127.0.0.1:53", "127.0.0.1:5353", "[::1]:53", "127.0.0.1", "::1".
+std::optional<runtime::Endpoint> name_server(std::string text) {
+  if (text.rfind("udp://", 0) == 0) text = text.substr(6);
+  if (auto endpoint = runtime::parse_endpoint(text)) return endpoint;
+  if (auto endpoint = runtime::parse_endpoint(text + ":53")) return endpoint;
+  if (auto endpoint = runtime::parse_endpoint("[" + text + "]:53")) return endpoint;
+  return std::nullopt;
+}
+
+void build_resolver(const Config& config, EngineConfigResult& result) {
+  auto& r = result.engine.resolver;
+  const std::string type = get_or<std::string>(config, "resolver.type", "system");
+  r.type = type == "custom"      ? ResolverSpec::Type::custom
+           : type == "recursive" ? ResolverSpec::Type::recursive
+                                 : ResolverSpec::Type::system;
+  r.trust_anchor_file = get_or<std::string>(config, "resolver.trust-anchor", "");
+  const auto servers = get_or<std::vector<std::string>>(config, "resolver.custom", {});
+  for (const std::string& text : servers) {
+    auto endpoint = name_server(text);
+    if (!endpoint) {
+      error(result, pos_of(config, "resolver.custom"),
+            "resolver.custom: '" + text +
+                "' is not a name server address: write \"udp://192.0.2.53:53\", \"192.0.2.53\" "
+                "or \"[2001:db8::53]:53\"");
+      continue;
+    }
+    r.servers.push_back(*endpoint);
+  }
+  if (r.type == ResolverSpec::Type::custom && servers.empty()) {
+    error(result, pos_of(config, "resolver.type"),
+          "resolver.type is \"custom\" but resolver.custom lists no name server");
+  }
+  if (r.type != ResolverSpec::Type::custom && !servers.empty()) {
+    result.diagnostics.push_back(Diagnostic{
+        Diagnostic::Severity::warning, pos_of(config, "resolver.custom"),
+        "resolver.custom is ignored unless resolver.type = \"custom\" (it is \"" + type + "\")"});
+  }
+}
+
 }  // namespace
 
 bool EngineConfigResult::ok() const {
@@ -166,6 +225,8 @@ EngineConfigResult build_engine_config(const Config& config, const RouteModel& m
   s.queue.retry = durations(config, result, "queue.schedule.retry", s.queue.retry);
   s.queue.notify = durations(config, result, "queue.schedule.notify", s.queue.notify);
   s.queue.expire = get_or<protocol::Duration>(config, "queue.schedule.expire", s.queue.expire);
+  build_outbound(config, result);
+  build_resolver(config, result);
   engine.directories = model.directories;
   check_memory_directories(config, result);
   engine.spool_dir = get_or<std::string>(config, "storage.spool", "/var/lib/tern/spool");

@@ -10,6 +10,9 @@
 // - Certificates: the listener's tls.certificate, else server.tls.certificate, else the
 //   only certificate.<id>; with no certificate at all, `needs_self_signed` is true and
 //   listeners use the identity named "" (the daemon creates it).
+// - resolver.custom entries that are not "udp://IP[:PORT]", "IP:PORT", "[IPv6]:PORT" or an
+//   IP are errors, as is resolver.type = "custom" with no server; servers listed for
+//   another type draw a warning (they would be ignored).
 #pragma once
 
 #include <map>
@@ -27,6 +30,14 @@ struct CertificateSpec {
   std::string private_key_pem;
 };
 
+// resolver.*: the daemon gives it to its Io (the engine only sees Io::dns_query).
+struct ResolverSpec {
+  enum class Type { system, custom, recursive };
+  Type type = Type::system;
+  std::vector<runtime::Endpoint> servers;  // custom
+  std::string trust_anchor_file;           // "" = no DNSSEC validation
+};
+
 struct EngineConfig {
   runtime::EngineSettings settings;  // directories and tls_identities left empty
   std::map<std::string, CertificateSpec> certificates;
@@ -34,6 +45,7 @@ struct EngineConfig {
   std::vector<DirectoryModel> directories;
   std::string spool_dir;
   std::string maildir_dir;
+  ResolverSpec resolver;
 };
 
 struct EngineConfigResult {

@@ -226,6 +226,9 @@ void Builder::build_remotes() {
     host.allow_invalid_certs = boolean_or(p + "tls.allow-invalid-certs", false);
     host.auth_username = optional_string(p + "auth.username");
     host.auth_secret = optional_string(p + "auth.secret");
+    if (config_.find(p + "timeout") != nullptr) {
+      host.timeout = duration_or(p + "timeout", protocol::Duration::minutes(5));
+    }
     if (host.auth_secret && !host.auth_username) {
       error(pos_of(p + "auth.secret"),
             "'" + p + "auth.secret' is set without '" + p + "auth.username'");
@@ -499,6 +502,7 @@ void Builder::build_relay_shorthand() {
       boolean_or("smtp-relay-tls", true) ? route::TlsMode::implicit : route::TlsMode::starttls;
   relay.auth_username = optional_string("smtp-relay-auth");
   relay.auth_secret = optional_string("smtp-relay-secret");
+  relay.timeout = duration_or("smtp-relay-timeout", protocol::Duration::seconds(60));
   if (relay.tls == route::TlsMode::implicit && (relay.port == 25 || relay.port == 587)) {
     warning(config_.find("smtp-relay-tls") != nullptr ? pos_of("smtp-relay-tls") : host_pos,
             "smtp-relay-tls = true means TLS from the first byte, but port " +

@@ -45,8 +45,9 @@ RoutingConfig make_config(const std::vector<std::pair<std::size_t, std::size_t>>
   RoutingConfig config;
   config.next_hop = std::move(c.rules);
   config.remotes = {
-      {"lmtp", RemoteProtocol::lmtp, "localhost", 24, TlsMode::starttls, true, {}, {}},
-      {"relay", RemoteProtocol::smtp, "relay.example.org", 25, TlsMode::implicit, false, {}, {}}};
+      {"lmtp", RemoteProtocol::lmtp, "localhost", 24, TlsMode::starttls, true, {}, {}, {}},
+      {"relay", RemoteProtocol::smtp, "relay.example.org", 25, TlsMode::implicit, false, {}, {},
+       {}}};
   config.limits.recipients_max = 12;
   return config;
 }

@@ -23,6 +23,24 @@ std::string status_of(std::string_view reply) {
   return "5.0.0";
 }
 
+// The host name of the last attempt that reached a remote MTA: history hosts read
+// "mx1.example.org 192.0.2.7:25" (a name first) or "192.0.2.7:25" (no name to give).
+std::optional<std::string> remote_mta_of(const SpoolRecipient& r) {
+  if (r.history.empty()) return std::nullopt;
+  const AttemptRecord& last = r.history.back();
+  if (last.route.rfind("remote ", 0) != 0 && last.route.rfind("mx ", 0) != 0) return std::nullopt;
+  const auto space = last.host.find(' ');
+  if (space == std::string::npos || space == 0) return std::nullopt;
+  return last.host.substr(0, space);
+}
+
+// "451 4.4.1 no answer" -> "4.4.1"; anything else -> "4.0.0".
+std::string delay_status_of(std::string_view reply) {
+  std::string status = status_of(reply);
+  status[0] = '4';
+  return status;
+}
+
 }  // namespace
 
 std::optional<Bounce> make_failure_bounce(const SpoolEnvelope& original,
@@ -30,6 +48,16 @@ std::optional<Bounce> make_failure_bounce(const SpoolEnvelope& original,
                                           const std::vector<std::size_t>& failed,
                                           const std::string& hostname, std::string id,
                                           std::int64_t now_unix, std::string& error) {
+  std::vector<ReportEntry> entries;
+  for (const auto index : failed) entries.push_back(ReportEntry{index, mail::Action::failed});
+  return make_report(original, original_body, entries, hostname, std::move(id), now_unix, 0, error);
+}
+
+std::optional<Bounce> make_report(const SpoolEnvelope& original, std::string_view original_body,
+                                  const std::vector<ReportEntry>& entries,
+                                  const std::string& hostname, std::string id,
+                                  std::int64_t now_unix, std::int64_t will_retry_until_unix,
+                                  std::string& error) {
   error.clear();
   if (original.sender.empty()) return std::nullopt;
   mail::DsnInput input;
@@ -49,16 +77,22 @@ std::optional<Bounce> make_failure_bounce(const SpoolEnvelope& original,
     }
   }
   input.original_message = original_body;
-  for (const auto index : failed) {
-    const auto& r = original.recipients[index];
-    if (!mail::notify_wants(r.params, mail::Action::failed)) continue;
+  for (const auto& wanted : entries) {
+    const auto& r = original.recipients[wanted.index];
+    if (!mail::notify_wants(r.params, wanted.action)) continue;
     mail::DsnRecipient entry;
     entry.final_recipient = r.address;
     if (auto orcpt = mail::orcpt_of(r.params)) entry.original_recipient = *orcpt;
-    entry.action = mail::Action::failed;
-    entry.status = status_of(r.last_reply);
-    entry.diagnostic_code = "smtp; " + r.last_reply;
+    entry.action = wanted.action;
+    switch (wanted.action) {
+      case mail::Action::failed: entry.status = status_of(r.last_reply); break;
+      case mail::Action::delayed: entry.status = delay_status_of(r.last_reply); break;
+      default: entry.status = "2.0.0"; break;
+    }
+    if (!r.last_reply.empty()) entry.diagnostic_code = "smtp; " + r.last_reply;
+    if (auto mta = remote_mta_of(r)) entry.remote_mta = *mta;
     entry.last_attempt_unix = now_unix;
+    if (wanted.action == mail::Action::delayed) entry.will_retry_until_unix = will_retry_until_unix;
     input.recipients.push_back(std::move(entry));
   }
   if (input.recipients.empty()) return std::nullopt;

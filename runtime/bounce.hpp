@@ -22,6 +22,7 @@
 #include <string_view>
 #include <vector>
 
+#include "protocol/mail/dsn.hpp"
 #include "runtime/spool_format.hpp"
 
 namespace tern::runtime {
@@ -30,6 +31,23 @@ struct Bounce {
   SpoolEnvelope envelope;
   std::string body;
 };
+
+// A recipient to report on and how (RFC 3464 §2.3.3): failed (its last reply is the
+// diagnostic), delayed (still being tried until will_retry_until_unix), delivered (into
+// the local store) or relayed (to a next hop that does not speak DSN).
+struct ReportEntry {
+  std::size_t index = 0;  // into original.recipients
+  protocol::mail::Action action = protocol::mail::Action::failed;
+};
+
+// The general form of make_failure_bounce: one DSN for a mix of actions. Entries whose
+// recipient did not ask for that kind of notice (NOTIFY) are left out; nullopt when none
+// is left or the sender is <>. will_retry_until_unix is written for delayed entries.
+std::optional<Bounce> make_report(const SpoolEnvelope& original, std::string_view original_body,
+                                  const std::vector<ReportEntry>& entries,
+                                  const std::string& hostname, std::string id,
+                                  std::int64_t now_unix, std::int64_t will_retry_until_unix,
+                                  std::string& error);
 
 std::optional<Bounce> make_failure_bounce(const SpoolEnvelope& original,
                                           std::string_view original_body,

@@ -2,6 +2,8 @@
 
 #include <charconv>
 
+#include "protocol/dns/rdata.hpp"
+
 namespace tern::runtime {
 
 std::string Endpoint::text() const {
@@ -29,6 +31,9 @@ std::optional<Endpoint> parse_endpoint(std::string_view text) {
     if (host.find(':') != std::string_view::npos) return std::nullopt;  // v6 needs brackets
   }
   if (host.empty() || port.empty()) return std::nullopt;
+  // An address, never a name: names need DNS, which is not the caller's job here.
+  const bool v6 = host.find(':') != std::string_view::npos;
+  if (v6 ? !protocol::dns::encode_aaaa(host) : !protocol::dns::encode_a(host)) return std::nullopt;
   unsigned value = 0;
   const auto [end, errc] = std::from_chars(port.data(), port.data() + port.size(), value);
   if (errc != std::errc{} || end != port.data() + port.size() || value == 0 || value > 65535) {

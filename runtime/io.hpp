@@ -27,6 +27,11 @@
 //   <maildir root>/<account>/tmp, fsyncs it, renames it into new/ and fsyncs new/; the
 //   callback reports success only after all of that. The account name is checked by the
 //   engine (runtime/local_store.hpp) before it reaches the Io.
+// - DNS: dns_query asks the resolver (a validating one in production: libunbound) for one
+//   record type of one name and answers exactly once: the records (RDATA in uncompressed
+//   wire format, protocol/dns/rdata.hpp reads them), NXDOMAIN, or an error. Failures that
+//   say nothing about the name (SERVFAIL, REFUSED, no answer within `timeout`, a DNSSEC
+//   answer that fails validation) are IoErrc::dns_failed or timeout: temporary, always.
 #pragma once
 
 #include <cstdint>
@@ -55,6 +60,7 @@ enum class IoErrc {
   io_error,    // any other failure of the disk
   not_found,   // no such spool message
   invalid,     // a request the Io refuses (bad address, bad certificate ...)
+  dns_failed,  // the resolver could not answer (SERVFAIL, REFUSED, bogus DNSSEC, broken)
 };
 
 struct IoError {
@@ -85,7 +91,8 @@ using TimerId = std::uint64_t;
 using TlsIdentityId = std::uint64_t;
 using SpoolWriterId = std::uint64_t;
 
-// An IP endpoint. `ip` is textual ("127.0.0.1", "::1"); parse_endpoint reads
+// An IP endpoint. `ip` is textual ("127.0.0.1", "::1"); parse_endpoint reads (an address,
+// never a host name: "localhost:25" is refused)
 // "127.0.0.1:25" and "[::1]:25".
 struct Endpoint {
   std::string ip;
@@ -112,6 +119,16 @@ struct TlsClientOptions {
   bool verify = true;
 };
 
+// The record types the engine asks for (RFC 1035, 3596, 6698).
+enum class DnsType : std::uint16_t { a = 1, mx = 15, txt = 16, aaaa = 28, tlsa = 52 };
+
+struct DnsAnswer {
+  bool nxdomain = false;           // the name does not exist (rdata is then empty)
+  bool secure = false;             // DNSSEC-validated: the chain of trust holds
+  std::vector<std::string> rdata;  // one RDATA per record of the type asked; empty = NODATA
+  std::string canonical_name;      // after CNAMEs ("" when the resolver does not say)
+};
+
 struct SpoolEntry {
   std::string id;
   std::string envelope;
@@ -125,6 +142,7 @@ class Io {
   using StatusHandler = std::function<void(IoStatus)>;
   using TlsHandler = std::function<void(IoResult<TlsFacts>)>;
   using DeliverHandler = std::function<void(IoResult<std::string>)>;  // the file name
+  using DnsHandler = std::function<void(IoResult<DnsAnswer>)>;
 
   virtual ~Io() = default;
 
@@ -151,6 +169,10 @@ class Io {
   virtual void start_tls_client(ConnId conn, const TlsClientOptions& options,
                                 TlsHandler on_done) = 0;
   virtual void close(ConnId conn) = 0;
+
+  // DNS. `name` is an absolute domain name without the final dot ("example.org"); errors
+  // are dns_failed or timeout (see the contract above), never anything else.
+  virtual void dns_query(std::string name, DnsType type, Duration timeout, DnsHandler on_done) = 0;
 
   // Spool.
   virtual IoResult<SpoolWriterId> spool_create(std::string_view id) = 0;

@@ -1,9 +1,13 @@
 #include "runtime/queue.hpp"
 
 #include <algorithm>
+#include <cstdint>
+#include <utility>
 
+#include "protocol/mail/dsn.hpp"
 #include "protocol/smtp/chars.hpp"
 #include "runtime/bounce.hpp"
+#include "runtime/outbound/mx_resolver.hpp"
 #include "runtime/policy.hpp"
 
 namespace tern::runtime {
@@ -12,13 +16,30 @@ namespace route = protocol::route;
 
 namespace {
 
-constexpr std::string_view kWaitingForOutbound = "waiting: MX delivery (DNS) is not available yet";
+namespace mail = protocol::mail;
 
 bool valid_account(std::string_view account) {
   if (account.empty() || account.size() > 255 || account.front() == '.') return false;
   return std::none_of(account.begin(), account.end(), [](char c) {
     return c == '/' || static_cast<unsigned char>(c) < 0x21 || c == 0x7F;
   });
+}
+
+bool owes_dsn(const SpoolEnvelope& envelope) {
+  return std::any_of(
+      envelope.recipients.begin(), envelope.recipients.end(), [](const SpoolRecipient& r) {
+        return (r.state == RecipientState::failed && !r.dsn_sent) ||
+               (r.state == RecipientState::delivered && r.success_notice != SuccessNotice::none);
+      });
+}
+
+bool any_pending(const SpoolEnvelope& envelope) {
+  return std::any_of(envelope.recipients.begin(), envelope.recipients.end(),
+                     [](const SpoolRecipient& r) { return r.state == RecipientState::pending; });
+}
+
+std::int64_t seconds_of(Duration d) {
+  return d.ns / Duration::seconds(1).ns;
 }
 
 }  // namespace
@@ -66,6 +87,8 @@ void Queue::enqueue(SpoolEnvelope envelope) {
   const std::string id = envelope.id;
   auto& entry = messages_[id];
   entry.envelope = std::move(envelope);
+  entry.arrival = ++arrivals_;
+  if (entry.envelope.held) return;  // until `tern queue release`
   // A message recovered after a restart keeps its retry schedule: it waits for the
   // earliest next attempt of its pending recipients instead of being retried at once.
   std::int64_t earliest = 0;
@@ -85,7 +108,7 @@ void Queue::enqueue(SpoolEnvelope envelope) {
 
 void Queue::make_ready(const std::string& id) {
   auto& entry = messages_.at(id);
-  if (entry.waiting || entry.busy) return;
+  if (entry.waiting || entry.busy || entry.envelope.held) return;
   entry.waiting = true;
   ready_.push_back(id);
   pump();
@@ -98,12 +121,56 @@ void Queue::pump() {
     auto found = messages_.find(id);
     if (found == messages_.end()) continue;
     found->second.waiting = false;
+    if (found->second.busy || found->second.envelope.held) continue;
     found->second.busy = true;
     ++in_flight_;
     io_.post([this, alive = alive_, id] {
       if (*alive) attempt(id);
     });
   }
+}
+
+// The delivery group of a remote or MX route: one transaction per group and attempt.
+Queue::RemoteGroup Queue::group_for(const route::Route& r) const {
+  RemoteGroup group;
+  if (const auto* remote = std::get_if<route::RemoteRoute>(&r)) {
+    group.host = remote->host;
+    group.route = "remote " + remote->host.id;
+    return group;
+  }
+  const auto& mx = std::get<route::MxRoute>(r);
+  group.mx = true;
+  group.route = "mx " + mx.domain;
+  group.host.id = "mx";
+  group.host.address = mx.domain;
+  group.host.port = 25;
+  group.host.protocol = route::RemoteProtocol::smtp;
+  group.host.allow_invalid_certs = settings_->outbound.mx_allow_invalid_certs;
+  switch (mx.tls.starttls) {
+    case route::TlsPolicy::optional:
+      group.host.tls = route::TlsMode::starttls;
+      group.opportunistic_tls = true;
+      break;
+    case route::TlsPolicy::require: group.host.tls = route::TlsMode::starttls; break;
+    case route::TlsPolicy::disable: group.host.tls = route::TlsMode::none; break;
+  }
+  return group;
+}
+
+outbound::Resolver Queue::resolver_for(const RemoteGroup& group) {
+  outbound::MxOptions options;
+  options.mx_max = settings_->outbound.mx_max;
+  options.addresses_per_host_max = settings_->outbound.multihomed_max;
+  options.query_timeout = settings_->outbound.dns_timeout;
+  options.self_hostname = protocol::smtp::chars::to_lower_ascii(settings_->hostname);
+  return group.mx ? outbound::mx_resolver(io_, options) : outbound::host_resolver(io_, options);
+}
+
+void Queue::record_attempt(SpoolRecipient& rcpt, const std::string& route,
+                           const std::string& host) {
+  rcpt.route = route;
+  rcpt.history.push_back(AttemptRecord{io_.wall_unix_seconds(), route, host, rcpt.last_reply});
+  if (rcpt.history.size() > kAttemptHistoryMax) rcpt.history.erase(rcpt.history.begin());
 }
 
 // Routes every pending recipient; returns the indices that go to the local store and
@@ -129,21 +196,20 @@ std::vector<std::size_t> Queue::route_pending(Entry& entry) {
     if (const auto* r = std::get_if<route::Route>(&outcome)) {
       if (std::holds_alternative<route::LocalRoute>(*r)) {
         local.push_back(i);
-      } else if (const auto* remote = std::get_if<route::RemoteRoute>(&*r)) {
-        auto group =
-            std::find_if(entry.remote_todo.begin(), entry.remote_todo.end(),
-                         [&](const RemoteGroup& g) { return g.host.id == remote->host.id; });
+      } else {
+        RemoteGroup wanted = group_for(*r);
+        auto group = std::find_if(entry.remote_todo.begin(), entry.remote_todo.end(),
+                                  [&](const RemoteGroup& g) { return g.route == wanted.route; });
         if (group == entry.remote_todo.end()) {
-          entry.remote_todo.push_back(RemoteGroup{remote->host, {}});
+          entry.remote_todo.push_back(std::move(wanted));
           group = entry.remote_todo.end() - 1;
         }
         group->recipients.push_back(i);
-      } else {
-        rcpt.last_reply = std::string(kWaitingForOutbound) + " (" + route::describe(*r) + ")";
       }
     } else if (const auto* u = std::get_if<route::Unroutable>(&outcome)) {
       rcpt.state = RecipientState::failed;
       rcpt.last_reply = "550 5.4.4 unroutable: " + u->reason;
+      record_attempt(rcpt, "unroutable", "");
     } else {
       rcpt.last_reply = "waiting: routing needs lookups that are not available";
     }
@@ -175,11 +241,15 @@ void Queue::deliver_next_local(const std::string& id,
   const std::size_t index = todo->back();
   todo->pop_back();
   auto& rcpt = entry.envelope.recipients[index];
+  if (rcpt.account.empty()) {
+    if (auto* directory = default_directory()) return find_account(id, todo, index, *directory);
+  }
   const std::string account =
       rcpt.account.empty() ? protocol::smtp::chars::to_lower_ascii(rcpt.address) : rcpt.account;
   if (!valid_account(account)) {
     rcpt.state = RecipientState::failed;
     rcpt.last_reply = "550 5.1.1 no valid local mailbox name for this recipient";
+    record_attempt(rcpt, "local", "");
     deliver_next_local(id, std::move(todo));
     return;
   }
@@ -189,15 +259,61 @@ void Queue::deliver_next_local(const std::string& id,
                       });
 }
 
+directory::Directory* Queue::default_directory() const {
+  if (!settings_->default_directory) return nullptr;
+  auto found = settings_->directories.find(*settings_->default_directory);
+  return found == settings_->directories.end() ? nullptr : found->second.get();
+}
+
+// A local recipient the inbound side did not look up (a DSN to a sender who did not log
+// in): the directory says which mailbox is theirs, as it would have at RCPT time.
+void Queue::find_account(const std::string& id, std::shared_ptr<std::vector<std::size_t>> todo,
+                         std::size_t index, directory::Directory& directory) {
+  const std::string address = messages_.at(id).envelope.recipients[index].address;
+  directory.check_recipient(
+      address, [this, alive = alive_, id, todo, index](directory::RecipientOutcome outcome) {
+        if (!*alive) return;
+        auto found = messages_.find(id);
+        if (found == messages_.end()) return;
+        auto& rcpt = found->second.envelope.recipients[index];
+        switch (outcome.status) {
+          case directory::RecipientStatus::local:
+            rcpt.account = outcome.principal.empty() ? rcpt.address : outcome.principal;
+            todo->push_back(index);  // delivered on the next step, now with its account
+            break;
+          case directory::RecipientStatus::unknown:
+            rcpt.state = RecipientState::failed;
+            rcpt.last_reply = "550 5.1.1 no local mailbox has this address";
+            ++rcpt.attempts;
+            record_attempt(rcpt, "local", "");
+            break;
+          case directory::RecipientStatus::unavailable:
+            rcpt.last_reply = "451 4.4.3 the directory is unavailable";
+            ++rcpt.attempts;
+            record_attempt(rcpt, "local", "");
+            break;
+        }
+        deliver_next_local(id, todo);
+      });
+}
+
 void Queue::on_local_result(const std::string& id, std::shared_ptr<std::vector<std::size_t>> todo,
                             std::size_t index, IoResult<std::string> result) {
   auto found = messages_.find(id);
   if (found == messages_.end()) return;
   auto& rcpt = found->second.envelope.recipients[index];
   ++rcpt.attempts;
+  const std::string store =
+      "maildir " +
+      (rcpt.account.empty() ? protocol::smtp::chars::to_lower_ascii(rcpt.address) : rcpt.account);
   if (result) {
     rcpt.state = RecipientState::delivered;
     rcpt.last_reply = "250 2.0.0 delivered to maildir as " + *result;
+    record_attempt(rcpt, "local", store);
+    if (mail::notify_wants(rcpt.params, mail::Action::delivered) &&
+        rcpt.params.find("NOTIFY=") != std::string::npos) {
+      rcpt.success_notice = SuccessNotice::delivered;
+    }
     log_.log(LogLevel::info, "-", "queue " + id + ": <" + rcpt.address + "> delivered to maildir");
     // The delivered state is made durable before anything else happens to this message.
     persist_then(id, [this, id, todo] { deliver_next_local(id, todo); });
@@ -210,6 +326,7 @@ void Queue::on_local_result(const std::string& id, std::shared_ptr<std::vector<s
   } else {
     rcpt.last_reply = "451 4.3.0 local delivery failed: " + error.detail;
   }
+  record_attempt(rcpt, "local", store);
   log_.log(LogLevel::warning, "-", "queue " + id + ": <" + rcpt.address + "> " + rcpt.last_reply);
   deliver_next_local(id, std::move(todo));
 }
@@ -220,14 +337,22 @@ void Queue::deliver_next_remote(const std::string& id) {
     persist_then(id, [this, id] { finish_attempt(id); });
     return;
   }
+  // At most limits.concurrency deliveries to one destination at once: the others wait
+  // their turn here, in order, and keep their in-flight slot.
+  const std::string destination = entry.remote_todo.front().route;
+  if (active_[destination] >= settings_->outbound.concurrency_per_destination) {
+    parked_[destination].push_back(id);
+    return;
+  }
   RemoteGroup group = std::move(entry.remote_todo.front());
   entry.remote_todo.erase(entry.remote_todo.begin());
   auto body = io_.spool_read_body(id);
   if (!body) {
     for (const auto index : group.recipients) {
-      entry.envelope.recipients[index].last_reply =
-          "451 4.3.0 cannot read the spooled message: " + body.error().detail;
-      ++entry.envelope.recipients[index].attempts;
+      auto& rcpt = entry.envelope.recipients[index];
+      rcpt.last_reply = "451 4.3.0 cannot read the spooled message: " + body.error().detail;
+      ++rcpt.attempts;
+      record_attempt(rcpt, group.route, "");
     }
     deliver_next_remote(id);
     return;
@@ -242,20 +367,49 @@ void Queue::deliver_next_remote(const std::string& id) {
     request.recipients.push_back(outbound::DeliveryRecipient{r.address, r.params});
   }
   request.body = std::move(*body);
+  request.opportunistic_tls = group.opportunistic_tls;
+  const auto& o = settings_->outbound;
+  auto& t = request.timeouts;
+  t.connect = o.connect_timeout;
+  t.greeting = o.greeting_timeout;
+  t.command = o.command_timeout;
+  t.data_end = o.data_timeout;
+  if (group.host.timeout) {
+    t.connect = t.greeting = t.command = t.data_start = t.data_block = t.data_end =
+        *group.host.timeout;
+  }
+  request.endpoints_max = group.mx ? o.mx_max * o.multihomed_max : o.multihomed_max;
+  ++active_[group.route];
   entry.delivery = outbound::RemoteDelivery::start(
-      io_, std::move(request), [this, alive = alive_, id, group](outbound::DeliveryReport report) {
+      io_, std::move(request),
+      [this, alive = alive_, id, group](outbound::DeliveryReport report) {
         if (*alive) on_remote_report(id, group, std::move(report));
-      });
+      },
+      resolver_for(group), connections_);
+}
+
+void Queue::destination_done(const std::string& destination) {
+  auto active = active_.find(destination);
+  if (active != active_.end() && --active->second == 0) active_.erase(active);
+  auto parked = parked_.find(destination);
+  if (parked == parked_.end()) return;
+  const std::string next = parked->second.front();
+  parked->second.pop_front();
+  if (parked->second.empty()) parked_.erase(parked);
+  io_.post([this, alive = alive_, next] {
+    if (*alive && messages_.count(next) != 0) deliver_next_remote(next);
+  });
 }
 
 void Queue::on_remote_report(const std::string& id, const RemoteGroup& group,
                              outbound::DeliveryReport report) {
+  destination_done(group.route);
   auto found = messages_.find(id);
   if (found == messages_.end()) return;
   auto& entry = found->second;
   entry.delivery.reset();
-  const std::string where = " (remote " + group.host.id + ", " +
-                            (report.endpoint ? report.endpoint->text() : report.host) + ")";
+  const std::string host = !report.last_target.empty() ? report.last_target : report.host;
+  const std::string where = " (" + group.route + ", " + host + ")";
   for (std::size_t k = 0; k < group.recipients.size() && k < report.recipients.size(); ++k) {
     auto& rcpt = entry.envelope.recipients[group.recipients[k]];
     const auto& result = report.recipients[k];
@@ -263,20 +417,27 @@ void Queue::on_remote_report(const std::string& id, const RemoteGroup& group,
     switch (result.status) {
       case outbound::DeliveryStatus::delivered:
         rcpt.state = RecipientState::delivered;
-        rcpt.last_reply = result.text + where;
+        rcpt.last_reply = result.text;
+        // A next hop without DSN cannot send the success notice asked for: we do, as
+        // "relayed" (RFC 3461 §5.2.2.1).
+        if (!report.dsn_supported && rcpt.params.find("NOTIFY=") != std::string::npos &&
+            mail::notify_wants(rcpt.params, mail::Action::relayed)) {
+          rcpt.success_notice = SuccessNotice::relayed;
+        }
         break;
       case outbound::DeliveryStatus::permanent_failure:
         rcpt.state = RecipientState::failed;
-        rcpt.last_reply = result.text + where;
+        rcpt.last_reply = result.text;
         break;
       case outbound::DeliveryStatus::temporary_failure:
         // Our own reasons get a 4xx code so that every pending reply reads the same way.
-        rcpt.last_reply = (result.from_server ? "" : "451 4.4.0 ") + result.text + where;
+        rcpt.last_reply = (result.from_server ? "" : "451 4.4.0 ") + result.text;
         break;
     }
+    record_attempt(rcpt, group.route, host);
     log_.log(LogLevel::info, "-",
              "queue " + id + ": <" + rcpt.address + "> " + std::string(to_string(result.status)) +
-                 ": " + rcpt.last_reply);
+                 ": " + rcpt.last_reply + where);
   }
   // Outcomes are durable before the next group is tried.
   persist_then(id, [this, id] { deliver_next_remote(id); });
@@ -298,64 +459,104 @@ void Queue::persist_then(const std::string& id, std::function<void()> next) {
                             });
 }
 
-namespace {
-bool owes_dsn(const SpoolEnvelope& envelope) {
-  return std::any_of(
-      envelope.recipients.begin(), envelope.recipients.end(),
-      [](const SpoolRecipient& r) { return r.state == RecipientState::failed && !r.dsn_sent; });
-}
-}  // namespace
-
-// The DSN for newly failed recipients is spooled (durably) before they are marked as
-// notified, so a crash in between sends it twice at worst, never zero times.
-void Queue::send_dsn(const std::string& id) {
-  auto& entry = messages_.at(id);
-  auto& env = entry.envelope;
-  std::vector<std::size_t> failed;
-  for (std::size_t i = 0; i < env.recipients.size(); ++i) {
-    if (env.recipients[i].state == RecipientState::failed && !env.recipients[i].dsn_sent) {
-      failed.push_back(i);
-    }
-  }
-  auto mark_sent = [this, id, failed] {
-    auto& e = messages_.at(id);
-    for (const auto index : failed) e.envelope.recipients[index].dsn_sent = true;
-    persist_then(id, [this, id] { finish_attempt(id, false); });
-  };
+// Builds and spools one DSN about `entries` of message `id`; `then(true)` once it is
+// durable (or when none is owed: NOTIFY, the null sender, or it cannot be built, which is
+// logged: looping on it would help nobody), `then(false)` when the spool refused it.
+void Queue::spool_report(const std::string& id, const std::vector<ReportEntry>& entries,
+                         std::int64_t will_retry_until, std::function<void(bool)> then) {
+  const auto& env = messages_.at(id).envelope;
   const auto body = io_.spool_read_body(id);
   std::string error;
-  auto bounce = make_failure_bounce(env, body ? std::string_view(*body) : std::string_view(),
-                                    failed, settings_->hostname, queue_id_from(io_.random_u64()),
-                                    io_.wall_unix_seconds(), error);
-  if (!bounce) {
+  auto report = make_report(env, body ? std::string_view(*body) : std::string_view(), entries,
+                            settings_->hostname, queue_id_from(io_.random_u64()),
+                            io_.wall_unix_seconds(), will_retry_until, error);
+  if (!report) {
     if (!error.empty()) log_.log(LogLevel::error, "-", "queue " + id + ": no DSN: " + error);
-    mark_sent();  // none owed (null sender, NOTIFY), or none can be built: do not loop
+    io_.post([then = std::move(then)] { then(true); });
     return;
   }
-  auto writer = io_.spool_create(bounce->envelope.id);
-  auto appended = writer ? io_.spool_append(*writer, bounce->body) : IoStatus{writer.error()};
+  auto writer = io_.spool_create(report->envelope.id);
+  auto appended = writer ? io_.spool_append(*writer, report->body) : IoStatus{writer.error()};
   if (!appended.ok()) {
     if (writer) io_.spool_discard(*writer);
     log_.log(LogLevel::error, "-", "queue " + id + ": DSN not spooled: " + appended.error->detail);
-    finish_attempt(id, false);  // still owed: retried with the schedule
+    io_.post([then = std::move(then)] { then(false); });
     return;
   }
-  auto dsn_envelope = bounce->envelope;
+  auto dsn_envelope = report->envelope;
   io_.spool_commit(*writer, serialize_envelope(dsn_envelope),
-                   [this, alive = alive_, id, dsn_envelope, mark_sent](IoStatus status) {
+                   [this, alive = alive_, id, dsn_envelope, then](IoStatus status) {
                      if (!*alive) return;
                      if (!status.ok()) {
                        log_.log(LogLevel::error, "-",
                                 "queue " + id + ": DSN not spooled: " + status.error->detail);
-                       finish_attempt(id, false);
+                       then(false);
                        return;
                      }
                      log_.log(LogLevel::info, "-",
                               "queue " + id + ": DSN " + dsn_envelope.id + " to <" +
                                   dsn_envelope.recipients[0].address + ">");
                      enqueue(dsn_envelope);
-                     mark_sent();
+                     then(true);
                    });
+}
+
+// The DSN for newly failed (or successfully delivered, when asked) recipients is spooled
+// durably before they are marked as notified, so a crash in between sends it twice at
+// worst, never zero times.
+void Queue::send_dsn(const std::string& id) {
+  const auto& env = messages_.at(id).envelope;
+  std::vector<ReportEntry> entries;
+  for (std::size_t i = 0; i < env.recipients.size(); ++i) {
+    const auto& r = env.recipients[i];
+    if (r.state == RecipientState::failed && !r.dsn_sent) {
+      entries.push_back(ReportEntry{i, mail::Action::failed});
+    } else if (r.state == RecipientState::delivered && r.success_notice != SuccessNotice::none) {
+      entries.push_back(ReportEntry{i, r.success_notice == SuccessNotice::delivered
+                                           ? mail::Action::delivered
+                                           : mail::Action::relayed});
+    }
+  }
+  spool_report(id, entries, 0, [this, id, entries](bool spooled) {
+    auto found = messages_.find(id);
+    if (found == messages_.end()) return;
+    if (!spooled) return finish_attempt(id, false);  // still owed: retried on the schedule
+    for (const auto& e : entries) {
+      auto& r = found->second.envelope.recipients[e.index];
+      if (r.state == RecipientState::failed) r.dsn_sent = true;
+      r.success_notice = SuccessNotice::none;
+    }
+    persist_then(id, [this, id] { finish_attempt(id, false); });
+  });
+}
+
+// queue.schedule.notify: once a message is older than the next step, its sender hears that
+// the pending recipients are still being tried. The count goes up only once the notice is
+// durable; `notice_in_flight` keeps a second one from starting meanwhile.
+void Queue::maybe_send_delay_notice(const std::string& id) {
+  auto& entry = messages_.at(id);
+  auto& env = entry.envelope;
+  const auto& steps = settings_->queue.notify;
+  if (entry.notice_in_flight || env.delay_notices_sent >= steps.size()) return;
+  const std::int64_t age = io_.wall_unix_seconds() - env.received_unix;
+  if (age < seconds_of(steps[env.delay_notices_sent])) return;
+  std::vector<ReportEntry> entries;
+  for (std::size_t i = 0; i < env.recipients.size(); ++i) {
+    const auto& r = env.recipients[i];
+    if (r.state == RecipientState::pending && r.attempts > 0)
+      entries.push_back(ReportEntry{i, mail::Action::delayed});
+  }
+  if (entries.empty()) return;
+  entry.notice_in_flight = true;
+  const std::int64_t until = env.received_unix + seconds_of(settings_->queue.expire);
+  spool_report(id, entries, until, [this, id](bool spooled) {
+    auto found = messages_.find(id);
+    if (found == messages_.end()) return;
+    found->second.notice_in_flight = false;
+    if (!spooled) return;  // tried again when the next attempt ends
+    ++found->second.envelope.delay_notices_sent;
+    io_.spool_update_envelope(id, serialize_envelope(found->second.envelope), [](IoStatus) {});
+  });
 }
 
 void Queue::finish_attempt(const std::string& id, bool try_dsn) {
@@ -368,10 +569,13 @@ void Queue::finish_attempt(const std::string& id, bool try_dsn) {
   }
   entry.busy = false;
   --in_flight_;
-  const bool done =
-      std::all_of(entry.envelope.recipients.begin(), entry.envelope.recipients.end(),
-                  [](const SpoolRecipient& r) { return r.state != RecipientState::pending; }) &&
-      !owes_dsn(entry.envelope);
+  const bool done = !any_pending(entry.envelope) && !owes_dsn(entry.envelope);
+  if (!done && !entry.on_removed.empty()) {
+    for (auto& on_done : std::exchange(entry.on_removed, {})) {
+      on_done(AdminResult{AdminStatus::failed,
+                          "the deletion could not be written; it completes on a later attempt", 0});
+    }
+  }
   if (!done && owes_dsn(entry.envelope)) {
     // The DSN could not be spooled: try again after the first retry step.
     arm_timer(
@@ -381,22 +585,29 @@ void Queue::finish_attempt(const std::string& id, bool try_dsn) {
   if (done) {
     io_.spool_remove(id, [this, alive = alive_, id](IoStatus status) {
       if (!*alive) return;
+      auto it = messages_.find(id);
+      if (it == messages_.end()) return;
+      auto waiting = std::exchange(it->second.on_removed, {});
       if (!status.ok()) {
         log_.log(LogLevel::error, "-", "queue " + id + ": remove failed: " + status.error->detail);
+        for (auto& on_done : waiting)
+          on_done(AdminResult{AdminStatus::failed, "remove failed: " + status.error->detail, 0});
         return;
       }
       log_.log(LogLevel::info, "-", "queue " + id + ": done, removed from the spool");
-      messages_.erase(id);
+      messages_.erase(it);
+      for (auto& on_done : waiting) on_done(AdminResult{AdminStatus::done, "deleted " + id, 1});
     });
   } else {
     schedule_retry(entry, id);
+    if (!owes_dsn(entry.envelope)) maybe_send_delay_notice(id);
   }
   pump();
 }
 
 void Queue::schedule_retry(Entry& entry, const std::string& id) {
   // Recipients that were tried and failed temporarily are retried on the schedule; the
-  // ones that were never tried (MX routes, waiting for DNS) stay until a restart.
+  // ones that were never tried (routing that waits for lookups) stay until a restart.
   std::uint32_t attempts = 0;
   bool retry = false;
   for (const auto& r : entry.envelope.recipients) {
@@ -443,6 +654,203 @@ void Queue::arm_timer(Entry& entry, const std::string& id, Duration wait) {
     found->second.timer.reset();
     make_ready(id);
   });
+}
+
+// ---- QueueAdmin ---------------------------------------------------------------------
+
+MessageView Queue::view_of(const Entry& entry) const {
+  const auto& env = entry.envelope;
+  MessageView view;
+  view.id = env.id;
+  view.sender = env.sender;
+  view.received_unix = env.received_unix;
+  view.size = env.body_bytes;
+  view.held = env.held;
+  view.in_flight = entry.busy;
+  view.delay_notices_sent = env.delay_notices_sent;
+  for (const auto& r : env.recipients) {
+    RecipientView rv;
+    rv.address = r.address;
+    rv.state = std::string(to_string(r.state));
+    rv.route = r.route;
+    rv.next_attempt_unix = r.state == RecipientState::pending ? r.next_attempt_unix : 0;
+    rv.attempts = r.attempts;
+    rv.last_reply = r.last_reply;
+    rv.dsn_sent = r.dsn_sent;
+    rv.history = r.history;
+    view.recipients.push_back(std::move(rv));
+  }
+  return view;
+}
+
+std::vector<MessageView> Queue::list() const {
+  std::vector<const Entry*> entries;
+  for (const auto& [id, entry] : messages_) entries.push_back(&entry);
+  std::sort(entries.begin(), entries.end(),
+            [](const Entry* a, const Entry* b) { return a->arrival < b->arrival; });
+  std::vector<MessageView> out;
+  for (const Entry* entry : entries) out.push_back(view_of(*entry));
+  return out;
+}
+
+std::optional<MessageView> Queue::show(std::string_view id) const {
+  auto found = messages_.find(std::string(id));
+  if (found == messages_.end()) return std::nullopt;
+  return view_of(found->second);
+}
+
+namespace {
+void answer_later(Io& io, QueueAdmin::Done on_done, AdminResult result) {
+  io.post([on_done = std::move(on_done), result = std::move(result)] { on_done(result); });
+}
+AdminResult not_found(std::string_view id) {
+  return AdminResult{AdminStatus::not_found, "no message " + std::string(id) + " in the queue", 0};
+}
+}  // namespace
+
+void Queue::admin_persist(const std::string& id, std::string what, Done on_done) {
+  io_.spool_update_envelope(
+      id, serialize_envelope(messages_.at(id).envelope),
+      [alive = alive_, what = std::move(what), on_done = std::move(on_done)](IoStatus status) {
+        if (!*alive) return;
+        if (!status.ok()) {
+          on_done(AdminResult{AdminStatus::failed,
+                              "envelope update failed: " + status.error->detail, 0});
+          return;
+        }
+        on_done(AdminResult{AdminStatus::done, what, 1});
+      });
+}
+
+void Queue::retry(std::string_view id, Done on_done) {
+  std::vector<std::string> ids;
+  if (id.empty()) {
+    for (const auto& [key, entry] : messages_) {
+      if (!entry.envelope.held && !entry.busy && any_pending(entry.envelope)) ids.push_back(key);
+    }
+  } else {
+    auto found = messages_.find(std::string(id));
+    if (found == messages_.end()) return answer_later(io_, std::move(on_done), not_found(id));
+    if (!any_pending(found->second.envelope)) {
+      return answer_later(io_, std::move(on_done),
+                          AdminResult{AdminStatus::refused, "no recipient is pending", 0});
+    }
+    if (found->second.busy) {
+      return answer_later(io_, std::move(on_done),
+                          AdminResult{AdminStatus::refused, "an attempt is in flight now", 0});
+    }
+    ids.push_back(found->first);
+  }
+  if (ids.empty()) {
+    return answer_later(io_, std::move(on_done),
+                        AdminResult{AdminStatus::done, "nothing to retry", 0});
+  }
+  // Every message is due now; the answer waits for every envelope to be written.
+  struct Tally {
+    std::size_t due = 0, written = 0;
+    std::string failure;
+    Done on_done;
+  };
+  auto tally = std::make_shared<Tally>(Tally{ids.size(), 0, {}, std::move(on_done)});
+  for (const std::string& key : ids) {
+    auto& entry = messages_.at(key);
+    for (auto& r : entry.envelope.recipients) {
+      if (r.state == RecipientState::pending) r.next_attempt_unix = io_.wall_unix_seconds();
+    }
+    if (entry.timer) io_.cancel_timer(*entry.timer);
+    entry.timer.reset();
+    const bool held = entry.envelope.held;
+    admin_persist(key, "", [this, tally, key, held](AdminResult result) {
+      if (result.status == AdminStatus::done) {
+        ++tally->written;
+        if (!held && messages_.count(key) != 0) make_ready(key);
+      } else if (tally->failure.empty()) {
+        tally->failure = result.message;
+      }
+      if (--tally->due != 0) return;
+      if (!tally->failure.empty()) {
+        tally->on_done(AdminResult{AdminStatus::failed, tally->failure, tally->written});
+      } else {
+        tally->on_done(AdminResult{AdminStatus::done,
+                                   std::to_string(tally->written) + " message(s) due now",
+                                   tally->written});
+      }
+    });
+  }
+}
+
+void Queue::hold(std::string_view id, Done on_done) {
+  auto found = messages_.find(std::string(id));
+  if (found == messages_.end()) return answer_later(io_, std::move(on_done), not_found(id));
+  if (found->second.envelope.held) {
+    return answer_later(io_, std::move(on_done),
+                        AdminResult{AdminStatus::refused, std::string(id) + " is already held", 0});
+  }
+  found->second.envelope.held = true;
+  admin_persist(
+      found->first,
+      "held " + found->first + (found->second.busy ? " (the attempt in flight finishes)" : ""),
+      std::move(on_done));
+}
+
+void Queue::release(std::string_view id, Done on_done) {
+  auto found = messages_.find(std::string(id));
+  if (found == messages_.end()) return answer_later(io_, std::move(on_done), not_found(id));
+  if (!found->second.envelope.held) {
+    return answer_later(io_, std::move(on_done),
+                        AdminResult{AdminStatus::refused, std::string(id) + " is not held", 0});
+  }
+  found->second.envelope.held = false;
+  const std::string key = found->first;
+  admin_persist(key, "released " + key, [this, key, on_done = std::move(on_done)](AdminResult r) {
+    auto it = messages_.find(key);
+    if (r.status == AdminStatus::done && it != messages_.end()) {
+      // Due at its scheduled time: a release is not a retry.
+      std::int64_t earliest = INT64_MAX;
+      for (const auto& rc : it->second.envelope.recipients) {
+        if (rc.state == RecipientState::pending)
+          earliest = std::min(earliest, rc.next_attempt_unix);
+      }
+      const std::int64_t wait = earliest == INT64_MAX ? 0 : earliest - io_.wall_unix_seconds();
+      if (wait > 0) {
+        arm_timer(it->second, key, Duration::seconds(wait));
+      } else {
+        make_ready(key);
+      }
+    }
+    on_done(std::move(r));
+  });
+}
+
+// Pending recipients fail with a DSN (unless silent); once no DSN is owed the message
+// leaves the spool and on_done runs (finish_attempt).
+void Queue::remove(std::string_view id, bool silent, Done on_done) {
+  auto found = messages_.find(std::string(id));
+  if (found == messages_.end()) return answer_later(io_, std::move(on_done), not_found(id));
+  auto& entry = found->second;
+  if (entry.busy) {
+    return answer_later(io_, std::move(on_done),
+                        AdminResult{AdminStatus::refused,
+                                    "a delivery attempt is in flight; try again in a moment", 0});
+  }
+  for (auto& r : entry.envelope.recipients) {
+    if (r.state == RecipientState::pending) {
+      r.state = RecipientState::failed;
+      r.last_reply = "550 5.0.0 deleted from the queue by the administrator";
+      record_attempt(r, "deleted", "");
+    }
+    if (silent) {
+      if (r.state == RecipientState::failed) r.dsn_sent = true;
+      r.success_notice = SuccessNotice::none;
+    }
+  }
+  if (entry.timer) io_.cancel_timer(*entry.timer);
+  entry.timer.reset();
+  entry.busy = true;
+  ++in_flight_;
+  entry.on_removed.push_back(std::move(on_done));
+  const std::string key = found->first;
+  persist_then(key, [this, key] { finish_attempt(key); });
 }
 
 }  // namespace tern::runtime

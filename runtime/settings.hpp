@@ -41,6 +41,19 @@ struct QueueSettings {
   std::size_t deliveries_in_flight_max = 16;
 };
 
+// queue.outbound.* and resolver.timeout: how remote and MX deliveries behave.
+struct OutboundSettings {
+  std::size_t mx_max = 7;                        // queue.outbound.limits.mx
+  std::size_t multihomed_max = 2;                // queue.outbound.limits.multihomed
+  std::size_t concurrency_per_destination = 20;  // queue.outbound.limits.concurrency
+  Duration dns_timeout = Duration::seconds(5);
+  bool mx_allow_invalid_certs = false;  // queue.outbound.tls.allow-invalid-certs
+  Duration connect_timeout = Duration::minutes(5);
+  Duration greeting_timeout = Duration::minutes(5);
+  Duration command_timeout = Duration::minutes(5);
+  Duration data_timeout = Duration::minutes(10);
+};
+
 struct EngineSettings {
   std::string hostname = "localhost";
   std::vector<ListenerSettings> listeners;
@@ -64,6 +77,7 @@ struct EngineSettings {
   std::map<std::string, TlsIdentityId> tls_identities;
 
   QueueSettings queue;
+  OutboundSettings outbound;
 };
 
 }  // namespace tern::runtime

@@ -101,12 +101,24 @@ struct LineParser {
 
   // nullopt: the line was fine; otherwise the reason it is not.
   std::optional<std::string> single(std::string_view key, std::string_view token);
+  std::optional<std::string> recipient_extra(const std::vector<std::string_view>& fields);
   std::optional<std::string> recipient(const std::vector<std::string_view>& fields);
 };
 
 std::optional<std::string> LineParser::single(std::string_view key, std::string_view token) {
   const auto value = get_field(token);
   if (!value) return "malformed escape in '" + std::string(key) + "'";
+  if (key == "held") {
+    if (*value != "0" && *value != "1") return "held must be 0 or 1";
+    envelope.held = *value == "1";
+    return std::nullopt;
+  }
+  if (key == "delay-notices") {
+    const auto number = get_number<std::uint32_t>(*value);
+    if (!number) return "malformed number in 'delay-notices'";
+    envelope.delay_notices_sent = *number;
+    return std::nullopt;
+  }
   if (key == "received" || key == "body-bytes") {
     if (key == "received") {
       const auto number = get_number<std::int64_t>(*value);
@@ -174,6 +186,41 @@ std::optional<std::string> LineParser::recipient(const std::vector<std::string_v
   return std::nullopt;
 }
 
+// route TEXT | notice delivered|relayed | attempt UNIX ROUTE HOST REPLY: about the
+// recipient of the `rcpt` line before.
+std::optional<std::string> LineParser::recipient_extra(
+    const std::vector<std::string_view>& fields) {
+  if (envelope.recipients.empty()) return "'" + std::string(fields[0]) + "' before any 'rcpt'";
+  SpoolRecipient& r = envelope.recipients.back();
+  if (fields[0] == "attempt") {
+    if (fields.size() != 5) return "an 'attempt' line has 4 fields";
+    if (r.history.size() >= kAttemptHistoryMax) return "too many 'attempt' lines";
+    const auto at = get_number<std::int64_t>(fields[1]);
+    const auto route = get_field(fields[2]);
+    const auto host = get_field(fields[3]);
+    const auto reply = get_field(fields[4]);
+    if (!at) return "malformed number in 'attempt'";
+    if (!route || !host || !reply) return "malformed escape in 'attempt'";
+    r.history.push_back(AttemptRecord{*at, *route, *host, *reply});
+    return std::nullopt;
+  }
+  if (fields.size() != 2) return "a '" + std::string(fields[0]) + "' line has one field";
+  if (fields[0] == "route") {
+    const auto route = get_field(fields[1]);
+    if (!route) return "malformed escape in 'route'";
+    r.route = *route;
+    return std::nullopt;
+  }
+  if (fields[1] == "delivered") {
+    r.success_notice = SuccessNotice::delivered;
+  } else if (fields[1] == "relayed") {
+    r.success_notice = SuccessNotice::relayed;
+  } else {
+    return "unknown notice '" + std::string(fields[1]) + "'";
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 std::string_view to_string(RecipientState state) {
@@ -208,6 +255,9 @@ std::string serialize_envelope(const SpoolEnvelope& e) {
   put_line(out, "helo", e.helo);
   put_line(out, "auth", e.authenticated_as);
   put_line(out, "body-bytes", std::to_string(e.body_bytes));
+  if (e.held) put_line(out, "held", "1");
+  if (e.delay_notices_sent != 0)
+    put_line(out, "delay-notices", std::to_string(e.delay_notices_sent));
   for (const auto& r : e.recipients) {
     out += "rcpt ";
     put_field(out, r.address);
@@ -221,6 +271,20 @@ std::string serialize_envelope(const SpoolEnvelope& e) {
     out += ' ';
     put_field(out, r.last_reply);
     out += '\n';
+    if (!r.route.empty()) put_line(out, "route", r.route);
+    if (r.success_notice != SuccessNotice::none) {
+      put_line(out, "notice",
+               r.success_notice == SuccessNotice::delivered ? "delivered" : "relayed");
+    }
+    for (const auto& a : r.history) {
+      out += "attempt " + std::to_string(a.at_unix) + ' ';
+      put_field(out, a.route);
+      out += ' ';
+      put_field(out, a.host);
+      out += ' ';
+      put_field(out, a.reply);
+      out += '\n';
+    }
   }
   out += "end\n";
   return out;
@@ -250,6 +314,8 @@ protocol::Result<SpoolEnvelope> parse_envelope(std::string_view text,
     std::optional<std::string> problem;
     if (fields[0] == "rcpt") {
       problem = parser.recipient(fields);
+    } else if (fields[0] == "attempt" || fields[0] == "route" || fields[0] == "notice") {
+      problem = parser.recipient_extra(fields);
     } else if (fields.size() != 2) {
       problem = "a '" + std::string(fields[0]) + "' line has one field";
     } else {

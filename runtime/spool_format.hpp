@@ -13,7 +13,11 @@
 //   exceeded (envelope_bytes_max, recipients_max). Unknown recipient states fail: a file
 //   written by a newer Tern is not silently misread.
 // - Recipient state: pending (to be delivered; next_attempt_unix is when), delivered, or
-//   failed (permanently; a DSN is owed when dsn_sent is false).
+//   failed (permanently; a DSN is owed when dsn_sent is false). A delivered recipient that
+//   asked for NOTIFY=SUCCESS owes a success notice while success_notice is not none.
+// - Lines added after version 1's first form, all optional so older files still read:
+//   `held`, `delay-notices` (envelope), and after a `rcpt` line its `route`, `notice` and
+//   up to kAttemptHistoryMax `attempt` lines (time, route, host, reply).
 #pragma once
 
 #include <cstdint>
@@ -26,6 +30,19 @@
 namespace tern::runtime {
 
 enum class RecipientState { pending, delivered, failed };
+// The success DSN a delivered recipient still owes (RFC 3464 §2.3.3 actions).
+enum class SuccessNotice { none, delivered, relayed };
+
+inline constexpr std::size_t kAttemptHistoryMax = 8;
+
+// One delivery attempt of one recipient, for `tern queue show`.
+struct AttemptRecord {
+  std::int64_t at_unix = 0;
+  std::string route;  // "local", "remote relay", "mx example.org"
+  std::string host;   // "mx1.example.org 192.0.2.7:25", "127.0.0.1:25"; "" when none
+  std::string reply;  // "250 2.0.0 queued as X", "connect 192.0.2.7:25: Connection refused"
+  friend bool operator==(const AttemptRecord&, const AttemptRecord&) = default;
+};
 
 struct SpoolRecipient {
   std::string address;  // as received, without angle brackets
@@ -36,6 +53,9 @@ struct SpoolRecipient {
   std::uint32_t attempts = 0;
   std::string last_reply;  // the last outcome, for `tern queue show` and DSNs
   bool dsn_sent = false;
+  SuccessNotice success_notice = SuccessNotice::none;
+  std::string route;                   // the route of the last attempt
+  std::vector<AttemptRecord> history;  // oldest first, at most kAttemptHistoryMax
 
   friend bool operator==(const SpoolRecipient&, const SpoolRecipient&) = default;
 };
@@ -51,6 +71,8 @@ struct SpoolEnvelope {
   std::string helo;
   std::string authenticated_as;
   std::uint64_t body_bytes = 0;
+  bool held = false;                     // `tern queue hold`: no new attempt until released
+  std::uint32_t delay_notices_sent = 0;  // queue.schedule.notify steps already sent
   std::vector<SpoolRecipient> recipients;
 
   friend bool operator==(const SpoolEnvelope&, const SpoolEnvelope&) = default;

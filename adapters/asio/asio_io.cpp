@@ -83,6 +83,7 @@ AsioIo::AsioIo(net::io_context& context, AsioIoOptions options)
       host_name_(maildir_host_name()) {}
 
 AsioIo::~AsioIo() {
+  dns_.reset();    // ub_ctx_delete: no DNS callback runs after this
   alive_.reset();  // queued pool results and connects see it and drop their callbacks
   for (auto& [id, conn] : conns_) {
     conn->closed = true;

@@ -35,6 +35,17 @@
 // - Maildir (under maildir_dir): <account>/{tmp,new,cur} are created (0700) when missing;
 //   file names follow the Maildir spec "<sec>.M<usec>P<pid>Q<n>.<host>". An account that is
 //   empty, longer than 255 bytes, contains '/' or NUL, or starts with '.' is invalid.
+// - DNS (asio_dns.cpp): libunbound, one ub_ctx per AsioIo created on the first dns_query
+//   from `options.resolver` (a setup failure answers that query, and every later one, with
+//   dns_failed naming the cause). Its background thread's results arrive on ub_fd(), which
+//   Asio watches; ub_process runs on the engine thread. Queries are class IN. A name that is
+//   empty, ends with '.', holds a NUL or is longer than 253 bytes is dns_failed "bad name".
+//   NXDOMAIN is DnsAnswer{nxdomain}; NOERROR copies each RDATA (empty = NODATA), `secure`
+//   and the canonical name (without its final dot); a bogus answer, SERVFAIL, REFUSED, any
+//   other rcode and a libunbound error are dns_failed, detailed as "MX example.org: SERVFAIL";
+//   no answer within `timeout` cancels the query (ub_cancel) and is timeout. At most
+//   dns_queries_max queries are in flight (dns_failed beyond). ~AsioIo deletes the ub_ctx;
+//   no DNS callback runs afterwards.
 #pragma once
 
 #include <utility>  // before Asio under C++20
@@ -56,12 +67,28 @@ struct ssl_st;  // OpenSSL's SSL
 
 namespace tern::adapters::asio {
 
+// Where libunbound sends its queries.
+struct ResolverOptions {
+  enum class Mode {
+    system,     // the name servers of resolv_conf, and hosts_file
+    custom,     // every query goes to `forwarders` (127.0.0.0/8 and ::1 included)
+    recursive,  // libunbound's own recursion from the root servers
+  };
+  Mode mode = Mode::system;
+  std::vector<runtime::Endpoint> forwarders;  // custom only; port 0 means 53
+  std::string resolv_conf = "/etc/resolv.conf";
+  std::string hosts_file = "/etc/hosts";  // system only; "" = none
+  std::string trust_anchor_file;          // DNSSEC root key file; "" = no validation
+  std::size_t dns_queries_max = 4096;     // in flight at once
+};
+
 struct AsioIoOptions {
   std::string spool_dir;    // holds tmp/ and msg/
   std::string maildir_dir;  // holds one Maildir per account
   runtime::Duration handshake_timeout = runtime::Duration::seconds(30);
   std::uint64_t spool_file_bytes_max = std::uint64_t{1} << 30;  // one body or envelope
   int listen_backlog = 512;
+  ResolverOptions resolver = {};
 };
 
 // A certificate and its key, both PEM, for ternd's first start.
@@ -108,6 +135,8 @@ class AsioIo final : public runtime::Io {
   void start_tls_client(runtime::ConnId conn, const runtime::TlsClientOptions& options,
                         TlsHandler on_done) override;
   void close(runtime::ConnId conn) override;
+  void dns_query(std::string name, runtime::DnsType type, runtime::Duration timeout,
+                 DnsHandler on_done) override;
   runtime::IoResult<runtime::SpoolWriterId> spool_create(std::string_view id) override;
   runtime::IoStatus spool_append(runtime::SpoolWriterId writer,
                                  std::span<const char> bytes) override;
@@ -128,6 +157,7 @@ class AsioIo final : public runtime::Io {
   struct Timer;
   struct Writer;
   struct TlsIdentity;
+  struct Dns;
 
  private:
   using ConnPtr = std::shared_ptr<Conn>;
@@ -164,6 +194,7 @@ class AsioIo final : public runtime::Io {
   std::uint64_t next_id_ = 1;                // one counter for every kind of id
   std::uint64_t temp_counter_ = 0;           // unique names of temporary files
   std::string host_name_;                    // for Maildir names
+  std::shared_ptr<Dns> dns_;                 // built on the first dns_query
 };
 
 }  // namespace tern::adapters::asio

@@ -8,6 +8,8 @@
 #include <set>
 #include <utility>
 
+#include "protocol/dns/rdata.hpp"
+
 namespace tern::adapters::sim {
 
 using runtime::ConnectionFacts;
@@ -120,7 +122,7 @@ struct SimIo::World {
   bool running = false;
 
   std::map<TimerId, Key> timers;
-  std::uint64_t next_id = 1;  // one counter for every handle: a mixed-up id finds nothing
+  std::uint64_t next_id = 1;          // one counter for every handle: a mixed-up id finds nothing
   std::uint64_t crash_watermark = 0;  // ids below it may have died in a crash
 
   std::map<ListenerId, Listener> listeners;
@@ -130,6 +132,15 @@ struct SimIo::World {
   std::map<ConnId, PeerId> conns;
   std::uint16_t next_local_port = kEphemeralFirst;
   std::set<TlsIdentityId> identities;
+
+  struct DnsEntry {
+    std::vector<std::string> rdata;
+    bool secure = false;
+    std::optional<IoErrc> failure;
+  };
+  // name (lowercased) -> type -> entry; a name present with no type is NODATA for all.
+  std::map<std::string, std::map<std::uint16_t, DnsEntry>> dns;
+  std::uint64_t dns_queries = 0;
 
   std::map<std::string, Message> spool;
   std::map<SpoolWriterId, Writer> writers;
@@ -581,6 +592,89 @@ std::optional<std::string> SimIo::spool_body(std::string_view id) const {
 std::map<std::string, std::string> SimIo::maildir(std::string_view account) const {
   auto it = world_->maildirs.find(std::string(account));
   return it == world_->maildirs.end() ? std::map<std::string, std::string>{} : it->second;
+}
+
+// ---- DNS, test side.
+
+namespace {
+std::string dns_key(std::string_view name) {
+  std::string out(name);
+  if (!out.empty() && out.back() == '.') out.pop_back();
+  for (char& c : out) c = (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+  return out;
+}
+}  // namespace
+
+void SimIo::dns_set(std::string_view name, runtime::DnsType type, std::vector<std::string> rdata,
+                    bool secure) {
+  auto& entry = world_->dns[dns_key(name)][static_cast<std::uint16_t>(type)];
+  entry = World::DnsEntry{std::move(rdata), secure, std::nullopt};
+}
+
+void SimIo::dns_mx(std::string_view name, const std::vector<std::pair<int, std::string>>& records) {
+  std::vector<std::string> rdata;
+  for (const auto& [preference, exchange] : records) {
+    auto wire = protocol::dns::encode_mx({static_cast<std::uint16_t>(preference), exchange});
+    assert(wire && "SimIo::dns_mx: bad exchange name");
+    rdata.push_back(*wire);
+  }
+  dns_set(name, runtime::DnsType::mx, std::move(rdata));
+}
+
+void SimIo::dns_addresses(std::string_view name, const std::vector<std::string>& ips) {
+  std::vector<std::string> v4, v6;
+  for (const std::string& ip : ips) {
+    if (ip.find(':') == std::string::npos) {
+      auto wire = protocol::dns::encode_a(ip);
+      assert(wire && "SimIo::dns_addresses: bad IPv4");
+      v4.push_back(*wire);
+    } else {
+      auto wire = protocol::dns::encode_aaaa(ip);
+      assert(wire && "SimIo::dns_addresses: bad IPv6");
+      v6.push_back(*wire);
+    }
+  }
+  dns_set(name, runtime::DnsType::a, std::move(v4));
+  dns_set(name, runtime::DnsType::aaaa, std::move(v6));
+}
+
+void SimIo::dns_fail(std::string_view name, runtime::DnsType type, IoErrc code) {
+  world_->dns[dns_key(name)][static_cast<std::uint16_t>(type)].failure = code;
+}
+
+void SimIo::dns_clear(std::string_view name) {
+  world_->dns.erase(dns_key(name));
+}
+
+std::uint64_t SimIo::dns_queries() const {
+  return world_->dns_queries;
+}
+
+void SimIo::dns_query(std::string name, runtime::DnsType type, Duration timeout,
+                      DnsHandler on_done) {
+  World& w = *world_;
+  ++w.dns_queries;
+  runtime::IoResult<runtime::DnsAnswer> result{runtime::DnsAnswer{}};
+  Duration wait = w.options.latency;
+  auto by_name = w.dns.find(dns_key(name));
+  if (by_name == w.dns.end()) {
+    result->nxdomain = true;
+  } else if (auto it = by_name->second.find(static_cast<std::uint16_t>(type));
+             it != by_name->second.end()) {
+    if (it->second.failure == IoErrc::timeout) {
+      wait = std::max(timeout, Duration{});
+      result = io_failure(IoErrc::timeout, "DNS " + name + ": timed out");
+    } else if (it->second.failure) {
+      result = io_failure(*it->second.failure, "DNS " + name + ": SERVFAIL");
+    } else {
+      result->rdata = it->second.rdata;
+      result->secure = it->second.secure;
+    }
+  }
+  w.schedule(w.after(wait), "dns.answer",
+             [on_done = std::move(on_done), result = std::move(result)]() mutable {
+               on_done(std::move(result));
+             });
 }
 
 // ---- runtime::Io: time and randomness.

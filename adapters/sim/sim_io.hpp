@@ -19,9 +19,9 @@
 //   complete after `fsync_latency`. crash() forgets every connection, timer and posted
 //   task and every spool write that had not completed (its callback never runs); durable
 //   state survives. The crashed engine's destructors may still close() its connections:
-//   those calls are ignored, as a dead process closes nothing. Faults: fail_next_fsyncs(n) (the next n commits/updates/deliveries
-//   fail with io_error and leave nothing behind), set_disk_capacity(bytes) (appends and
-//   commits beyond it fail with no_space).
+//   those calls are ignored, as a dead process closes nothing. Faults: fail_next_fsyncs(n) (the
+//   next n commits/updates/deliveries fail with io_error and leave nothing behind),
+//   set_disk_capacity(bytes) (appends and commits beyond it fail with no_space).
 // - Details the engine may rely on: post() runs after every event already queued for the
 //   current instant; a timer whose deadline has passed runs at the current instant; a
 //   connect() to an endpoint nobody serves fails with refused after `latency`, one to a
@@ -31,6 +31,10 @@
 //   committed bodies and envelopes plus the bytes of open writers (Maildir files are not
 //   counted). Maildir file names are "<wall seconds>.S<sequence>.sim". Misuse by the engine
 //   (an unknown or closed connection, a second outstanding read or write) asserts.
+// - DNS: the test sets records by (name, type); dns_query answers after `latency`. A name
+//   with no record of any type is NXDOMAIN; a known name without the type asked is NODATA
+//   (an empty answer). dns_fail(name, type, code) makes that question fail with dns_failed
+//   (after `latency`) or time out (after the query's timeout). Names compare lowercased.
 #pragma once
 
 #include <cstdint>
@@ -101,6 +105,15 @@ class SimIo final : public runtime::Io {
   bool peer_tls_active(PeerId peer) const;
   void peer_fail_tls(PeerId peer);  // the next handshake fails: the engine gets tls_failed
 
+  // ---- DNS, the test's side (see the contract).
+  void dns_set(std::string_view name, runtime::DnsType type, std::vector<std::string> rdata,
+               bool secure = false);
+  void dns_mx(std::string_view name, const std::vector<std::pair<int, std::string>>& records);
+  void dns_addresses(std::string_view name, const std::vector<std::string>& ips);  // A/AAAA
+  void dns_fail(std::string_view name, runtime::DnsType type, runtime::IoErrc code);
+  void dns_clear(std::string_view name);  // back to NXDOMAIN
+  std::uint64_t dns_queries() const;
+
   // ---- The disk.
   void crash();  // see the contract
   void fail_next_fsyncs(int count);
@@ -131,6 +144,8 @@ class SimIo final : public runtime::Io {
   void start_tls_client(runtime::ConnId conn, const runtime::TlsClientOptions& options,
                         TlsHandler on_done) override;
   void close(runtime::ConnId conn) override;
+  void dns_query(std::string name, runtime::DnsType type, runtime::Duration timeout,
+                 DnsHandler on_done) override;
   runtime::IoResult<runtime::SpoolWriterId> spool_create(std::string_view id) override;
   runtime::IoStatus spool_append(runtime::SpoolWriterId writer,
                                  std::span<const char> bytes) override;

@@ -1,5 +1,5 @@
 // tern — the command-line tool: checks configurations, prints the key reference, and says
-// where mail would go. Later issues add `tern queue`.
+// where mail would go, and looks at ternd's queue.
 //
 //   tern config check FILE     exit 0 with a one-line summary, or 2 with one
 //                              FILE:LINE:COL: message line per problem (on stderr); the
@@ -13,6 +13,8 @@
 //                              --explain shows each rule tried, the values it saw and the
 //                              lookup answers. Exit 0 when every recipient has a route, 1 when
 //                              some is unroutable, 2 for a configuration error, 64 for usage.
+//   tern queue list|show|retry|delete|hold|release ...
+//                              through ternd's control socket (cmd/tern/queue_cmd.hpp)
 #include <algorithm>
 #include <charconv>
 #include <iostream>
@@ -23,6 +25,7 @@
 #include <vector>
 
 #include "cmd/common/diagnostics.hpp"
+#include "cmd/tern/queue_cmd.hpp"
 #include "config/embedded_default.hpp"
 #include "config/loader.hpp"
 #include "config/route_model.hpp"
@@ -37,7 +40,8 @@ constexpr std::string_view kUsage =
     "       tern config reference\n"
     "       tern config default\n"
     "       tern route --config FILE --from ADDR --to ADDR [--to ADDR ...]\n"
-    "                  [--var NAME=VALUE ...] [--explain] [--json]\n";
+    "                  [--var NAME=VALUE ...] [--explain] [--json]\n"
+    "       tern queue list|show|retry|delete|hold|release ...  (tern queue --help)\n";
 
 int usage_error(std::string_view message) {
   std::cerr << "tern: " << message << '\n' << kUsage;
@@ -263,6 +267,7 @@ int main(int argc, char** argv) {
     return args.empty() ? tern::cmd::kUsageExit : 0;
   }
   if (args[0] == "route") return route_command(args);
+  if (args[0] == "queue") return tern::cmd::run_queue_command(args);
   if (args[0] != "config") return usage_error("unknown command '" + args[0] + "'");
   if (args.size() == 3 && args[1] == "check") return config_check(args[2]);
   if (args.size() == 2 && args[1] == "reference") {

@@ -21,6 +21,7 @@
 
 #include "adapters/asio/asio_io.hpp"
 #include "cmd/common/diagnostics.hpp"
+#include "cmd/ternd/control_server.hpp"
 #include "cmd/ternd/daemon.hpp"
 #include "runtime/server.hpp"
 
@@ -37,11 +38,25 @@ int usage_error(const std::string& message) {
   return tern::cmd::kUsageExit;
 }
 
+// The Asio Io's options from the configuration: folders and the resolver.
+tern::adapters::asio::AsioIoOptions io_options(const tern::config::EngineConfig& engine) {
+  tern::adapters::asio::AsioIoOptions options{engine.spool_dir, engine.maildir_dir};
+  using Mode = tern::adapters::asio::ResolverOptions::Mode;
+  using Type = tern::config::ResolverSpec::Type;
+  auto& r = options.resolver;
+  r.mode = engine.resolver.type == Type::custom      ? Mode::custom
+           : engine.resolver.type == Type::recursive ? Mode::recursive
+                                                     : Mode::system;
+  r.forwarders = engine.resolver.servers;
+  r.trust_anchor_file = engine.resolver.trust_anchor_file;
+  return options;
+}
+
 class Daemon {
  public:
   Daemon(Options options, tern::config::EngineConfig engine)
       : options_(std::move(options)),
-        io_(context_, tern::adapters::asio::AsioIoOptions{engine.spool_dir, engine.maildir_dir}),
+        io_(context_, io_options(engine)),
         signals_(context_, SIGTERM, SIGINT, SIGHUP),
         engine_(std::move(engine)) {}
 
@@ -54,6 +69,13 @@ class Daemon {
     server_.emplace(io_, log_, built.settings);
     if (auto started = server_->start(); !started.ok()) {
       spdlog::error("cannot start: {}", started.error->detail);
+      return 1;
+    }
+    tern::cmd::ControlServerOptions control_options;
+    control_options.path = engine_.spool_dir + "/control.sock";
+    control_.emplace(context_, server_->queue(), std::move(control_options));
+    if (auto problem = control_->start()) {
+      spdlog::error("control socket: {}", *problem);
       return 1;
     }
     spdlog::info("ternd {} ready (spool {}, maildir {})", TERN_VERSION, engine_.spool_dir,
@@ -74,6 +96,7 @@ class Daemon {
         return;
       }
       spdlog::info("received {}, stopping", signal == SIGTERM ? "SIGTERM" : "SIGINT");
+      control_.reset();
       server_->shutdown([this] {
         server_.reset();
         signals_.cancel();
@@ -105,6 +128,7 @@ class Daemon {
   tern::cmd::SpdlogSink log_;
   tern::config::EngineConfig engine_;
   std::optional<tern::runtime::Server> server_;
+  std::optional<tern::cmd::ControlServer> control_;  // after server_: destroyed first
 };
 
 }  // namespace

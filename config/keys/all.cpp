@@ -10,6 +10,7 @@ const Schema& tern_schema() {
     keys::register_storage(s);
     keys::register_remotes(s);
     keys::register_queue(s);
+    keys::register_outbound(s);
     keys::register_schedule(s);
     keys::register_directories(s);
     keys::register_relay_shorthand(s);

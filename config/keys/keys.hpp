@@ -15,6 +15,7 @@ void register_certificates(Schema& schema);     // certificate.<id>.*
 void register_storage(Schema& schema);          // storage.*
 void register_remotes(Schema& schema);          // remote.<id>.*
 void register_queue(Schema& schema);            // queue.outbound.*
+void register_outbound(Schema& schema);         // queue.outbound.limits/timeouts, resolver.*
 void register_schedule(Schema& schema);         // queue.schedule.*
 void register_directories(Schema& schema);      // directory.<name>.*
 void register_relay_shorthand(Schema& schema);  // smtp-relay-* (seed 000)

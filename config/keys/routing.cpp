@@ -27,6 +27,10 @@ void register_remotes(Schema& s) {
   s.add({.pattern = "remote.<id>.auth.username",
          .type = ValueType::string,
          .description = "User name for AUTH to the remote server"});
+  s.add({.pattern = "remote.<id>.timeout",
+         .type = ValueType::duration,
+         .description = "Time each step of a delivery to this host may take (connect, each reply, "
+                        "each write); unset: RFC 5321's per-command timeouts (5m, DATA 2m/10m)"});
   s.add({.pattern = "remote.<id>.auth.secret",
          .type = ValueType::string,
          .description = "Password for AUTH, usually \"%{env:NAME}%\"",
@@ -56,6 +60,69 @@ void register_queue(Schema& s) {
          .default_value = "\"optional\"",
          .description = "STARTTLS for MX delivery: opportunistic, required or never",
          .choices = policy});
+}
+
+void register_outbound(Schema& s) {
+  s.add({.pattern = "queue.outbound.tls.allow-invalid-certs",
+         .type = ValueType::boolean,
+         .default_value = "false",
+         .description = "With tls.starttls = \"require\": accept MX certificates that do not "
+                        "verify (opportunistic STARTTLS never verifies)"});
+  s.add({.pattern = "queue.outbound.limits.mx",
+         .type = ValueType::integer,
+         .default_value = "7",
+         .description = "MX hosts tried per delivery attempt, best preference first",
+         .min = 1,
+         .max = 100});
+  s.add({.pattern = "queue.outbound.limits.multihomed",
+         .type = ValueType::integer,
+         .default_value = "2",
+         .description = "Addresses tried per MX host (IPv4 first, then IPv6)",
+         .min = 1,
+         .max = 16});
+  s.add({.pattern = "queue.outbound.limits.concurrency",
+         .type = ValueType::integer,
+         .default_value = "20",
+         .description = "Deliveries at once to one destination (one remote.<id>, or one MX "
+                        "domain); further messages wait their turn",
+         .min = 1,
+         .max = 10000});
+  s.add({.pattern = "queue.outbound.timeouts.connect",
+         .type = ValueType::duration,
+         .default_value = "\"5m\"",
+         .description = "Time a TCP connection to a remote host may take"});
+  s.add({.pattern = "queue.outbound.timeouts.greeting",
+         .type = ValueType::duration,
+         .default_value = "\"5m\"",
+         .description = "Time the remote greeting may take (RFC 5321 4.5.3.2.1)"});
+  s.add({.pattern = "queue.outbound.timeouts.command",
+         .type = ValueType::duration,
+         .default_value = "\"5m\"",
+         .description = "Time each reply to EHLO, STARTTLS, AUTH, MAIL and RCPT may take"});
+  s.add({.pattern = "queue.outbound.timeouts.data",
+         .type = ValueType::duration,
+         .default_value = "\"10m\"",
+         .description = "Time the reply after the end of the message may take (RFC 5321 "
+                        "4.5.3.2.6)"});
+  s.add({.pattern = "resolver.type",
+         .type = ValueType::choice,
+         .default_value = "\"system\"",
+         .description = "DNS: system (/etc/resolv.conf and /etc/hosts), custom (resolver.custom), "
+                        "or recursive (libunbound from the root servers)",
+         .choices = {"system", "custom", "recursive"}});
+  s.add({.pattern = "resolver.custom",
+         .type = ValueType::string_list,
+         .default_value = "[]",
+         .description = "Name servers for resolver.type = \"custom\": \"udp://IP:PORT\", "
+                        "\"IP:PORT\" or \"IP\" (port 53)"});
+  s.add({.pattern = "resolver.timeout",
+         .type = ValueType::duration,
+         .default_value = "\"5s\"",
+         .description = "Time one DNS question may take; past it the delivery fails temporarily"});
+  s.add({.pattern = "resolver.trust-anchor",
+         .type = ValueType::string,
+         .description = "File with the DNSSEC root trust anchor (e.g. /usr/share/dns/root.key); "
+                        "unset: answers are not validated"});
 }
 
 void register_schedule(Schema& s) {

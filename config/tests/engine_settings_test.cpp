@@ -83,6 +83,49 @@ TEST(EngineSettings, QueueSchedule) {
   EXPECT_EQ(messages(empty), "e.toml:2:9: queue.schedule.retry: needs at least one duration\n");
 }
 
+TEST(EngineSettings, ResolverServersAreCheckedWithTheirLine) {
+  auto defaults = engine("");
+  ASSERT_TRUE(defaults.ok());
+  EXPECT_EQ(defaults.engine.resolver.type, ResolverSpec::Type::system);
+  EXPECT_EQ(defaults.engine.settings.outbound.dns_timeout, protocol::Duration::seconds(5));
+  auto r = engine(
+      "[resolver]\ntype = \"custom\"\ncustom = [\"udp://127.0.0.1:5353\", \"192.0.2.53\", "
+      "\"::1\", \"[::1]:54\"]\ntimeout = \"2s\"\n");
+  ASSERT_TRUE(r.ok()) << messages(r);
+  ASSERT_EQ(r.engine.resolver.servers.size(), 4u);
+  EXPECT_EQ(r.engine.resolver.servers[0].text(), "127.0.0.1:5353");
+  EXPECT_EQ(r.engine.resolver.servers[1].text(), "192.0.2.53:53");
+  EXPECT_EQ(r.engine.resolver.servers[2].text(), "[::1]:53");
+  EXPECT_EQ(r.engine.resolver.servers[3].text(), "[::1]:54");
+  EXPECT_EQ(r.engine.settings.outbound.dns_timeout, protocol::Duration::seconds(2));
+  auto bad = engine("[resolver]\ntype = \"custom\"\ncustom = [\"dns.example:53\"]\n");
+  EXPECT_EQ(messages(bad),
+            "e.toml:3:10: resolver.custom: 'dns.example:53' is not a name server address: write "
+            "\"udp://192.0.2.53:53\", \"192.0.2.53\" or \"[2001:db8::53]:53\"\n");
+  auto none = engine("[resolver]\ntype = \"custom\"\n");
+  EXPECT_EQ(messages(none),
+            "e.toml:2:8: resolver.type is \"custom\" but resolver.custom lists no name server\n");
+  auto ignored = engine("[resolver]\ncustom = [\"127.0.0.1\"]\n");
+  EXPECT_TRUE(ignored.ok());
+  EXPECT_EQ(messages(ignored),
+            "e.toml:2:10: warning: resolver.custom is ignored unless resolver.type = \"custom\" "
+            "(it is \"system\")\n");
+}
+
+TEST(EngineSettings, OutboundLimitsAndTimeouts) {
+  auto r = engine(
+      "[queue.outbound]\nlimits.mx = 3\nlimits.multihomed = 1\ntimeouts.connect = \"20s\"\n"
+      "timeouts.data = \"15m\"\ntls.allow-invalid-certs = true\n");
+  ASSERT_TRUE(r.ok()) << messages(r);
+  const auto& o = r.engine.settings.outbound;
+  EXPECT_EQ(o.mx_max, 3u);
+  EXPECT_EQ(o.multihomed_max, 1u);
+  EXPECT_EQ(o.connect_timeout, protocol::Duration::seconds(20));
+  EXPECT_EQ(o.data_timeout, protocol::Duration::minutes(15));
+  EXPECT_EQ(o.command_timeout, protocol::Duration::minutes(5));
+  EXPECT_TRUE(o.mx_allow_invalid_certs);
+}
+
 TEST(EngineSettings, MemoryDirectoryProblemsAreReportedAtLoad) {
   auto r = engine(
       "[directory.d]\ntype = \"memory\"\nprincipals = [{ name = \"a\", secret = \"x\", email = "

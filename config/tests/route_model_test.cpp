@@ -187,6 +187,9 @@ TEST(RouteModelShorthand, Seed000RelaysEveryNonLocalRecipient) {
   EXPECT_EQ(routes(b.model.model, {"ann@example.org", "joe@gmail.com"}),
             (std::vector<std::string>{
                 "local", "remote relay (smtp 127.0.0.1:587, tls implicit, auth as foo)"}));
+  // smtp-relay-timeout (a bare number is milliseconds) is the relay's timeout per step.
+  ASSERT_EQ(b.model.model.routing.remotes.size(), 1u);
+  EXPECT_EQ(b.model.model.routing.remotes[0].timeout, protocol::Duration::seconds(60));
   Built starttls = build("smtp-relay-host = \"relay.example.org\"\nsmtp-relay-tls = false\n");
   EXPECT_EQ(messages(starttls.model.diagnostics), "");
   EXPECT_EQ(routes(starttls.model.model, {"a@b.org"})[0],

@@ -79,11 +79,12 @@ class Ternd:
     """One ternd process with its own folder, ports and configuration.
 
     `listeners` maps a listener id to a dict: protocol ("smtp"/"lmtp"), implicit (bool),
-    starttls (bool). `extra` is TOML appended to the generated file.
+    starttls (bool). `extra` is TOML appended to the generated file. `env` adds variables
+    to ternd's environment (for "%{env:NAME}%" in the configuration).
     """
 
     def __init__(self, listeners, extra="", auth_require_on=("submission", "smtps"),
-                 directory=None, cert=None):
+                 directory=None, cert=None, env=None):
         self.dir = tempfile.mkdtemp(prefix="ternd-bb-")
         self.spool = os.path.join(self.dir, "spool")
         self.maildir = os.path.join(self.dir, "mail")
@@ -97,6 +98,7 @@ class Ternd:
         self.write_config(self.render())
         self.log_path = os.path.join(self.dir, "ternd.log")
         self.proc = None
+        self.env = dict(env or {})
 
     @staticmethod
     def default_directory():
@@ -144,8 +146,9 @@ class Ternd:
         args = [ternd_binary(), "--config", self.config_path]
         if os.environ.get("BLACKBOX_DEBUG"):
             args.append("--debug")
-        self.proc = subprocess.Popen(args,
-                                     cwd=self.dir, stdout=self.log, stderr=subprocess.STDOUT)
+        env = dict(os.environ, **self.env) if self.env else None
+        self.proc = subprocess.Popen(args, cwd=self.dir, env=env,
+                                     stdout=self.log, stderr=subprocess.STDOUT)
         for port in self.ports.values():
             wait_port(port, proc=self.proc)
         return self

@@ -1,7 +1,9 @@
 #!/bin/sh
-# Black-box tests of a built ternd: run.sh TERND_BINARY. Exit 0 only when every test passes
-# (tests marked expectedFailure document known bugs and do not fail the run; an unexpected
-# success does). Set BLACKBOX_KEEP=1 to keep the temporary folders for inspection.
+# Black-box tests of a built ternd: run.sh TERND_BINARY. test_ternd receives mail;
+# test_delivery relays it to smtp-sink, stunnel4, another ternd and Dovecot LMTP (packages
+# postfix, stunnel4, dovecot-lmtpd). Exit 0 only when every test passes (tests marked
+# expectedFailure document known bugs and do not fail the run; an unexpected success does).
+# Set BLACKBOX_KEEP=1 to keep the temporary folders for inspection.
 set -eu
 if [ $# -ne 1 ]; then
   echo "usage: $0 TERND_BINARY" >&2
@@ -18,4 +20,4 @@ fi
 export TERND
 export PYTHONDONTWRITEBYTECODE=1
 cd "$(dirname "$0")"
-exec python3 -m unittest -v test_ternd
+exec python3 -m unittest -v test_ternd test_delivery

@@ -150,7 +150,7 @@ class TerndCase(unittest.TestCase):
         self.assertEqual("Delivered-To: %s" % rcpt, trace[1])
         received = unfold(trace[2])
         self.assertRegex(received, r"^Received: from \S+ \(\[127\.0\.0\.1\]\) by mx\.example\.test "
-                                   r"\(Tern\) with %s id [0-9A-F]+ " % with_word)
+                                   r"\(Tern\) with %s id [0-9A-F]+[; ]" % with_word)
         if single:  # "for" names the recipient only when there is one (RFC 5321 4.4)
             self.assertIn("for <%s>;" % rcpt, received)
         else:

@@ -50,7 +50,7 @@ STOP_TIMEOUT = 40.0          # SIGTERM must end ternd within this long (shutdown
 ID_RE = re.compile(rb"DUR-\d+-[MA]\d{6}")
 _ALPHABET = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 .,;:-_=+/"
 PRINTABLE = bytes(_ALPHABET[i % len(_ALPHABET)] for i in range(256))  # byte -> text byte
-QUEUE_ID_RE = re.compile(rb"^\tby \S+ \(Tern\) with \S+ id ([A-Za-z0-9]+)\r?$", re.M)
+QUEUE_ID_RE = re.compile(rb"^\tby \S+ \(Tern\) with \S+ id ([A-Za-z0-9]+);?\r?$", re.M)
 SUBJECT_RE = re.compile(rb"^Subject: durability (DUR-\d+-[MA]\d{6}) sha256=([0-9a-f]{64}) "
                         rb"len=(\d+)\r?$", re.M)
 

@@ -74,9 +74,13 @@ std::string received_header(const ReceivedFacts& f) {
     out += "\r\n\t(using " + sanitise(f.tls_version) + " with cipher " + sanitise(f.tls_cipher) +
            " (" + std::to_string(f.tls_cipher_bits) + " bits))";
   }
-  out += "\r\n\t";
-  if (f.single_recipient) out += "for <" + sanitise(*f.single_recipient) + ">";
-  out += (f.single_recipient ? "; " : "") + format_rfc5322_date(f.unix_seconds) + "\r\n";
+  // RFC 5322 §3.6.7: the tokens always end with ";" before the date.
+  if (f.single_recipient) {
+    out += "\r\n\tfor <" + sanitise(*f.single_recipient) + ">; ";
+  } else {
+    out += ";\r\n\t";
+  }
+  out += format_rfc5322_date(f.unix_seconds) + "\r\n";
   return out;
 }
 

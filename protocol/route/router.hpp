@@ -37,6 +37,7 @@
 #include <variant>
 #include <vector>
 
+#include "protocol/core/time.hpp"
 #include "protocol/route/eval.hpp"
 #include "protocol/route/rules.hpp"
 
@@ -60,6 +61,7 @@ struct RemoteHost {
   bool allow_invalid_certs = false;
   std::optional<std::string> auth_username;
   std::optional<std::string> auth_secret;
+  std::optional<Duration> timeout;  // remote.<id>.timeout: every step; unset = RFC 5321's
 
   friend bool operator==(const RemoteHost&, const RemoteHost&) = default;
 };

@@ -242,6 +242,7 @@ void ClientSession::on_starttls(const Reply& reply) {
 }
 
 void ClientSession::start_auth() {
+  if (config_.auth_only_when_offered && caps_.auth.empty()) return become_ready();
   if (config_.auth_requires_tls && !tls_active_) {
     return fail(Outcome::temporary_failure, std::nullopt,
                 "refusing to send credentials without TLS", true);
@@ -542,6 +543,11 @@ void ClientSession::fail(Outcome outcome, std::optional<Reply> reply, std::strin
     return;
   }
   if (txn_) {
+    // A refused MAIL already said why (a 421 before the server hung up on the pipelined
+    // RCPT and DATA): that reply, not our stand-in, is every open recipient's outcome.
+    if (!reply && txn_->mail_failure && !txn_->envelope.probe_only) {
+      decide_open(outcome_of(*txn_->mail_failure), *txn_->mail_failure);
+    }
     const Reply stand_in = reply.value_or(local_reply(
         outcome == Outcome::permanent_failure ? 554 : 451,
         {static_cast<std::uint16_t>(outcome == Outcome::permanent_failure ? 5 : 4), 4, 0}, reason));

@@ -70,9 +70,12 @@ struct ClientConfig {
   bool tls_active = false;  // implicit TLS: the adapter did the handshake before the greeting
   std::optional<ClientAuth> auth;
   bool auth_requires_tls = true;  // never send credentials over a clear connection
-  bool use_pipelining = true;     // when the server offers it
-  bool use_chunking = false;      // BDAT for every body when the server offers CHUNKING
-  ReplyParserOptions replies;     // bounds on what the server may send
+  // With `auth` set: a server that offers no AUTH at all is used without it (a final
+  // delivery LMTP store, which authenticates nobody) instead of failing the session.
+  bool auth_only_when_offered = false;
+  bool use_pipelining = true;  // when the server offers it
+  bool use_chunking = false;   // BDAT for every body when the server offers CHUNKING
+  ReplyParserOptions replies;  // bounds on what the server may send
   // RFC 5321 §4.5.3.2 timeouts, each from the moment the command was sent.
   Duration greeting_timeout = Duration::minutes(5);
   Duration command_timeout = Duration::minutes(5);

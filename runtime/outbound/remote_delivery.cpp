@@ -68,16 +68,20 @@ smtp::ClientConfig client_config(const DeliveryRequest& request) {
   const auto& host = request.host;
   smtp::ClientConfig config;
   config.mode = host.protocol == route::RemoteProtocol::lmtp ? smtp::ClientMode::lmtp
-                                                              : smtp::ClientMode::smtp;
+                                                             : smtp::ClientMode::smtp;
   config.helo_name = request.helo_name;
   config.tls_active = host.tls == route::TlsMode::implicit;
-  config.starttls = host.tls == route::TlsMode::starttls ? smtp::StartTlsPolicy::require
-                                                         : smtp::StartTlsPolicy::disable;
+  config.starttls = host.tls != route::TlsMode::starttls ? smtp::StartTlsPolicy::disable
+                    : request.opportunistic_tls          ? smtp::StartTlsPolicy::optional
+                                                         : smtp::StartTlsPolicy::require;
   if (host.auth_username) {
     smtp::ClientAuth auth;
     auth.credentials.username = *host.auth_username;
     auth.credentials.password = host.auth_secret.value_or("");
     config.auth = std::move(auth);
+    // LMTP is final delivery: a store that offers no AUTH has nobody to authenticate us to
+    // (Dovecot's LMTP), and the seed's lmtp example sets credentials all the same.
+    config.auth_only_when_offered = host.protocol == route::RemoteProtocol::lmtp;
   }
   config.greeting_timeout = request.timeouts.greeting;
   config.command_timeout = request.timeouts.command;
@@ -102,7 +106,7 @@ Resolver default_resolver(Io& io) {
     std::optional<std::string> ip = ip_literal(host);
     if (!ip && host == "localhost") ip = "127.0.0.1";
     ResolveResult result =
-        ip ? ResolveResult(std::vector<Endpoint>{Endpoint{*ip, 0}})
+        ip ? ResolveResult(std::vector<ResolvedTarget>{ResolvedTarget{Endpoint{*ip, 0}, host}})
            : ResolveResult(protocol::Unexpected<ResolveFailure>{
                  ResolveFailure{false, "DNS resolution not available yet"}});
     io.post([on_done = std::move(on_done), result = std::move(result)]() mutable {
@@ -115,17 +119,35 @@ Resolver default_resolver(Io& io) {
 
 class Attempt : public std::enable_shared_from_this<Attempt> {
  public:
-  Attempt(Io& io, DeliveryRequest request, RemoteDelivery::Done done, Resolver resolver)
+  Attempt(Io& io, DeliveryRequest request, RemoteDelivery::Done done, Resolver resolver,
+          std::weak_ptr<ConnectionCache> cache)
       : io_(io),
         request_(std::move(request)),
         done_(std::move(done)),
-        resolver_(std::move(resolver)) {}
+        resolver_(std::move(resolver)),
+        cache_(std::move(cache)),
+        cache_key_(cache_key(request_)) {}
 
   void begin();
   void cancel();
   bool finished() const { return reported_; }
+  // A kept connection takes the next message (ConnectionCache::take gave it).
+  void claim();
+  void reuse(DeliveryRequest request, RemoteDelivery::Done done);
+  void drop_idle();  // the cache is going away: QUIT and close
+
+  static std::string cache_key(const DeliveryRequest& r) {
+    const auto& h = r.host;
+    return std::string(route::to_string(h.protocol)) + "|" + h.address + "|" +
+           std::to_string(h.port) + "|" + std::string(route::to_string(h.tls)) + "|" +
+           (r.opportunistic_tls ? "o" : "-") + (h.allow_invalid_certs ? "i" : "-") + "|" +
+           h.auth_username.value_or("") + "|" + h.auth_secret.value_or("") + "|" + r.helo_name;
+  }
 
  private:
+  void park();
+  void restart();
+  bool fresh_start_possible() const;
   bool prepare();
   void on_resolved(ResolveResult result);
   void try_next_endpoint();
@@ -145,7 +167,18 @@ class Attempt : public std::enable_shared_from_this<Attempt> {
   void fill_open(DeliveryStatus status, const std::string& text);
   void report();
   void close_connection();
-  std::string where() const { return endpoints_[current_].text(); }
+  std::string where() const { return endpoints_[current_].endpoint.text(); }
+  std::string target_text() const {
+    const auto& t = endpoints_[current_];
+    const std::string ep = t.endpoint.text();
+    return t.name.empty() || t.name == t.endpoint.ip ? ep : t.name + " " + ep;
+  }
+  TlsClientOptions tls_options() const {
+    const auto& t = endpoints_[current_];
+    std::string name = ip_literal(t.name).value_or(t.name);
+    return TlsClientOptions{name,
+                            !request_.host.allow_invalid_certs && !request_.opportunistic_tls};
+  }
 
   Io& io_;
   DeliveryRequest request_;
@@ -155,8 +188,10 @@ class Attempt : public std::enable_shared_from_this<Attempt> {
   std::vector<std::size_t> envelope_index_;  // machine's recipient index -> request index
   std::vector<std::optional<RecipientResult>> results_;
   DeliveryReport report_;
-  std::vector<Endpoint> endpoints_;
+  std::vector<ResolvedTarget> endpoints_;
   std::size_t current_ = 0;
+  bool clear_retry_ = false;  // opportunistic TLS failed here: this try is in clear text
+  bool clear_retry_wanted_ = false;
   std::string last_failure_ = "no endpoint was tried";
   bool last_failure_permanent_ = false;
   bool reported_ = false;
@@ -185,6 +220,17 @@ class Attempt : public std::enable_shared_from_this<Attempt> {
   bool again_ = false;
   bool starttls_wanted_ = false;
   bool handshaking_ = false;
+
+  // Connection reuse.
+  std::weak_ptr<ConnectionCache> cache_;
+  std::string cache_key_;
+  bool keep_ = false;         // the transaction ended well: keep the connection
+  bool ready_again_ = false;  // the machine can take another message
+  bool idle_ = false;         // in the cache
+  bool reused_ = false;       // this transaction runs on a kept connection
+  bool dsn_offered_ = false;
+  Instant connected_at_;
+  std::optional<TimerId> idle_timer_;
 };
 
 void Attempt::begin() {
@@ -210,9 +256,9 @@ bool Attempt::prepare() {
   if (!request_.sender.empty()) {
     auto sender = smtp::parse_reverse_path("<" + request_.sender + ">", address_options);
     if (!sender) {
-      fill_open(DeliveryStatus::permanent_failure,
-                "553 5.1.7 the spooled sender address does not parse: " +
-                    sender.error().error.message);
+      fill_open(
+          DeliveryStatus::permanent_failure,
+          "553 5.1.7 the spooled sender address does not parse: " + sender.error().error.message);
       return false;
     }
     envelope_.sender = *sender;
@@ -224,10 +270,10 @@ bool Attempt::prepare() {
     const auto& rcpt = request_.recipients[i];
     auto path = smtp::parse_forward_path("<" + rcpt.address + ">", address_options);
     if (!path) {
-      results_[i] = RecipientResult{DeliveryStatus::permanent_failure,
-                                    "553 5.1.3 the spooled recipient address does not parse: " +
-                                        path.error().error.message,
-                                    false};
+      results_[i] = RecipientResult{
+          DeliveryStatus::permanent_failure,
+          "553 5.1.3 the spooled recipient address does not parse: " + path.error().error.message,
+          false};
       continue;
     }
     smtp::Rcpt command{*path, {}};
@@ -240,14 +286,16 @@ bool Attempt::prepare() {
 
 void Attempt::on_resolved(ResolveResult result) {
   if (!result) {
+    const std::string& detail = result.error().detail;
+    const bool coded = !detail.empty() && detail[0] >= '2' && detail[0] <= '5';
     fill_open(result.error().permanent ? DeliveryStatus::permanent_failure
                                        : DeliveryStatus::temporary_failure,
-              request_.host.address + ": " + result.error().detail);
+              coded ? detail : request_.host.address + ": " + detail);
     return report();
   }
   endpoints_ = std::move(*result);
   if (endpoints_.size() > request_.endpoints_max) endpoints_.resize(request_.endpoints_max);
-  for (auto& endpoint : endpoints_) endpoint.port = request_.host.port;
+  for (auto& target : endpoints_) target.endpoint.port = request_.host.port;
   if (endpoints_.empty()) last_failure_ = request_.host.address + ": no address to connect to";
   current_ = 0;
   try_next_endpoint();
@@ -260,8 +308,9 @@ void Attempt::try_next_endpoint() {
               last_failure_);
     return report();
   }
+  report_.last_target = target_text();
   auto self = shared_from_this();
-  io_.connect(endpoints_[current_], request_.timeouts.connect,
+  io_.connect(endpoints_[current_].endpoint, request_.timeouts.connect,
               [self](IoResult<ConnId> conn, ConnectionFacts) {
                 if (self->cancelled_) {
                   if (conn) self->io_.close(*conn);
@@ -278,9 +327,9 @@ void Attempt::on_connected(IoResult<ConnId> conn) {
     return try_next_endpoint();
   }
   conn_ = *conn;
+  connected_at_ = io_.now();
   if (request_.host.tls != route::TlsMode::implicit) return begin_session();
-  TlsClientOptions options{ip_literal(request_.host.address).value_or(request_.host.address),
-                           !request_.host.allow_invalid_certs};
+  TlsClientOptions options = tls_options();
   handshaking_ = true;
   arm_guard(true);
   auto self = shared_from_this();
@@ -295,7 +344,9 @@ void Attempt::on_connected(IoResult<ConnId> conn) {
 }
 
 void Attempt::begin_session() {
-  machine_ = std::make_unique<smtp::ClientSession>(client_config(request_), io_.now());
+  smtp::ClientConfig config = client_config(request_);
+  if (clear_retry_) config.starttls = smtp::StartTlsPolicy::disable;
+  machine_ = std::make_unique<smtp::ClientSession>(config, io_.now());
   pump();
 }
 
@@ -320,6 +371,11 @@ void Attempt::pump() {
     }
     if (report_due_) {
       report_due_ = false;
+      if (reused_ && (session_failure_ || broken_) && fresh_start_possible()) {
+        close_connection();  // the kept connection was dead: nothing was decided on it
+        pumping_ = false;
+        return restart();
+      }
       fill_open(DeliveryStatus::temporary_failure, where() + ": no reply for this recipient");
       report();
       if (!conn_) {
@@ -327,6 +383,7 @@ void Attempt::pump() {
         return;
       }
     }
+    if (keep_ && ready_again_ && reported_ && !idle_) park();
     if (feed_body()) again_ = true;
   } while (again_);
   pumping_ = false;
@@ -339,10 +396,15 @@ void Attempt::pump() {
 
 void Attempt::on_event(smtp::ClientEvent& event) {
   if (auto* ready = std::get_if<smtp::ReadyEvent>(&event)) {
-    if (submitted_) return;  // the connection after the message: QUIT is on its way
+    if (submitted_) {  // the connection after the message: kept, or QUIT is on its way
+      ready_again_ = true;
+      return;
+    }
     submitted_ = true;
-    report_.endpoint = endpoints_[current_];
-    report_.dsn_supported = ready->capabilities.dsn;
+    report_.endpoint = endpoints_[current_].endpoint;
+    report_.server_name = endpoints_[current_].name;
+    dsn_offered_ = ready->capabilities.dsn;
+    report_.dsn_supported = dsn_offered_;
     if (ready->tls_active) report_.tls_version = tls_version_.value_or("TLS");
     [[maybe_unused]] auto error = machine_->submit(envelope_, io_.now());
     assert(!error);
@@ -356,7 +418,8 @@ void Attempt::on_event(smtp::ClientEvent& event) {
           RecipientResult{status_of(rcpt->outcome), one_line(rcpt->reply), true};
     }
   } else if (std::holds_alternative<smtp::MessageDoneEvent>(event)) {
-    machine_->quit(io_.now());
+    keep_ = !cache_.expired() && !cancelled_ && io_.now() - connected_at_ < cache_.lock()->age_max_;
+    if (!keep_) machine_->quit(io_.now());
     report_due_ = true;  // after this batch: a SessionFailedEvent may follow and say why
   } else if (auto* failed = std::get_if<smtp::SessionFailedEvent>(&event)) {
     on_session_failed(*failed);
@@ -365,8 +428,8 @@ void Attempt::on_event(smtp::ClientEvent& event) {
 
 // Before MAIL the machine gives no recipient an outcome: we decide (see the header).
 void Attempt::on_session_failed(const smtp::SessionFailedEvent& failed) {
-  std::string text = failed.reply ? one_line(*failed.reply) + " (" + failed.reason + ")"
-                                  : failed.reason;
+  std::string text =
+      failed.reply ? one_line(*failed.reply) + " (" + failed.reason + ")" : failed.reason;
   session_failure_ = failed.reply ? text : where() + ": " + text;
   session_failure_permanent_ = failed.reply && failed.reply->code == 521;  // RFC 7504 §3
   if (failed.reply) return;
@@ -389,8 +452,7 @@ bool Attempt::feed_body() {
   bool fed = false;
   while (body_offset_ < request_.body.size() && machine_->pending_output().size() < chunk) {
     const std::size_t n = std::min(chunk, request_.body.size() - body_offset_);
-    auto error =
-        machine_->send_body(std::span(request_.body).subspan(body_offset_, n), io_.now());
+    auto error = machine_->send_body(std::span(request_.body).subspan(body_offset_, n), io_.now());
     if (error) return fed;  // the transaction ended meanwhile (BDAT refused)
     body_offset_ += n;
     fed = true;
@@ -484,14 +546,14 @@ void Attempt::maybe_start_tls() {
   handshaking_ = true;
   inbox_.clear();
   arm_guard(true);
-  TlsClientOptions options{ip_literal(request_.host.address).value_or(request_.host.address),
-                           !request_.host.allow_invalid_certs};
+  TlsClientOptions options = tls_options();
   auto self = shared_from_this();
   io_.start_tls_client(*conn_, options, [self](IoResult<TlsFacts> facts) {
     if (self->cancelled_ || !self->conn_) return;
     self->handshaking_ = false;
     self->arm_guard(false);
     if (!facts) {
+      if (self->request_.opportunistic_tls) self->clear_retry_wanted_ = true;
       return self->end_connection("STARTTLS: TLS handshake failed: " + facts.error().detail);
     }
     self->tls_version_ = facts->version;
@@ -514,11 +576,13 @@ void Attempt::maybe_end() {
 void Attempt::end_connection(std::string detail) {
   if (!conn_) return;
   auto self = shared_from_this();
-  std::string reason = session_failure_.value_or(
-      detail.rfind(where(), 0) == 0 ? detail : where() + ": " + detail);
+  std::string reason =
+      session_failure_.value_or(detail.rfind(where(), 0) == 0 ? detail : where() + ": " + detail);
   const bool permanent = session_failure_ && session_failure_permanent_;
+  const bool restart_fresh = reused_ && fresh_start_possible();
   close_connection();
   if (reported_) return;
+  if (restart_fresh) return restart();
   if (submitted_) {
     fill_open(DeliveryStatus::temporary_failure, reason);
     return report();
@@ -529,11 +593,24 @@ void Attempt::end_connection(std::string detail) {
     fill_open(DeliveryStatus::permanent_failure, last_failure_);
     return report();
   }
+  if (clear_retry_wanted_ && !clear_retry_) {
+    clear_retry_wanted_ = false;
+    clear_retry_ = true;  // the same endpoint, in clear text (RFC 7435 §4.1)
+    return try_next_endpoint();
+  }
+  clear_retry_ = clear_retry_wanted_ = false;
   ++current_;
   try_next_endpoint();
 }
 
 void Attempt::close_connection() {
+  if (idle_) {
+    if (auto cache = cache_.lock()) cache->erase(this);
+    idle_ = false;
+  }
+  if (idle_timer_) io_.cancel_timer(*idle_timer_);
+  idle_timer_.reset();
+  keep_ = ready_again_ = reused_ = false;
   if (timer_) io_.cancel_timer(*timer_);
   if (guard_) io_.cancel_timer(*guard_);
   timer_.reset();
@@ -575,13 +652,142 @@ void Attempt::cancel() {
   close_connection();
 }
 
+// ---- connection reuse ----------------------------------------------------------------
+
+// After the report, with the machine ready for another message: into the cache until the
+// next message to the same destination, or QUIT after idle_max.
+void Attempt::park() {
+  auto cache = cache_.lock();
+  keep_ = false;
+  if (!cache || !conn_ || broken_ || cancelled_ || machine_->is_closed() ||
+      !cache->put(cache_key_, shared_from_this())) {
+    if (conn_ && machine_ && !machine_->is_closed()) machine_->quit(io_.now());
+    return;
+  }
+  idle_ = true;
+  auto self = shared_from_this();
+  idle_timer_ = io_.start_timer(io_.now() + cache->idle_max_, [self] {
+    self->idle_timer_.reset();
+    if (!self->idle_ || !self->conn_) return;
+    if (auto c = self->cache_.lock()) c->erase(self.get());
+    self->idle_ = false;
+    self->machine_->quit(self->io_.now());
+    self->pump();
+  });
+}
+
+// Taken from the cache: no longer idle (its idle timer must not QUIT it now).
+void Attempt::claim() {
+  if (idle_timer_) io_.cancel_timer(*idle_timer_);
+  idle_timer_.reset();
+  idle_ = false;
+  reported_ = false;  // the handle now speaks for the next message
+}
+
+void Attempt::reuse(DeliveryRequest request, RemoteDelivery::Done done) {
+  request_ = std::move(request);
+  done_ = std::move(done);
+  reported_ = false;
+  if (cancelled_) return;
+  if (!conn_ || !machine_ || machine_->is_closed() || broken_) {
+    close_connection();
+    return restart();  // it closed between the cache and now
+  }
+  envelope_ = smtp::Envelope{};
+  envelope_index_.clear();
+  results_.assign(request_.recipients.size(), std::nullopt);
+  const std::optional<std::string> tls = report_.tls_version;
+  report_ = DeliveryReport{};
+  report_.host = request_.host.address;
+  report_.last_target = target_text();
+  if (!prepare()) {
+    report();
+    return park();
+  }
+  report_.endpoint = endpoints_[current_].endpoint;
+  report_.server_name = endpoints_[current_].name;
+  report_.dsn_supported = dsn_offered_;
+  report_.tls_version = tls;
+  body_offset_ = 0;
+  body_wanted_ = body_ended_ = report_due_ = ready_again_ = false;
+  submitted_ = reused_ = true;
+  [[maybe_unused]] auto error = machine_->submit(envelope_, io_.now());
+  assert(!error);
+  pump();
+}
+
+// A kept connection that fails before any recipient has a reply from the server (it had
+// closed while idle) says nothing about the message: start over on a fresh connection.
+bool Attempt::fresh_start_possible() const {
+  return std::none_of(results_.begin(), results_.end(),
+                      [](const auto& r) { return r.has_value() && r->from_server; });
+}
+
+void Attempt::restart() {
+  report_ = DeliveryReport{};
+  envelope_ = smtp::Envelope{};
+  envelope_index_.clear();
+  submitted_ = false;
+  current_ = 0;
+  endpoints_.clear();
+  last_failure_ = "no endpoint was tried";
+  last_failure_permanent_ = false;
+  begin();
+}
+
+void Attempt::drop_idle() {
+  idle_ = false;
+  if (!conn_ || !machine_) return;
+  machine_->quit(io_.now());
+  pump();
+}
+
+ConnectionCache::~ConnectionCache() {
+  auto idle = std::move(idle_);
+  idle_.clear();
+  for (auto& [key, attempt] : idle) attempt->drop_idle();
+}
+
+bool ConnectionCache::put(const std::string& key, std::shared_ptr<Attempt> attempt) {
+  const auto same = std::count_if(idle_.begin(), idle_.end(),
+                                  [&](const auto& entry) { return entry.first == key; });
+  if (static_cast<std::size_t>(same) >= per_key_max_) return false;
+  idle_.emplace_back(key, std::move(attempt));
+  return true;
+}
+
+std::shared_ptr<Attempt> ConnectionCache::take(const std::string& key) {
+  // The most recently parked first: the least likely to have been closed by the server.
+  for (auto it = idle_.rbegin(); it != idle_.rend(); ++it) {
+    if (it->first != key) continue;
+    auto attempt = std::move(it->second);
+    idle_.erase(std::next(it).base());
+    ++reused_;
+    return attempt;
+  }
+  return nullptr;
+}
+
+void ConnectionCache::erase(const Attempt* attempt) {
+  std::erase_if(idle_, [attempt](const auto& entry) { return entry.second.get() == attempt; });
+}
+
 // ---- the handle ---------------------------------------------------------------------------
 
 RemoteDelivery RemoteDelivery::start(Io& io, DeliveryRequest request, Done on_done,
-                                     Resolver resolver) {
+                                     Resolver resolver, std::shared_ptr<ConnectionCache> cache) {
   if (!resolver) resolver = default_resolver(io);
-  auto attempt =
-      std::make_shared<Attempt>(io, std::move(request), std::move(on_done), std::move(resolver));
+  if (cache) {
+    if (auto kept = cache->take(Attempt::cache_key(request))) {
+      kept->claim();
+      auto shared = std::make_shared<std::pair<DeliveryRequest, Done>>(std::move(request),
+                                                                       std::move(on_done));
+      io.post([kept, shared] { kept->reuse(std::move(shared->first), std::move(shared->second)); });
+      return RemoteDelivery(kept);
+    }
+  }
+  auto attempt = std::make_shared<Attempt>(io, std::move(request), std::move(on_done),
+                                           std::move(resolver), cache);
   io.post([attempt] {
     if (!attempt->finished()) attempt->begin();
   });
@@ -592,6 +798,8 @@ void RemoteDelivery::cancel() {
   if (attempt_) attempt_->cancel();
 }
 
-bool RemoteDelivery::finished() const { return !attempt_ || attempt_->finished(); }
+bool RemoteDelivery::finished() const {
+  return !attempt_ || attempt_->finished();
+}
 
 }  // namespace tern::runtime::outbound

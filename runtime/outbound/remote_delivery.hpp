@@ -9,8 +9,10 @@
 //   request recipient (same order), unless cancel() is called first (then never). The
 //   attempt keeps itself alive until it ends: the caller may drop the handle at any time
 //   (the QUIT after the report still goes out).
-// - Address: the resolver turns RemoteHost::address into endpoints (their port is replaced
-//   by RemoteHost::port), at most endpoints_max are tried, in order. default_resolver()
+// - Address: the resolver turns RemoteHost::address into targets (their port is replaced
+//   by RemoteHost::port), at most endpoints_max are tried, in order. A failure whose detail
+//   starts with a reply code ("556 5.1.10 ...") is reported as it is, else prefixed with
+//   the host. default_resolver()
 //   knows IP literals ("192.0.2.1", "::1", "[::1]") and "localhost" (127.0.0.1) and fails
 //   every other name temporarily with "DNS resolution not available yet": the hook where
 //   DNS plugs in. A permanent resolver failure fails every recipient permanently.
@@ -22,9 +24,14 @@
 //   a relay's 554 is most often a passing block) except 521, which RFC 7504 §3 makes
 //   permanent; AUTH refused (535 included) is temporary, because wrong credentials are our
 //   configuration's fault, not the message's, and bouncing would lose mail that goes
-//   through once the administrator fixes them (Postfix's smtp_sasl_auth_soft_bounce).
+//   through once the administrator fixes them (Postfix's smtp_sasl_auth_soft_bounce). An
+//   LMTP store that offers no AUTH at all is used without it (LMTP is final delivery).
 //   TLS: tls `starttls` requires STARTTLS (not offered -> temporary), `none` never tries it,
 //   `implicit` handshakes first; credentials are never sent without TLS (temporary).
+//   With DeliveryRequest::opportunistic_tls (MX delivery, queue.outbound.tls.starttls =
+//   optional) `starttls` becomes: use STARTTLS when offered, without verifying the
+//   certificate (RFC 7435: anything beats clear text), and when that handshake fails, try
+//   the same endpoint once more in clear text.
 // - Once MAIL has been sent, the machine's per-recipient outcomes are final: RCPT
 //   refusals, then one reply for all after the body (SMTP) or one per accepted recipient
 //   (LMTP, RFC 2033 §4.2); a failure of the connection then fails the open recipients as
@@ -34,6 +41,12 @@
 //   holds but that does not parse fails permanently without a connection.
 // - The body (our Received header included) is streamed in body_chunk_bytes pieces; the
 //   machine's unsent output never holds more than about two chunks.
+// - Connection reuse: with a ConnectionCache, a connection whose transaction ended well is
+//   kept (idle, at most idle_max, and no older than age_max) for the next message to the
+//   same destination (same host, port, protocol, TLS mode, credentials and HELO name): it
+//   starts with RSET instead of a new connection, TLS handshake and AUTH. A kept
+//   connection the server closed meanwhile is noticed before the first recipient's
+//   outcome, and the delivery then starts afresh on a new connection; nothing is lost.
 // - Timeouts: connect, each reply (RFC 5321 §4.5.3.2: greeting/commands 5 min, DATA
 //   initiation 2 min, end of data 10 min), and a write or TLS handshake that makes no
 //   progress for data_block (3 min, §4.5.3.2.6).
@@ -57,7 +70,13 @@ struct ResolveFailure {
   bool permanent = false;  // e.g. NXDOMAIN: the host does not exist
   std::string detail;      // "DNS resolution not available yet"
 };
-using ResolveResult = protocol::Expected<std::vector<Endpoint>, ResolveFailure>;
+// One place to connect to; `name` is the host name the certificate must match (and SNI):
+// the MX exchange, or the remote's address.
+struct ResolvedTarget {
+  Endpoint endpoint;
+  std::string name;
+};
+using ResolveResult = protocol::Expected<std::vector<ResolvedTarget>, ResolveFailure>;
 using ResolveHandler = std::function<void(ResolveResult)>;
 // Must answer exactly once; may answer inside the call (RemoteDelivery copes).
 using Resolver = std::function<void(std::string host, ResolveHandler on_done)>;
@@ -83,12 +102,13 @@ struct DeliveryRequest {
   protocol::route::RemoteHost host;
   std::string helo_name = "localhost";
   DeliveryTimeouts timeouts;
-  std::string sender;         // "" for the null reverse-path
-  std::string sender_params;  // MAIL parameters as spooled
+  std::string sender;                         // "" for the null reverse-path
+  std::string sender_params;                  // MAIL parameters as spooled
   std::vector<DeliveryRecipient> recipients;  // at least one
   std::string body;
   std::size_t body_chunk_bytes = 64 * 1024;
   std::size_t endpoints_max = 8;
+  bool opportunistic_tls = false;  // see the contract
 };
 
 enum class DeliveryStatus { delivered, temporary_failure, permanent_failure };
@@ -106,18 +126,49 @@ struct DeliveryReport {
   std::vector<RecipientResult> recipients;  // one per request recipient, same order
   std::string host;                         // RemoteHost::address
   std::optional<Endpoint> endpoint;         // the endpoint of the transaction, if any
+  std::string server_name;                  // its host name (the MX exchange), if any
+  std::string last_target;                  // "mx1.example.org 192.0.2.7:25": the last tried
   bool dsn_supported = false;               // the server offered DSN (RFC 3461)
   std::optional<std::string> tls_version;   // TLS was active for the transaction
 };
 
 class Attempt;  // the state of one attempt (remote_delivery.cpp)
 
+// Idle connections between messages. Owned by its user through a shared_ptr (attempts keep
+// a weak one); destroying it closes every idle connection.
+class ConnectionCache {
+ public:
+  explicit ConnectionCache(Duration idle_max = Duration::seconds(5),
+                           Duration age_max = Duration::minutes(5), std::size_t per_key_max = 4)
+      : idle_max_(idle_max), age_max_(age_max), per_key_max_(per_key_max) {}
+  ~ConnectionCache();
+  ConnectionCache(const ConnectionCache&) = delete;
+  ConnectionCache& operator=(const ConnectionCache&) = delete;
+
+  std::size_t idle_count() const { return idle_.size(); }
+  std::size_t reused_count() const { return reused_; }  // transactions on a kept connection
+
+ private:
+  friend class Attempt;
+  friend class RemoteDelivery;
+  bool put(const std::string& key, std::shared_ptr<Attempt> attempt);
+  std::shared_ptr<Attempt> take(const std::string& key);
+  void erase(const Attempt* attempt);
+
+  Duration idle_max_;
+  Duration age_max_;
+  std::size_t per_key_max_;
+  std::size_t reused_ = 0;
+  std::vector<std::pair<std::string, std::shared_ptr<Attempt>>> idle_;
+};
+
 // A handle on an attempt; dropping it does not stop the attempt.
 class RemoteDelivery {
  public:
   using Done = std::function<void(DeliveryReport)>;
   static RemoteDelivery start(Io& io, DeliveryRequest request, Done on_done,
-                              Resolver resolver = {});  // empty: default_resolver(io)
+                              Resolver resolver = {},  // empty: default_resolver(io)
+                              std::shared_ptr<ConnectionCache> cache = nullptr);
   // No callback runs after this; the connection, if any, is closed at once.
   void cancel();
   bool finished() const;  // on_done has run (or cancel was called)

@@ -262,11 +262,14 @@ TEST_F(EngineTest, AuthenticatedUsersMayRelayButOnlyAsThemselves) {
   EXPECT_EQ(say(peer, "x\r\n.\r\n", Duration::seconds(1)).substr(0, 24),
             "250 2.0.0 Ok: queued as ");
   io_.run_for(Duration::seconds(5));
-  // Remote delivery arrives with the outbound engine: the recipient waits in the spool.
-  const auto spooled = io_.spool_envelopes();
-  ASSERT_EQ(spooled.size(), 1u);
-  EXPECT_NE(spooled.begin()->second.find("auth ann\n"), std::string::npos);
-  EXPECT_NE(spooled.begin()->second.find("rcpt friend@remote.example pending"), std::string::npos);
+  // remote.example has no DNS record at all (NXDOMAIN): the recipient fails at once and the
+  // failure DSN reaches ann, who submitted the message.
+  EXPECT_TRUE(io_.spool_envelopes().empty());
+  const auto box = io_.maildir("ann");
+  ASSERT_EQ(box.size(), 1u);
+  EXPECT_NE(box.begin()->second.find("Status: 5.1.2"), std::string::npos) << box.begin()->second;
+  EXPECT_NE(box.begin()->second.find("the domain remote.example does not exist"),
+            std::string::npos);
 }
 
 TEST_F(EngineTest, FailedAuthWaitsTheSameForUnknownUsersAndWrongPasswords) {
@@ -488,15 +491,17 @@ type = "memory"
 
 class RelayTest : public EngineTest {
  protected:
+  virtual std::string config_text() const { return std::string(kRelayConfig); }
   void SetUp() override {
-    configure(kRelayConfig);
+    configure(config_text());
     io_.serve(Endpoint{"192.0.2.50", 25}, [this](PeerId id) {
-      peers_.push_back(std::make_unique<outbound::testing::Peer>(
-          io_, id, protocol::smtp::ServerConfig{}, behaviour_));
+      peers_.push_back(
+          std::make_unique<outbound::testing::Peer>(io_, id, peer_config_, behaviour_));
       peers_.back()->attach();
     });
     start();
   }
+  protocol::smtp::ServerConfig peer_config_;
 
   // A client after STARTTLS, AUTH as ann, and a second EHLO (DSN is offered after AUTH).
   PeerId authenticated_client() {
@@ -605,6 +610,278 @@ TEST_F(RelayTest, ARelayThatIsDownMeansRetriesNotBounces) {
   EXPECT_NE(spooled.begin()->second.find("rcpt x@remote.example pending"), std::string::npos);
   EXPECT_NE(spooled.begin()->second.find("Connection%20refused"), std::string::npos)
       << spooled.begin()->second;
+}
+
+// Delay notices: the relay is down for hours; at the queue.schedule.notify age the sender
+// hears once (per step) that the recipient is still being tried.
+TEST_F(RelayTest, ADelayNoticeGoesOutOncePerNotifyStep) {
+  io_.stop_serving(Endpoint{"192.0.2.50", 25});
+  ASSERT_EQ(submit({"x@remote.example"}, "Subject: slow\r\n\r\nx\r\n").substr(0, 4), "250 ");
+  // Default notify steps: 1 day and 3 days; retries at 2m, 5m, ... then every 2 hours.
+  io_.run_for(Duration::minutes(23 * 60));
+  EXPECT_TRUE(io_.maildir("ann").empty()) << "younger than the first notify step";
+  io_.run_for(Duration::minutes(3 * 60));
+  auto box = io_.maildir("ann");
+  ASSERT_EQ(box.size(), 1u);
+  const std::string& notice = box.begin()->second;
+  EXPECT_NE(notice.find("Action: delayed\r\nStatus: 4.4.0\r\n"), std::string::npos) << notice;
+  EXPECT_NE(notice.find("Will-Retry-Until: "), std::string::npos) << notice;
+  EXPECT_NE(notice.find("Final-Recipient: rfc822; x@remote.example"), std::string::npos);
+  io_.run_for(Duration::minutes(24 * 60));
+  EXPECT_EQ(io_.maildir("ann").size(), 1u) << "the second step (3 days) is not reached yet";
+  io_.run_for(Duration::minutes(26 * 60));
+  EXPECT_EQ(io_.maildir("ann").size(), 2u) << "the 3-day notice";
+  // Expiry after 5 days: a failure notice, and the message leaves the spool.
+  io_.run_for(Duration::minutes(2 * 24 * 60 + 3 * 60));
+  box = io_.maildir("ann");
+  ASSERT_EQ(box.size(), 3u);
+  bool expired_notice = false;
+  for (const auto& [name, text] : box) {
+    expired_notice |= text.find("Action: failed\r\nStatus: 5.4.7\r\n") != std::string::npos;
+  }
+  EXPECT_TRUE(expired_notice);
+  EXPECT_TRUE(io_.spool_envelopes().empty());
+}
+
+TEST_F(RelayTest, SuccessNoticesWhenAskedAndTheNextHopHasNoDsn) {
+  peer_config_.extensions.dsn = false;
+  auto peer = authenticated_client();
+  say(peer, "MAIL FROM:<ann@example.org> ENVID=env42\r\n");
+  say(peer, "RCPT TO:<x@remote.example> NOTIFY=SUCCESS,FAILURE\r\n");
+  say(peer, "RCPT TO:<bob@example.org> NOTIFY=SUCCESS\r\n");
+  say(peer, "RCPT TO:<quiet@remote.example>\r\nDATA\r\n");
+  ASSERT_EQ(say(peer, "x\r\n.\r\n", Duration::seconds(1)).substr(0, 4), "250 ");
+  io_.run_for(Duration::seconds(10));
+  ASSERT_EQ(peers_.size(), 1u);
+  const auto notice = only_maildir("ann");
+  EXPECT_NE(notice.find("Original-Envelope-Id: env42\r\n"), std::string::npos) << notice;
+  EXPECT_NE(notice.find("Final-Recipient: rfc822; x@remote.example\r\nAction: relayed\r\n"
+                        "Status: 2.0.0\r\n"),
+            std::string::npos)
+      << notice;
+  EXPECT_NE(notice.find("Final-Recipient: rfc822; bob@example.org\r\nAction: delivered\r\n"),
+            std::string::npos)
+      << notice;
+  EXPECT_EQ(notice.find("quiet@remote.example"), std::string::npos) << "did not ask";
+  EXPECT_TRUE(io_.spool_envelopes().empty());
+}
+
+TEST_F(RelayTest, ACrashInTheMiddleOfADeliveryRedeliversAfterRestart) {
+  behaviour_.stall_message = true;  // the relay has the whole body but has not answered
+  ASSERT_EQ(submit({"x@remote.example"}, "Subject: crash\r\n\r\nx\r\n").substr(0, 4), "250 ");
+  io_.run_for(Duration::seconds(5));
+  ASSERT_EQ(peers_.size(), 1u);
+  ASSERT_NE(peers_[0]->body.find("Subject: crash"), std::string::npos);
+  behaviour_.stall_message = false;
+  io_.crash();
+  server_.reset();
+  EXPECT_EQ(io_.spool_envelopes().size(), 1u) << "the message is durable";
+  start();
+  io_.run_for(Duration::seconds(10));
+  ASSERT_EQ(peers_.size(), 2u);
+  EXPECT_EQ(peers_[1]->rcpts, std::vector<std::string>{"x"});
+  EXPECT_NE(peers_[1]->body.find("Subject: crash"), std::string::npos);
+  EXPECT_TRUE(io_.spool_envelopes().empty());
+}
+
+TEST_F(RelayTest, AdministratorsCanSeeHoldReleaseRetryAndDelete) {
+  io_.stop_serving(Endpoint{"192.0.2.50", 25});
+  ASSERT_EQ(
+      submit({"x@remote.example", "y@remote.example"}, "Subject: a\r\n\r\nx\r\n").substr(0, 4),
+      "250 ");
+  io_.run_for(Duration::seconds(10));
+  auto& queue = server_->queue();
+  auto views = queue.list();
+  ASSERT_EQ(views.size(), 1u);
+  const std::string id = views[0].id;
+  ASSERT_EQ(views[0].recipients.size(), 2u);
+  const auto& x = views[0].recipients[0];
+  EXPECT_EQ(x.state, "pending");
+  EXPECT_EQ(x.route, "remote relay");
+  EXPECT_EQ(x.attempts, 1u);
+  ASSERT_EQ(x.history.size(), 1u);
+  EXPECT_EQ(x.history[0].route, "remote relay");
+  EXPECT_EQ(x.history[0].host, "192.0.2.50:25");
+  EXPECT_NE(x.history[0].reply.find("Connection refused"), std::string::npos) << x.history[0].reply;
+  EXPECT_NEAR(x.next_attempt_unix, io_.wall_unix_seconds() - 10 + 120, 1);
+
+  std::optional<AdminResult> answer;
+  auto keep = [&](AdminResult r) { answer = r; };
+  queue.hold("NOSUCHID", keep);
+  EXPECT_FALSE(answer) << "never inside the call";
+  io_.run_for(Duration::milliseconds(10));
+  ASSERT_TRUE(answer);
+  EXPECT_EQ(answer->status, AdminStatus::not_found);
+
+  // Held: the retry time passes and nothing is tried; the hold is in the envelope.
+  queue.hold(id, keep);
+  io_.run_for(Duration::milliseconds(10));
+  EXPECT_EQ(answer->status, AdminStatus::done);
+  EXPECT_NE(io_.spool_envelopes().at(id).find("\nheld 1\n"), std::string::npos);
+  io_.serve(Endpoint{"192.0.2.50", 25}, [this](PeerId pid) {
+    peers_.push_back(std::make_unique<outbound::testing::Peer>(
+        io_, pid, protocol::smtp::ServerConfig{}, behaviour_));
+    peers_.back()->attach();
+  });
+  behaviour_.rcpt["y"] = outbound::testing::reply(451, {4, 3, 0}, "later");
+  io_.run_for(Duration::minutes(10));
+  EXPECT_TRUE(peers_.empty());
+  queue.release(id, keep);
+  io_.run_for(Duration::seconds(5));
+  EXPECT_EQ(answer->status, AdminStatus::done);
+  ASSERT_EQ(peers_.size(), 1u) << "released past its retry time: tried at once";
+  auto shown = queue.show(id);
+  ASSERT_TRUE(shown);
+  EXPECT_EQ(shown->recipients[0].state, "delivered");
+  EXPECT_EQ(shown->recipients[1].state, "pending");
+  EXPECT_EQ(shown->recipients[1].history.size(), 2u);
+  EXPECT_EQ(shown->recipients[1].history[1].reply.substr(0, 13), "451 4.3.0 lat");
+
+  // retry: due now instead of in 5 minutes.
+  queue.retry(id, keep);
+  io_.run_for(Duration::seconds(5));
+  EXPECT_EQ(answer->status, AdminStatus::done);
+  EXPECT_EQ(answer->message, "1 message(s) due now");
+  EXPECT_EQ(queue.show(id)->recipients[1].history.size(), 3u) << "tried again at once";
+  EXPECT_EQ(peers_.size(), 1u) << "on the connection kept from the attempt before";
+
+  // delete: the pending recipient fails with a DSN to the sender, and the message is gone.
+  queue.remove(id, false, keep);
+  io_.run_for(Duration::seconds(5));
+  EXPECT_EQ(answer->status, AdminStatus::done) << answer->message;
+  EXPECT_FALSE(queue.show(id));
+  EXPECT_EQ(io_.spool_envelopes().count(id), 0u);
+  const auto dsn = only_maildir("ann");
+  EXPECT_NE(dsn.find("Final-Recipient: rfc822; y@remote.example\r\nAction: failed\r\n"),
+            std::string::npos)
+      << dsn;
+  EXPECT_NE(dsn.find("deleted from the queue by the administrator"), std::string::npos);
+}
+
+class ConcurrencyTest : public RelayTest {
+ protected:
+  std::string config_text() const override {
+    std::string text(kRelayConfig);
+    const std::string anchor = "tls.dane = \"disable\"\n";
+    return text.insert(text.find(anchor) + anchor.size(), "limits.concurrency = 2\n");
+  }
+};
+
+TEST_F(ConcurrencyTest, DeliveriesToOneDestinationAreBounded) {
+  behaviour_.stall_message = true;
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_EQ(submit({"x" + std::to_string(i) + "@remote.example"}, "Subject: c\r\n\r\nx\r\n")
+                  .substr(0, 4),
+              "250 ");
+  }
+  io_.run_for(Duration::seconds(30));
+  EXPECT_EQ(peers_.size(), 2u) << "two at once; the third waits for its turn";
+  // The stalled transactions time out (10 minutes for the end of data); the third starts.
+  io_.run_for(Duration::minutes(10));
+  EXPECT_EQ(peers_.size(), 3u);
+}
+
+// DNS MX delivery (the default next-hop sends non-local domains to MX).
+constexpr std::string_view kMxConfig = R"toml(
+[server]
+hostname = "mx.example.org"
+[server.listener.smtp]
+bind = ["127.0.0.1:25"]
+[directory.main]
+type = "memory"
+[queue.outbound.tls]
+mta-sts = "disable"
+dane = "disable"
+)toml";
+
+class MxTest : public RelayTest {
+ protected:
+  void SetUp() override {
+    configure(extra_.empty() ? kMxConfig : std::string(kMxConfig) + extra_);
+    for (const char* ip : {"192.0.2.11", "192.0.2.12", "192.0.2.13"}) serve(ip);
+    io_.dns_mx("remote.example", {{10, "mx1.remote.example"}, {20, "mx2.remote.example"}});
+    io_.dns_addresses("mx1.remote.example", {"192.0.2.11"});
+    io_.dns_addresses("mx2.remote.example", {"192.0.2.12"});
+    start();
+  }
+  void serve(const std::string& ip) {
+    io_.serve(Endpoint{ip, 25}, [this, ip](PeerId id) {
+      peers_.push_back(std::make_unique<outbound::testing::Peer>(
+          io_, id, protocol::smtp::ServerConfig{}, behaviour_));
+      peers_.back()->attach();
+      hosts_.push_back(ip);
+    });
+  }
+  std::string extra_;
+  std::vector<std::string> hosts_;
+};
+
+TEST_F(MxTest, TheBestMxThatAnswersGetsTheMessage) {
+  io_.stop_serving(Endpoint{"192.0.2.11", 25});  // the best MX refuses connections
+  ASSERT_EQ(
+      submit({"x@remote.example", "y@remote.example"}, "Subject: mx\r\n\r\nx\r\n").substr(0, 4),
+      "250 ");
+  io_.run_for(Duration::seconds(10));
+  ASSERT_EQ(hosts_, std::vector<std::string>{"192.0.2.12"});
+  EXPECT_EQ(peers_[0]->rcpts, (std::vector<std::string>{"x", "y"})) << "one transaction";
+  EXPECT_TRUE(io_.spool_envelopes().empty());
+  EXPECT_NE(log_.lines.find("(mx remote.example, mx2.remote.example 192.0.2.12:25)"),
+            std::string::npos)
+      << log_.lines;
+}
+
+TEST_F(MxTest, ANullMxBouncesAtOnceWithoutAConnection) {
+  io_.dns_mx("nomail.example", {{0, ""}});
+  ASSERT_EQ(submit({"x@nomail.example"}, "Subject: n\r\n\r\nx\r\n").substr(0, 4), "250 ");
+  io_.run_for(Duration::seconds(10));
+  EXPECT_TRUE(peers_.empty());
+  const auto dsn = only_maildir("ann");
+  EXPECT_NE(dsn.find("Action: failed\r\nStatus: 5.1.10\r\n"), std::string::npos) << dsn;
+  EXPECT_TRUE(io_.spool_envelopes().empty());
+}
+
+TEST_F(MxTest, NoMxRecordMeansTheDomainsOwnAddress) {
+  io_.dns_addresses("plain.example", {"192.0.2.13"});
+  ASSERT_EQ(submit({"x@plain.example"}, "Subject: a\r\n\r\nx\r\n").substr(0, 4), "250 ");
+  io_.run_for(Duration::seconds(10));
+  EXPECT_EQ(hosts_, std::vector<std::string>{"192.0.2.13"});
+  EXPECT_TRUE(io_.spool_envelopes().empty());
+}
+
+TEST_F(MxTest, ATemporaryDnsFailureIsRetriedNotBounced) {
+  io_.dns_fail("remote.example", DnsType::mx, IoErrc::dns_failed);
+  ASSERT_EQ(submit({"x@remote.example"}, "Subject: a\r\n\r\nx\r\n").substr(0, 4), "250 ");
+  io_.run_for(Duration::seconds(10));
+  EXPECT_TRUE(peers_.empty());
+  auto env = io_.spool_envelopes();
+  ASSERT_EQ(env.size(), 1u);
+  EXPECT_NE(env.begin()->second.find("rcpt x@remote.example pending"), std::string::npos);
+  EXPECT_NE(env.begin()->second.find("MX%20lookup%20for%20remote.example%20failed"),
+            std::string::npos)
+      << env.begin()->second;
+  io_.dns_mx("remote.example", {{10, "mx1.remote.example"}});
+  io_.run_for(Duration::minutes(2));
+  EXPECT_EQ(hosts_, std::vector<std::string>{"192.0.2.11"});
+  EXPECT_TRUE(io_.spool_envelopes().empty());
+}
+
+class MxRequireTlsTest : public MxTest {
+ protected:
+  void SetUp() override {
+    extra_ = "starttls = \"require\"\n";
+    MxTest::SetUp();
+  }
+};
+
+TEST_F(MxRequireTlsTest, RequiredStartTlsThatIsNotOfferedIsATemporaryFailure) {
+  ASSERT_EQ(submit({"x@remote.example"}, "Subject: a\r\n\r\nx\r\n").substr(0, 4), "250 ");
+  io_.run_for(Duration::seconds(10));
+  EXPECT_EQ(hosts_, (std::vector<std::string>{"192.0.2.11", "192.0.2.12"}));
+  for (const auto& p : peers_) EXPECT_EQ(p->received.find("MAIL FROM"), std::string::npos);
+  auto env = io_.spool_envelopes();
+  ASSERT_EQ(env.size(), 1u);
+  EXPECT_NE(env.begin()->second.find("rcpt x@remote.example pending"), std::string::npos);
+  EXPECT_NE(env.begin()->second.find("STARTTLS"), std::string::npos) << env.begin()->second;
 }
 
 }  // namespace

@@ -104,6 +104,42 @@ TEST(SpoolFormat, LimitsAtNAndNPlusOne) {
   EXPECT_EQ(parse_envelope(text, limits).error().message, "envelope too large");
 }
 
+TEST(SpoolFormat, HistoryLinesBelongToTheirRecipientAndAreBounded) {
+  SpoolEnvelope e;
+  e.id = "ABC";
+  e.held = true;
+  e.delay_notices_sent = 1;
+  SpoolRecipient r;
+  r.address = "a@x.org";
+  r.route = "mx x.org";
+  r.success_notice = SuccessNotice::relayed;
+  r.history.push_back(AttemptRecord{1700000000, "mx x.org", "mx1.x.org 192.0.2.7:25",
+                                    "451 4.7.1 try later"});
+  e.recipients.push_back(r);
+  const std::string text = serialize_envelope(e);
+  EXPECT_NE(text.find("held 1\n"), std::string::npos);
+  EXPECT_NE(text.find("delay-notices 1\n"), std::string::npos);
+  EXPECT_NE(text.find("route mx%20x.org\n"), std::string::npos);
+  EXPECT_NE(text.find("notice relayed\n"), std::string::npos);
+  EXPECT_NE(text.find("attempt 1700000000 mx%20x.org mx1.x.org%20192.0.2.7:25 451%204.7.1%20try%20later\n"),
+            std::string::npos);
+  EXPECT_EQ(*parse_envelope(text), e);
+  // An attempt line before any rcpt line belongs to nobody.
+  std::string orphan = text;
+  orphan.insert(orphan.find("rcpt "), "attempt 1 - - -\n");
+  EXPECT_EQ(parse_envelope(orphan).error().message, "'attempt' before any 'rcpt'");
+  // kAttemptHistoryMax attempt lines are kept; one more is refused.
+  e.recipients[0].history.assign(kAttemptHistoryMax, e.recipients[0].history[0]);
+  const std::string full = serialize_envelope(e);
+  EXPECT_TRUE(parse_envelope(full).has_value());
+  std::string over = full;
+  over.insert(over.find("end\n"), "attempt 1 - - -\n");
+  EXPECT_EQ(parse_envelope(over).error().message, "too many 'attempt' lines");
+  std::string bad_notice = text;
+  bad_notice.replace(bad_notice.find("notice relayed"), 14, "notice bounced");
+  EXPECT_EQ(parse_envelope(bad_notice).error().message, "unknown notice 'bounced'");
+}
+
 RC_GTEST_PROP(SpoolFormatProps, ParseOfSerializeIsIdentity, ()) {
   SpoolEnvelope e;
   e.id = *rc::gen::arbitrary<std::string>();
@@ -113,6 +149,8 @@ RC_GTEST_PROP(SpoolFormatProps, ParseOfSerializeIsIdentity, ()) {
   e.helo = *rc::gen::arbitrary<std::string>();
   e.authenticated_as = *rc::gen::arbitrary<std::string>();
   e.body_bytes = *rc::gen::arbitrary<std::uint64_t>();
+  e.held = *rc::gen::arbitrary<bool>();
+  e.delay_notices_sent = *rc::gen::arbitrary<std::uint32_t>();
   const auto count = *rc::gen::inRange(0, 5);
   for (int i = 0; i < count; ++i) {
     SpoolRecipient r;
@@ -125,6 +163,16 @@ RC_GTEST_PROP(SpoolFormatProps, ParseOfSerializeIsIdentity, ()) {
     r.attempts = *rc::gen::arbitrary<std::uint32_t>();
     r.last_reply = *rc::gen::arbitrary<std::string>();
     r.dsn_sent = *rc::gen::arbitrary<bool>();
+    r.success_notice = *rc::gen::element(SuccessNotice::none, SuccessNotice::delivered,
+                                         SuccessNotice::relayed);
+    r.route = *rc::gen::arbitrary<std::string>();
+    const auto attempts = *rc::gen::inRange<std::size_t>(0, kAttemptHistoryMax + 1);
+    for (std::size_t k = 0; k < attempts; ++k) {
+      r.history.push_back(AttemptRecord{*rc::gen::arbitrary<std::int64_t>(),
+                                        *rc::gen::arbitrary<std::string>(),
+                                        *rc::gen::arbitrary<std::string>(),
+                                        *rc::gen::arbitrary<std::string>()});
+    }
     e.recipients.push_back(r);
   }
   const auto parsed = parse_envelope(serialize_envelope(e));

@@ -30,7 +30,8 @@ usage: tern config check FILE
        tern config reference
        tern config default
        tern route --config FILE --from ADDR --to ADDR [--to ADDR ...]
-                  [--var NAME=VALUE ...] [--explain] [--json]" -- "$tern" config chek valid.toml
+                  [--var NAME=VALUE ...] [--explain] [--json]
+       tern queue list|show|retry|delete|hold|release ...  (tern queue --help)" -- "$tern" config chek valid.toml
 
 # The embedded default is a valid configuration, and ternd runs on it until SIGTERM.
 tmp=$(mktemp -d)

@@ -69,7 +69,8 @@ usage: tern config check FILE
        tern config reference
        tern config default
        tern route --config FILE --from ADDR --to ADDR [--to ADDR ...]
-                  [--var NAME=VALUE ...] [--explain] [--json]" \
+                  [--var NAME=VALUE ...] [--explain] [--json]
+       tern queue list|show|retry|delete|hold|release ...  (tern queue --help)" \
   -- "$tern" route --config route-lmtp.toml --to a@b.org --var listen=x
 
 finish "cli route"

@@ -43,8 +43,9 @@ TEST(ReceivedHeader, TlsAndAuthAndSeveralRecipients) {
   EXPECT_EQ(received_header(f),
             "Received: from client.example ([192.0.2.7])\r\n"
             "\tby mx.example.org (Tern) with ESMTPSA id Q1\r\n"
-            "\t(using TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256 bits))\r\n"
-            "\tThu, 1 Jan 1970 00:00:00 +0000\r\n");
+            "\t(using TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256 bits));\r\n"
+            "\tThu, 1 Jan 1970 00:00:00 +0000\r\n")
+      << "RFC 5322 3.6.7: ';' before the date even without a 'for' clause";
 }
 
 TEST(ReceivedHeader, ProtocolNames) {

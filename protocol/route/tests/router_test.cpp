@@ -26,9 +26,9 @@ RoutingConfig config_with(std::vector<RuleInput> inputs) {
   RoutingConfig config;
   config.next_hop = std::move(c.rules);
   RemoteHost lmtp{"lmtp", RemoteProtocol::lmtp, "localhost", 24, TlsMode::starttls,
-                  true,   "relay_server",       "123456"};
-  RemoteHost relay{
-      "relay", RemoteProtocol::smtp, "relay.example.org", 25, TlsMode::starttls, false, {}, {}};
+                  true,   "relay_server",       "123456",    std::nullopt};
+  RemoteHost relay{"relay", RemoteProtocol::smtp, "relay.example.org", 25, TlsMode::starttls,
+                   false,   {},                   {},                  std::nullopt};
   config.remotes = {lmtp, relay};
   return config;
 }

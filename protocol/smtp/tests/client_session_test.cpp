@@ -116,6 +116,24 @@ TEST(ClientSession, AllRecipientsRefusedSendsNoBodyAndResetsBeforeTheNextMail) {
   EXPECT_EQ(s.sent.substr(before, 6), "RSET\r\n");
 }
 
+TEST(ClientSession, A421ToPipelinedMailIsEveryRecipientsReplyWhenTheServerHangsUp) {
+  Script s;
+  s.server("220 mx\r\n");
+  s.server(kEhlo);
+  ASSERT_FALSE(s.client.submit(envelope_to({"<a@example.com>", "<b@example.com>"}), s.now));
+  s.collect();
+  s.server("421 4.3.2 Server closing connection\r\n");
+  s.client.feed_eof(s.now);
+  s.collect();
+  const auto rcpts = s.all<RecipientEvent>();
+  ASSERT_EQ(rcpts.size(), 2u);
+  for (const auto& r : rcpts) {
+    EXPECT_EQ(r.outcome, Outcome::temporary_failure);
+    EXPECT_EQ(r.reply.code, 421);
+    EXPECT_EQ(r.reply.lines, std::vector<std::string>{"Server closing connection"});
+  }
+}
+
 TEST(ClientSession, EhloRefusedFallsBackToHelo) {
   Script s;
   s.server("220 old.example\r\n");
@@ -190,6 +208,32 @@ TEST(ClientSession, NoCredentialsOverAClearConnection) {
   s.server("220 mx\r\n");
   EXPECT_EQ(s.server("250-mx\r\n250 AUTH PLAIN\r\n"), "QUIT\r\n");
   EXPECT_EQ(s.all<SessionFailedEvent>()[0].reason, "refusing to send credentials without TLS");
+}
+
+TEST(ClientSession, AuthOnlyWhenOfferedGoesOnWithoutAuthButNeverSkipsAnOfferedOne) {
+  ClientConfig config;
+  config.starttls = StartTlsPolicy::disable;
+  config.auth = ClientAuth{{"PLAIN"}, {.username = "user", .password = "pass"}};
+  config.auth_only_when_offered = true;
+  Script none(config);
+  none.server("220 store\r\n");
+  none.server("250-store\r\n250 PIPELINING\r\n");
+  ASSERT_EQ(none.all<ReadyEvent>().size(), 1u);
+  EXPECT_FALSE(none.all<ReadyEvent>()[0].authenticated);
+  EXPECT_EQ(none.sent.find("AUTH"), std::string::npos);
+  // Offered over a clear connection: the TLS rule still holds.
+  Script offered(config);
+  offered.server("220 store\r\n");
+  EXPECT_EQ(offered.server("250-store\r\n250 AUTH PLAIN\r\n"), "QUIT\r\n");
+  EXPECT_EQ(offered.all<SessionFailedEvent>()[0].reason, "refusing to send credentials without TLS");
+  // Without the flag, a server with no AUTH fails the session (a relay that wants AUTH).
+  config.auth_only_when_offered = false;
+  config.tls_active = true;
+  Script strict(config);
+  strict.server("220 mx\r\n");
+  EXPECT_EQ(strict.server("250-mx\r\n250 PIPELINING\r\n"), "QUIT\r\n");
+  EXPECT_EQ(strict.all<SessionFailedEvent>()[0].reason,
+            "no AUTH mechanism in common with the server");
 }
 
 TEST(ClientSession, LmtpGivesEachAcceptedRecipientItsOwnReply) {

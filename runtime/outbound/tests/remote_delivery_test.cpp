@@ -36,6 +36,7 @@ struct World {
   bool implicit_tls = false;
   bool offer_starttls = false;
   std::vector<std::string> auth_mechanisms;
+  int fail_tls_connections = 0;  // the first N connections fail their TLS handshake
   std::vector<std::unique_ptr<Peer>> peers;
   std::vector<PeerId> ids;
 
@@ -43,6 +44,10 @@ struct World {
     if (how == How::refused) return;
     sim.serve(at, [this, how](PeerId id) {
       ids.push_back(id);
+      if (fail_tls_connections > 0) {
+        --fail_tls_connections;
+        sim.peer_fail_tls(id);
+      }
       if (implicit_tls) sim.peer_start_tls(id);
       if (how == How::stalls) return;
       if (how == How::greeting_421) {
@@ -238,6 +243,55 @@ TEST(RemoteDelivery, StartTlsRequiredButNotOfferedIsTemporary) {
   EXPECT_EQ(w.peers[0]->received.find("MAIL"), std::string::npos);
 }
 
+TEST(RemoteDelivery, OpportunisticStartTlsIsUsedWhenOfferedAndSkippedWhenNot) {
+  World w;
+  w.offer_starttls = true;
+  w.serve(How::normal);
+  auto r = w.request({"a@x.net"});
+  r.host.tls = route::TlsMode::starttls;
+  r.opportunistic_tls = true;
+  auto report = w.deliver(r);
+  ASSERT_TRUE(report);
+  EXPECT_EQ(statuses(*report), std::vector{kOk});
+  EXPECT_TRUE(report->tls_version);
+
+  World plain;
+  plain.serve(How::normal);
+  report = plain.deliver(r);
+  ASSERT_TRUE(report);
+  EXPECT_EQ(statuses(*report), std::vector{kOk}) << "clear text beats no delivery";
+  EXPECT_FALSE(report->tls_version);
+}
+
+TEST(RemoteDelivery, AFailedOpportunisticHandshakeFallsBackToClearTextOnTheSameHost) {
+  World w;
+  w.offer_starttls = true;
+  w.fail_tls_connections = 1;
+  w.serve(How::normal);
+  auto r = w.request({"a@x.net"});
+  r.host.tls = route::TlsMode::starttls;
+  r.opportunistic_tls = true;
+  auto report = w.deliver(r);
+  ASSERT_TRUE(report);
+  EXPECT_EQ(statuses(*report), std::vector{kOk});
+  EXPECT_FALSE(report->tls_version);
+  ASSERT_EQ(w.peers.size(), 2u);
+  EXPECT_NE(w.peers[0]->received.find("STARTTLS"), std::string::npos);
+  EXPECT_EQ(w.peers[1]->received.find("STARTTLS"), std::string::npos);
+  EXPECT_NE(w.peers[1]->received.find("MAIL FROM"), std::string::npos);
+
+  // Required TLS never falls back.
+  World strict;
+  strict.offer_starttls = true;
+  strict.fail_tls_connections = 1;
+  strict.serve(How::normal);
+  r.opportunistic_tls = false;
+  report = strict.deliver(r);
+  ASSERT_TRUE(report);
+  EXPECT_EQ(statuses(*report), std::vector{kTemp});
+  EXPECT_EQ(strict.peers.size(), 1u);
+}
+
 TEST(RemoteDelivery, StalledStartTlsHandshakeTimesOut) {
   World w;
   w.offer_starttls = true;
@@ -378,7 +432,11 @@ TEST(RemoteDelivery, LocalhostAndTheResolverHook) {
   r2.host.address = "relay.example.org";
   auto report2 = v.deliver(r2, [](std::string host, ResolveHandler done) {
     EXPECT_EQ(host, "relay.example.org");
-    done(std::vector<Endpoint>{{"192.0.2.8", 0}, {"192.0.2.9", 0}});
+    std::vector<ResolvedTarget> targets(2);
+    targets[0].endpoint.ip = "192.0.2.8";
+    targets[1].endpoint.ip = "192.0.2.9";
+    for (auto& t : targets) t.name = "relay.example.org";
+    done(std::move(targets));
   });
   ASSERT_TRUE(report2);
   EXPECT_EQ(statuses(*report2), std::vector{kOk});
@@ -393,6 +451,90 @@ TEST(RemoteDelivery, LocalhostAndTheResolverHook) {
   ASSERT_TRUE(report3);
   EXPECT_EQ(statuses(*report3), std::vector{kPerm});
   EXPECT_EQ(report3->recipients[0].text, "nx.example.org: no such host");
+}
+
+// Starts a delivery with `cache` and runs the world for `span`; the report, if any.
+std::optional<DeliveryReport> deliver_for(World& w, DeliveryRequest r,
+                                          std::shared_ptr<ConnectionCache> cache,
+                                          Duration span = Duration::seconds(2)) {
+  std::optional<DeliveryReport> got;
+  RemoteDelivery::start(
+      w.sim, std::move(r), [&](DeliveryReport report) { got = std::move(report); }, {}, cache);
+  w.sim.run_for(span);
+  return got;
+}
+
+TEST(RemoteDelivery, AKeptConnectionCarriesTheNextMessage) {
+  World w;
+  w.serve(How::normal);
+  auto cache = std::make_shared<ConnectionCache>(Duration::seconds(5));
+  auto first = deliver_for(w, w.request({"a@x.net"}), cache);
+  ASSERT_TRUE(first);
+  EXPECT_EQ(statuses(*first), std::vector{kOk});
+  EXPECT_EQ(cache->idle_count(), 1u);
+  EXPECT_EQ(w.peers[0]->received.find("QUIT"), std::string::npos);
+  auto second = deliver_for(w, w.request({"b@x.net", "c@x.net"}), cache);
+  ASSERT_TRUE(second);
+  EXPECT_EQ(statuses(*second), (std::vector{kOk, kOk}));
+  ASSERT_EQ(w.peers.size(), 1u) << "one connection for both messages";
+  EXPECT_EQ(cache->reused_count(), 1u);
+  EXPECT_EQ(w.peers[0]->rcpts, (std::vector<std::string>{"a", "b", "c"}));
+  const std::string& seen = w.peers[0]->received;
+  EXPECT_EQ(seen.find("EHLO", 1), std::string::npos) << "no second greeting or EHLO";
+  EXPECT_NE(seen.find("MAIL FROM:", seen.find("\r\n.\r\n")), std::string::npos) << seen;
+  EXPECT_EQ(second->endpoint, (Endpoint{"192.0.2.1", 25}));
+  // Idle for longer than idle_max: QUIT, and the connection is gone.
+  w.sim.run_for(Duration::seconds(6));
+  EXPECT_EQ(cache->idle_count(), 0u);
+  EXPECT_NE(w.peers[0]->received.find("QUIT\r\n"), std::string::npos);
+  EXPECT_TRUE(w.sim.peer_closed_by_engine(w.ids[0]));
+}
+
+TEST(RemoteDelivery, AKeptConnectionTheServerClosedMeansAFreshOneNotAFailure) {
+  World w;
+  w.serve(How::normal);
+  auto cache = std::make_shared<ConnectionCache>(Duration::seconds(30));
+  ASSERT_TRUE(deliver_for(w, w.request({"a@x.net"}), cache));
+  ASSERT_EQ(cache->idle_count(), 1u);
+  w.sim.peer_close(w.ids[0]);  // the server's idle timeout
+  w.sim.run_for(Duration::seconds(1));
+  EXPECT_EQ(cache->idle_count(), 0u) << "noticed while idle";
+  auto next = deliver_for(w, w.request({"b@x.net"}), cache);
+  ASSERT_TRUE(next);
+  EXPECT_EQ(statuses(*next), std::vector{kOk});
+  EXPECT_EQ(w.peers.size(), 2u);
+}
+
+TEST(RemoteDelivery, AKeptConnectionThatDiesUnnoticedIsReplacedBeforeAnyOutcome) {
+  World w;
+  w.serve(How::normal);
+  auto cache = std::make_shared<ConnectionCache>(Duration::seconds(30));
+  ASSERT_TRUE(deliver_for(w, w.request({"a@x.net"}), cache));
+  ASSERT_EQ(cache->idle_count(), 1u);
+  // The close is in flight when the next message takes the connection.
+  w.sim.peer_close(w.ids[0]);
+  auto next = deliver_for(w, w.request({"b@x.net"}), cache);
+  ASSERT_TRUE(next);
+  EXPECT_EQ(statuses(*next), std::vector{kOk}) << next->recipients[0].text;
+  EXPECT_EQ(w.peers.size(), 2u);
+  EXPECT_EQ(w.peers[1]->rcpts, std::vector<std::string>{"b"});
+}
+
+TEST(RemoteDelivery, OnlyTheSameDestinationSharesAConnection) {
+  World w;
+  w.serve(How::normal);
+  auto cache = std::make_shared<ConnectionCache>(Duration::seconds(30));
+  ASSERT_TRUE(deliver_for(w, w.request({"a@x.net"}), cache));
+  auto other = w.request({"b@x.net"});
+  other.helo_name = "other.example.org";
+  ASSERT_TRUE(deliver_for(w, other, cache));
+  EXPECT_EQ(w.peers.size(), 2u);
+  EXPECT_EQ(cache->reused_count(), 0u);
+  EXPECT_EQ(cache->idle_count(), 2u);
+  cache.reset();  // the owner goes away: every idle connection says QUIT and closes
+  w.sim.run_for(Duration::seconds(1));
+  EXPECT_NE(w.peers[0]->received.find("QUIT\r\n"), std::string::npos);
+  EXPECT_TRUE(w.sim.peer_closed_by_engine(w.ids[1]));
 }
 
 TEST(RemoteDelivery, CancelMeansNoCallback) {

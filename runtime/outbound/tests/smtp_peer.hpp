@@ -28,6 +28,7 @@ struct Behaviour {
   std::optional<smtp::Reply> message;       // SMTP end of data; absent: 250
   std::map<std::string, smtp::Reply> lmtp;  // LMTP per recipient; absent: 250
   bool close_mid_data = false;              // peer closes at the first body chunk
+  bool stall_message = false;               // never answers the end of the message
   bool never_handshake = false;             // 220 to STARTTLS, then silence
   std::string password = "secret";
 };
@@ -115,6 +116,7 @@ class Peer {
         rcpts.push_back(local);
       }
     } else if (auto* message = std::get_if<smtp::MessageEvent>(&event)) {
+      if (behaviour_.stall_message) return;
       ticket = message->ticket;
       decision = message_decision();
     } else if (auto* auth = std::get_if<smtp::AuthEvent>(&event)) {
