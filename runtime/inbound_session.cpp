@@ -587,6 +587,13 @@ void InboundSession::on_message(const smtp::MessageEvent& e) {
   writer_.reset();
   deciding_ = true;
   auto envelope = envelope_;
+#ifdef TERN_SIM_UNSAFE_EARLY_250
+  // A deliberately broken engine, compiled only into the simulator's self-test
+  // (adapters/sim): it says 250 before the message is durable. The simulation must catch
+  // it; production builds never define this.
+  if (!listener_.lmtp)
+    decide(ticket, smtp::Accept{reply(250, {2, 0, 0}, "Ok: queued as " + envelope.id)});
+#endif
   ctx_.io.spool_commit(
       writer, serialize_envelope(envelope),
       [this, alive = alive_, queue = &ctx_.queue, queue_alive = ctx_.queue.alive_token(), ticket,
@@ -611,7 +618,9 @@ void InboundSession::on_message(const smtp::MessageEvent& e) {
           std::vector<smtp::Reply> replies(count, reply(250, {2, 1, 5}, "Ok: queued as " + id));
           decide(ticket, smtp::PerRecipient{std::move(replies)});
         } else {
+#ifndef TERN_SIM_UNSAFE_EARLY_250
           decide(ticket, smtp::Accept{reply(250, {2, 0, 0}, "Ok: queued as " + id)});
+#endif
         }
       });
 }

@@ -33,6 +33,9 @@ constexpr std::int64_t kEpochUnixSeconds = 1767225600;  // 2026-01-01T00:00:00Z
 constexpr std::uint64_t kIdleEventsMax = 50'000'000;
 constexpr std::size_t kSpoolIdMax = 64;
 constexpr std::uint16_t kEphemeralFirst = 49152;
+constexpr std::int64_t kMillion = 1'000'000;
+constexpr std::uint64_t kStallPointMax = 24;  // a stall begins after 0..23 deliveries
+constexpr std::int64_t kNsPerSecond = 1'000'000'000;
 
 bool valid_spool_id(std::string_view id) {
   if (id.empty() || id.size() > kSpoolIdMax) return false;
@@ -83,11 +86,22 @@ struct Link {
   bool peer_closed = false;
   bool closed_by_engine = false;
   bool peer_tls_asked = false;
+  // Faults (all inert unless SimFaults asked for them).
+  bool reset = false;    // broken: both ends have seen it, nothing crosses any more
+  bool stalled = false;  // nothing crosses any more, silently
+  std::optional<std::uint64_t> stall_after;  // deliveries left to run before the stall
+  std::uint64_t deliveries = 0;
+  // Latest arrival scheduled in each direction: jitter never reorders a byte stream.
+  std::int64_t last_to_peer_ns = 0;
+  std::int64_t last_to_engine_ns = 0;
 };
 
 struct SimIo::World {
   World(std::uint64_t seed, SimOptions o)
-      : options(o), root(seed), engine_random(root.child("engine")) {
+      : options(o),
+        root(seed),
+        engine_random(root.child("engine")),
+        fault_random(root.child("faults")) {
     options.read_chunk_max = std::max<std::size_t>(1, options.read_chunk_max);
   }
 
@@ -114,6 +128,13 @@ struct SimIo::World {
   SimOptions options;
   Prng root;
   Prng engine_random;
+  Prng fault_random;  // its own stream: faults never shift the engine's random numbers
+  SimFaults faults;
+  std::map<std::string, std::uint64_t> fault_counts;
+  // The wall clock is affine in now(): wall_ns = wall_anchor + (now - mono_anchor) scaled by
+  // the drift, re-anchored at each set_faults so that it never jumps.
+  std::int64_t mono_anchor_ns = 0;
+  std::int64_t wall_anchor_ns = 0;
   Instant now{Duration::seconds(1).ns};
   std::uint64_t seq = 0;
   std::map<Key, Event> queue;
@@ -146,6 +167,14 @@ struct SimIo::World {
   std::map<SpoolWriterId, Writer> writers;
   std::map<std::string, std::map<std::string, std::string>> maildirs;
   std::uint64_t maildir_seq = 0;
+  struct Delivery {
+    std::string account;
+    std::string content;
+  };
+  std::map<std::uint64_t, Delivery> deliveries_in_flight;  // what a crash may tear
+  std::uint64_t next_delivery = 0;
+  std::map<std::string, std::map<std::string, std::string>> maildir_tmps;
+  std::uint64_t torn_seq = 0;
   int fsync_failures = 0;
   std::uint64_t capacity = std::numeric_limits<std::uint64_t>::max();
 
@@ -157,6 +186,34 @@ struct SimIo::World {
   }
   void post(const char* kind, std::function<void()> fn) { schedule(now, kind, std::move(fn)); }
   Instant after(Duration d) const { return now + d; }
+
+  // ---- Faults.
+  bool draw(std::uint32_t per_million) {
+    if (per_million == 0) return false;  // no draw: a run without faults consumes nothing
+    return fault_random.below(kMillion) < per_million;
+  }
+  void fired(const char* point) { ++fault_counts[point]; }
+  // When a delivery sent now arrives: `latency`, plus jitter, never before the previous one.
+  Instant arrival(std::int64_t& last_ns) {
+    std::int64_t at = after(options.latency).ns;
+    if (faults.latency_jitter_us > 0) {
+      const auto jitter =
+          static_cast<std::int64_t>(fault_random.below(faults.latency_jitter_us + 1ULL));
+      if (jitter > 0) fired("net.jitter");
+      at += jitter * 1000;
+    }
+    last_ns = std::max(at, last_ns);
+    return Instant{last_ns};
+  }
+  std::int64_t wall_ns() const {
+    const std::int64_t elapsed = now.ns - mono_anchor_ns;
+    const std::int64_t ppm = faults.wall_drift_ppm;
+    // Split so that no product overflows for any clamped drift and any virtual time.
+    return wall_anchor_ns + elapsed + (elapsed / kMillion) * ppm +
+           (elapsed % kMillion) * ppm / kMillion;
+  }
+  std::int64_t wall_seconds() const { return kEpochUnixSeconds + wall_ns() / kNsPerSecond; }
+  void set_faults(const SimFaults& next);
 
   bool run_one() {
     if (queue.empty()) return false;
@@ -195,6 +252,7 @@ struct SimIo::World {
     link.conn = next_id++;
     link.facts = facts;
     conns[link.conn] = peer;
+    if (draw(faults.stall_per_million)) link.stall_after = fault_random.below(kStallPointMax);
     return link;
   }
   void drop_engine_side(Link& link) {
@@ -213,12 +271,89 @@ struct SimIo::World {
   void deliver_to_peer(PeerId peer, const std::string& bytes) {
     Link* link = find_link(peer);
     if (link == nullptr || link->closed_by_engine) return;
-    if (link->on_bytes) {
+    if (link->on_bytes && faults.random_chunking && bytes.size() > 1) {
+      deliver_in_pieces(peer, bytes);
+    } else if (link->on_bytes) {
       auto on_bytes = link->on_bytes;  // the callback may replace itself
       on_bytes(bytes);
     } else {
       link->to_peer += bytes;
     }
+  }
+
+  void deliver_in_pieces(PeerId peer, const std::string& bytes) {
+    for (std::size_t at = 0; at < bytes.size();) {
+      Link* link = find_link(peer);
+      if (link == nullptr || link->closed_by_engine) return;
+      if (!link->on_bytes) {  // the callback took itself away: the rest waits for peer_take
+        link->to_peer += bytes.substr(at);
+        return;
+      }
+      const std::size_t left = std::min(bytes.size() - at, options.read_chunk_max);
+      const std::size_t n = 1 + static_cast<std::size_t>(fault_random.below(left));
+      if (at == 0 && n < bytes.size()) fired("net.chunk");
+      auto on_bytes = link->on_bytes;
+      on_bytes(std::string_view(bytes).substr(at, n));
+      at += n;
+    }
+  }
+
+  // A stalled connection swallows this delivery; counting deliveries finds the stall point.
+  bool swallowed_by_stall(Link& link) {
+    if (link.stalled) return true;
+    if (!link.stall_after) return false;
+    if (link.deliveries < *link.stall_after) {
+      ++link.deliveries;
+      return false;
+    }
+    link.stalled = true;
+    fired("net.stall");
+    return true;
+  }
+
+  // A reset: unread bytes are lost, the engine's pending operations fail, the peer sees
+  // the connection closed.
+  void break_link(PeerId peer) {
+    Link* link = find_link(peer);
+    if (link == nullptr || link->reset) return;
+    fired("net.reset");
+    link->reset = true;
+    link->closed_by_engine = true;
+    link->inbox.clear();
+    link->tls_held.clear();
+    if (link->engine_open && link->tls_handler) {
+      auto handler = std::move(link->tls_handler);
+      link->tls_handler = nullptr;
+      handler(io_failure(IoErrc::reset, "handshake: Connection reset by peer (simulated)"));
+    }
+    pump_read(peer);
+  }
+
+  // The engine's bytes reach the peer; returns whether the connection is broken.
+  bool to_peer(PeerId peer, const std::string& bytes, bool reset) {
+    Link* link = find_link(peer);
+    if (link == nullptr) return false;
+    if (link->reset) return true;
+    if (swallowed_by_stall(*link)) return false;  // sent, as far as the engine can tell
+    if (!reset) {
+      deliver_to_peer(peer, bytes);
+      return false;
+    }
+    if (!bytes.empty()) deliver_to_peer(peer, bytes.substr(0, fault_random.below(bytes.size())));
+    break_link(peer);
+    return true;
+  }
+
+  void to_engine(PeerId peer, const std::string& bytes, bool tls, bool reset) {
+    Link* link = find_link(peer);
+    if (link == nullptr || link->reset || swallowed_by_stall(*link)) return;
+    if (!reset) {
+      arrive_at_engine(peer, bytes, tls);
+      return;
+    }
+    const std::size_t kept = bytes.empty() ? 0 : fault_random.below(bytes.size());
+    if (kept > 0) arrive_at_engine(peer, bytes.substr(0, kept), tls);
+    break_link(peer);
   }
 
   void arrive_at_engine(PeerId peer, const std::string& bytes, bool tls) {
@@ -238,7 +373,7 @@ struct SimIo::World {
 
   void fin_at_engine(PeerId peer) {
     Link* link = find_link(peer);
-    if (link == nullptr || !link->engine_open) return;
+    if (link == nullptr || !link->engine_open || link->reset || link->stalled) return;
     link->eof_arrived = true;
     if (link->tls_handler && !link->handshake_scheduled) {
       auto handler = std::move(link->tls_handler);
@@ -252,8 +387,17 @@ struct SimIo::World {
   void pump_read(PeerId peer) {
     Link* link = find_link(peer);
     if (link == nullptr || !link->engine_open || !link->read_handler) return;
-    if (!link->inbox.empty()) {
-      const std::size_t n = std::min(link->inbox.size(), options.read_chunk_max);
+    if (link->reset) {
+      auto handler = std::move(link->read_handler);
+      link->read_handler = nullptr;
+      handler(io_failure(IoErrc::reset, "read: Connection reset by peer (simulated)"));
+    } else if (!link->inbox.empty()) {
+      std::size_t n = std::min(link->inbox.size(), options.read_chunk_max);
+      if (faults.random_chunking && n > 1) {
+        const std::size_t whole = n;
+        n = 1 + static_cast<std::size_t>(fault_random.below(whole));
+        if (n < whole) fired("net.chunk");
+      }
       std::string chunk = link->inbox.substr(0, n);
       link->inbox.erase(0, n);
       auto handler = std::move(link->read_handler);
@@ -276,6 +420,7 @@ struct SimIo::World {
   void finish_handshake(PeerId peer) {
     Link* link = find_link(peer);
     if (link == nullptr || !link->engine_open || !link->tls_handler) return;
+    if (link->stalled) return;  // no handshake gets through: it hangs until the engine closes
     auto handler = std::move(link->tls_handler);
     link->tls_handler = nullptr;
     if (link->tls_fail) {
@@ -299,6 +444,17 @@ struct SimIo::World {
     link->tls_handler = std::move(on_done);
     link->inbox = std::move(link->tls_held);  // unread plaintext is dropped
     link->tls_held.clear();
+    if (link->reset) {
+      const PeerId peer = link->peer;
+      post("tls.failed", [this, peer] {
+        Link* l = find_link(peer);
+        if (l == nullptr || !l->engine_open || !l->tls_handler) return;
+        auto handler = std::move(l->tls_handler);
+        l->tls_handler = nullptr;
+        handler(io_failure(IoErrc::reset, "handshake: Connection reset by peer (simulated)"));
+      });
+      return;
+    }
     if (link->eof_arrived && !link->peer_tls_asked) {
       const PeerId peer = link->peer;
       post("tls.failed", [this, peer] {
@@ -347,6 +503,16 @@ struct SimIo::World {
     --fsync_failures;
     return true;
   }
+  // An fsync's fate is drawn when it starts; an injected failure counts when it happens.
+  enum class Fsync { ok, scripted_failure, injected_failure };
+  Fsync next_fsync(bool scriptable) {
+    if (scriptable && take_fsync_failure()) return Fsync::scripted_failure;
+    return draw(faults.fsync_fail_per_million) ? Fsync::injected_failure : Fsync::ok;
+  }
+  bool fsync_failed(Fsync fsync) {
+    if (fsync == Fsync::injected_failure) fired("disk.fsync_fail");
+    return fsync != Fsync::ok;
+  }
   void post_status(StatusHandler on_done, IoStatus status) {
     post("disk.status",
          [on_done = std::move(on_done), status = std::move(status)] { on_done(status); });
@@ -371,12 +537,20 @@ void SimIo::World::commit(SpoolWriterId id, std::string envelope, StatusHandler 
                 IoStatus::failure(IoErrc::no_space, "commit: No space left on device"));
     return;
   }
+  if (draw(faults.disk_full_per_million)) {
+    fired("disk.full");
+    writers.erase(it);
+    post_status(std::move(on_done),
+                IoStatus::failure(IoErrc::no_space, "commit: No space left on device (simulated)"));
+    return;
+  }
   it->second.committing = true;
   it->second.envelope = std::move(envelope);
-  const bool fail = take_fsync_failure();
-  after_fsync("disk.commit", [this, id, fail, on_done = std::move(on_done)] {
+  const Fsync fsync = next_fsync(true);
+  after_fsync("disk.commit", [this, id, fsync, on_done = std::move(on_done)] {
     auto w = writers.find(id);
     if (w == writers.end()) return;
+    const bool fail = fsync_failed(fsync);
     if (!fail)
       spool[w->second.id] = Message{std::move(w->second.body), std::move(w->second.envelope)};
     writers.erase(w);
@@ -389,6 +563,16 @@ void SimIo::World::crash() {
   // The engine of the crashed "process" is destroyed by the test afterwards, and its
   // destructors close what they believe is open: those ids are remembered as dead.
   crash_watermark = next_id;
+  for (auto& [id, delivery] : deliveries_in_flight) {
+    if (!draw(faults.torn_write_per_million)) continue;
+    fired("crash.torn_write");
+    const std::string& content = delivery.content;
+    const std::size_t kept = content.empty() ? 0 : fault_random.below(content.size());
+    std::string name =
+        std::to_string(wall_seconds()) + ".T" + std::to_string(++torn_seq) + ".sim";
+    maildir_tmps[delivery.account][name] = content.substr(0, kept);
+  }
+  deliveries_in_flight.clear();
   queue.clear();
   timers.clear();
   listeners.clear();
@@ -510,10 +694,17 @@ void SimIo::blackhole(const Endpoint& at) {
 void SimIo::peer_send(PeerId peer, std::string_view bytes) {
   World& w = *world_;
   Link* link = w.find_link(peer);
-  if (link == nullptr || link->peer_closed || !link->engine_open) return;
+  if (link == nullptr || link->peer_closed || !link->engine_open || link->reset) return;
   const bool tls = link->peer_tls_asked;
-  w.schedule(w.after(w.options.latency), "net.to_engine",
-             [&w, peer, data = std::string(bytes), tls] { w.arrive_at_engine(peer, data, tls); });
+  const bool reset = w.draw(w.faults.reset_per_million);
+  w.schedule(w.arrival(link->last_to_engine_ns), reset ? "net.reset" : "net.to_engine",
+             [&w, peer, data = std::string(bytes), tls, reset] {
+               w.to_engine(peer, data, tls, reset);
+             });
+  if (!reset && w.draw(w.faults.half_close_per_million)) {
+    w.fired("net.half_close");
+    peer_close(peer);
+  }
 }
 
 std::string SimIo::peer_take(PeerId peer) {
@@ -539,7 +730,7 @@ void SimIo::peer_close(PeerId peer) {
   if (link == nullptr || link->peer_closed) return;
   link->peer_closed = true;
   if (!link->engine_open) return;
-  w.schedule(w.after(w.options.latency), "net.fin_to_engine",
+  w.schedule(w.arrival(link->last_to_engine_ns), "net.fin_to_engine",
              [&w, peer] { w.fin_at_engine(peer); });
 }
 
@@ -592,6 +783,38 @@ std::optional<std::string> SimIo::spool_body(std::string_view id) const {
 std::map<std::string, std::string> SimIo::maildir(std::string_view account) const {
   auto it = world_->maildirs.find(std::string(account));
   return it == world_->maildirs.end() ? std::map<std::string, std::string>{} : it->second;
+}
+
+std::map<std::string, std::string> SimIo::maildir_tmp(std::string_view account) const {
+  auto it = world_->maildir_tmps.find(std::string(account));
+  return it == world_->maildir_tmps.end() ? std::map<std::string, std::string>{} : it->second;
+}
+
+// ---- Faults.
+
+void SimIo::World::set_faults(const SimFaults& next) {
+  // Re-anchor the wall clock where it stands, so a new drift bends it without a jump.
+  wall_anchor_ns = wall_ns();
+  mono_anchor_ns = now.ns;
+  faults = next;
+  faults.wall_drift_ppm = std::clamp<std::int32_t>(next.wall_drift_ppm, -kMillion, kMillion);
+  if (faults.stall_per_million == 0) {  // heal: stalls not yet reached are called off
+    for (auto& [peer, link] : links) {
+      if (!link.stalled) link.stall_after.reset();
+    }
+  }
+}
+
+void SimIo::set_faults(const SimFaults& faults) {
+  world_->set_faults(faults);
+}
+
+void SimIo::heal() {
+  world_->set_faults(SimFaults{});
+}
+
+std::map<std::string, std::uint64_t> SimIo::fault_counts() const {
+  return world_->fault_counts;
 }
 
 // ---- DNS, test side.
@@ -654,6 +877,22 @@ void SimIo::dns_query(std::string name, runtime::DnsType type, Duration timeout,
                       DnsHandler on_done) {
   World& w = *world_;
   ++w.dns_queries;
+  if (w.draw(w.faults.dns_fail_per_million)) {
+    w.schedule(w.after(w.options.latency), "dns.answer",
+               [&w, name = std::move(name), on_done = std::move(on_done)] {
+                 w.fired("dns.fail");
+                 on_done(io_failure(IoErrc::dns_failed, "DNS " + name + ": SERVFAIL (simulated)"));
+               });
+    return;
+  }
+  if (w.draw(w.faults.dns_timeout_per_million)) {
+    w.schedule(w.after(std::max(timeout, Duration{})), "dns.answer",
+               [&w, name = std::move(name), on_done = std::move(on_done)] {
+                 w.fired("dns.timeout");
+                 on_done(io_failure(IoErrc::timeout, "DNS " + name + ": timed out (simulated)"));
+               });
+    return;
+  }
   runtime::IoResult<runtime::DnsAnswer> result{runtime::DnsAnswer{}};
   Duration wait = w.options.latency;
   auto by_name = w.dns.find(dns_key(name));
@@ -684,7 +923,7 @@ Instant SimIo::now() const {
 }
 
 std::int64_t SimIo::wall_unix_seconds() const {
-  return kEpochUnixSeconds + world_->now.ns / Duration::seconds(1).ns;
+  return world_->wall_seconds();
 }
 
 TimerId SimIo::start_timer(Instant deadline, std::function<void()> on_expiry) {
@@ -756,6 +995,28 @@ void SimIo::connect(const Endpoint& remote, Duration timeout, ConnectHandler on_
     });
     return;
   }
+  if (w.draw(w.faults.connect_refused_per_million)) {
+    w.schedule(w.after(w.options.latency), "net.connect_refused",
+               [&w, remote, on_done = std::move(on_done)] {
+                 w.fired("net.connect_refused");
+                 ConnectionFacts facts;
+                 facts.remote = remote;
+                 on_done(io_failure(IoErrc::refused, "connect " + remote.text() +
+                                                         ": Connection refused (simulated)"),
+                         facts);
+               });
+    return;
+  }
+  if (w.draw(w.faults.connect_timeout_per_million)) {
+    w.schedule(w.after(timeout), "net.connect_timeout", [&w, remote, on_done = std::move(on_done)] {
+      w.fired("net.connect_timeout");
+      ConnectionFacts facts;
+      facts.remote = remote;
+      on_done(io_failure(IoErrc::timeout, "connect " + remote.text() + ": timed out (simulated)"),
+              facts);
+    });
+    return;
+  }
   w.schedule(w.after(w.options.latency), "net.connect",
              [&w, remote, on_done = std::move(on_done)]() mutable {
                w.connect_arrived(remote, std::move(on_done));
@@ -768,7 +1029,7 @@ void SimIo::read(ConnId conn, ReadHandler on_data) {
   if (link == nullptr) return;
   assert(!link->read_handler && "SimIo: a second outstanding read");
   link->read_handler = std::move(on_data);
-  if (!link->inbox.empty() || link->eof_arrived) {
+  if (!link->inbox.empty() || link->eof_arrived || link->reset) {
     const PeerId peer = link->peer;
     w.post("net.read", [&w, peer] { w.pump_read(peer); });
   }
@@ -781,14 +1042,26 @@ void SimIo::write(ConnId conn, std::span<const char> bytes, StatusHandler on_don
   assert(!link->write_pending && "SimIo: a second outstanding write");
   link->write_pending = true;
   const PeerId peer = link->peer;
-  w.schedule(w.after(w.options.latency), "net.to_peer",
-             [&w, peer, conn, data = std::string(bytes.data(), bytes.size()),
+  if (link->reset) {
+    w.post("net.write_failed", [&w, peer, conn, on_done = std::move(on_done)] {
+      Link* l = w.find_link(peer);
+      if (l == nullptr || !l->engine_open || l->conn != conn) return;
+      l->write_pending = false;
+      on_done(IoStatus::failure(IoErrc::reset, "write: Connection reset by peer (simulated)"));
+    });
+    return;
+  }
+  const bool reset = w.draw(w.faults.reset_per_million);
+  w.schedule(w.arrival(link->last_to_peer_ns), reset ? "net.reset" : "net.to_peer",
+             [&w, peer, conn, data = std::string(bytes.data(), bytes.size()), reset,
               on_done = std::move(on_done)] {
-               w.deliver_to_peer(peer, data);
+               const bool broken = w.to_peer(peer, data, reset);
                Link* l = w.find_link(peer);
                if (l == nullptr || !l->engine_open || l->conn != conn) return;
                l->write_pending = false;
-               on_done(IoStatus::success());
+               on_done(broken ? IoStatus::failure(IoErrc::reset,
+                                                  "write: Connection reset by peer (simulated)")
+                              : IoStatus::success());
              });
 }
 
@@ -816,7 +1089,7 @@ void SimIo::close(ConnId conn) {
   if (link == nullptr) return;
   w.drop_engine_side(*link);
   const PeerId peer = link->peer;
-  w.schedule(w.after(w.options.latency), "net.fin_to_peer", [&w, peer] {
+  w.schedule(w.arrival(link->last_to_peer_ns), "net.fin_to_peer", [&w, peer] {
     Link* l = w.find_link(peer);
     if (l != nullptr) l->closed_by_engine = true;
   });
@@ -846,6 +1119,10 @@ IoStatus SimIo::spool_append(SpoolWriterId writer, std::span<const char> bytes) 
   }
   if (!w.fits(bytes.size()))
     return IoStatus::failure(IoErrc::no_space, "write: No space left on device");
+  if (w.draw(w.faults.disk_full_per_million)) {
+    w.fired("disk.full");
+    return IoStatus::failure(IoErrc::no_space, "write: No space left on device (simulated)");
+  }
   it->second.body.append(bytes.data(), bytes.size());
   return IoStatus::success();
 }
@@ -874,9 +1151,10 @@ void SimIo::spool_update_envelope(std::string_view id, std::string envelope,
                   IoStatus::failure(IoErrc::no_space, "update: No space left on device"));
     return;
   }
-  const bool fail = w.take_fsync_failure();
-  w.after_fsync("disk.update", [&w, key = std::string(id), envelope = std::move(envelope), fail,
+  const World::Fsync fsync = w.next_fsync(true);
+  w.after_fsync("disk.update", [&w, key = std::string(id), envelope = std::move(envelope), fsync,
                                 on_done = std::move(on_done)]() mutable {
+    const bool fail = w.fsync_failed(fsync);
     auto found = w.spool.find(key);
     if (fail || found == w.spool.end()) {
       on_done(fail ? IoStatus::failure(IoErrc::io_error, "fsync: Input/output error (simulated)")
@@ -908,7 +1186,12 @@ void SimIo::spool_remove(std::string_view id, StatusHandler on_done) {
                   IoStatus::failure(IoErrc::not_found, "remove: no such message"));
     return;
   }
-  w.after_fsync("disk.remove", [&w, key = std::string(id), on_done = std::move(on_done)] {
+  const World::Fsync fsync = w.next_fsync(false);
+  w.after_fsync("disk.remove", [&w, key = std::string(id), fsync, on_done = std::move(on_done)] {
+    if (w.fsync_failed(fsync)) {  // the directory entry may come back: it stays
+      on_done(IoStatus::failure(IoErrc::io_error, "fsync: Input/output error (simulated)"));
+      return;
+    }
     const bool removed = w.spool.erase(key) != 0;
     on_done(removed ? IoStatus::success()
                     : IoStatus::failure(IoErrc::not_found, "remove: no such message"));
@@ -926,17 +1209,20 @@ void SimIo::maildir_deliver(std::string_view account, std::string prefix, std::s
     });
     return;
   }
-  const bool fail = w.take_fsync_failure();
-  w.after_fsync("disk.deliver", [this, &w, fail, key = std::string(account),
-                                 content = std::move(prefix) + it->second.body,
-                                 on_done = std::move(on_done)]() mutable {
-    if (fail) {
+  const World::Fsync fsync = w.next_fsync(true);
+  const std::uint64_t delivery = ++w.next_delivery;
+  w.deliveries_in_flight[delivery] =
+      World::Delivery{std::string(account), std::move(prefix) + it->second.body};
+  w.after_fsync("disk.deliver", [this, &w, fsync, delivery, on_done = std::move(on_done)] {
+    auto node = w.deliveries_in_flight.extract(delivery);
+    if (node.empty()) return;  // cannot happen: a crash drops this event with the entry
+    if (w.fsync_failed(fsync)) {
       on_done(io_failure(IoErrc::io_error, "fsync: Input/output error (simulated)"));
       return;
     }
     std::string name =
         std::to_string(wall_unix_seconds()) + ".S" + std::to_string(++w.maildir_seq) + ".sim";
-    w.maildirs[key][name] = std::move(content);
+    w.maildirs[node.mapped().account][name] = std::move(node.mapped().content);
     on_done(std::move(name));
   });
 }

@@ -35,6 +35,13 @@
 //   with no record of any type is NXDOMAIN; a known name without the type asked is NODATA
 //   (an empty answer). dns_fail(name, type, code) makes that question fail with dns_failed
 //   (after `latency`) or time out (after the query's timeout). Names compare lowercased.
+// - Faults (set_faults, see SimFaults): drawn per event from their own PRNG stream
+//   ("faults"), so that they never change the engine's random numbers; with no faults set
+//   (the default, or after heal()) nothing is drawn and the world behaves exactly as above.
+//   They stay inside the Io contract: a write still sends every byte or fails, reads keep
+//   the order of bytes, a spool commit or envelope update is still all-or-nothing.
+//   fault_counts() counts only faults drawn from SimFaults, never the scripted ones
+//   (fail_next_fsyncs, set_disk_capacity, dns_fail, blackhole, crash itself).
 #pragma once
 
 #include <cstdint>
@@ -68,6 +75,52 @@ struct SimOptions {
   runtime::Duration latency = runtime::Duration::milliseconds(1);
   runtime::Duration fsync_latency = runtime::Duration::milliseconds(2);
   std::size_t read_chunk_max = 64 * 1024;
+};
+
+// Rates are per million draws (0 = never, 1'000'000 or more = always). Each names its fault
+// point in fault_counts(); a point is counted when the fault takes effect.
+struct SimFaults {
+  // ---- Network: every connection, whoever opened it (connect_peer, serve).
+  // "net.jitter": each delivery of bytes or of a close takes 0..N µs more than `latency`;
+  // each direction keeps its order.
+  std::uint32_t latency_jitter_us = 0;
+  // "net.chunk": an engine read gets 1..min(arrived, read_chunk_max) bytes at random, and
+  // peer_on_bytes gets a delivery in random pieces. Every byte still arrives, in order.
+  bool random_chunking = false;
+  // "net.reset": per write (engine write or peer_send), a random strict prefix arrives and
+  // the connection breaks: the engine's pending and later reads, writes and handshakes fail
+  // with IoErrc::reset, its unread bytes are lost, peer_closed_by_engine() turns true and
+  // later peer_send calls are dropped. The engine still close()s the connection.
+  std::uint32_t reset_per_million = 0;
+  // "net.half_close": per peer_send (not reset), the peer then closes its sending half
+  // (peer_close): the engine reads eof after the bytes and may still write.
+  std::uint32_t half_close_per_million = 0;
+  // "net.stall" (counted when the stall begins): per new connection, after a random number
+  // (0..23) of deliveries nothing more arrives either way, not even the peer's close, while
+  // engine writes still complete, a TLS handshake never does; only the engine's close()
+  // still reaches the peer.
+  std::uint32_t stall_per_million = 0;
+  // "net.connect_refused" (after `latency`) and "net.connect_timeout" (after the connect's
+  // timeout): per engine connect() to an endpoint that is served.
+  std::uint32_t connect_refused_per_million = 0;
+  std::uint32_t connect_timeout_per_million = 0;
+  // ---- Disk.
+  // "disk.fsync_fail": per spool commit, envelope update, remove and Maildir delivery:
+  // io_error and nothing changes (a message being removed stays).
+  std::uint32_t fsync_fail_per_million = 0;
+  // "disk.full": per spool append and commit: no_space (a commit then drops its writer, as
+  // when the capacity is reached).
+  std::uint32_t disk_full_per_million = 0;
+  // "crash.torn_write": per Maildir delivery in flight at crash(): a strict prefix of the
+  // file stays in <account>/tmp (maildir_tmp), never in new/.
+  std::uint32_t torn_write_per_million = 0;
+  // ---- DNS: per query, instead of the answer.
+  std::uint32_t dns_fail_per_million = 0;     // "dns.fail": dns_failed after `latency`
+  std::uint32_t dns_timeout_per_million = 0;  // "dns.timeout": after the query's timeout
+  // ---- Clocks: wall_unix_seconds runs fast (+) or slow (-) against now() from set_faults
+  // on (clamped to ±1'000'000: it may stop, never run backwards). Not counted. A later
+  // set_faults or heal() keeps the offset reached: the wall clock never jumps.
+  std::int32_t wall_drift_ppm = 0;
 };
 
 class SimIo final : public runtime::Io {
@@ -122,6 +175,19 @@ class SimIo final : public runtime::Io {
   std::optional<std::string> spool_body(std::string_view id) const;
   // Durable Maildir files of one account: file name under new/ -> content.
   std::map<std::string, std::string> maildir(std::string_view account) const;
+  // Partial files left in an account's Maildir tmp/ by torn writes: name -> bytes.
+  std::map<std::string, std::string> maildir_tmp(std::string_view account) const;
+
+  // ---- Faults (see SimFaults and the contract).
+  // From now on; crash() keeps them. A stall_per_million of 0 calls off the stalls drawn
+  // for open connections that have not begun yet.
+  void set_faults(const SimFaults& faults);
+  // Faults stop: no new draws; a connection already stalled or reset stays so (its lost
+  // bytes cannot come back), a stall not yet reached is called off.
+  void heal();
+  // How many times each fault point fired, e.g. {"net.reset": 3, "dns.timeout": 2}; points
+  // that never fired are absent.
+  std::map<std::string, std::uint64_t> fault_counts() const;
 
   // ---- runtime::Io.
   runtime::Instant now() const override;

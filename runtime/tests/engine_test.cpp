@@ -758,6 +758,23 @@ TEST_F(RelayTest, AdministratorsCanSeeHoldReleaseRetryAndDelete) {
   EXPECT_NE(dsn.find("deleted from the queue by the administrator"), std::string::npos);
 }
 
+TEST_F(RelayTest, MessagesToTheSameRelayShareAKeptConnection) {
+  ASSERT_EQ(submit({"x@remote.example"}, "Subject: one\r\n\r\nx\r\n").substr(0, 4), "250 ");
+  io_.run_for(Duration::seconds(1));
+  ASSERT_EQ(submit({"y@remote.example"}, "Subject: two\r\n\r\ny\r\n").substr(0, 4), "250 ");
+  io_.run_for(Duration::seconds(2));
+  ASSERT_EQ(peers_.size(), 1u) << "the second message took the connection kept from the first";
+  EXPECT_EQ(peers_[0]->rcpts, (std::vector<std::string>{"x", "y"}));
+  EXPECT_EQ(peers_[0]->received.find("QUIT"), std::string::npos);
+  EXPECT_TRUE(io_.spool_envelopes().empty());
+  // Idle past the cache's limit: QUIT. The next message opens a new connection.
+  io_.run_for(Duration::seconds(10));
+  EXPECT_NE(peers_[0]->received.find("QUIT\r\n"), std::string::npos);
+  ASSERT_EQ(submit({"z@remote.example"}, "Subject: three\r\n\r\nz\r\n").substr(0, 4), "250 ");
+  io_.run_for(Duration::seconds(2));
+  EXPECT_EQ(peers_.size(), 2u);
+}
+
 class ConcurrencyTest : public RelayTest {
  protected:
   std::string config_text() const override {
