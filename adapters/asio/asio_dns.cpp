@@ -98,6 +98,13 @@ std::optional<std::string> configure(ub_ctx* ctx, const ResolverOptions& options
                          "forwarder " + forwarder.text()))
         return e;
     }
+    // libunbound answers the special-use names of RFC 6761/8375 itself (NXDOMAIN): with
+    // chosen name servers, every question goes to them, as resolver.custom promises (a
+    // site's own .test or home.arpa zone, a test bed's local unbound).
+    for (const char* zone :
+         {"test. transparent", "invalid. transparent", "home.arpa. transparent"}) {
+      if (auto e = check(ub_ctx_set_option(ctx, "local-zone:", zone), "local-zone")) return e;
+    }
   }
   if (!options.trust_anchor_file.empty()) {
     if (auto e = check(ub_ctx_add_ta_file(ctx, options.trust_anchor_file.c_str()),

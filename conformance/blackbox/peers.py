@@ -6,8 +6,11 @@ Only 127.0.0.1 is used. Every process started here is stopped by its own pid (SI
 SIGKILL after a timeout), never by name; stop() is safe to call twice and after a failure.
 """
 import os
+import re
 import shutil
+import socket
 import subprocess
+import sys
 import tempfile
 import time
 
@@ -29,13 +32,16 @@ class SmtpSink:
     ["-Q", "MAIL"] (421 and disconnect). restart() keeps the port and the dump folder.
     """
 
-    def __init__(self, flags=(), lmtp=False):
+    def __init__(self, flags=(), lmtp=False, host=HOST, port=None):
+        """`host`/`port`: where to listen (default 127.0.0.1 and a free port); the MX tests
+        use 127.0.0.2:25 and so on, which Linux routes to lo like all of 127.0.0.0/8."""
         self.dir = tempfile.mkdtemp(prefix="smtp-sink-bb-")
         os.chmod(self.dir, 0o755)
         self.dump = os.path.join(self.dir, "dump")
         os.mkdir(self.dump)
         os.chmod(self.dump, 0o777)  # smtp-sink writes as nobody (-u nobody)
-        self.port = free_port()
+        self.host = host
+        self.port = port if port is not None else free_port()
         self.flags = list(flags)
         self.lmtp = lmtp
         self.proc = None
@@ -47,10 +53,10 @@ class SmtpSink:
         args = [SMTP_SINK, "-u", "nobody", "-d", os.path.join(self.dump, "msg.")]
         if self.lmtp:
             args.append("-L")
-        args += self.flags + ["%s:%d" % (HOST, self.port), "10"]
+        args += self.flags + ["%s:%d" % (self.host, self.port), "10"]
         self.out = open(os.path.join(self.dir, "sink.log"), "ab")
         self.proc = subprocess.Popen(args, stdout=self.out, stderr=subprocess.STDOUT)
-        wait_port(self.port, proc=self.proc)
+        wait_tcp(self.host, self.port, proc=self.proc)
         return self
 
     def stop(self):
@@ -73,6 +79,15 @@ class SmtpSink:
     def files(self):
         return sorted(os.path.join(self.dump, n) for n in os.listdir(self.dump))
 
+    def log_text(self):
+        """What smtp-sink printed; with the -v flag, one "connect (AF_INET ...)" line per
+        connection accepted (the readiness probe of start() included)."""
+        try:
+            with open(os.path.join(self.dir, "sink.log"), "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+
     def wait_files(self, count, timeout=15.0):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -80,6 +95,25 @@ class SmtpSink:
                 break
             time.sleep(0.05)
         return self.files()
+
+
+def wait_tcp(host, port, timeout=10.0, proc=None):
+    """harness.wait_port for any loopback address (127.0.0.0/8): until host:port accepts."""
+    if host == HOST:
+        return wait_port(port, timeout, proc)
+    if not host.startswith("127."):
+        raise ValueError("only loopback addresses: %r" % host)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError("process exited with %s before %s:%d opened"
+                               % (proc.returncode, host, port))
+        try:
+            with socket.create_connection((host, port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError("%s:%d did not open within %.0fs" % (host, port, timeout))
 
 
 def split_sink_dump(data):
@@ -340,3 +374,33 @@ def wait_until(predicate, timeout=15.0, step=0.05):
         time.sleep(step)
         value = predicate()
     return value
+
+
+# ---- shared by the delivery, MX and queue CLI tests ---------------------------------------
+
+def crlf(text):
+    """Text with any line ends -> bytes with CRLF line ends."""
+    return text.replace("\r\n", "\n").replace("\n", "\r\n").encode()
+
+
+def stuff(msg):
+    """SMTP dot-stuffing (RFC 5321 4.5.2) of a CRLF message."""
+    if msg.startswith(b"."):
+        msg = b"." + msg
+    return msg.replace(b"\r\n.", b"\r\n..")
+
+
+def unfold(header):
+    return re.sub(r"\r?\n[ \t]+", " ", header)
+
+
+class LogOnFailure:
+    """A TestCase mixin: print a ternd's log tail when the test failed."""
+
+    def dump_log_on_failure(self, t):
+        outcome = getattr(self, "_outcome", None)
+        result = getattr(outcome, "result", None)
+        failed = bool(result and any(test is self for test, _ in
+                                     list(result.failures) + list(result.errors)))
+        if failed:
+            print("\n--- ternd log (%s) ---\n%s" % (t.dir, t.log_text()[-6000:]), file=sys.stderr)

@@ -1,7 +1,9 @@
 #!/bin/sh
 # Black-box tests of a built ternd: run.sh TERND_BINARY. test_ternd receives mail;
 # test_delivery relays it to smtp-sink, stunnel4, another ternd and Dovecot LMTP (packages
-# postfix, stunnel4, dovecot-lmtpd). Exit 0 only when every test passes (tests marked
+# postfix, stunnel4, dovecot-lmtpd); test_mx delivers by MX through a local unbound (package
+# unbound) to smtp-sink on 127.0.0.2-4:25 (run as root); test_queue_cli drives `tern queue`
+# (the `tern` beside TERND_BINARY, or $TERN). Exit 0 only when every test passes (tests marked
 # expectedFailure document known bugs and do not fail the run; an unexpected success does).
 # Set BLACKBOX_KEEP=1 to keep the temporary folders for inspection.
 set -eu
@@ -20,4 +22,4 @@ fi
 export TERND
 export PYTHONDONTWRITEBYTECODE=1
 cd "$(dirname "$0")"
-exec python3 -m unittest -v test_ternd test_delivery
+exec python3 -m unittest -v test_ternd test_delivery test_mx test_queue_cli

@@ -24,8 +24,9 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import Client, Ternd, free_port, make_cert, plain_b64  # noqa: E402
-from peers import (DovecotLmtp, SmtpSink, Stunnel, envelope, spool_ids,  # noqa: E402
-                   split_first_header, split_sink_dump, wait_until)
+from peers import (DovecotLmtp, LogOnFailure, SmtpSink, Stunnel, crlf,  # noqa: E402
+                   envelope, spool_ids, split_first_header, split_sink_dump, stuff, unfold,
+                   wait_until)
 
 CERT_DIR = None
 CERT = None  # self-signed, CN=localhost: does not verify
@@ -39,20 +40,6 @@ def setUpModule():
 
 def tearDownModule():
     shutil.rmtree(CERT_DIR, ignore_errors=True)
-
-
-def crlf(text):
-    return text.replace("\r\n", "\n").replace("\n", "\r\n").encode()
-
-
-def stuff(msg):
-    if msg.startswith(b"."):
-        msg = b"." + msg
-    return msg.replace(b"\r\n.", b"\r\n..")
-
-
-def unfold(header):
-    return re.sub(r"\r?\n[ \t]+", " ", header)
 
 
 # Dots, empty lines, spaces and tabs at both ends, a long line, a line that is only a dot.
@@ -103,7 +90,7 @@ def relay_config(port, protocol="smtp", tls="implicit = false\nstarttls = false\
             % (hop, port, protocol, tls, auth))
 
 
-class DeliveryCase(unittest.TestCase):
+class DeliveryCase(LogOnFailure, unittest.TestCase):
 
     # ---- peers, each stopped by pid in the cleanups (run even when the test fails) ----
     def sink(self, flags=()):
@@ -117,14 +104,6 @@ class DeliveryCase(unittest.TestCase):
         self.addCleanup(t.cleanup)
         self.addCleanup(self.dump_log_on_failure, t)
         return t.start() if start else t
-
-    def dump_log_on_failure(self, t):
-        outcome = getattr(self, "_outcome", None)
-        result = getattr(outcome, "result", None)
-        failed = bool(result and any(test is self for test, _ in
-                                     list(result.failures) + list(result.errors)))
-        if failed:
-            print("\n--- ternd log (%s) ---\n%s" % (t.dir, t.log_text()[-6000:]), file=sys.stderr)
 
     # ---- submission ----------------------------------------------------------------
     def submit(self, t, sender, rcpts, msg, listener="smtp", auth=None):
