@@ -147,6 +147,14 @@ void build_outbound(const Config& config, EngineConfigResult& result) {
       get_or<protocol::Duration>(config, "queue.outbound.timeouts.command", o.command_timeout);
   o.data_timeout =
       get_or<protocol::Duration>(config, "queue.outbound.timeouts.data", o.data_timeout);
+  // Not implemented yet: accepting "require" would promise a check that never happens.
+  for (const std::string key : {"queue.outbound.tls.mta-sts", "queue.outbound.tls.dane"}) {
+    if (get_or<std::string>(config, key, "optional") != "require") continue;
+    error(result, pos_of(config, key),
+          key + " = \"require\" is not supported yet (Tern does not check " +
+              (key.ends_with("dane") ? "DANE" : "MTA-STS") +
+              " policies): use \"optional\" or \"disable\"");
+  }
 }
 
 // "udp://127.0.0.1:53", "127.0.0.1:5353", "[::1]:53", "127.0.0.1", "::1".

@@ -126,6 +126,16 @@ TEST(EngineSettings, OutboundLimitsAndTimeouts) {
   EXPECT_TRUE(o.mx_allow_invalid_certs);
 }
 
+TEST(EngineSettings, RequiringMtaStsOrDaneIsRefusedUntilTheyExist) {
+  EXPECT_TRUE(engine("[queue.outbound.tls]\nmta-sts = \"optional\"\ndane = \"disable\"\n").ok());
+  auto r = engine("[queue.outbound.tls]\nmta-sts = \"require\"\ndane = \"require\"\n");
+  EXPECT_EQ(messages(r),
+            "e.toml:2:11: queue.outbound.tls.mta-sts = \"require\" is not supported yet (Tern "
+            "does not check MTA-STS policies): use \"optional\" or \"disable\"\n"
+            "e.toml:3:8: queue.outbound.tls.dane = \"require\" is not supported yet (Tern does "
+            "not check DANE policies): use \"optional\" or \"disable\"\n");
+}
+
 TEST(EngineSettings, MemoryDirectoryProblemsAreReportedAtLoad) {
   auto r = engine(
       "[directory.d]\ntype = \"memory\"\nprincipals = [{ name = \"a\", secret = \"x\", email = "
