@@ -189,9 +189,13 @@ std::vector<std::size_t> Queue::route_pending(Entry& entry) {
   const auto plan = route::route(request, settings_->routing, answers);
   std::vector<std::size_t> local;
   entry.remote_todo.clear();
+  const std::int64_t now = io_.wall_unix_seconds();
   for (std::size_t i = 0; i < env.recipients.size(); ++i) {
     auto& rcpt = env.recipients[i];
     if (rcpt.state != RecipientState::pending) continue;
+    // Each recipient keeps its own schedule: one that failed later than another of the
+    // same message is not tried again with it before its own time.
+    if (rcpt.next_attempt_unix > now) continue;
     const auto& outcome = plan.recipients[i].outcome;
     if (const auto* r = std::get_if<route::Route>(&outcome)) {
       if (std::holds_alternative<route::LocalRoute>(*r)) {
@@ -290,6 +294,7 @@ void Queue::find_account(const std::string& id, std::shared_ptr<std::vector<std:
           case directory::RecipientStatus::unavailable:
             rcpt.last_reply = "451 4.4.3 the directory is unavailable";
             ++rcpt.attempts;
+            due_later(rcpt);
             record_attempt(rcpt, "local", "");
             break;
         }
@@ -325,6 +330,7 @@ void Queue::on_local_result(const std::string& id, std::shared_ptr<std::vector<s
     rcpt.last_reply = "550 5.2.0 local delivery refused: " + error.detail;
   } else {
     rcpt.last_reply = "451 4.3.0 local delivery failed: " + error.detail;
+    due_later(rcpt);
   }
   record_attempt(rcpt, "local", store);
   log_.log(LogLevel::warning, "-", "queue " + id + ": <" + rcpt.address + "> " + rcpt.last_reply);
@@ -352,6 +358,7 @@ void Queue::deliver_next_remote(const std::string& id) {
       auto& rcpt = entry.envelope.recipients[index];
       rcpt.last_reply = "451 4.3.0 cannot read the spooled message: " + body.error().detail;
       ++rcpt.attempts;
+      due_later(rcpt);
       record_attempt(rcpt, group.route, "");
     }
     deliver_next_remote(id);
@@ -432,6 +439,7 @@ void Queue::on_remote_report(const std::string& id, const RemoteGroup& group,
       case outbound::DeliveryStatus::temporary_failure:
         // Our own reasons get a 4xx code so that every pending reply reads the same way.
         rcpt.last_reply = (result.from_server ? "" : "451 4.4.0 ") + result.text;
+        due_later(rcpt);
         break;
     }
     record_attempt(rcpt, group.route, host);
@@ -448,15 +456,36 @@ void Queue::persist_then(const std::string& id, std::function<void()> next) {
   io_.spool_update_envelope(id, serialize_envelope(entry.envelope),
                             [this, alive = alive_, id, next = std::move(next)](IoStatus status) {
                               if (!*alive) return;
-                              if (!status.ok()) {
-                                log_.log(LogLevel::error, "-",
-                                         "queue " + id + ": envelope update failed: " +
-                                             status.error->detail + "; retrying later");
-                                finish_attempt(id, false);
-                                return;
-                              }
+                              if (!status.ok()) return persist_failed(id, *status.error, next);
                               next();
                             });
+}
+
+// The outcome is not on disk: nothing may follow it until it is. The message stays in
+// flight (a crash now may repeat what was just done, never lose it) and the same write is
+// tried again after a pause.
+void Queue::persist_failed(const std::string& id, const IoError& error,
+                           std::function<void()> next) {
+  const Duration pause = std::min(retry_step(1), Duration::minutes(1));
+  log_.log(LogLevel::error, "-",
+           "queue " + id + ": envelope update failed: " + error.detail + "; writing it again in " +
+               std::to_string(seconds_of(pause)) + "s");
+  io_.start_timer(io_.now() + pause, [this, alive = alive_, id, next = std::move(next)] {
+    if (*alive && messages_.count(id) != 0) persist_then(id, next);
+  });
+}
+
+Duration Queue::retry_step(std::uint32_t attempts) const {
+  const auto& schedule = settings_->queue.retry;
+  if (schedule.empty()) return Duration::minutes(5);
+  const std::size_t step = std::max<std::uint32_t>(attempts, 1);
+  return schedule[std::min(step, schedule.size()) - 1];
+}
+
+// A temporary failure's next attempt is decided with it and written in the same envelope
+// update: a crash right after cannot make the restarted queue retry early.
+void Queue::due_later(SpoolRecipient& rcpt) {
+  rcpt.next_attempt_unix = io_.wall_unix_seconds() + seconds_of(retry_step(rcpt.attempts));
 }
 
 // Builds and spools one DSN about `entries` of message `id`; `then(true)` once it is
@@ -589,9 +618,11 @@ void Queue::finish_attempt(const std::string& id, bool try_dsn) {
       if (it == messages_.end()) return;
       auto waiting = std::exchange(it->second.on_removed, {});
       if (!status.ok()) {
-        log_.log(LogLevel::error, "-", "queue " + id + ": remove failed: " + status.error->detail);
+        log_.log(LogLevel::error, "-",
+                 "queue " + id + ": remove failed: " + status.error->detail + "; trying again");
         for (auto& on_done : waiting)
           on_done(AdminResult{AdminStatus::failed, "remove failed: " + status.error->detail, 0});
+        arm_timer(it->second, id, std::min(retry_step(1), Duration::minutes(1)));
         return;
       }
       log_.log(LogLevel::info, "-", "queue " + id + ": done, removed from the spool");
@@ -606,23 +637,9 @@ void Queue::finish_attempt(const std::string& id, bool try_dsn) {
 }
 
 void Queue::schedule_retry(Entry& entry, const std::string& id) {
-  // Recipients that were tried and failed temporarily are retried on the schedule; the
-  // ones that were never tried (routing that waits for lookups) stay until a restart.
-  std::uint32_t attempts = 0;
-  bool retry = false;
-  for (const auto& r : entry.envelope.recipients) {
-    if (r.state == RecipientState::pending && r.attempts > 0) {
-      retry = true;
-      attempts = std::max(attempts, r.attempts);
-    }
-  }
-  if (!retry) return;
-  const auto& schedule = settings_->queue.retry;
-  const Duration wait = schedule.empty()
-                            ? Duration::minutes(5)
-                            : schedule[std::min<std::size_t>(attempts, schedule.size()) - 1];
-  const std::int64_t age = io_.wall_unix_seconds() - entry.envelope.received_unix;
-  if (Duration::seconds(age) > settings_->queue.expire) {
+  if (!any_pending(entry.envelope)) return;
+  const std::int64_t now = io_.wall_unix_seconds();
+  if (Duration::seconds(now - entry.envelope.received_unix) > settings_->queue.expire) {
     for (auto& r : entry.envelope.recipients) {
       if (r.state == RecipientState::pending) {
         r.state = RecipientState::failed;
@@ -634,15 +651,21 @@ void Queue::schedule_retry(Entry& entry, const std::string& id) {
     persist_then(id, [this, id] { finish_attempt(id); });
     return;
   }
+  // Tried recipients already carry their next attempt (due_later, written with their
+  // outcome). One that was not tried (its turn never came) is due after the first step;
+  // writing that down is a courtesy: losing it means an earlier first attempt, no harm.
+  std::int64_t earliest = INT64_MAX;
+  bool untried = false;
   for (auto& r : entry.envelope.recipients) {
-    if (r.state == RecipientState::pending && r.attempts > 0) {
-      r.next_attempt_unix = io_.wall_unix_seconds() + wait.ns / 1'000'000'000;
+    if (r.state != RecipientState::pending) continue;
+    if (r.next_attempt_unix <= now) {
+      r.next_attempt_unix = now + seconds_of(retry_step(r.attempts));
+      untried = true;
     }
+    earliest = std::min(earliest, r.next_attempt_unix);
   }
-  arm_timer(entry, id, wait);
-  // The schedule survives a restart: the next attempt times are written down (a failure
-  // to write them only means an earlier retry after a crash).
-  io_.spool_update_envelope(id, serialize_envelope(entry.envelope), [](IoStatus) {});
+  arm_timer(entry, id, Duration::seconds(std::max<std::int64_t>(earliest - now, 1)));
+  if (untried) io_.spool_update_envelope(id, serialize_envelope(entry.envelope), [](IoStatus) {});
 }
 
 void Queue::arm_timer(Entry& entry, const std::string& id, Duration wait) {

@@ -25,9 +25,12 @@
 //   temporary) are recorded per recipient and made durable before the next group.
 // - A temporary failure (disk full, a 4xx, a DNS failure, a host that does not answer) is
 //   retried after settings.queue.retry[attempts-1] (the last step repeats) until `expire`
-//   after reception, then failed permanently. The next attempt time is written to the
-//   envelope, so a restart keeps the schedule instead of retrying at once. An account the
-//   store refuses (invalid) fails permanently at once.
+//   after reception, then failed permanently. The next attempt time is written in the same
+//   envelope update as the failure, so a restart keeps the schedule instead of retrying at
+//   once. An account the store refuses (invalid) fails permanently at once.
+// - An envelope update that fails is written again after a pause, the message staying in
+//   flight until it is on disk: nothing is acted on before its state is durable, and a
+//   crash meanwhile may repeat the step, never lose it. A failed spool_remove is retried.
 // - A local recipient without an account (a DSN to a sender who did not authenticate) is
 //   looked up in the default directory first: its principal names the Maildir; an
 //   address the directory does not know fails (5.1.1), a directory that cannot answer is
@@ -118,6 +121,9 @@ class Queue final : public QueueAdmin {
   void on_local_result(const std::string& id, std::shared_ptr<std::vector<std::size_t>> todo,
                        std::size_t index, IoResult<std::string> result);
   void persist_then(const std::string& id, std::function<void()> next);
+  void persist_failed(const std::string& id, const IoError& error, std::function<void()> next);
+  Duration retry_step(std::uint32_t attempts) const;
+  void due_later(SpoolRecipient& rcpt);
   void finish_attempt(const std::string& id, bool try_dsn = true);
   void send_dsn(const std::string& id);
   void maybe_send_delay_notice(const std::string& id);

@@ -238,6 +238,9 @@ struct SimIo::World {
   }
   Link* engine_link(ConnId conn) {
     auto it = conns.find(conn);
+    // A connection that died in a crash: the dead engine's destructors may still write
+    // (a QUIT) or close; a dead process does nothing, so neither does this.
+    if (it == conns.end() && conn < crash_watermark) return nullptr;
     Link* link = it == conns.end() ? nullptr : find_link(it->second);
     if (link == nullptr || !link->engine_open) {
       assert(false && "SimIo: operation on a closed or unknown connection");

@@ -18,8 +18,8 @@
 // - Disk: a file is durable once committed; spool_commit/update/remove/maildir_deliver
 //   complete after `fsync_latency`. crash() forgets every connection, timer and posted
 //   task and every spool write that had not completed (its callback never runs); durable
-//   state survives. The crashed engine's destructors may still close() its connections:
-//   those calls are ignored, as a dead process closes nothing. Faults: fail_next_fsyncs(n) (the
+//   state survives. The crashed engine's destructors may still use or close() its
+//   connections: those calls are ignored, as a dead process does nothing. Faults: fail_next_fsyncs(n) (the
 //   next n commits/updates/deliveries fail with io_error and leave nothing behind),
 //   set_disk_capacity(bytes) (appends and commits beyond it fail with no_space).
 // - Details the engine may rely on: post() runs after every event already queued for the
