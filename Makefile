@@ -9,12 +9,15 @@
 #   make bench   Google Benchmarks from the release build
 #   make lint    clang-format check and clang-tidy
 #   make docs    regenerate docs/configuration.md from the schema
+#   make sim     the deterministic simulation over SIM_SEEDS (default 1..10000); a failing
+#                seed prints the tern-sim command that replays it
 
 SHELL := /bin/bash
 FUZZ_SECONDS ?= 600
+SIM_SEEDS ?= 1..10000
 JOBS ?= $(shell nproc)
 
-.PHONY: deps build build-asan run test fuzz bench lint format docs clean
+.PHONY: deps build build-asan run test fuzz sim bench lint format docs clean
 
 deps:
 	@scripts/install-deps
@@ -37,6 +40,9 @@ test: build build-asan
 
 fuzz: build-asan
 	@scripts/fuzz-all build/asan $(FUZZ_SECONDS)
+
+sim: build
+	build/release/cmd/tern-sim --seeds $(SIM_SEEDS) --jobs $(JOBS)
 
 bench: build
 	@cmake --build --preset release --target benchmarks -j $(JOBS)

@@ -1,0 +1,532 @@
+#include "adapters/sim/world.hpp"
+
+#include <algorithm>
+#include <memory>
+#include <set>
+#include <tuple>
+
+#include "adapters/sim/world_actors.hpp"
+#include "adapters/sim/world_setup.hpp"
+#include "config/engine_settings.hpp"
+#include "config/loader.hpp"
+#include "config/route_model.hpp"
+#include "runtime/server.hpp"
+#include "runtime/spool_format.hpp"
+
+namespace tern::adapters::sim {
+
+using runtime::Duration;
+using runtime::Endpoint;
+
+namespace {
+
+using namespace world;
+
+constexpr std::int64_t kStepMs = 1000;                   // the world looks around every second
+constexpr std::int64_t kSampleMs = 60 * 1000;            // spool sampled every virtual minute
+constexpr std::int64_t kDrainBoundMs = 60 * 60 * 1000;   // liveness bound after healing
+constexpr std::int64_t kRetryStepsS[] = {60, 120, 300};  // engine_toml's queue.schedule.retry
+
+// Engine log lines go to the trace: they replay a failure in the engine's own words.
+class TraceLog final : public runtime::LogSink {
+ public:
+  explicit TraceLog(Trace& trace) : trace_(trace) {}
+  void log(runtime::LogLevel, std::string_view session, std::string_view message) override {
+    trace_.add("engine " + std::string(session) + " " + std::string(message));
+  }
+
+ private:
+  Trace& trace_;
+};
+
+std::shared_ptr<const runtime::EngineSettings> load_settings(
+    runtime::Io& io, std::shared_ptr<WorldDirectory> directory, std::string& error) {
+  auto loaded = config::load_string(engine_toml(), "world.toml");
+  if (!loaded.ok()) {
+    error = "the world's TOML does not load";
+    for (const auto& d : loaded.diagnostics) error += "; " + d.message;
+    return nullptr;
+  }
+  auto model = config::build_route_model(loaded.config);
+  if (!model.ok()) {
+    error = "the world's routes do not build";
+    return nullptr;
+  }
+  auto built = config::build_engine_config(loaded.config, model.model);
+  if (!built.ok()) {
+    error = "the world's engine settings do not build";
+    return nullptr;
+  }
+  auto settings = built.engine.settings;
+  settings.directories["main"] = std::move(directory);
+  settings.default_directory = "main";
+  settings.tls_identities[""] = *io.load_tls_identity("CERT", "KEY");
+  return std::make_shared<const runtime::EngineSettings>(std::move(settings));
+}
+
+struct AttemptKey {
+  std::string id;
+  std::string rcpt;
+  auto operator<=>(const AttemptKey&) const = default;
+};
+
+class World {
+ public:
+  World(std::uint64_t seed, const WorldOptions& options);
+  WorldReport run();
+
+ private:
+  void setup_dns();
+  void setup_remotes();
+  bool start_engine();
+  void crash();
+  void step(std::int64_t ms);
+  void world_faults();
+  void heal();
+  bool drained() const;
+  void scan_maildirs();
+  std::set<std::size_t> tokens_in_spool();
+  std::optional<std::size_t> token_for(const std::string& id);
+  void check_acked(std::size_t index);
+  void check_durable(const std::string& when);
+  void sample_spool();
+  void check_exactly_once();
+  void check_schedule();
+  void check_liveness();
+  std::int64_t now_ms() const { return io_.now().ns / 1'000'000; }
+
+  std::uint64_t seed_;
+  WorldOptions options_;
+  SimIo io_;
+  Trace trace_{io_};
+  TraceLog log_{trace_};
+  Ledger ledger_;
+  Prng root_;
+  Prng faults_prng_;
+  Profile profile_;
+  std::shared_ptr<WorldDirectory> directory_;
+  std::unique_ptr<runtime::Server> server_;
+  std::vector<ClientPlan> plans_;
+  std::vector<std::unique_ptr<Client>> clients_;
+  std::vector<std::unique_ptr<RemoteServer>> remotes_;
+  std::set<std::string> seen_files_;
+  std::map<AttemptKey, std::set<std::tuple<std::int64_t, std::string, std::string>>> attempts_;
+  std::map<std::string, std::size_t> token_of_id_;
+  std::map<std::string, std::uint64_t> world_faults_;
+  std::size_t crashes_done_ = 0;
+  std::vector<std::int64_t> crash_wall_;  // wall seconds of each crash
+  std::int64_t squeeze_until_ms_ = -1;
+  std::map<std::size_t, std::int64_t> endpoint_restore_ms_;
+  std::int64_t next_sample_ms_ = 0;
+  bool engine_up_ = false;
+};
+
+World::World(std::uint64_t seed, const WorldOptions& options)
+    : seed_(seed),
+      options_(options),
+      io_(seed),
+      ledger_(seed, trace_),
+      root_(seed),
+      faults_prng_(root_.child("world.faults")) {
+  options_.messages = std::clamp<std::size_t>(options_.messages, 1, 1000);
+  profile_ = draw_profile(root_.child("world.swarm"), options_.swarm);
+  directory_ = std::make_shared<WorldDirectory>(io_, kUsers);
+  plans_ = draw_workload(root_.child("world.workload"), ledger_, options_.messages);
+}
+
+void World::setup_dns() {
+  io_.dns_mx("mx-a.example", {{10, "mx1.mx-a.example"}, {20, "mx2.mx-a.example"}});
+  io_.dns_addresses("mx1.mx-a.example", {"192.0.2.11"});
+  io_.dns_addresses("mx2.mx-a.example", {"192.0.2.12"});
+  io_.dns_addresses("plain.example", {"192.0.2.13"});  // no MX: the domain's own address
+  io_.dns_mx("far.example", {{10, "mx.far.example"}});
+  io_.dns_addresses("mx.far.example", {"192.0.2.14"});
+  io_.dns_mx("nullmx.example", {{0, ""}});  // RFC 7505: accepts no mail
+  io_.dns_mx("flaky.example", {{10, "mx.flaky.example"}});
+  io_.dns_addresses("mx.flaky.example", {"192.0.2.15"});
+  if (profile_.dns_servfail)
+    io_.dns_fail("flaky.example", runtime::DnsType::mx, runtime::IoErrc::dns_failed);
+  if (profile_.dns_timeout)
+    io_.dns_fail("flaky.example", runtime::DnsType::mx, runtime::IoErrc::timeout);
+}
+
+void World::setup_remotes() {
+  struct Spec {
+    const char* name;
+    const char* ip;
+    std::uint16_t port;
+    bool lmtp;
+    bool never_permanent;
+  };
+  // far.example receives the DSNs of senders from outside: it never fails them for good
+  // (a DSN that bounces is dropped, and the world could not account for it).
+  static constexpr Spec kSpecs[] = {
+      {"relay", "192.0.2.50", 25, false, false},    {"store", "192.0.2.60", 24, true, false},
+      {"mx1.mx-a", "192.0.2.11", 25, false, false}, {"mx2.mx-a", "192.0.2.12", 25, false, false},
+      {"plain", "192.0.2.13", 25, false, false},    {"mx.far", "192.0.2.14", 25, false, true},
+      {"mx.flaky", "192.0.2.15", 25, false, false}};
+  Prng prng = root_.child("world.remote");
+  for (const auto& s : kSpecs) {
+    remotes_.push_back(
+        std::make_unique<RemoteServer>(io_, ledger_, trace_, s.name, Endpoint{s.ip, s.port}, s.lmtp,
+                                       profile_.remote, prng.child(s.name), s.never_permanent));
+  }
+}
+
+bool World::start_engine() {
+  std::string error;
+  auto settings = load_settings(io_, directory_, error);
+  if (!settings) {
+    ledger_.violation("setup: " + error);
+    return false;
+  }
+  server_ = std::make_unique<runtime::Server>(io_, log_, settings);
+  const auto status = server_->start();
+  if (!status.ok()) {
+    ledger_.violation("inv5: the engine did not start: " + status.error->detail);
+    server_.reset();
+    return false;
+  }
+  engine_up_ = true;
+  return true;
+}
+
+// A crash at an arbitrary instant: check durability first, note the attempts in flight
+// (the only messages allowed to be delivered twice), then kill and restart the engine.
+void World::crash() {
+  ++crashes_done_;
+  const std::string name = "crash " + std::to_string(crashes_done_);
+  trace_.add(name);
+  crash_wall_.push_back(io_.wall_unix_seconds());
+  sample_spool();
+  check_durable(name);
+  if (server_) {
+    for (const auto& view : server_->queue().list()) {
+      if (!view.in_flight) continue;
+      const auto body = io_.spool_body(view.id);
+      if (!body) continue;
+      if (auto index = ledger_.index_of(*body))
+        ledger_.allow_repeat(*index, "an attempt of " + view.id + " was in flight at " + name +
+                                         " (Queue::list() said in_flight)");
+    }
+  }
+  // The dead engine's destructors run before the crash, against a live world: what they
+  // start (a QUIT on a kept connection, a close) is wiped by the crash like any other
+  // event. After crash() those connections are unknown to SimIo, which asserts on a write
+  // (ConnectionCache's destructor writes QUIT).
+  server_.reset();
+  io_.crash();
+  engine_up_ = false;
+  start_engine();
+}
+
+void World::world_faults() {
+  const std::int64_t now = now_ms();
+  if (chance(faults_prng_, profile_.fsync_burst)) {
+    const int n = 1 + static_cast<int>(faults_prng_.below(3));
+    io_.fail_next_fsyncs(n);
+    world_faults_["world.fsync_burst"] += 1;
+    trace_.add("fault: the next " + std::to_string(n) + " fsyncs fail");
+  }
+  if (squeeze_until_ms_ < 0 && chance(faults_prng_, profile_.disk_squeeze)) {
+    squeeze_until_ms_ = now + 5000 + static_cast<std::int64_t>(faults_prng_.below(60000));
+    io_.set_disk_capacity(4096 + faults_prng_.below(64 * 1024));
+    world_faults_["world.disk_full"] += 1;
+    trace_.add("fault: the disk is (nearly) full");
+  } else if (squeeze_until_ms_ >= 0 && now >= squeeze_until_ms_) {
+    squeeze_until_ms_ = -1;
+    io_.set_disk_capacity(1ull << 40);
+  }
+  if (chance(faults_prng_, profile_.endpoint_fault)) {
+    const std::size_t i = faults_prng_.below(remotes_.size());
+    const bool hole = faults_prng_.below(2) == 0;
+    hole ? remotes_[i]->blackhole() : remotes_[i]->refuse();
+    endpoint_restore_ms_[i] = now + 10000 + static_cast<std::int64_t>(faults_prng_.below(120000));
+    world_faults_[hole ? "world.endpoint_blackhole" : "world.endpoint_refused"] += 1;
+    trace_.add("fault: " + remotes_[i]->name() + (hole ? " blackholed" : " refuses connections"));
+  }
+  for (auto it = endpoint_restore_ms_.begin(); it != endpoint_restore_ms_.end();) {
+    if (now < it->second) {
+      ++it;
+      continue;
+    }
+    remotes_[it->first]->serve();
+    it = endpoint_restore_ms_.erase(it);
+  }
+}
+
+// One step of the world: the engine and the network run for `ms`, then clients are
+// started and polled, and the spool is sampled when a minute has passed.
+
+void World::step(std::int64_t ms) {
+  io_.run_for(Duration::milliseconds(ms));
+  const std::int64_t now = now_ms();
+  for (std::size_t i = clients_.size(); i < plans_.size(); ++i) {
+    if (plans_[i].start.ns / 1'000'000 > now) break;
+    clients_.push_back(
+        std::make_unique<Client>(io_, ledger_, trace_, plans_[i], static_cast<int>(i)));
+    clients_.back()->on_acked = [this](std::size_t index) { check_acked(index); };
+    clients_.back()->begin();
+  }
+  for (auto& client : clients_) client->poll();
+  if (now >= next_sample_ms_) {
+    sample_spool();
+    next_sample_ms_ = now + kSampleMs;
+  }
+}
+
+void World::heal() {
+  trace_.add("heal");
+  io_.heal();
+  io_.fail_next_fsyncs(0);
+  io_.set_disk_capacity(1ull << 40);
+  squeeze_until_ms_ = -1;
+  endpoint_restore_ms_.clear();
+  for (auto& remote : remotes_) {
+    remote->heal();
+    remote->serve();
+  }
+  io_.dns_mx("flaky.example", {{10, "mx.flaky.example"}});
+}
+
+bool World::drained() const {
+  if (!server_ || server_->queue().size() != 0 || !io_.spool_envelopes().empty()) return false;
+  return std::all_of(clients_.begin(), clients_.end(), [](const auto& c) { return c->done(); });
+}
+
+WorldReport World::run() {
+  trace_.add("world seed " + std::to_string(seed_) + ": " + profile_.describe());
+  setup_dns();
+  setup_remotes();
+  io_.set_faults(profile_.io);
+  if (start_engine()) {
+    std::size_t next_crash = 0;
+    while (now_ms() < kFaultPhaseMs) {
+      std::int64_t span = kStepMs;
+      if (next_crash < profile_.crash_ms.size())
+        span = std::clamp<std::int64_t>(profile_.crash_ms[next_crash] - now_ms(), 1, kStepMs);
+      step(span);
+      world_faults();
+      if (next_crash < profile_.crash_ms.size() && now_ms() >= profile_.crash_ms[next_crash]) {
+        ++next_crash;
+        crash();
+        if (!engine_up_) break;
+      }
+    }
+    heal();
+    const std::int64_t bound = now_ms() + kDrainBoundMs;
+    while (engine_up_ && now_ms() < bound && !drained()) step(kStepMs * 10);
+    trace_.add("drain ended");
+  }
+  scan_maildirs();
+  for (auto& remote : remotes_) remote->release_unconfirmed();
+  check_liveness();
+  check_exactly_once();
+  check_schedule();
+
+  WorldReport report;
+  report.seed = seed_;
+  report.violations = ledger_.violations;
+  report.ok = report.violations.empty();
+  report.profile = profile_.describe();
+  auto& s = report.stats;
+  s.sessions = clients_.size();
+  s.messages = ledger_.messages().size();
+  for (const auto& m : ledger_.messages()) {
+    s.submitted += m.fate != Fate::unsent;
+    s.acked += m.fate == Fate::acked;
+    s.refused += m.fate == Fate::refused;
+  }
+  s.delivered = ledger_.delivered_total;
+  s.bounced = ledger_.bounced_total;
+  s.crashes = crashes_done_;
+  s.virtual_ms = now_ms();
+  s.events = io_.events_run();
+  for (const auto& [name, count] : io_.fault_counts())
+    report.fault_counts[name] = static_cast<std::uint64_t>(count);
+  for (const auto& [name, count] : world_faults_) report.fault_counts[name] += count;
+  std::uint64_t h = trace_.hash();
+  for (int i = 0; i < 8; ++i) {
+    h ^= (io_.trace_hash() >> (8 * i)) & 0xff;
+    h *= 0x100000001b3ULL;
+  }
+  report.trace_hash = h;
+  if (options_.trace) report.trace = trace_.lines;
+  return report;
+}
+
+// ---- Observations.
+
+void World::scan_maildirs() {
+  for (std::size_t i = 0; i < kUsers; ++i) {
+    const std::string account = "u" + std::to_string(i);
+    for (const auto& [name, content] : io_.maildir(account)) {
+      if (!seen_files_.insert(account + "/" + name).second) continue;
+      std::string rcpt = account + "@example.org";
+      const auto at = content.find("Delivered-To: ");
+      if (at != std::string::npos) {
+        const auto end = content.find("\r\n", at);
+        rcpt = content.substr(at + 14, end - at - 14);
+      }
+      ledger_.observe(content, rcpt, "maildir " + account);
+    }
+  }
+}
+
+std::optional<std::size_t> World::token_for(const std::string& id) {
+  if (auto known = token_of_id_.find(id); known != token_of_id_.end()) return known->second;
+  const auto body = io_.spool_body(id);
+  const auto index = body ? ledger_.index_of(*body) : std::nullopt;
+  if (index) token_of_id_.emplace(id, *index);
+  return index;
+}
+
+std::set<std::size_t> World::tokens_in_spool() {
+  std::set<std::size_t> found;
+  for (const auto& [id, envelope] : io_.spool_envelopes()) {
+    (void)envelope;
+    auto known = token_of_id_.find(id);
+    if (known == token_of_id_.end()) {
+      const auto body = io_.spool_body(id);
+      const auto index = body ? ledger_.index_of(*body) : std::nullopt;
+      if (!index) continue;
+      known = token_of_id_.emplace(id, *index).first;
+    }
+    found.insert(known->second);
+  }
+  return found;
+}
+
+// Invariant 2 at the moment a 250 reaches the client: the message (or the DSN that
+// replaced it) is in the durable spool, or it is already finished.
+void World::check_acked(std::size_t index) {
+  const auto& truth = ledger_.message(index);
+  if (!truth.queue_id.empty() && io_.spool_body(truth.queue_id)) return;
+  scan_maildirs();
+  if (ledger_.finished(index) || tokens_in_spool().count(index) != 0) return;
+  ledger_.violation("inv2: " + truth.token + " (queue id " + truth.queue_id +
+                    "): the client saw 250 but the message is not in the durable spool");
+}
+
+void World::check_durable(const std::string& when) {
+  scan_maildirs();
+  const auto durable = tokens_in_spool();
+  for (std::size_t i = 0; i < ledger_.messages().size(); ++i) {
+    const auto& truth = ledger_.message(i);
+    if (truth.fate != Fate::acked || ledger_.finished(i) || durable.count(i) != 0) continue;
+    ledger_.violation("inv2: at " + when + ", " + truth.token + " (queue id " + truth.queue_id +
+                      ") got 250, is not finished and is not in the durable spool");
+  }
+}
+
+void World::sample_spool() {
+  for (const auto& [id, text] : io_.spool_envelopes()) {
+    auto parsed = runtime::parse_envelope(text);
+    if (!parsed) continue;
+    for (const auto& r : parsed->recipients) {
+      auto& set = attempts_[AttemptKey{id, r.address}];
+      for (const auto& a : r.history) set.emplace(a.at_unix, a.route, a.reply);
+    }
+  }
+}
+
+// ---- The invariants checked at the end.
+
+void World::check_exactly_once() {
+  const auto& messages = ledger_.messages();
+  for (std::size_t i = 0; i < messages.size(); ++i) {
+    const auto& m = messages[i];
+    if (m.fate != Fate::acked) continue;
+    for (const auto& rcpt : m.accepted) {
+      const auto key = std::make_pair(i, rcpt);
+      const int d = ledger_.deliveries.count(key) ? ledger_.deliveries.at(key) : 0;
+      const int b = ledger_.bounces.count(key) ? ledger_.bounces.at(key) : 0;
+      if (d + b == 0) {
+        ledger_.violation("inv1: " + m.token + " (queue id " + m.queue_id + ") rcpt " + rcpt +
+                          ": acknowledged with 250 but never delivered nor bounced");
+      } else if (d + b > 1 && m.repeat_reason.empty()) {
+        ledger_.violation("inv1: " + m.token + " (queue id " + m.queue_id + ") rcpt " + rcpt +
+                          ": delivered " + std::to_string(d) + " times and bounced " +
+                          std::to_string(b) + " times, with no attempt in flight at a crash");
+      }
+    }
+    for (const auto& [key, count] : ledger_.deliveries) {
+      if (key.first == i && m.accepted.count(key.second) == 0)
+        ledger_.violation("inv2: " + m.token + " was delivered to " + key.second +
+                          ", a recipient the client saw refused");
+    }
+  }
+}
+
+void World::check_schedule() {
+  const std::int64_t drift_ppm = static_cast<std::int64_t>(profile_.io.wall_drift_ppm);
+  for (const auto& [key, set] : attempts_) {
+    std::vector<std::int64_t> times;
+    for (const auto& a : set) times.push_back(std::get<0>(a));
+    for (std::size_t k = 0; k + 1 < times.size(); ++k) {
+      const std::int64_t step = kRetryStepsS[std::min<std::size_t>(k, 2)];
+      const std::int64_t slack = 1 + step * (drift_ppm < 0 ? -drift_ppm : drift_ppm) / 1'000'000;
+      const std::int64_t gap = times[k + 1] - times[k];
+      if (gap + slack >= step) continue;
+      const auto token = token_of_id_.count(key.id) ? ledger_.token(token_of_id_.at(key.id))
+                                                    : std::string("(unknown token)");
+      const bool restarted = std::any_of(crash_wall_.begin(), crash_wall_.end(), [&](auto t) {
+        return t >= times[k] && t <= times[k + 1];
+      });
+      ledger_.violation("inv4: " + token + " (queue id " + key.id + ") rcpt " + key.rcpt +
+                        ": attempt " + std::to_string(k + 2) + " came " + std::to_string(gap) +
+                        "s after attempt " + std::to_string(k + 1) + "; the schedule says " +
+                        std::to_string(step) + "s" +
+                        (restarted ? " (a restart came in between)" : ""));
+    }
+  }
+}
+
+void World::check_liveness() {
+  auto spool = io_.spool_envelopes();
+  if (spool.empty() && server_ && server_->queue().size() == 0) return;
+  std::string what;
+  int shown = 0;
+  for (const auto& [id, text] : spool) {
+    if (++shown > 3) break;
+    auto parsed = runtime::parse_envelope(text);
+    what += " " + id;
+    if (auto index = token_for(id)) what += " (" + ledger_.token(*index) + ")";
+    if (!parsed) continue;
+    for (const auto& r : parsed->recipients)
+      what += " [" + r.address + " " + std::string(runtime::to_string(r.state)) + " " +
+              r.last_reply + "]";
+  }
+  ledger_.violation(
+      "inv5: the queue did not drain within " + std::to_string(kDrainBoundMs / 60000) +
+      " minutes after healing: " + std::to_string(spool.size()) + " messages left:" + what);
+}
+
+}  // namespace
+
+std::string WorldReport::summary() const {
+  const auto& s = stats;
+  const std::int64_t secs = s.virtual_ms / 1000;
+  std::string out = "seed " + std::to_string(seed) + ": " + (ok ? "ok" : "FAILED") + "\n";
+  out += "  sessions " + std::to_string(s.sessions) + ", messages " + std::to_string(s.messages) +
+         ", submitted " + std::to_string(s.submitted) + ", acked " + std::to_string(s.acked) +
+         ", refused " + std::to_string(s.refused) + "; deliveries " + std::to_string(s.delivered) +
+         ", bounced " + std::to_string(s.bounced) + "; crashes " + std::to_string(s.crashes) +
+         "; virtual time " + std::to_string(secs / 3600) + "h" + std::to_string(secs / 60 % 60) +
+         "m" + std::to_string(secs % 60) + "s; events " + std::to_string(s.events) + "\n";
+  out += "  profile: " + profile + "\n";
+  if (!fault_counts.empty()) {
+    out += "  faults:";
+    for (const auto& [name, count] : fault_counts) out += " " + name + "=" + std::to_string(count);
+    out += "\n";
+  }
+  for (const auto& v : violations) out += "  violation: " + v + "\n";
+  return out;
+}
+
+WorldReport run_world(std::uint64_t seed, const WorldOptions& options) {
+  World world(seed, options);
+  return world.run();
+}
+
+}  // namespace tern::adapters::sim
