@@ -10,6 +10,8 @@
 #include "config/engine_settings.hpp"
 #include "config/loader.hpp"
 #include "config/route_model.hpp"
+#include "runtime/directory/imap_directory.hpp"
+#include "runtime/directory/smtp_directory.hpp"
 #include "runtime/server.hpp"
 #include "runtime/spool_format.hpp"
 
@@ -22,9 +24,10 @@ namespace {
 
 using namespace world;
 
-constexpr std::int64_t kStepMs = 1000;                   // the world looks around every second
-constexpr std::int64_t kSampleMs = 60 * 1000;            // spool sampled every virtual minute
-constexpr std::int64_t kDrainBoundMs = 60 * 60 * 1000;   // liveness bound after healing
+constexpr std::int64_t kStepMs = 1000;                  // the world looks around every second
+constexpr std::int64_t kSampleMs = 60 * 1000;           // spool sampled every virtual minute
+constexpr std::int64_t kDrainBoundMs = 60 * 60 * 1000;  // liveness bound after healing
+constexpr std::int64_t kDirectoryHealSlackMs = 60 * 1000;
 constexpr std::int64_t kRetryStepsS[] = {60, 120, 300};  // engine_toml's queue.schedule.retry
 
 // Engine log lines go to the trace: they replay a failure in the engine's own words.
@@ -39,9 +42,39 @@ class TraceLog final : public runtime::LogSink {
   Trace& trace_;
 };
 
+// A remote directory as the daemon builds it (cmd/ternd/daemon.cpp), which adapters/ cannot
+// include: the world's TOML decides, the directory talks to the DirectoryServer.
+std::shared_ptr<runtime::directory::Directory> remote_directory(const config::DirectoryModel& m,
+                                                                const std::string& hostname,
+                                                                runtime::Io& io) {
+  namespace dir = runtime::directory;
+  dir::RemoteDirectorySettings s;
+  s.address = m.address;
+  s.port = m.port;
+  s.tls_implicit = m.tls_implicit;
+  s.allow_invalid_certs = m.tls_allow_invalid_certs;
+  s.starttls = m.tls_starttls;
+  s.limits_rcpt = static_cast<std::size_t>(m.limits_rcpt);
+  s.limits_auth_errors = static_cast<std::uint32_t>(m.limits_auth_errors);
+  s.lookup_domains = m.lookup_domains;
+  s.timeout = m.timeout;
+  s.pool_max_connections = static_cast<std::size_t>(m.pool_max_connections);
+  s.cache_entries_max = static_cast<std::size_t>(m.cache_size);
+  s.cache_positive_ttl = m.cache_ttl_positive;
+  s.cache_negative_ttl = m.cache_ttl_negative;
+  s.helo_name = hostname;
+  if (m.type == config::DirectoryType::imap)
+    return std::make_shared<dir::ImapDirectory>(io, std::move(s));
+  return std::make_shared<dir::SmtpDirectory>(io, std::move(s),
+                                              m.type == config::DirectoryType::lmtp
+                                                  ? dir::SmtpDirectoryMode::lmtp
+                                                  : dir::SmtpDirectoryMode::smtp);
+}
+
 std::shared_ptr<const runtime::EngineSettings> load_settings(
-    runtime::Io& io, std::shared_ptr<WorldDirectory> directory, std::string& error) {
-  auto loaded = config::load_string(engine_toml(), "world.toml");
+    runtime::Io& io, const Profile& profile, std::shared_ptr<WorldDirectory> directory,
+    std::string& error) {
+  auto loaded = config::load_string(engine_toml(profile), "world.toml");
   if (!loaded.ok()) {
     error = "the world's TOML does not load";
     for (const auto& d : loaded.diagnostics) error += "; " + d.message;
@@ -59,6 +92,10 @@ std::shared_ptr<const runtime::EngineSettings> load_settings(
   }
   auto settings = built.engine.settings;
   settings.directories["main"] = std::move(directory);
+  for (const auto& model : built.engine.directories) {
+    if (model.name == "main" && model.type != config::DirectoryType::memory)
+      settings.directories["main"] = remote_directory(model, settings.hostname, io);
+  }
   settings.default_directory = "main";
   settings.tls_identities[""] = *io.load_tls_identity("CERT", "KEY");
   return std::make_shared<const runtime::EngineSettings>(std::move(settings));
@@ -82,6 +119,8 @@ class World {
   void crash();
   void step(std::int64_t ms);
   void world_faults();
+  void endpoint_down(std::size_t i, std::int64_t now);
+  bool directory_may_fail() const;
   void heal();
   bool drained() const;
   void scan_maildirs();
@@ -109,6 +148,8 @@ class World {
   std::vector<ClientPlan> plans_;
   std::vector<std::unique_ptr<Client>> clients_;
   std::vector<std::unique_ptr<RemoteServer>> remotes_;
+  std::unique_ptr<DirectoryServer> directory_server_;  // with a remote directory
+  std::vector<std::string> accounts_;  // the Maildir accounts the engine may deliver to
   std::set<std::string> seen_files_;
   std::map<AttemptKey, std::set<std::tuple<std::int64_t, std::string, std::string>>> attempts_;
   std::map<std::string, std::size_t> token_of_id_;
@@ -119,6 +160,7 @@ class World {
   std::map<std::size_t, std::int64_t> endpoint_restore_ms_;
   std::int64_t next_sample_ms_ = 0;
   bool engine_up_ = false;
+  std::int64_t heal_ms_ = -1;
 };
 
 World::World(std::uint64_t seed, const WorldOptions& options)
@@ -132,6 +174,13 @@ World::World(std::uint64_t seed, const WorldOptions& options)
   profile_ = draw_profile(root_.child("world.swarm"), options_.swarm);
   directory_ = std::make_shared<WorldDirectory>(io_, kUsers);
   plans_ = draw_workload(root_.child("world.workload"), ledger_, options_.messages);
+  draw_variety(root_.child("world.variety"), profile_, plans_);
+  const bool remote = profile_.directory != DirectoryKind::memory;
+  for (std::size_t i = 0; i < kUsers; ++i)
+    accounts_.push_back("u" + std::to_string(i) + (remote ? "@example.org" : ""));
+  if (profile_.directory == DirectoryKind::imap) {
+    for (int k = 0; k < 4; ++k) accounts_.push_back("nobody" + std::to_string(k) + "@example.org");
+  }
 }
 
 void World::setup_dns() {
@@ -171,11 +220,17 @@ void World::setup_remotes() {
         std::make_unique<RemoteServer>(io_, ledger_, trace_, s.name, Endpoint{s.ip, s.port}, s.lmtp,
                                        profile_.remote, prng.child(s.name), s.never_permanent));
   }
+  if (profile_.directory != DirectoryKind::memory) {
+    directory_server_ = std::make_unique<DirectoryServer>(
+        io_, trace_, profile_.directory,
+        Endpoint{std::string(kDirectoryIp), directory_port(profile_.directory)},
+        profile_.directory_script, root_.child("world.directory_server"), kUsers);
+  }
 }
 
 bool World::start_engine() {
   std::string error;
-  auto settings = load_settings(io_, directory_, error);
+  auto settings = load_settings(io_, profile_, directory_, error);
   if (!settings) {
     ledger_.violation("setup: " + error);
     return false;
@@ -237,22 +292,34 @@ void World::world_faults() {
     squeeze_until_ms_ = -1;
     io_.set_disk_capacity(1ull << 40);
   }
-  if (chance(faults_prng_, profile_.endpoint_fault)) {
-    const std::size_t i = faults_prng_.below(remotes_.size());
-    const bool hole = faults_prng_.below(2) == 0;
-    hole ? remotes_[i]->blackhole() : remotes_[i]->refuse();
-    endpoint_restore_ms_[i] = now + 10000 + static_cast<std::int64_t>(faults_prng_.below(120000));
-    world_faults_[hole ? "world.endpoint_blackhole" : "world.endpoint_refused"] += 1;
-    trace_.add("fault: " + remotes_[i]->name() + (hole ? " blackholed" : " refuses connections"));
-  }
+  // The directory server is one more endpoint (index remotes_.size()) when there is one.
+  const std::size_t endpoints = remotes_.size() + (directory_server_ ? 1 : 0);
+  if (chance(faults_prng_, profile_.endpoint_fault))
+    endpoint_down(faults_prng_.below(endpoints), now);
+  if (directory_server_ && chance(faults_prng_, profile_.directory_outage))
+    endpoint_down(remotes_.size(), now);
   for (auto it = endpoint_restore_ms_.begin(); it != endpoint_restore_ms_.end();) {
     if (now < it->second) {
       ++it;
       continue;
     }
-    remotes_[it->first]->serve();
+    it->first < remotes_.size() ? remotes_[it->first]->serve() : directory_server_->serve();
     it = endpoint_restore_ms_.erase(it);
   }
+}
+
+void World::endpoint_down(std::size_t i, std::int64_t now) {
+  const bool hole = faults_prng_.below(2) == 0;
+  const bool dir = i >= remotes_.size();
+  if (dir) {
+    hole ? directory_server_->blackhole() : directory_server_->refuse();
+  } else {
+    hole ? remotes_[i]->blackhole() : remotes_[i]->refuse();
+  }
+  endpoint_restore_ms_[i] = now + 10000 + static_cast<std::int64_t>(faults_prng_.below(120000));
+  world_faults_[hole ? "world.endpoint_blackhole" : "world.endpoint_refused"] += 1;
+  trace_.add("fault: " + (dir ? std::string("the directory") : remotes_[i]->name()) +
+             (hole ? " blackholed" : " refuses connections"));
 }
 
 // One step of the world: the engine and the network run for `ms`, then clients are
@@ -266,6 +333,8 @@ void World::step(std::int64_t ms) {
     clients_.push_back(
         std::make_unique<Client>(io_, ledger_, trace_, plans_[i], static_cast<int>(i)));
     clients_.back()->on_acked = [this](std::size_t index) { check_acked(index); };
+    if (plans_[i].tls_fail) world_faults_["world.client_tls_fail"] += 1;
+    clients_.back()->directory_may_fail = [this] { return directory_may_fail(); };
     clients_.back()->begin();
   }
   for (auto& client : clients_) client->poll();
@@ -275,7 +344,15 @@ void World::step(std::int64_t ms) {
   }
 }
 
+// A remote directory fails until the heal, and a little after: a pooled connection that
+// stalled before it still has to time out (timeout, at most 15 s, after idle_timeout).
+bool World::directory_may_fail() const {
+  if (!directory_server_) return false;
+  return heal_ms_ < 0 || now_ms() < heal_ms_ + kDirectoryHealSlackMs;
+}
+
 void World::heal() {
+  heal_ms_ = now_ms();
   trace_.add("heal");
   io_.heal();
   io_.fail_next_fsyncs(0);
@@ -285,6 +362,10 @@ void World::heal() {
   for (auto& remote : remotes_) {
     remote->heal();
     remote->serve();
+  }
+  if (directory_server_) {
+    directory_server_->heal();
+    directory_server_->serve();
   }
   io_.dns_mx("flaky.example", {{10, "mx.flaky.example"}});
 }
@@ -340,11 +421,19 @@ WorldReport World::run() {
   s.delivered = ledger_.delivered_total;
   s.bounced = ledger_.bounced_total;
   s.crashes = crashes_done_;
+  for (std::size_t i = 0; i < clients_.size(); ++i) {
+    s.starttls_clients += plans_[i].starttls;
+    s.bdat_clients += plans_[i].chunking;
+  }
   s.virtual_ms = now_ms();
   s.events = io_.events_run();
   for (const auto& [name, count] : io_.fault_counts())
     report.fault_counts[name] = static_cast<std::uint64_t>(count);
   for (const auto& [name, count] : world_faults_) report.fault_counts[name] += count;
+  if (directory_server_) {
+    for (const auto& [name, count] : directory_server_->faults())
+      report.fault_counts[name] += count;
+  }
   std::uint64_t h = trace_.hash();
   for (int i = 0; i < 8; ++i) {
     h ^= (io_.trace_hash() >> (8 * i)) & 0xff;
@@ -357,12 +446,14 @@ WorldReport World::run() {
 
 // ---- Observations.
 
+// Mailboxes are named by the directory's principal: "u<i>" (the world's own directory) or
+// the address (remote ones, where an imap directory also takes the unknown "nobody<k>").
 void World::scan_maildirs() {
-  for (std::size_t i = 0; i < kUsers; ++i) {
-    const std::string account = "u" + std::to_string(i);
+  for (const auto& account : accounts_) {
     for (const auto& [name, content] : io_.maildir(account)) {
       if (!seen_files_.insert(account + "/" + name).second) continue;
-      std::string rcpt = account + "@example.org";
+      std::string rcpt =
+          account.find('@') == std::string::npos ? account + "@example.org" : account;
       const auto at = content.find("Delivered-To: ");
       if (at != std::string::npos) {
         const auto end = content.find("\r\n", at);
@@ -512,8 +603,10 @@ std::string WorldReport::summary() const {
          ", submitted " + std::to_string(s.submitted) + ", acked " + std::to_string(s.acked) +
          ", refused " + std::to_string(s.refused) + "; deliveries " + std::to_string(s.delivered) +
          ", bounced " + std::to_string(s.bounced) + "; crashes " + std::to_string(s.crashes) +
-         "; virtual time " + std::to_string(secs / 3600) + "h" + std::to_string(secs / 60 % 60) +
-         "m" + std::to_string(secs % 60) + "s; events " + std::to_string(s.events) + "\n";
+         "; STARTTLS " + std::to_string(s.starttls_clients) + ", BDAT " +
+         std::to_string(s.bdat_clients) + "; virtual time " + std::to_string(secs / 3600) + "h" +
+         std::to_string(secs / 60 % 60) + "m" + std::to_string(secs % 60) + "s; events " +
+         std::to_string(s.events) + "\n";
   out += "  profile: " + profile + "\n";
   if (!fault_counts.empty()) {
     out += "  faults:";

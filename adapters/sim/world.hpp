@@ -22,6 +22,13 @@
 //   crash), nothing refused and no unknown token is ever delivered; (3) each RCPT outcome
 //   the client sees matches the world's truth, in order; (4) consecutive attempts of a
 //   recipient are at least the retry step apart; (5) the queue drains after healing.
+// - Beyond its messages a seed draws (each from its own child stream): the engine's
+//   directory (half the swarm seeds: the world's own; the rest smtp, lmtp or imap, a
+//   scripted DirectoryServer on the simulated network that stalls, slows, fails answers
+//   with 4xx, fails STARTTLS, goes down a while); per client STARTTLS (always for
+//   submission), a failed TLS handshake, BDAT with random chunk sizes. Invariant 3 also
+//   holds that a 451 4.4.3 (directory unavailable) reaches a client only from a remote
+//   directory, before the heal or within a minute after it.
 // - options.trace keeps the event log lines in the report (they feed the trace hash
 //   either way); options.messages bounds the workload (at least 1, at most 1000).
 #pragma once
@@ -50,8 +57,10 @@ struct WorldStats {
   std::uint64_t delivered = 0;  // (token, recipient) deliveries, maildir and remote sinks
   std::uint64_t bounced = 0;    // (token, recipient) failures reported in a DSN
   std::uint64_t crashes = 0;
-  std::int64_t virtual_ms = 0;  // virtual time at the end
-  std::uint64_t events = 0;     // SimIo events run
+  std::uint64_t starttls_clients = 0;  // client sessions that ask for STARTTLS
+  std::uint64_t bdat_clients = 0;      // ... that send bodies with BDAT when offered
+  std::int64_t virtual_ms = 0;         // virtual time at the end
+  std::uint64_t events = 0;            // SimIo events run
 };
 
 struct WorldReport {

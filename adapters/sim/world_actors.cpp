@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <utility>
 
+#include "protocol/imap/server_session.hpp"
+
 namespace tern::adapters::sim::world {
 
 namespace smtp = protocol::smtp;
@@ -188,11 +190,14 @@ bool Client::begin() {
   config.mode = plan_.kind == ClientKind::lmtp ? smtp::ClientMode::lmtp : smtp::ClientMode::smtp;
   config.helo_name = "client" + std::to_string(number_) + ".example";
   config.starttls = plan_.kind == ClientKind::submission ? smtp::StartTlsPolicy::require
+                    : plan_.starttls                     ? smtp::StartTlsPolicy::optional
                                                          : smtp::StartTlsPolicy::disable;
+  config.use_chunking = plan_.chunking;
+  chunks_ = Prng(plan_.chunk_seed);
   if (plan_.kind == ClientKind::submission) {
     smtp::ClientAuth auth;
     auth.mechanisms = {"PLAIN"};
-    auth.credentials.username = plan_.user;
+    auth.credentials.username = plan_.login.empty() ? plan_.user : plan_.login;
     auth.credentials.password = "pw-" + plan_.user;
     config.auth = std::move(auth);
   }
@@ -256,17 +261,21 @@ void Client::on_event(smtp::ClientEvent& event) {
   if (std::holds_alternative<smtp::ReadyEvent>(event)) {
     submit_next();
   } else if (std::holds_alternative<smtp::ClientStartTlsEvent>(event)) {
+    if (plan_.tls_fail) {
+      trace_.add("client " + std::to_string(number_) + ": its TLS handshake will fail");
+      io_.peer_fail_tls(peer_);
+    }
     io_.peer_start_tls(peer_);
     if (machine_->on_tls_established(now)) finish("TLS refused by the machine");
   } else if (std::holds_alternative<smtp::BodyWantedEvent>(event)) {
-    const auto& body = plan_.messages[*current_].body;
-    if (machine_->send_body(body, now) || machine_->end_body(now)) {
+    if (!send_body(plan_.messages[*current_].body)) {
       finish("the machine refused the body");
       return;
     }
     body_sent_ = true;
     ledger_.message(plan_.messages[*current_].index).fate = Fate::unknown;
   } else if (auto* rcpt = std::get_if<smtp::RecipientEvent>(&event)) {
+    check_directory_reply(*rcpt);
     outcomes_.push_back(*rcpt);
   } else if (std::holds_alternative<smtp::MessageDoneEvent>(event)) {
     done_pending_ = true;
@@ -277,6 +286,20 @@ void Client::on_event(smtp::ClientEvent& event) {
     io_.peer_close(peer_);
     finish("closed");
   }
+}
+
+// The body in pieces of random size (with CHUNKING each piece is one BDAT; a piece may end
+// between CR and LF), up to 8 of them, then the end.
+bool Client::send_body(const std::string& body) {
+  const auto now = io_.now();
+  std::size_t at = 0;
+  for (int piece = 0; piece < 7 && at < body.size(); ++piece) {
+    const std::size_t n = 1 + chunks_.below(std::min<std::size_t>(body.size() - at, 8192));
+    if (machine_->send_body(std::string_view(body).substr(at, n), now)) return false;
+    at += n;
+  }
+  if (at < body.size() && machine_->send_body(std::string_view(body).substr(at), now)) return false;
+  return !machine_->end_body(now);
 }
 
 void Client::submit_next() {
@@ -312,6 +335,16 @@ void Client::check_truth(const MessagePlan& plan, std::size_t i, const smtp::Rec
                       "), the client saw " + reply_text(e.reply));
   else if (e.outcome == smtp::Outcome::permanent_failure && e.reply.code != 550)
     ledger_.violation("inv3: " + where + "expected 550, the client saw " + reply_text(e.reply));
+}
+
+// Invariant 3, as the reply arrives: 4.4.3 is the engine's "directory unavailable", which
+// only a remote directory that may be failing now can cause.
+void Client::check_directory_reply(const smtp::RecipientEvent& e) {
+  if (e.reply.code != 451 || e.reply.enhanced != smtp::EnhancedStatus{4, 4, 3}) return;
+  if (!current_ || (directory_may_fail && directory_may_fail())) return;
+  const auto& truth = ledger_.message(plan_.messages[*current_].index);
+  ledger_.violation("inv3: " + truth.token + " rcpt " + truth.rcpts[e.index] + ": the client saw " +
+                    reply_text(e.reply) + " while the directory cannot fail");
 }
 
 void Client::resolve(bool message_done) {
@@ -561,6 +594,242 @@ smtp::ServerDecision RemoteServer::Conn::message_decision() {
 void RemoteServer::Conn::record(const std::string& rcpt) {
   server.ledger_.observe(body, rcpt, server.name_);
   if (auto index = server.ledger_.index_of(body)) unconfirmed.push_back(*index);
+}
+
+// ---- DirectoryServer.
+
+namespace imap = protocol::imap;
+
+struct DirectoryServer::Conn {
+  virtual ~Conn() = default;
+};
+
+// One connection of the directory server: the machine's decisions come from the world's
+// users and the script; a slow connection sends everything (the STARTTLS go-ahead and the
+// handshake included) through one constant delay, which keeps the order.
+template <class Machine>
+struct DirectoryServer::ConnOf final : DirectoryServer::Conn {
+  ConnOf(DirectoryServer& server, PeerId id, typename Machine::Config config)
+      : server(server), id(id), machine(std::move(config), server.io_.now()) {}
+  DirectoryServer& server;
+  PeerId id;
+  Machine machine;
+  std::string inbox;
+  bool closed = false;
+  bool stall = false;
+  bool awaiting_tls = false;
+  Duration slow{};
+
+  void later(std::function<void()> what) {
+    SimIo& io = server.io_;
+    if (slow.ns <= 0) return what();
+    io.start_timer(io.now() + slow, std::move(what));  // dies with a crash, as the peer does
+  }
+  void send(std::string bytes) {
+    later([&io = server.io_, peer = id, bytes = std::move(bytes)] { io.peer_send(peer, bytes); });
+  }
+  void pump() {
+    SimIo& io = server.io_;
+    for (int guard = 0; guard < kPumpGuard && !closed && !stall && !awaiting_tls; ++guard) {
+      const std::size_t used = machine.feed(inbox, io.now());
+      inbox.erase(0, used);
+      bool progressed = used > 0;
+      while (auto event = machine.poll_event()) {
+        progressed = true;
+        on_event(*event);
+        if (closed || stall) return;
+      }
+      if (awaiting_tls) return;
+      const auto out = machine.pending_output();
+      if (!out.empty()) {
+        send(std::string(out.data(), out.size()));
+        machine.consume_output(out.size());
+      }
+      if (machine.is_closed()) {
+        closed = true;
+        later([&io, peer = id] { io.peer_close(peer); });
+      }
+      if (!progressed) break;
+    }
+  }
+  // The go-ahead leaves in clear, then the handshake; the machine starts over once it is up.
+  void begin_tls() {
+    const auto out = machine.pending_output();
+    std::string go(out.data(), out.size());
+    machine.consume_output(out.size());
+    const bool fail = !server.healed_ && chance(server.prng_, server.script_.tls_fail);
+    if (fail) server.count("dir.tls_fail");
+    awaiting_tls = true;
+    later([this, go = std::move(go), fail] {
+      SimIo& io = server.io_;
+      io.peer_send(id, go);
+      if (fail) io.peer_fail_tls(id);
+      io.peer_start_tls(id);
+      awaiting_tls = false;
+      (void)machine.on_tls_established(io.now());
+      pump();
+    });
+  }
+  bool temp_failure() {
+    if (server.healed_ || !chance(server.prng_, server.script_.answer_temp)) return false;
+    server.count("dir.answer_4xx");
+    return true;
+  }
+  void on_event(typename Machine::Event& event);
+};
+
+struct SmtpDirMachine : smtp::ServerSession {
+  using Config = smtp::ServerConfig;
+  using Event = smtp::ServerEvent;
+  using smtp::ServerSession::ServerSession;
+};
+struct ImapDirMachine : imap::ServerSession {
+  using Config = imap::ServerConfig;
+  using Event = imap::ServerEvent;
+  using imap::ServerSession::ServerSession;
+};
+
+template <>
+void DirectoryServer::ConnOf<SmtpDirMachine>::on_event(smtp::ServerEvent& event) {
+  if (std::holds_alternative<smtp::StartTlsEvent>(event)) return begin_tls();
+  std::optional<smtp::Ticket> ticket;
+  smtp::ServerDecision decision = smtp::Accept{};
+  if (auto* hello = std::get_if<smtp::HelloEvent>(&event)) {
+    ticket = hello->ticket;
+  } else if (auto* mail = std::get_if<smtp::MailEvent>(&event)) {
+    ticket = mail->ticket;
+  } else if (auto* rcpt = std::get_if<smtp::RcptEvent>(&event)) {
+    ticket = rcpt->ticket;
+    if (temp_failure())
+      decision = smtp::Reject{make_reply(451, {4, 3, 0}, "directory busy")};
+    else if (!server.known_address(address_of(rcpt->command.path)))
+      decision = smtp::Reject{make_reply(550, {5, 1, 1}, "no such user")};
+  } else if (auto* auth = std::get_if<smtp::AuthEvent>(&event)) {
+    ticket = auth->ticket;
+    const std::string r = auth->response.value_or("");
+    const std::size_t a = r.find('\0');
+    const std::size_t b = a == std::string::npos ? a : r.find('\0', a + 1);
+    if (!auth->response) {
+      decision = smtp::Challenge{""};
+    } else if (temp_failure()) {
+      decision = smtp::Reject{make_reply(454, {4, 7, 0}, "temporary authentication failure")};
+    } else if (b != std::string::npos &&
+               server.known(r.substr(a + 1, b - a - 1), r.substr(b + 1))) {
+      decision = smtp::Authenticated{};
+    } else {
+      decision = smtp::Reject{make_reply(535, {5, 7, 8}, "bad credentials")};
+    }
+  } else if (auto* message = std::get_if<smtp::MessageEvent>(&event)) {
+    ticket = message->ticket;
+    decision = smtp::Reject{make_reply(554, {5, 5, 1}, "a directory takes no mail")};
+  }
+  if (ticket) (void)machine.decide(*ticket, decision, server.io_.now());
+}
+
+template <>
+void DirectoryServer::ConnOf<ImapDirMachine>::on_event(imap::ServerEvent& event) {
+  if (std::holds_alternative<imap::StartTlsEvent>(event)) return begin_tls();
+  const auto* verify = std::get_if<imap::VerifyEvent>(&event);
+  if (verify == nullptr) return;
+  const auto* pw = std::get_if<protocol::sasl::PasswordCredentials>(&verify->credentials);
+  const bool ok = pw && server.known(pw->authcid, pw->password);
+  (void)machine.decide(verify->ticket,
+                       temp_failure() ? imap::ServerDecision{imap::Unavailable{}}
+                                      : imap::ServerDecision{imap::Verified{ok}},
+                       server.io_.now());
+}
+
+DirectoryServer::DirectoryServer(SimIo& io, Trace& trace, DirectoryKind kind, Endpoint at,
+                                 DirectoryScript script, Prng prng, std::size_t users)
+    : io_(io),
+      trace_(trace),
+      kind_(kind),
+      at_(std::move(at)),
+      script_(script),
+      prng_(prng),
+      users_(users) {
+  serve();
+}
+
+DirectoryServer::~DirectoryServer() = default;
+
+void DirectoryServer::serve() {
+  down_ = false;
+  io_.serve(at_, [this](PeerId peer) { accept(peer); });
+}
+void DirectoryServer::refuse() {
+  down_ = true;
+  io_.stop_serving(at_);
+}
+void DirectoryServer::blackhole() {
+  down_ = true;
+  io_.blackhole(at_);
+}
+
+bool DirectoryServer::failing() const {
+  if (down_) return true;
+  if (healed_) return false;
+  return script_.answer_temp != 0 || script_.stall != 0 || script_.slow != 0 ||
+         script_.tls_fail != 0;
+}
+
+void DirectoryServer::count(const std::string& name) {
+  ++faults_[name];
+  trace_.add("fault: " + name);
+}
+
+bool DirectoryServer::known_address(const std::string& address) const {
+  const std::string text = lower(address);
+  for (std::size_t i = 0; i < users_; ++i) {
+    if (text == "u" + std::to_string(i) + "@" + std::string(kLocalDomain)) return true;
+  }
+  return false;
+}
+
+bool DirectoryServer::known(const std::string& login, const std::string& password) const {
+  const auto at = login.find('@');
+  return known_address(login) && password == "pw-" + lower(login.substr(0, at));
+}
+
+void DirectoryServer::accept(PeerId peer) {
+  ++connections_;
+  const bool stall = !healed_ && chance(prng_, script_.stall);
+  Duration slow{};
+  if (!healed_ && chance(prng_, script_.slow)) {
+    slow = Duration::milliseconds(200 + static_cast<std::int64_t>(prng_.below(20000)));
+    count("dir.slow");
+  }
+  auto start = [&](auto& conn) {
+    conn.slow = slow;
+    io_.peer_on_bytes(peer, [&conn](std::string_view bytes) {
+      conn.inbox += bytes;
+      conn.pump();
+    });
+    conn.pump();
+    if (stall) {  // after the greeting: the client is in the middle of its exchange
+      conn.stall = true;
+      count("dir.stall");
+    }
+  };
+  if (kind_ == DirectoryKind::imap) {
+    imap::ServerConfig config;
+    config.tls_available = true;
+    config.plaintext_without_tls = true;
+    auto conn = std::make_unique<ConnOf<ImapDirMachine>>(*this, peer, config);
+    auto& ref = *conn;
+    conns_.push_back(std::move(conn));
+    return start(ref);
+  }
+  smtp::ServerConfig config;
+  config.mode = kind_ == DirectoryKind::lmtp ? smtp::ServerMode::lmtp : smtp::ServerMode::smtp;
+  config.hostname = "directory.example.org";
+  config.tls_available = true;
+  config.auth_requires_tls = false;
+  config.auth_mechanisms = {"PLAIN"};
+  auto conn = std::make_unique<ConnOf<SmtpDirMachine>>(*this, peer, config);
+  auto& ref = *conn;
+  conns_.push_back(std::move(conn));
+  start(ref);
 }
 
 // ---- WorldDirectory.

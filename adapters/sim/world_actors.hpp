@@ -19,6 +19,14 @@
 //   mid-DATA) until heal(); after heal() it accepts everything. A 250 it sends records the
 //   delivery in the ledger; a 250 never followed by another command on its connection is
 //   "unconfirmed" (the engine may never have read it, so it may deliver again).
+// - DirectoryServer: the external directory the engine asks when a seed's directory is
+//   smtp, lmtp or imap (our own server machines, scripted). It knows the world's users
+//   (login "u<i>@example.org", password "pw-u<i>"): SMTP/LMTP answer RCPT probes 250 for a
+//   user and 550 5.1.1 for anyone else, AUTH PLAIN 235 or 535; IMAP verifies logins. Until
+//   heal() it draws per connection a stall (never answers again), slow replies, a failed
+//   STARTTLS handshake, and per answer a temporary failure (451 / 454 / NO [UNAVAILABLE]);
+//   each is counted in faults(). While any of these can happen, or the server is down
+//   (refuse/blackhole), failing() is true: a known user may then see a 4xx, never a 5xx.
 // None of them throws; all run on the SimIo's thread.
 #pragma once
 
@@ -108,6 +116,12 @@ struct ClientPlan {
   std::string ip;
   std::string user;  // submission: the AUTH user (password "pw-<user>")
   std::vector<MessagePlan> messages;
+  // Drawn from their own stream (world.variety), so the workload above stays as it was.
+  std::string login;             // the AUTH login: user, or user@example.org (remote dir.)
+  bool starttls = false;         // smtp/lmtp: STARTTLS when offered (submission: always)
+  bool tls_fail = false;         // the client's TLS handshake fails (a fault)
+  bool chunking = false;         // BDAT when offered (CHUNKING)
+  std::uint32_t chunk_seed = 0;  // draws the BDAT chunk sizes
 };
 
 class Client {
@@ -117,11 +131,16 @@ class Client {
   void poll();
   bool done() const { return done_; }
   std::function<void(std::size_t)> on_acked;  // a 250 reached the client (invariant 2)
+  // Whether the engine's directory may answer `unavailable` now (invariant 3 allows a
+  // 451 4.4.3 only then); unset: never.
+  std::function<bool()> directory_may_fail;
 
  private:
   void pump();
   void on_event(protocol::smtp::ClientEvent& event);
   void submit_next();
+  bool send_body(const std::string& body);
+  void check_directory_reply(const protocol::smtp::RecipientEvent& e);
   void resolve(bool message_done);
   void check_truth(const MessagePlan& plan, std::size_t i, const protocol::smtp::RecipientEvent& e);
   void finish(const std::string& why);
@@ -140,6 +159,7 @@ class Client {
   std::vector<protocol::smtp::RecipientEvent> outcomes_;
   bool done_ = false;
   std::string inbox_;
+  Prng chunks_{0};
 };
 
 struct RemoteScript {  // per million, drawn per connection while not healed
@@ -183,6 +203,53 @@ class RemoteServer {
   runtime::Endpoint at_;
   bool healed_ = false;
   std::uint64_t connections_ = 0;
+  std::vector<std::unique_ptr<Conn>> conns_;
+};
+
+enum class DirectoryKind { memory, smtp, lmtp, imap };
+
+struct DirectoryScript {          // per million, drawn while not healed
+  std::uint32_t answer_temp = 0;  // per answer: RCPT 451, AUTH 454, IMAP NO [UNAVAILABLE]
+  std::uint32_t stall = 0;        // per connection: it never answers again
+  std::uint32_t slow = 0;         // per connection: every reply 0.2..20 s late
+  std::uint32_t tls_fail = 0;     // per STARTTLS: the handshake fails
+};
+
+class DirectoryServer {
+ public:
+  DirectoryServer(SimIo& io, Trace& trace, DirectoryKind kind, runtime::Endpoint at,
+                  DirectoryScript script, Prng prng, std::size_t users);
+  ~DirectoryServer();
+  void heal() { healed_ = true; }
+  void serve();
+  void refuse();
+  void blackhole();
+  bool failing() const;  // it may fail an answer now (script or down)
+  const std::map<std::string, std::uint64_t>& faults() const { return faults_; }
+  std::uint64_t connections() const { return connections_; }
+
+  struct Conn;
+  template <class Machine>
+  struct ConnOf;
+
+ private:
+  template <class Machine>
+  friend struct ConnOf;
+  void accept(PeerId peer);
+  bool known(const std::string& login, const std::string& password) const;
+  bool known_address(const std::string& address) const;
+  void count(const std::string& name);
+  SimIo& io_;
+  Trace& trace_;
+  DirectoryKind kind_;
+  runtime::Endpoint at_;
+  DirectoryScript script_;
+  Prng prng_;
+  std::size_t users_;
+  bool healed_ = false;
+  bool down_ = false;
+  std::uint64_t connections_ = 0;
+  std::map<std::string, std::uint64_t> faults_;
   std::vector<std::unique_ptr<Conn>> conns_;
 };
 

@@ -103,6 +103,40 @@ MessagePlan draw_message(Prng& prng, Ledger& ledger, ClientKind kind, const std:
   return plan;
 }
 
+// Half the seeds keep the world's own directory; the others ask a remote one.
+void draw_directory(Prng prng, Profile& p) {
+  const std::uint64_t roll = prng.below(8);
+  p.directory = roll < 4   ? DirectoryKind::memory
+                : roll < 6 ? DirectoryKind::smtp
+                : roll < 7 ? DirectoryKind::lmtp
+                           : DirectoryKind::imap;
+  if (p.directory == DirectoryKind::memory) return;
+  p.directory_starttls = prng.below(4) != 0;
+  p.directory_timeout_s = prng.below(2) == 0 ? 5 : 15;
+  p.directory_pool = 1 + static_cast<std::uint32_t>(prng.below(4));
+  p.directory_limits_rcpt = 1 + static_cast<std::uint32_t>(prng.below(10));
+  p.directory_cache_short = prng.below(2) == 0;
+  p.directory_script.answer_temp = maybe_rate(prng, 5000);
+  p.directory_script.stall = maybe_rate(prng, 3000);
+  p.directory_script.slow = maybe_rate(prng, 5000);
+  p.directory_script.tls_fail = p.directory_starttls ? maybe_rate(prng, 3000) : 0;
+  p.directory_outage = maybe_rate(prng, 1000);
+}
+
+std::string directory_toml(const Profile& p) {
+  if (p.directory == DirectoryKind::memory) return "[directory.main]\ntype = \"memory\"\n";
+  static constexpr const char* kTypes[] = {"memory", "smtp", "lmtp", "imap"};
+  return std::string("[directory.main]\ntype = \"") + kTypes[static_cast<int>(p.directory)] +
+         "\"\naddress = \"" + std::string(kDirectoryIp) +
+         "\"\nport = " + std::to_string(directory_port(p.directory)) +
+         "\ntls.implicit = false\ntls.starttls = " + (p.directory_starttls ? "true" : "false") +
+         "\ntimeout = \"" + std::to_string(p.directory_timeout_s) +
+         "s\"\npool.max-connections = " + std::to_string(p.directory_pool) +
+         "\nlimits.rcpt = " + std::to_string(p.directory_limits_rcpt) +
+         (p.directory_cache_short ? "\ncache.ttl.positive = \"1s\"" : "") +
+         "\nlookup.domains = [\"example.org\"]\n";
+}
+
 }  // namespace
 
 std::string Profile::describe() const {
@@ -136,6 +170,21 @@ std::string Profile::describe() const {
   add("remote.stall", remote.stall);
   add("remote.slow", remote.slow);
   add("remote.close_mid_data", remote.close_mid_data);
+  if (directory != DirectoryKind::memory) {
+    static constexpr const char* kNames[] = {"memory", "smtp", "lmtp", "imap"};
+    out += std::string(" directory=") + kNames[static_cast<int>(directory)] +
+           (directory_starttls ? "+starttls" : "+clear") +
+           " dir.timeout_s=" + std::to_string(directory_timeout_s) +
+           " dir.pool=" + std::to_string(directory_pool) +
+           " dir.limits_rcpt=" + std::to_string(directory_limits_rcpt);
+    add("dir.cache_short", directory_cache_short);
+    add("dir.answer_4xx", directory_script.answer_temp);
+    add("dir.stall", directory_script.stall);
+    add("dir.slow", directory_script.slow);
+    add("dir.tls_fail", directory_script.tls_fail);
+    add("dir.outage", directory_outage);
+  }
+  add("client.tls_fail", client_tls_fail);
   return out;
 }
 
@@ -160,10 +209,17 @@ Profile draw_profile(Prng prng, bool swarm) {
   p.remote.stall = maybe_rate(prng, 3000);
   p.remote.slow = maybe_rate(prng, 5000);
   p.remote.close_mid_data = maybe_rate(prng, 3000);
+  draw_directory(prng.child("world.directory"), p);
+  Prng tls = prng.child("world.tls");
+  p.client_tls_fail = maybe_rate(tls, 2000);
   return p;
 }
 
-std::string engine_toml() {
+std::uint16_t directory_port(DirectoryKind kind) {
+  return kind == DirectoryKind::imap ? 143 : kind == DirectoryKind::lmtp ? 24 : 25;
+}
+
+std::string engine_toml(const Profile& profile) {
   return R"toml(
 [server]
 hostname = "mx.example.org"
@@ -208,9 +264,24 @@ retry = ["1m", "2m", "5m"]
 expire = "2h"
 [resolver]
 timeout = "5s"
-[directory.main]
-type = "memory"
-)toml";
+)toml" + directory_toml(profile);
+}
+
+void draw_variety(Prng prng, const Profile& profile, std::vector<ClientPlan>& plans) {
+  const bool remote = profile.directory != DirectoryKind::memory;
+  for (auto& plan : plans) {
+    plan.login = remote ? plan.user + "@" + std::string(kLocalDomain) : plan.user;
+    const bool tls = plan.kind == ClientKind::submission || prng.below(3) == 0;
+    plan.starttls = tls;
+    plan.tls_fail = tls && chance(prng, profile.client_tls_fail);
+    plan.chunking = prng.below(3) == 0;
+    plan.chunk_seed = static_cast<std::uint32_t>(prng.next());
+    if (profile.directory != DirectoryKind::imap) continue;
+    for (auto& message : plan.messages) {
+      for (auto& truth : message.truths)
+        if (truth == RcptTruth::unknown_user) truth = RcptTruth::accept;
+    }
+  }
 }
 
 std::vector<ClientPlan> draw_workload(Prng prng, Ledger& ledger, std::size_t messages) {

@@ -5,11 +5,14 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 
 #include <gtest/gtest.h>
 
 #include "adapters/sim/world_actors.hpp"
+#include "runtime/directory/imap_directory.hpp"
+#include "runtime/directory/smtp_directory.hpp"
 
 namespace tern::adapters::sim {
 namespace {
@@ -18,16 +21,29 @@ constexpr std::uint64_t kSliceFirst = 1;
 constexpr std::uint64_t kSliceLast = 500;
 
 TEST(World, AFixedSliceOfSeedsPassesEveryInvariant) {
-  std::uint64_t acked = 0, crashes = 0;
+  std::uint64_t acked = 0, crashes = 0, starttls = 0, bdat = 0;
+  std::map<std::string, std::uint64_t> directories, faults;
   for (std::uint64_t seed = kSliceFirst; seed <= kSliceLast; ++seed) {
     const auto report = run_world(seed, WorldOptions{});
     EXPECT_TRUE(report.ok) << report.summary() << "replay: tern-sim --seed " << seed << " --trace";
     acked += report.stats.acked;
     crashes += report.stats.crashes;
+    starttls += report.stats.starttls_clients;
+    bdat += report.stats.bdat_clients;
+    for (const char* kind : {"directory=smtp", "directory=lmtp", "directory=imap"})
+      directories[kind] += report.profile.find(kind) != std::string::npos;
+    for (const auto& [name, count] : report.fault_counts) faults[name] += count;
   }
-  // The slice exercises what it claims to: messages were acknowledged and engines crashed.
+  // The slice exercises what it claims to: messages were acknowledged and engines crashed,
+  // remote directories of each kind answered and failed, TLS and BDAT were used.
   EXPECT_GT(acked, 1000u);
   EXPECT_GT(crashes, 100u);
+  EXPECT_GT(starttls, 1000u);
+  EXPECT_GT(bdat, 500u);
+  for (const auto& [kind, seeds] : directories) EXPECT_GT(seeds, 25u) << kind;
+  for (const char* fault :
+       {"dir.answer_4xx", "dir.stall", "dir.slow", "dir.tls_fail", "world.client_tls_fail"})
+    EXPECT_GT(faults[fault], 10u) << fault;
 }
 
 TEST(World, TheSameSeedGivesTheSameTraceHash) {
@@ -128,6 +144,66 @@ TEST(WorldLedger, ADsnCountsOneBouncePerFailedRecipientForItsSender) {
   EXPECT_TRUE(ledger.finished(index));
   ledger.observe(dsn, "u2@example.org", "test");
   ASSERT_EQ(ledger.violations.size(), 1u) << "a DSN that reaches someone else";
+}
+
+// ---- The directory server (world_actors.hpp), through the engine's own remote directories.
+
+struct DirectoryRig {
+  explicit DirectoryRig(world::DirectoryKind kind, bool starttls = true)
+      : server(io, trace, kind, runtime::Endpoint{"192.0.2.70", 25}, {}, Prng(9), 3) {
+    settings.address = "192.0.2.70";
+    settings.port = 25;
+    settings.tls_implicit = false;
+    settings.starttls = starttls;
+    settings.lookup_domains = {"example.org"};
+  }
+  template <class Outcome>
+  Outcome wait(std::optional<Outcome>& slot) {
+    io.run_until([&] { return slot.has_value(); }, runtime::Duration::seconds(60));
+    return slot.value_or(Outcome{});
+  }
+  SimIo io{1};
+  world::Trace trace{io};
+  world::DirectoryServer server;
+  runtime::directory::RemoteDirectorySettings settings;
+};
+
+TEST(WorldDirectoryServer, AnswersProbesAndLoginsAsTheWorldsUsers) {
+  namespace dir = runtime::directory;
+  for (const bool starttls : {true, false}) {
+    DirectoryRig rig(world::DirectoryKind::smtp, starttls);
+    dir::SmtpDirectory directory(rig.io, rig.settings, dir::SmtpDirectoryMode::smtp);
+    std::optional<dir::RecipientOutcome> known, unknown, past_users;
+    directory.check_recipient("U2@example.org", [&](auto o) { known = o; });
+    directory.check_recipient("nobody0@example.org", [&](auto o) { unknown = o; });
+    directory.check_recipient("u3@example.org", [&](auto o) { past_users = o; });
+    EXPECT_EQ(rig.wait(known).status, dir::RecipientStatus::local);
+    EXPECT_EQ(known->principal, "u2@example.org");
+    EXPECT_EQ(rig.wait(unknown).status, dir::RecipientStatus::unknown);
+    EXPECT_EQ(rig.wait(past_users).status, dir::RecipientStatus::unknown) << "3 users: u0..u2";
+    std::optional<dir::AuthOutcome> good, bad;
+    directory.authenticate("u1@example.org", "pw-u1", [&](auto o) { good = o; });
+    directory.authenticate("u1@example.org", "pw-u2", [&](auto o) { bad = o; });
+    EXPECT_EQ(rig.wait(good).status, dir::AuthStatus::authenticated);
+    EXPECT_EQ(rig.wait(bad).status, dir::AuthStatus::rejected);
+  }
+}
+
+TEST(WorldDirectoryServer, ImapVerifiesLoginsAndADownServerIsUnavailable) {
+  namespace dir = runtime::directory;
+  DirectoryRig rig(world::DirectoryKind::imap);
+  dir::ImapDirectory directory(rig.io, rig.settings);
+  std::optional<dir::AuthOutcome> good, bad, down;
+  directory.authenticate("u0@example.org", "pw-u0", [&](auto o) { good = o; });
+  directory.authenticate("u0@example.org", "pw-u1", [&](auto o) { bad = o; });
+  EXPECT_EQ(rig.wait(good).status, dir::AuthStatus::authenticated);
+  EXPECT_EQ(rig.wait(bad).status, dir::AuthStatus::rejected);
+  EXPECT_FALSE(rig.server.failing()) << "no script: it never fails";
+  rig.server.refuse();
+  EXPECT_TRUE(rig.server.failing());
+  directory.authenticate("u2@example.org", "pw-u2", [&](auto o) { down = o; });
+  EXPECT_EQ(rig.wait(down).status, dir::AuthStatus::unavailable);
+  EXPECT_EQ(rig.server.connections(), 2u);
 }
 
 }  // namespace
