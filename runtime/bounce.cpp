@@ -1,5 +1,7 @@
 #include "runtime/bounce.hpp"
 
+#include <algorithm>
+
 #include "protocol/mail/dsn.hpp"
 #include "protocol/smtp/params.hpp"
 
@@ -108,6 +110,14 @@ std::optional<Bounce> make_report(const SpoolEnvelope& original, std::string_vie
   env.received_unix = now_unix;
   env.listener = "dsn";
   env.body_bytes = bounce.body.size();
+  // The DSN travels as its content requires (RFC 6152, RFC 6531 §3.4): 8-bit text (a
+  // UTF-8 address or original headers) needs BODY=8BITMIME, and a UTF-8 reverse-path of
+  // the original, which is now the DSN's recipient, needs SMTPUTF8.
+  const bool utf8_address = std::any_of(original.sender.begin(), original.sender.end(), [](char c) {
+    return static_cast<unsigned char>(c) >= 0x80;
+  });
+  if (dsn->eight_bit || utf8_address) env.sender_params = "BODY=8BITMIME";
+  if (utf8_address) env.sender_params += " SMTPUTF8";
   SpoolRecipient to;
   to.address = original.sender;
   // Submitted by its owner: the owner's mailbox, as the RCPT stage would have found it.

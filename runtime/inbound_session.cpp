@@ -356,8 +356,10 @@ void InboundSession::handle(smtp::ServerEvent event) {
         } else if constexpr (std::is_same_v<E, smtp::ResetEvent>) {
           reset_transaction();
         } else if constexpr (std::is_same_v<E, smtp::RepliedEvent>) {
-          log(LogLevel::info,
-              (e.verb.empty() ? std::string("greeting") : e.verb) + " -> " + reply_text(e.reply));
+          // A reply to no command opens (220, 554) or closes (221, 421) the session.
+          const bool closing = e.reply.code == 221 || e.reply.code == 421;
+          const std::string what = !e.verb.empty() ? e.verb : closing ? "closing" : "greeting";
+          log(LogLevel::info, what + " -> " + reply_text(e.reply));
         } else if constexpr (std::is_same_v<E, smtp::ClosedEvent>) {
           log(LogLevel::debug, "session closed");
         }

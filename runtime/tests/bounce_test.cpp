@@ -44,6 +44,17 @@ TEST(Bounce, GoesFromTheNullPathToTheSenderWithTheStatusOfTheLastReply) {
   EXPECT_EQ(b->body.find("the body"), std::string::npos) << "headers only by default";
 }
 
+TEST(Bounce, ItsMailParametersSayWhatItsContentNeeds) {
+  std::string error;
+  auto ascii = bounce_of(failed_envelope("ann@example.org", "", ""), error);
+  ASSERT_TRUE(ascii.has_value()) << error;
+  EXPECT_EQ(ascii->envelope.sender_params, "");
+  // A UTF-8 sender is the DSN's recipient: SMTPUTF8 (RFC 6531), and 8-bit text inside.
+  auto utf8 = bounce_of(failed_envelope("\xC3\xBCmlaut@example.org", "SMTPUTF8", ""), error);
+  ASSERT_TRUE(utf8.has_value()) << error;
+  EXPECT_EQ(utf8->envelope.sender_params, "BODY=8BITMIME SMTPUTF8");
+}
+
 TEST(Bounce, RetFullAndEnvidComeFromTheStoredMailParameters) {
   std::string error;
   const auto b = bounce_of(failed_envelope("ann@example.org", "RET=FULL ENVID=QQ+2B1", ""), error);
