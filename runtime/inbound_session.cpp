@@ -426,6 +426,7 @@ void InboundSession::on_mail(const smtp::MailEvent& e) {
   envelope_.sender =
       e.command.path.is_null() ? std::string() : smtp::serialize(e.command.path.path->mailbox);
   envelope_.sender_params = smtp::serialize_params(e.command.params);
+  smtputf8_ = e.command.params.smtputf8;
   if (!envelope_.sender_params.empty() && envelope_.sender_params.front() == ' ') {
     envelope_.sender_params.erase(0, 1);
   }
@@ -546,6 +547,7 @@ void InboundSession::on_body_start() {
     facts.tls_cipher_bits = tls_->cipher_bits;
   }
   facts.authenticated = !authenticated_as_.empty();
+  facts.utf8 = smtputf8_;
   facts.id = queue_id;
   if (envelope_.recipients.size() == 1) facts.single_recipient = envelope_.recipients[0].address;
   facts.unix_seconds = envelope_.received_unix;

@@ -128,6 +128,7 @@ class InboundSession {
 
   std::string helo_;
   bool esmtp_ = true;
+  bool smtputf8_ = false;  // the current MAIL said SMTPUTF8 (for the Received header)
   std::string authenticated_as_;
   std::optional<protocol::sasl::Server> sasl_;
   std::string sasl_mechanism_;

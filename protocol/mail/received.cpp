@@ -34,7 +34,10 @@ std::string sanitise(std::string_view value) {
 }
 
 std::string protocol_name(const ReceivedFacts& f) {
-  std::string name = f.lmtp ? "LMTP" : (f.esmtp || f.tls || f.authenticated) ? "ESMTP" : "SMTP";
+  std::string name = f.utf8                                  ? (f.lmtp ? "UTF8LMTP" : "UTF8SMTP")
+                     : f.lmtp                                ? "LMTP"
+                     : (f.esmtp || f.tls || f.authenticated) ? "ESMTP"
+                                                             : "SMTP";
   if (f.tls) name += 'S';
   if (f.authenticated) name += 'A';
   return name;

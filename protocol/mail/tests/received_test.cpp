@@ -48,6 +48,18 @@ TEST(ReceivedHeader, TlsAndAuthAndSeveralRecipients) {
       << "RFC 5322 3.6.7: ';' before the date even without a 'for' clause";
 }
 
+TEST(ReceivedHeader, Utf8ProtocolNames) {
+  // RFC 6531 3.7.3 registers UTF8SMTP, UTF8SMTPA, UTF8SMTPS, UTF8SMTPSA and the LMTP forms.
+  auto f = facts();
+  f.utf8 = true;
+  EXPECT_NE(received_header(f).find(" with UTF8SMTP id "), std::string::npos);
+  f.tls = f.authenticated = true;
+  EXPECT_NE(received_header(f).find(" with UTF8SMTPSA id "), std::string::npos);
+  f.lmtp = true;
+  f.authenticated = false;
+  EXPECT_NE(received_header(f).find(" with UTF8LMTPS id "), std::string::npos);
+}
+
 TEST(ReceivedHeader, ProtocolNames) {
   auto f = facts();
   f.esmtp = false;
