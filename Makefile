@@ -6,7 +6,7 @@
 #                (unit, property, conformance, layering, embedding, a short seeded fuzz slice)
 #   make build   release build (g++) into build/release
 #   make fuzz    every fuzz target for FUZZ_SECONDS each (default 600)
-#   make bench   Google Benchmarks from the release build
+#   make bench   Google Benchmarks, then ternd vs Postfix (bench/mta) -> docs/benchmarks.md
 #   make lint    clang-format check and clang-tidy
 #   make docs    regenerate docs/configuration.md from the schema
 #   make sim     the deterministic simulation over SIM_SEEDS (default 1..10000); a failing
