@@ -33,6 +33,13 @@ bool owes_dsn(const SpoolEnvelope& envelope) {
       });
 }
 
+bool any_pending(const SpoolEnvelope& envelope);
+
+// Nothing left to do: every recipient delivered or failed, and no DSN owed.
+bool finished(const SpoolEnvelope& envelope) {
+  return !any_pending(envelope) && !owes_dsn(envelope);
+}
+
 bool any_pending(const SpoolEnvelope& envelope) {
   return std::any_of(envelope.recipients.begin(), envelope.recipients.end(),
                      [](const SpoolRecipient& r) { return r.state == RecipientState::pending; });
@@ -87,6 +94,7 @@ void Queue::enqueue(SpoolEnvelope envelope) {
   const std::string id = envelope.id;
   auto& entry = messages_[id];
   entry.envelope = std::move(envelope);
+  entry.on_disk = serialize_envelope(entry.envelope);  // committed or recovered as it is
   entry.arrival = ++arrivals_;
   if (entry.envelope.held) return;  // until `tern queue release`
   // A message recovered after a restart keeps its retry schedule: it waits for the
@@ -321,6 +329,10 @@ void Queue::on_local_result(const std::string& id, std::shared_ptr<std::vector<s
     }
     log_.log(LogLevel::info, "-", "queue " + id + ": <" + rcpt.address + "> delivered to maildir");
     // The delivered state is made durable before anything else happens to this message.
+    if (todo->empty() && found->second.remote_todo.empty() && finished(found->second.envelope)) {
+      deliver_next_local(id, todo);  // nothing left: the removal itself records it
+      return;
+    }
     persist_then(id, [this, id, todo] { deliver_next_local(id, todo); });
     return;
   }
@@ -340,7 +352,14 @@ void Queue::on_local_result(const std::string& id, std::shared_ptr<std::vector<s
 void Queue::deliver_next_remote(const std::string& id) {
   auto& entry = messages_.at(id);
   if (entry.remote_todo.empty()) {
-    persist_then(id, [this, id] { finish_attempt(id); });
+    // A message with nothing left to do leaves the spool: its removal is the durable
+    // record (a crash before it repeats what was in flight, as any crash may). Otherwise
+    // the envelope is written when it says something the disk does not know yet.
+    if (finished(entry.envelope) || serialize_envelope(entry.envelope) == entry.on_disk) {
+      finish_attempt(id);
+    } else {
+      persist_then(id, [this, id] { finish_attempt(id); });
+    }
     return;
   }
   // At most limits.concurrency deliveries to one destination at once: the others wait
@@ -448,17 +467,22 @@ void Queue::on_remote_report(const std::string& id, const RemoteGroup& group,
                  ": " + rcpt.last_reply + where);
   }
   // Outcomes are durable before the next group is tried.
+  if (entry.remote_todo.empty() && finished(entry.envelope)) return deliver_next_remote(id);
   persist_then(id, [this, id] { deliver_next_remote(id); });
 }
 
 void Queue::persist_then(const std::string& id, std::function<void()> next) {
   auto& entry = messages_.at(id);
-  io_.spool_update_envelope(id, serialize_envelope(entry.envelope),
-                            [this, alive = alive_, id, next = std::move(next)](IoStatus status) {
-                              if (!*alive) return;
-                              if (!status.ok()) return persist_failed(id, *status.error, next);
-                              next();
-                            });
+  std::string written = serialize_envelope(entry.envelope);
+  io_.spool_update_envelope(
+      id, written,
+      [this, alive = alive_, id, written, next = std::move(next)](IoStatus status) mutable {
+        if (!*alive) return;
+        if (!status.ok()) return persist_failed(id, *status.error, next);
+        if (auto it = messages_.find(id); it != messages_.end())
+          it->second.on_disk = std::move(written);
+        next();
+      });
 }
 
 // The outcome is not on disk: nothing may follow it until it is. The message stays in
@@ -596,9 +620,13 @@ void Queue::finish_attempt(const std::string& id, bool try_dsn) {
     send_dsn(id);
     return;
   }
-  entry.busy = false;
-  --in_flight_;
-  const bool done = !any_pending(entry.envelope) && !owes_dsn(entry.envelope);
+  const bool done = finished(entry.envelope);
+  // A finished message stays in flight until its removal is durable: until then the disk
+  // may still say otherwise, and a crash would repeat it.
+  if (!done) {
+    entry.busy = false;
+    --in_flight_;
+  }
   if (!done && !entry.on_removed.empty()) {
     for (auto& on_done : std::exchange(entry.on_removed, {})) {
       on_done(AdminResult{AdminStatus::failed,
@@ -616,15 +644,18 @@ void Queue::finish_attempt(const std::string& id, bool try_dsn) {
       if (!*alive) return;
       auto it = messages_.find(id);
       if (it == messages_.end()) return;
-      auto waiting = std::exchange(it->second.on_removed, {});
       if (!status.ok()) {
+        // Still in flight. The finished state is written down first (the removal was its
+        // only record), then the removal is tried again, after a pause if the disk keeps
+        // refusing (persist_failed).
         log_.log(LogLevel::error, "-",
                  "queue " + id + ": remove failed: " + status.error->detail + "; trying again");
-        for (auto& on_done : waiting)
-          on_done(AdminResult{AdminStatus::failed, "remove failed: " + status.error->detail, 0});
-        arm_timer(it->second, id, std::min(retry_step(1), Duration::minutes(1)));
+        persist_then(id, [this, id] { finish_attempt(id); });
         return;
       }
+      auto waiting = std::exchange(it->second.on_removed, {});
+      --in_flight_;
+      pump();
       log_.log(LogLevel::info, "-", "queue " + id + ": done, removed from the spool");
       messages_.erase(it);
       for (auto& on_done : waiting) on_done(AdminResult{AdminStatus::done, "deleted " + id, 1});
