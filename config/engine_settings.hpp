@@ -16,6 +16,7 @@
 #pragma once
 
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -55,5 +56,11 @@ struct EngineConfigResult {
 };
 
 EngineConfigResult build_engine_config(const Config& config, const RouteModel& model);
+
+// The directory a checked model describes, talking through `io` (remote ones say
+// `engine_hostname` in their HELO). Returns "" and sets `out`, or a message saying why it
+// cannot be built (a memory directory whose principals are invalid).
+std::string build_directory(const DirectoryModel& model, const std::string& engine_hostname,
+                            runtime::Io& io, std::shared_ptr<runtime::directory::Directory>& out);
 
 }  // namespace tern::config

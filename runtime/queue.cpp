@@ -94,7 +94,6 @@ void Queue::enqueue(SpoolEnvelope envelope) {
   const std::string id = envelope.id;
   auto& entry = messages_[id];
   entry.envelope = std::move(envelope);
-  entry.on_disk = serialize_envelope(entry.envelope);  // committed or recovered as it is
   entry.arrival = ++arrivals_;
   if (entry.envelope.held) return;  // until `tern queue release`
   // A message recovered after a restart keeps its retry schedule: it waits for the

@@ -105,7 +105,7 @@ class Queue final : public QueueAdmin {
     std::vector<Done> on_removed;   // admin removals waiting for the spool_remove
     std::uint64_t arrival = 0;      // list() order
     bool notice_in_flight = false;  // a delay notice is being spooled
-    std::string on_disk;            // the envelope as last written (or read at recovery)
+    std::string on_disk;            // the envelope as this queue last wrote it ("": not yet)
   };
 
   void make_ready(const std::string& id);

@@ -10,8 +10,6 @@
 #include "config/engine_settings.hpp"
 #include "config/loader.hpp"
 #include "config/route_model.hpp"
-#include "runtime/directory/imap_directory.hpp"
-#include "runtime/directory/smtp_directory.hpp"
 #include "runtime/server.hpp"
 #include "runtime/spool_format.hpp"
 
@@ -42,35 +40,6 @@ class TraceLog final : public runtime::LogSink {
   Trace& trace_;
 };
 
-// A remote directory as the daemon builds it (cmd/ternd/daemon.cpp), which adapters/ cannot
-// include: the world's TOML decides, the directory talks to the DirectoryServer.
-std::shared_ptr<runtime::directory::Directory> remote_directory(const config::DirectoryModel& m,
-                                                                const std::string& hostname,
-                                                                runtime::Io& io) {
-  namespace dir = runtime::directory;
-  dir::RemoteDirectorySettings s;
-  s.address = m.address;
-  s.port = m.port;
-  s.tls_implicit = m.tls_implicit;
-  s.allow_invalid_certs = m.tls_allow_invalid_certs;
-  s.starttls = m.tls_starttls;
-  s.limits_rcpt = static_cast<std::size_t>(m.limits_rcpt);
-  s.limits_auth_errors = static_cast<std::uint32_t>(m.limits_auth_errors);
-  s.lookup_domains = m.lookup_domains;
-  s.timeout = m.timeout;
-  s.pool_max_connections = static_cast<std::size_t>(m.pool_max_connections);
-  s.cache_entries_max = static_cast<std::size_t>(m.cache_size);
-  s.cache_positive_ttl = m.cache_ttl_positive;
-  s.cache_negative_ttl = m.cache_ttl_negative;
-  s.helo_name = hostname;
-  if (m.type == config::DirectoryType::imap)
-    return std::make_shared<dir::ImapDirectory>(io, std::move(s));
-  return std::make_shared<dir::SmtpDirectory>(io, std::move(s),
-                                              m.type == config::DirectoryType::lmtp
-                                                  ? dir::SmtpDirectoryMode::lmtp
-                                                  : dir::SmtpDirectoryMode::smtp);
-}
-
 std::shared_ptr<const runtime::EngineSettings> load_settings(
     runtime::Io& io, const Profile& profile, std::shared_ptr<WorldDirectory> directory,
     std::string& error) {
@@ -93,8 +62,11 @@ std::shared_ptr<const runtime::EngineSettings> load_settings(
   auto settings = built.engine.settings;
   settings.directories["main"] = std::move(directory);
   for (const auto& model : built.engine.directories) {
-    if (model.name == "main" && model.type != config::DirectoryType::memory)
-      settings.directories["main"] = remote_directory(model, settings.hostname, io);
+    // A remote directory as the daemon builds it: the world's TOML decides.
+    if (model.name == "main" && model.type != config::DirectoryType::memory) {
+      error = config::build_directory(model, settings.hostname, io, settings.directories["main"]);
+      if (!error.empty()) return nullptr;
+    }
   }
   settings.default_directory = "main";
   settings.tls_identities[""] = *io.load_tls_identity("CERT", "KEY");

@@ -7,11 +7,6 @@
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 
-#include "runtime/directory/imap_directory.hpp"
-#include "runtime/directory/memory_adapter.hpp"
-#include "runtime/directory/memory_directory.hpp"
-#include "runtime/directory/smtp_directory.hpp"
-
 namespace tern::cmd {
 namespace {
 
@@ -72,50 +67,6 @@ std::string self_signed(const config::EngineConfig& engine, runtime::Io& io,
   return "";
 }
 
-std::string build_directory(const config::DirectoryModel& model, const std::string& engine_hostname,
-                            runtime::Io& io, std::shared_ptr<dir::Directory>& out) {
-  if (model.type == config::DirectoryType::memory) {
-    dir::MemoryDirectoryInput input;
-    for (const auto& p : model.principals) {
-      input.principals.push_back(dir::PrincipalInput{p.name, p.secret, p.emails});
-    }
-    input.lookup_domains = model.lookup_domains;
-    auto built = dir::MemoryDirectory::build(input);
-    // Its warnings (plain-text secrets) were printed with the file and line at load.
-    if (!built.directory) {
-      std::string message = "directory '" + model.name + "':";
-      for (const auto& e : built.errors) message += " " + e.message + ";";
-      return message;
-    }
-    out = std::make_shared<dir::MemoryDirectoryAsync>(std::move(*built.directory), io);
-    return "";
-  }
-  dir::RemoteDirectorySettings settings;
-  settings.address = model.address;
-  settings.port = model.port;
-  settings.tls_implicit = model.tls_implicit;
-  settings.allow_invalid_certs = model.tls_allow_invalid_certs;
-  settings.starttls = model.tls_starttls;
-  settings.limits_rcpt = static_cast<std::size_t>(model.limits_rcpt);
-  settings.limits_auth_errors = static_cast<std::uint32_t>(model.limits_auth_errors);
-  settings.lookup_domains = model.lookup_domains;
-  settings.timeout = model.timeout;
-  settings.pool_max_connections = static_cast<std::size_t>(model.pool_max_connections);
-  settings.cache_entries_max = static_cast<std::size_t>(model.cache_size);
-  settings.cache_positive_ttl = model.cache_ttl_positive;
-  settings.cache_negative_ttl = model.cache_ttl_negative;
-  settings.helo_name = engine_hostname;
-  if (model.type == config::DirectoryType::imap) {
-    out = std::make_shared<dir::ImapDirectory>(io, std::move(settings));
-  } else {
-    out = std::make_shared<dir::SmtpDirectory>(io, std::move(settings),
-                                               model.type == config::DirectoryType::lmtp
-                                                   ? dir::SmtpDirectoryMode::lmtp
-                                                   : dir::SmtpDirectoryMode::smtp);
-  }
-  return "";
-}
-
 }  // namespace
 
 void SpdlogSink::log(runtime::LogLevel level, std::string_view session, std::string_view message) {
@@ -141,7 +92,8 @@ RuntimeSettingsResult build_runtime_settings(const config::EngineConfig& engine,
   }
   for (const auto& model : engine.directories) {
     std::shared_ptr<dir::Directory> built;
-    if (auto error = build_directory(model, engine.settings.hostname, io, built); !error.empty()) {
+    if (auto error = config::build_directory(model, engine.settings.hostname, io, built);
+        !error.empty()) {
       return {nullptr, error};
     }
     settings->directories[model.name] = std::move(built);

@@ -25,7 +25,33 @@ def _keep():
     return bool(os.environ.get("BLACKBOX_KEEP"))
 
 
-class SmtpSink:
+class ForegroundPeer:
+    """A peer daemon run in the foreground in its own folder (self.dir): its output goes to
+    a log file there, stop() ends it by pid, cleanup() also removes the folder (unless
+    BLACKBOX_KEEP). Subclasses set self.dir and self.proc = self.out = None, and start
+    with _launch(argv, log_name, host, port)."""
+
+    def _launch(self, argv, log_name, host, port):
+        self.out = open(os.path.join(self.dir, log_name), "ab")
+        self.proc = subprocess.Popen(argv, stdout=self.out, stderr=subprocess.STDOUT)
+        wait_tcp(host, port, proc=self.proc)
+        return self
+
+    def stop(self):
+        if self.proc is not None:
+            stop_process(self.proc)
+            self.proc = None
+        if self.out is not None:
+            self.out.close()
+            self.out = None
+
+    def cleanup(self):
+        self.stop()
+        if not _keep():
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class SmtpSink(ForegroundPeer):
     """smtp-sink on 127.0.0.1:port, dumping each transaction to its own file (-d).
 
     `flags` are extra smtp-sink options, e.g. ["-r", "RCPT"] (4xx), ["-f", "RCPT"] (5xx),
@@ -54,27 +80,11 @@ class SmtpSink:
         if self.lmtp:
             args.append("-L")
         args += self.flags + ["%s:%d" % (self.host, self.port), "10"]
-        self.out = open(os.path.join(self.dir, "sink.log"), "ab")
-        self.proc = subprocess.Popen(args, stdout=self.out, stderr=subprocess.STDOUT)
-        wait_tcp(self.host, self.port, proc=self.proc)
-        return self
-
-    def stop(self):
-        if self.proc is not None:
-            stop_process(self.proc)
-            self.proc = None
-        if self.out is not None:
-            self.out.close()
-            self.out = None
+        return self._launch(args, "sink.log", self.host, self.port)
 
     def restart(self, flags=()):
         self.stop()
         return self.start(flags)
-
-    def cleanup(self):
-        self.stop()
-        if not _keep():
-            shutil.rmtree(self.dir, ignore_errors=True)
 
     def files(self):
         return sorted(os.path.join(self.dump, n) for n in os.listdir(self.dump))
@@ -147,7 +157,7 @@ def split_first_header(message):
     return b"\n".join(lines[:index]).decode(), b"\n".join(lines[index:])
 
 
-class Stunnel:
+class Stunnel(ForegroundPeer):
     """stunnel4 in the foreground: TLS on 127.0.0.1:port, clear text to connect_port."""
 
     def __init__(self, connect_port, cert):
@@ -163,24 +173,7 @@ class Stunnel:
         self.out = None
 
     def start(self):
-        self.out = open(os.path.join(self.dir, "foreground.log"), "wb")
-        self.proc = subprocess.Popen([STUNNEL, self.conf], stdout=self.out,
-                                     stderr=subprocess.STDOUT)
-        wait_port(self.port, proc=self.proc)
-        return self
-
-    def stop(self):
-        if self.proc is not None:
-            stop_process(self.proc)
-            self.proc = None
-        if self.out is not None:
-            self.out.close()
-            self.out = None
-
-    def cleanup(self):
-        self.stop()
-        if not _keep():
-            shutil.rmtree(self.dir, ignore_errors=True)
+        return self._launch([STUNNEL, self.conf], "foreground.log", HOST, self.port)
 
     def log_text(self):
         try:
@@ -219,7 +212,7 @@ service lmtp {
 """
 
 
-class DovecotLmtp:
+class DovecotLmtp(ForegroundPeer):
     """Dovecot LMTP in the foreground on 127.0.0.1:port. `users` are full addresses; the
     static userdb checks existence against the passwd-file (allow_all_users is off), so any
     other recipient is refused at RCPT. `cert` (cert, key) turns STARTTLS on."""
@@ -248,24 +241,7 @@ class DovecotLmtp:
         self.out = None
 
     def start(self):
-        self.out = open(os.path.join(self.dir, "foreground.log"), "wb")
-        self.proc = subprocess.Popen([DOVECOT, "-c", self.conf, "-F"], stdout=self.out,
-                                     stderr=subprocess.STDOUT)
-        wait_port(self.port, proc=self.proc)
-        return self
-
-    def stop(self):
-        if self.proc is not None:
-            stop_process(self.proc)
-            self.proc = None
-        if self.out is not None:
-            self.out.close()
-            self.out = None
-
-    def cleanup(self):
-        self.stop()
-        if not _keep():
-            shutil.rmtree(self.dir, ignore_errors=True)
+        return self._launch([DOVECOT, "-c", self.conf, "-F"], "foreground.log", HOST, self.port)
 
     def messages(self, user):
         folder = os.path.join(self.home, user, "Maildir", "new")

@@ -164,6 +164,25 @@ def failure_block(test, data, final_recipient, status, diagnostic):
     return blocks[1]
 
 
+def delivered_dsn_to(test, ternd, user, reporting_mta, envid, final_recipient,
+                     original_recipient):
+    """The one "delivered" DSN a peer sent back to `user` of `ternd`, checked: from <>,
+    the peer as Reporting-MTA, our ENVID and ORCPT back, one recipient, 2.0.0."""
+    dsns = ternd.wait_messages(user, 1)
+    test.assertEqual(1, len(dsns), "no DSN from %s reached %s" % (reporting_mta, user))
+    data = read(dsns[0])
+    test.assertTrue(data.startswith(b"Return-Path: <>\r\nDelivered-To: %s@example.test\r\n"
+                                    % user.encode()), data[:200])
+    _, blocks = dsn_parts(data)
+    test.assertEqual("dns; " + reporting_mta, blocks[0]["reporting-mta"])
+    test.assertEqual(envid, blocks[0]["original-envelope-id"])
+    test.assertEqual(2, len(blocks), blocks)
+    test.assertEqual(final_recipient, blocks[1]["final-recipient"])
+    test.assertEqual(original_recipient, blocks[1]["original-recipient"])
+    test.assertEqual("delivered", blocks[1]["action"])
+    test.assertEqual("2.0.0", blocks[1]["status"])
+
+
 def dsn_parts(data):
     """A DSN: (message, [delivery-status blocks as dicts with lower-case keys])."""
     m = email.message_from_bytes(data, policy=email.policy.compat32)

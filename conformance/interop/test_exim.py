@@ -20,8 +20,9 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import interop  # noqa: E402
-from interop import (ASCII_MESSAGE, UTF8_MESSAGE, InteropCase, big_message, dsn_parts,  # noqa: E402
-                     failure_block, make_ternd, message, read, split_headers)
+from interop import (ASCII_MESSAGE, UTF8_MESSAGE, InteropCase, big_message,  # noqa: E402
+                     delivered_dsn_to, dsn_parts, failure_block, make_ternd, message,
+                     read, split_headers)
 from mtas import Exim, keep, unpack_exim  # noqa: E402
 
 EXIM_ROOT = None
@@ -249,19 +250,8 @@ class TerndToExim(EximCase):
                     mail_options=["RET=HDRS", "ENVID=tern-envid-9"],
                     rcpt_options=["NOTIFY=SUCCESS", "ORCPT=rfc822;carol@exim.test"])
         self.assertEqual(1, len(ex.wait_messages("carol", 1)))
-        dsns = t.wait_messages("alice", 1)
-        self.assertEqual(1, len(dsns), "no DSN from Exim reached alice")
-        data = read(dsns[0])
-        self.assertTrue(data.startswith(b"Return-Path: <>\r\nDelivered-To: alice@example.test\r\n"),
-                        data[:200])
-        m, blocks = dsn_parts(data)
-        self.assertEqual("dns; ex.exim.test", blocks[0]["reporting-mta"])
-        self.assertEqual("tern-envid-9", blocks[0]["original-envelope-id"])
-        self.assertEqual(2, len(blocks), blocks)
-        self.assertEqual("rfc822;carol@exim.test", blocks[1]["final-recipient"])
-        self.assertEqual("rfc822;carol@exim.test", blocks[1]["original-recipient"])
-        self.assertEqual("delivered", blocks[1]["action"])
-        self.assertEqual("2.0.0", blocks[1]["status"])
+        delivered_dsn_to(self, t, "alice", "ex.exim.test", "tern-envid-9",
+                         "rfc822;carol@exim.test", "rfc822;carol@exim.test")
         self.assert_no_more(lambda: len(t.messages("alice")), 1)
         self.wait_spool_empty(t)
 

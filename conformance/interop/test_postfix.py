@@ -19,8 +19,9 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import interop  # noqa: E402
-from interop import (ASCII_MESSAGE, UTF8_MESSAGE, InteropCase, big_message, dsn_parts,  # noqa: E402
-                     failure_block, make_ternd, message, read, split_headers)
+from interop import (ASCII_MESSAGE, UTF8_MESSAGE, InteropCase, big_message,  # noqa: E402
+                     delivered_dsn_to, dsn_parts, failure_block, make_ternd, message,
+                     read, split_headers)
 from mtas import Postfix  # noqa: E402
 
 
@@ -330,19 +331,8 @@ class TerndToPostfix(PostfixCase):
                          "ORCPT=rfc822;carol@postfix.test", rcpt)
         # Postfix passes nothing on (final delivery): its own "delivered" DSN goes to alice,
         # through its relayhost (ternd), into alice's Maildir.
-        dsns = t.wait_messages("alice", 1)
-        self.assertEqual(1, len(dsns), "no DSN from Postfix reached alice")
-        data = read(dsns[0])
-        self.assertTrue(data.startswith(b"Return-Path: <>\r\nDelivered-To: alice@example.test\r\n"),
-                        data[:200])
-        m, blocks = dsn_parts(data)
-        self.assertEqual("dns; pf.postfix.test", blocks[0]["reporting-mta"])
-        self.assertEqual("tern-envid-7", blocks[0]["original-envelope-id"])
-        self.assertEqual(2, len(blocks), blocks)
-        self.assertEqual("rfc822; carol@postfix.test", blocks[1]["final-recipient"])
-        self.assertEqual("rfc822;carol@postfix.test", blocks[1]["original-recipient"])
-        self.assertEqual("delivered", blocks[1]["action"])
-        self.assertEqual("2.0.0", blocks[1]["status"])
+        delivered_dsn_to(self, t, "alice", "pf.postfix.test", "tern-envid-7",
+                         "rfc822; carol@postfix.test", "rfc822;carol@postfix.test")
         # ternd passed the DSN request on (Postfix offers DSN): no "relayed" DSN of its own.
         self.assert_no_more(lambda: len(t.messages("alice")), 1)
         self.wait_spool_empty(t)

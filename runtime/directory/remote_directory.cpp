@@ -213,7 +213,7 @@ RemoteDirectory::RemoteDirectory(Io& io, RemoteDirectorySettings settings)
     last_failure_ = "remote directory: no port configured";
   } else if (!is_ip_literal(settings_.address)) {
     last_failure_ = "remote directory: address '" + settings_.address.substr(0, 255) +
-                    "' is not an IP address (host names need DNS, not available yet)";
+                    "' is not an IP address (directories do not resolve host names yet)";
   } else {
     endpoint_ = Endpoint{std::string(strip_brackets(settings_.address)), settings_.port};
   }

@@ -5,8 +5,9 @@
 // Contract:
 // - RemoteDirectorySettings is plain data (config/ fills it; this layer never includes
 //   config/). `address` must be an IP literal ("192.0.2.1", "2001:db8::1", "[::1]"):
-//   host names need DNS, which the Io does not offer yet; with anything else every request
-//   that needs the server answers `unavailable` and last_failure() says why.
+//   directories do not resolve host names yet (Io::dns_query exists; the link does not
+//   use it); with anything else every request that needs the server answers `unavailable`
+//   and last_failure() says why.
 // - Transport security, by tls_implicit and starttls: tls_implicit → TLS right after
 //   connect; otherwise starttls (the default) → the client machine upgrades with STARTTLS
 //   right after EHLO/LHLO or CAPABILITY, before any credentials or probe, and a server that

@@ -13,6 +13,7 @@
 #include "protocol/smtp/address.hpp"
 #include "protocol/smtp/client_session.hpp"
 #include "protocol/smtp/params.hpp"
+#include "runtime/outbound/mx_resolver.hpp"
 
 namespace tern::runtime::outbound {
 
@@ -99,20 +100,6 @@ std::string_view to_string(DeliveryStatus status) {
     case DeliveryStatus::permanent_failure: return "permanent failure";
   }
   return "?";
-}
-
-Resolver default_resolver(Io& io) {
-  return [&io](std::string host, ResolveHandler on_done) {
-    std::optional<std::string> ip = ip_literal(host);
-    if (!ip && host == "localhost") ip = "127.0.0.1";
-    ResolveResult result =
-        ip ? ResolveResult(std::vector<ResolvedTarget>{ResolvedTarget{Endpoint{*ip, 0}, host}})
-           : ResolveResult(protocol::Unexpected<ResolveFailure>{
-                 ResolveFailure{false, "DNS resolution not available yet"}});
-    io.post([on_done = std::move(on_done), result = std::move(result)]() mutable {
-      on_done(std::move(result));
-    });
-  };
 }
 
 // ---- the attempt ------------------------------------------------------------------------
@@ -776,7 +763,7 @@ void ConnectionCache::erase(const Attempt* attempt) {
 
 RemoteDelivery RemoteDelivery::start(Io& io, DeliveryRequest request, Done on_done,
                                      Resolver resolver, std::shared_ptr<ConnectionCache> cache) {
-  if (!resolver) resolver = default_resolver(io);
+  if (!resolver) resolver = host_resolver(io, MxOptions{});
   if (cache) {
     if (auto kept = cache->take(Attempt::cache_key(request))) {
       kept->claim();

@@ -12,10 +12,9 @@
 // - Address: the resolver turns RemoteHost::address into targets (their port is replaced
 //   by RemoteHost::port), at most endpoints_max are tried, in order. A failure whose detail
 //   starts with a reply code ("556 5.1.10 ...") is reported as it is, else prefixed with
-//   the host. default_resolver()
-//   knows IP literals ("192.0.2.1", "::1", "[::1]") and "localhost" (127.0.0.1) and fails
-//   every other name temporarily with "DNS resolution not available yet": the hook where
-//   DNS plugs in. A permanent resolver failure fails every recipient permanently.
+//   the host. Without a resolver, host_resolver (runtime/outbound/mx_resolver.hpp): IPs,
+//   "localhost", else A/AAAA through Io::dns_query. A permanent resolver failure fails
+//   every recipient permanently.
 // - An endpoint that fails before the transaction starts (connect refused or timed out,
 //   TLS handshake failed or stalled, greeting or EHLO refused, STARTTLS required but not
 //   offered, AUTH refused, a malformed reply, a timeout, the connection lost) is skipped
@@ -68,7 +67,7 @@ namespace tern::runtime::outbound {
 
 struct ResolveFailure {
   bool permanent = false;  // e.g. NXDOMAIN: the host does not exist
-  std::string detail;      // "DNS resolution not available yet"
+  std::string detail;      // "MX lookup for example.org failed: ..."
 };
 // One place to connect to; `name` is the host name the certificate must match (and SNI):
 // the MX exchange, or the remote's address.
@@ -80,9 +79,6 @@ using ResolveResult = protocol::Expected<std::vector<ResolvedTarget>, ResolveFai
 using ResolveHandler = std::function<void(ResolveResult)>;
 // Must answer exactly once; may answer inside the call (RemoteDelivery copes).
 using Resolver = std::function<void(std::string host, ResolveHandler on_done)>;
-
-// IP literals and "localhost" only; answers through io.post().
-Resolver default_resolver(Io& io);
 
 struct DeliveryTimeouts {
   Duration connect = Duration::minutes(5);
@@ -167,7 +163,7 @@ class RemoteDelivery {
  public:
   using Done = std::function<void(DeliveryReport)>;
   static RemoteDelivery start(Io& io, DeliveryRequest request, Done on_done,
-                              Resolver resolver = {},  // empty: default_resolver(io)
+                              Resolver resolver = {},  // empty: host_resolver(io, {})
                               std::shared_ptr<ConnectionCache> cache = nullptr);
   // No callback runs after this; the connection, if any, is closed at once.
   void cancel();

@@ -279,6 +279,16 @@ struct Answers {
   }
 };
 
+// One authentication, run to its answer: exactly one answer, whose status is returned.
+template <class Dir>
+AuthStatus auth_once(World& w, Dir& dir, std::string_view user, std::string_view password) {
+  Answers<AuthOutcome> a;
+  dir.authenticate(user, password, a.slot());
+  w.sim.run_until_idle();
+  EXPECT_EQ(a.got.size(), 1u) << "exactly one answer";
+  return a.got.empty() ? AuthStatus::rejected : a.got[0].status;
+}
+
 // ---- IMAP ---------------------------------------------------------------------------------
 
 TEST(ImapDirectory, RightPasswordAuthenticatesAndLogsOut) {
@@ -359,11 +369,7 @@ TEST(ImapDirectory, ImplicitTlsThenLogin) {
   World w;
   w.serve_imap(Server::normal, /*tls=*/true);
   ImapDirectory dir(w.sim, w.settings(Tls::implicit));
-  Answers<AuthOutcome> a;
-  dir.authenticate("ann@example.org", "correct horse", a.slot());
-  w.sim.run_until_idle();
-  ASSERT_EQ(a.got.size(), 1u);
-  EXPECT_EQ(a.got[0].status, AuthStatus::authenticated);
+  EXPECT_EQ(auth_once(w, dir, "ann@example.org", "correct horse"), AuthStatus::authenticated);
   EXPECT_TRUE(w.sim.peer_tls_active(w.peer_ids[0]));
 }
 
@@ -374,11 +380,7 @@ TEST(ImapDirectory, FailedHandshakeIsUnavailable) {
     w.sim.peer_start_tls(id);
   });
   ImapDirectory dir(w.sim, w.settings(Tls::implicit));
-  Answers<AuthOutcome> a;
-  dir.authenticate("ann@example.org", "correct horse", a.slot());
-  w.sim.run_until_idle();
-  ASSERT_EQ(a.got.size(), 1u);
-  EXPECT_EQ(a.got[0].status, AuthStatus::unavailable);
+  EXPECT_EQ(auth_once(w, dir, "ann@example.org", "correct horse"), AuthStatus::unavailable);
   EXPECT_NE(dir.last_failure().find("TLS"), std::string::npos) << dir.last_failure();
 }
 
@@ -428,11 +430,7 @@ TEST(ImapDirectory, StartTlsNotOfferedIsUnavailable) {
   w.offer_starttls = false;  // and the server would take credentials in clear
   w.serve_imap(Server::normal);
   ImapDirectory dir(w.sim, w.settings(Tls::starttls));
-  Answers<AuthOutcome> a;
-  dir.authenticate("ann@example.org", "correct horse", a.slot());
-  w.sim.run_until_idle();
-  ASSERT_EQ(a.got.size(), 1u);
-  EXPECT_EQ(a.got[0].status, AuthStatus::unavailable);
+  EXPECT_EQ(auth_once(w, dir, "ann@example.org", "correct horse"), AuthStatus::unavailable);
   EXPECT_NE(dir.last_failure().find("STARTTLS"), std::string::npos) << dir.last_failure();
   ASSERT_EQ(w.imap_peers.size(), 1u);
   EXPECT_EQ(w.imap_peers[0]->received.find("AUTHENTICATE"), std::string::npos);
@@ -449,11 +447,7 @@ TEST(ImapDirectory, StartTlsHandshakeFailureIsUnavailable) {
   w.fail_tls = true;
   w.serve_imap(Server::normal);
   ImapDirectory dir(w.sim, w.settings(Tls::starttls));
-  Answers<AuthOutcome> a;
-  dir.authenticate("ann@example.org", "correct horse", a.slot());
-  w.sim.run_until_idle();
-  ASSERT_EQ(a.got.size(), 1u);
-  EXPECT_EQ(a.got[0].status, AuthStatus::unavailable);
+  EXPECT_EQ(auth_once(w, dir, "ann@example.org", "correct horse"), AuthStatus::unavailable);
   EXPECT_NE(dir.last_failure().find("STARTTLS with the remote directory failed: TLS handshake"),
             std::string::npos)
       << dir.last_failure();
@@ -471,11 +465,7 @@ TEST(ImapDirectory, StartTlsOffStaysPlainEvenWhenOffered) {
   auto settings = w.settings(Tls::plain);
   ASSERT_FALSE(settings.starttls);
   ImapDirectory dir(w.sim, settings);
-  Answers<AuthOutcome> a;
-  dir.authenticate("ann@example.org", "correct horse", a.slot());
-  w.sim.run_until_idle();
-  ASSERT_EQ(a.got.size(), 1u);
-  EXPECT_EQ(a.got[0].status, AuthStatus::authenticated);
+  EXPECT_EQ(auth_once(w, dir, "ann@example.org", "correct horse"), AuthStatus::authenticated);
   ASSERT_EQ(w.imap_peers.size(), 1u);
   EXPECT_EQ(w.imap_peers[0]->received.find("STARTTLS"), std::string::npos);
   EXPECT_EQ(w.imap_peers[0]->received.rfind("A0001 AUTHENTICATE PLAIN", 0), 0u);
@@ -584,11 +574,7 @@ TEST(ImapDirectory, HostNameAddressIsUnavailableWithAReason) {
   auto settings = w.settings();
   settings.address = "imap.example.org";
   ImapDirectory dir(w.sim, settings);
-  Answers<AuthOutcome> a;
-  dir.authenticate("ann@example.org", "correct horse", a.slot());
-  w.sim.run_until_idle();
-  ASSERT_EQ(a.got.size(), 1u);
-  EXPECT_EQ(a.got[0].status, AuthStatus::unavailable);
+  EXPECT_EQ(auth_once(w, dir, "ann@example.org", "correct horse"), AuthStatus::unavailable);
   EXPECT_NE(dir.last_failure().find("not an IP address"), std::string::npos);
   EXPECT_EQ(w.connections, 0u);
 }
@@ -694,11 +680,7 @@ TEST(SmtpDirectory, AuthRightWrongAndNoMechanism) {
   w.behaviour.auth_offered = false;
   w.serve_smtp(Server::normal);
   SmtpDirectory dir(w.sim, w.settings(), SmtpDirectoryMode::smtp);
-  Answers<AuthOutcome> a;
-  dir.authenticate("ann@example.org", "correct horse", a.slot());
-  w.sim.run_until_idle();
-  ASSERT_EQ(a.got.size(), 1u);
-  EXPECT_EQ(a.got[0].status, AuthStatus::unavailable);
+  EXPECT_EQ(auth_once(w, dir, "ann@example.org", "correct horse"), AuthStatus::unavailable);
 }
 
 TEST(SmtpDirectory, ServerSideFailuresAreUnavailable) {
@@ -723,11 +705,7 @@ TEST(SmtpDirectory, ImplicitTlsAuth) {
   World w;
   w.serve_smtp(Server::normal, /*tls=*/true);
   SmtpDirectory dir(w.sim, w.settings(Tls::implicit), SmtpDirectoryMode::smtp);
-  Answers<AuthOutcome> a;
-  dir.authenticate("ann@example.org", "correct horse", a.slot());
-  w.sim.run_until_idle();
-  ASSERT_EQ(a.got.size(), 1u);
-  EXPECT_EQ(a.got[0].status, AuthStatus::authenticated);
+  EXPECT_EQ(auth_once(w, dir, "ann@example.org", "correct horse"), AuthStatus::authenticated);
   EXPECT_TRUE(w.sim.peer_tls_active(w.peer_ids[0]));
 }
 
@@ -841,11 +819,7 @@ TEST(SmtpDirectory, StartTlsOffStaysPlainEvenWhenOffered) {
   auto settings = w.settings(Tls::plain);
   ASSERT_FALSE(settings.starttls);
   SmtpDirectory dir(w.sim, settings, SmtpDirectoryMode::smtp);
-  Answers<AuthOutcome> a;
-  dir.authenticate("ann@example.org", "correct horse", a.slot());
-  w.sim.run_until_idle();
-  ASSERT_EQ(a.got.size(), 1u);
-  EXPECT_EQ(a.got[0].status, AuthStatus::authenticated);
+  EXPECT_EQ(auth_once(w, dir, "ann@example.org", "correct horse"), AuthStatus::authenticated);
   ASSERT_EQ(w.smtp_peers.size(), 1u);
   EXPECT_EQ(w.smtp_peers[0]->received.find("STARTTLS"), std::string::npos);
   EXPECT_EQ(w.smtp_peers[0]->received.rfind("EHLO localhost\r\nAUTH PLAIN ", 0), 0u);
@@ -861,11 +835,7 @@ TEST(SmtpDirectory, DefaultSettingsRequireStartTls) {
   defaults.address = kServer.ip;
   defaults.port = kServer.port;
   SmtpDirectory dir(w.sim, defaults, SmtpDirectoryMode::smtp);
-  Answers<AuthOutcome> a;
-  dir.authenticate("ann@example.org", "correct horse", a.slot());
-  w.sim.run_until_idle();
-  ASSERT_EQ(a.got.size(), 1u);
-  EXPECT_EQ(a.got[0].status, AuthStatus::unavailable);
+  EXPECT_EQ(auth_once(w, dir, "ann@example.org", "correct horse"), AuthStatus::unavailable);
   ASSERT_EQ(w.smtp_peers.size(), 1u);
   EXPECT_EQ(w.smtp_peers[0]->received.find("AUTH"), std::string::npos);
 }

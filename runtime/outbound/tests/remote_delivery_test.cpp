@@ -405,14 +405,23 @@ TEST(RemoteDelivery, DsnParametersPassThroughWhenOffered) {
   EXPECT_TRUE(w.peers[0]->rcpt_commands[0].params.orcpt);
 }
 
-TEST(RemoteDelivery, HostNamesWaitForDns) {
+TEST(RemoteDelivery, HostNamesAreResolvedThroughDnsAndAnUnknownOneIsTemporary) {
   World w;
   auto r = w.request({"a@x.net", "b@x.net"});
   r.host.address = "relay.example.org";
   auto report = w.deliver(r);
   ASSERT_TRUE(report);
   EXPECT_EQ(statuses(*report), (std::vector{kTemp, kTemp}));
-  EXPECT_EQ(report->recipients[0].text, "relay.example.org: DNS resolution not available yet");
+  EXPECT_EQ(report->recipients[0].text,
+            "relay.example.org: no address for relay.example.org (relay.example.org has no A "
+            "or AAAA record)");
+
+  World named;
+  named.serve(How::normal);
+  named.sim.dns_addresses("relay.example.org", {kServer.ip});
+  report = named.deliver(r);
+  ASSERT_TRUE(report);
+  EXPECT_EQ(statuses(*report), (std::vector{kOk, kOk}));
 }
 
 TEST(RemoteDelivery, LocalhostAndTheResolverHook) {
