@@ -52,7 +52,14 @@ std::int64_t seconds_of(Duration d) {
 }  // namespace
 
 Queue::Queue(Io& io, LogSink& log, std::shared_ptr<const EngineSettings> settings)
-    : io_(io), log_(log), settings_(std::move(settings)) {}
+    : io_(io),
+      log_(log),
+      settings_(std::move(settings)),
+      // As many kept connections per destination as deliveries may run to it: a smaller
+      // cache closes connections that the next burst opens again (the benchmark's profile).
+      connections_(std::make_shared<outbound::ConnectionCache>(
+          Duration::seconds(5), Duration::minutes(5),
+          std::max<std::size_t>(1, settings_->outbound.concurrency_per_destination))) {}
 
 Queue::~Queue() {
   *alive_ = false;

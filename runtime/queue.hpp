@@ -151,8 +151,7 @@ class Queue final : public QueueAdmin {
   std::size_t in_flight_ = 0;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
   // Kept connections between messages (runtime/outbound): last, so it goes first.
-  std::shared_ptr<outbound::ConnectionCache> connections_ =
-      std::make_shared<outbound::ConnectionCache>();
+  std::shared_ptr<outbound::ConnectionCache> connections_;
 };
 
 }  // namespace tern::runtime

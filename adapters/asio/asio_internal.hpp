@@ -10,8 +10,12 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <map>
+#include <set>
 #include <memory>
 #include <string>
+#include <unordered_map>
+#include <vector>
 
 #include "adapters/asio/asio_io.hpp"
 
@@ -58,11 +62,64 @@ struct AsioIo::Timer {
   bool cancelled = false;
 };
 
+// A message being received: its body in memory, or in tmp/<id>.body.tmp once it outgrew
+// options.spool_inline_body_max (then fd is that file).
 struct AsioIo::Writer {
   std::string id;
+  std::string body;
   int fd = -1;
   std::uint64_t bytes = 0;
   ~Writer();
+};
+
+// One file of the spool log (spool_log.hpp). Only the engine thread touches its fields;
+// pool work holds a shared_ptr so that `fd` stays open while it runs, and reads only `fd`.
+struct AsioIo::Segment {
+  std::uint64_t number = 0;
+  std::string path;
+  int fd = -1;
+  std::uint64_t written = 0;  // end of the last record written
+  std::uint64_t synced = 0;   // end of what an fdatasync has made durable
+  bool sync_running = false;
+  bool broken = false;        // a write or an fdatasync failed: nothing more goes here
+  std::size_t refs = 0;       // locations of live messages (body, envelope) in this file
+  std::uint64_t live_bytes = 0;  // their sizes
+  std::vector<std::pair<std::uint64_t, StatusHandler>> waiters;  // (record end, callback)
+  ~Segment();
+};
+
+// Where some bytes of a live message are in the log.
+struct AsioIo::Located {
+  std::shared_ptr<Segment> segment;
+  std::uint64_t offset = 0;
+  std::uint64_t bytes = 0;
+};
+
+// What a record write returned: where its parts are.
+struct AsioIo::Appended {
+  std::shared_ptr<Segment> segment;
+  std::uint64_t envelope_offset = 0;
+  std::uint64_t body_offset = 0;
+  std::uint64_t end = 0;
+};
+
+struct AsioIo::LiveMessage {
+  Located envelope;
+  Located body;            // segment null: the body is the file body/<id>
+  // Locations a newer record replaced, still counted in their segment's refs until that
+  // record is durable: the segment holding the older copy must outlive it.
+  std::vector<Located> pinned;
+  bool removing = false;   // a remove record is written, not yet durable
+  bool relocating = false;
+};
+
+struct AsioIo::Spool {
+  bool loaded = false;
+  std::map<std::uint64_t, std::shared_ptr<Segment>> segments;  // every file of log/, by number
+  std::shared_ptr<Segment> current;                            // appends go here
+  std::unordered_map<std::string, LiveMessage> live;
+  std::set<std::string> committing;  // external bodies renamed into body/, record pending
+  bool collecting = false;  // a job deleting dead segments runs
 };
 
 struct AsioIo::TlsIdentity {

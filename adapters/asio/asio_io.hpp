@@ -4,9 +4,9 @@
 //
 // Contract:
 // - One io_context, run by one thread (ternd's engine thread). Every method is called on
-//   that thread and every callback runs there. Disk work that needs fsync (spool_commit,
-//   spool_update_envelope, spool_remove, maildir_deliver) runs on a private pool of 4
-//   threads, so several fsyncs are in flight at once; its result is posted back to the
+//   that thread and every callback runs there. Disk work that needs fsync (the spool's
+//   fdatasyncs, large bodies, segment deletion, maildir_deliver) runs on a private pool of
+//   4 threads, so several fsyncs are in flight at once; its result is posted back to the
 //   io_context. While such work is outstanding the io_context counts as busy (run() does not
 //   return). Destroying the AsioIo waits for that work; none of its callbacks run afterwards.
 // - Time: now() is steady_clock since its epoch; timers fire at that clock's instants.
@@ -26,12 +26,18 @@
 //   system CA store and the name, fails the handshake on a mismatch only when
 //   options.verify, and reports the outcome in TlsFacts::peer_verified. start_tls_* while a
 //   read or write is outstanding is misuse (the callback gets invalid).
-// - Spool (under spool_dir): tmp/ holds files being written; msg/<id>.body and msg/<id>.env
-//   hold committed messages. A message exists iff msg/<id>.env exists: commit renames the
-//   body into msg/ before the envelope, remove unlinks the envelope before the body.
-//   spool_create fails with invalid for an id outside [A-Za-z0-9]{1,64}; disk errors are
-//   no_space (ENOSPC, EDQUOT) or io_error; update/read/remove of a message that does not
-//   exist are not_found. Files are limited to spool_file_bytes_max (no_space beyond).
+// - Spool (under spool_dir; docs/spool.md): an append-only log of records in log/*.log
+//   (commit, envelope, remove; spool_log.hpp), bodies over spool_inline_body_max in
+//   body/<id>, spilled bodies being received in tmp/. Records are written on the engine
+//   thread in call order; a callback reports success once an fdatasync begun after the
+//   record's write has finished (one at a time per segment: group commit). spool_list
+//   reads the log back (stopping each segment at a torn record), then starts a new segment;
+//   any other spool call reads it first if nothing has. Dead segments are deleted oldest
+//   first; the live messages of an old segment are copied forward when the log holds more
+//   segments than its live data needs. spool_create fails with invalid for an id outside
+//   [A-Za-z0-9]{1,64}; disk errors are no_space (ENOSPC, EDQUOT) or io_error;
+//   update/read/remove of a message that does not exist are not_found. Bodies and
+//   envelopes are limited to spool_file_bytes_max (no_space beyond).
 // - Maildir (under maildir_dir): <account>/{tmp,new,cur} are created (0700) when missing;
 //   file names follow the Maildir spec "<sec>.M<usec>P<pid>Q<n>.<host>". An account that is
 //   empty, longer than 255 bytes, contains '/' or NUL, or starts with '.' is invalid.
@@ -83,12 +89,17 @@ struct ResolverOptions {
 };
 
 struct AsioIoOptions {
-  std::string spool_dir;    // holds tmp/ and msg/
+  std::string spool_dir;    // holds log/, body/ and tmp/ (docs/spool.md)
   std::string maildir_dir;  // holds one Maildir per account
   runtime::Duration handshake_timeout = runtime::Duration::seconds(30);
   std::uint64_t spool_file_bytes_max = std::uint64_t{1} << 30;  // one body or envelope
   int listen_backlog = 512;
   ResolverOptions resolver = {};
+  // A body up to this size is held in memory while it arrives and written into the log
+  // with its commit record; a larger one goes to tmp/ and then to body/<id>.
+  std::uint64_t spool_inline_body_max = 128 * 1024;
+  // The log starts a new segment once the current one holds this much.
+  std::uint64_t spool_segment_bytes = 64 * 1024 * 1024;
 };
 
 // A certificate and its key, both PEM, for ternd's first start.
@@ -156,6 +167,11 @@ class AsioIo final : public runtime::Io {
   struct Listener;
   struct Timer;
   struct Writer;
+  struct Segment;
+  struct Located;
+  struct LiveMessage;
+  struct Spool;
+  struct Appended;
   struct TlsIdentity;
   struct Dns;
 
@@ -179,6 +195,20 @@ class AsioIo final : public runtime::Io {
   template <class R, class Work, class Done>
   void on_pool(Work work, Done on_done);
   std::string spool_path(std::string_view folder, std::string_view name) const;
+  // The spool log (asio_spool.cpp).
+  runtime::IoStatus spool_open();
+  runtime::IoResult<std::vector<runtime::SpoolEntry>> spool_load();
+  runtime::IoStatus start_segment();
+  runtime::IoResult<Appended> append_record(int kind, std::uint8_t flags, std::string_view id,
+                                            std::string_view envelope, std::string_view body);
+  void when_durable(const std::shared_ptr<Segment>& segment, std::uint64_t end,
+                    StatusHandler on_done);
+  void sync_segment(const std::shared_ptr<Segment>& segment);
+  void commit_record(const std::string& id, const std::string& envelope, const std::string& body,
+                     bool external, StatusHandler on_done);
+  void relocate_oldest();
+  void collect_segments();
+  void post_status(StatusHandler on_done, runtime::IoStatus status);
 
   boost::asio::io_context& context_;
   AsioIoOptions options_;
@@ -189,6 +219,7 @@ class AsioIo final : public runtime::Io {
   std::unordered_map<runtime::ListenerId, std::shared_ptr<Listener>> listeners_;
   std::unordered_map<runtime::TimerId, std::shared_ptr<Timer>> timers_;
   std::unordered_map<runtime::SpoolWriterId, std::unique_ptr<Writer>> writers_;
+  std::shared_ptr<Spool> spool_;  // the log's state, see asio_internal.hpp
   std::map<runtime::TlsIdentityId, std::shared_ptr<TlsIdentity>> identities_;
   std::shared_ptr<TlsIdentity> client_tls_;  // built on first start_tls_client
   std::uint64_t next_id_ = 1;                // one counter for every kind of id

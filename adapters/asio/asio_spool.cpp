@@ -1,9 +1,11 @@
-// AsioIo: the file-system spool and the Maildir store. Appends are synchronous (the page
-// cache absorbs them); everything that fsyncs runs on the pool so that several fsyncs are
-// in flight, and never touches AsioIo's members (the pool threads run beside the engine).
+// AsioIo: the spool (a log of records, docs/spool.md) and the Maildir store. Record writes
+// are synchronous on the engine thread (the page cache absorbs them, and the log's order is
+// the order of the calls); everything that fsyncs runs on the pool, and pool work never
+// touches AsioIo's members (it runs beside the engine): it gets values and shared_ptrs.
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -12,9 +14,13 @@
 #include <cassert>
 #include <cerrno>
 #include <chrono>
+#include <limits>
+#include <cstdio>
+#include <optional>
 #include <set>
 
 #include "adapters/asio/asio_internal.hpp"
+#include "adapters/asio/spool_log.hpp"
 
 namespace tern::adapters::asio {
 
@@ -84,17 +90,6 @@ IoStatus fsync_path(const std::string& path, bool directory) {
   return rc == 0 ? IoStatus::success() : errno_status("fsync", path, error);
 }
 
-// Writes `data` to a new file at `path` and fsyncs it; on failure nothing is left there.
-IoStatus write_file_synced(const std::string& path, std::string_view data) {
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return errno_status("open", path, errno);
-  IoStatus status = write_all(fd, data, path);
-  if (status.ok() && ::fsync(fd) != 0) status = errno_status("fsync", path, errno);
-  if (::close(fd) != 0 && status.ok()) status = errno_status("close", path, errno);
-  if (!status.ok()) unlink_quietly(path);
-  return status;
-}
-
 IoResult<std::string> read_file(const std::string& path, std::uint64_t bytes_max) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return IoResult<std::string>(io_failure(
@@ -145,102 +140,231 @@ IoStatus make_dirs(const std::string& parent, const std::vector<std::string>& ch
   return created ? fsync_path(parent, true) : IoStatus::success();
 }
 
-IoStatus copy_fd(int from, int to, const std::string& path) {
-  for (;;) {
-    const ssize_t n = ::copy_file_range(from, nullptr, to, nullptr, copy_chunk_bytes, 0);
+// Writes every part at `offset` (pwritev, retried on short writes and EINTR).
+IoStatus pwrite_all(int fd, std::initializer_list<std::string_view> parts, std::uint64_t offset,
+                    const std::string& path) {
+  std::vector<iovec> iov;
+  for (const std::string_view part : parts) {
+    if (!part.empty()) iov.push_back({const_cast<char*>(part.data()), part.size()});
+  }
+  std::size_t first = 0;
+  while (first < iov.size()) {
+    const ssize_t n = ::pwritev(fd, iov.data() + first, static_cast<int>(iov.size() - first),
+                                static_cast<off_t>(offset));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return errno_status("write", path, errno);
+    if (n == 0) return IoStatus::failure(IoErrc::io_error, "write " + path + ": wrote nothing");
+    offset += static_cast<std::uint64_t>(n);
+    auto left = static_cast<std::size_t>(n);
+    while (left > 0 && first < iov.size()) {
+      const std::size_t take = std::min(left, iov[first].iov_len);
+      iov[first].iov_base = static_cast<char*>(iov[first].iov_base) + take;
+      iov[first].iov_len -= take;
+      left -= take;
+      if (iov[first].iov_len == 0) ++first;
+    }
+  }
+  return IoStatus::success();
+}
+
+IoResult<std::string> pread_exact(int fd, std::uint64_t offset, std::uint64_t bytes,
+                                  const std::string& path) {
+  std::string out(static_cast<std::size_t>(bytes), '\0');
+  std::size_t done = 0;
+  while (done < out.size()) {
+    const ssize_t n = ::pread(fd, out.data() + done, out.size() - done,
+                              static_cast<off_t>(offset + done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return io_failure(IoErrc::io_error, errno_detail("read " + path, errno));
+    if (n == 0) return io_failure(IoErrc::io_error, "read " + path + ": ends early");
+    done += static_cast<std::size_t>(n);
+  }
+  return out;
+}
+
+// "0000000000000001.log" -> 1; nullopt for any other name.
+std::optional<std::uint64_t> segment_number(std::string_view name) {
+  constexpr std::string_view suffix = ".log";
+  if (name.size() != 16 + suffix.size() || name.substr(16) != suffix) return std::nullopt;
+  std::uint64_t number = 0;
+  for (const char c : name.substr(0, 16)) {
+    const int digit = (c >= '0' && c <= '9') ? c - '0' : (c >= 'a' && c <= 'f') ? c - 'a' + 10 : -1;
+    if (digit < 0) return std::nullopt;
+    number = number * 16 + static_cast<std::uint64_t>(digit);
+  }
+  return number;
+}
+
+std::string segment_name(std::uint64_t number) {
+  char name[32];
+  std::snprintf(name, sizeof name, "%016llx.log", static_cast<unsigned long long>(number));
+  return name;
+}
+
+// The names in a folder; fails when it cannot be read.
+IoResult<std::vector<std::string>> list_dir(const std::string& path) {
+  DIR* dir = ::opendir(path.c_str());
+  if (dir == nullptr) return io_failure(IoErrc::io_error, errno_detail("opendir " + path, errno));
+  std::vector<std::string> names;
+  while (const dirent* entry = ::readdir(dir)) {
+    const std::string_view name = entry->d_name;
+    if (name != "." && name != "..") names.emplace_back(name);
+  }
+  ::closedir(dir);
+  return names;
+}
+
+// fsync the spilled body, close it, rename it to body/<id>, fsync body/.
+IoStatus settle_external_body(int fd, const std::string& tmp, const std::string& final_path,
+                              const std::string& dir) {
+  IoStatus status = ::fsync(fd) == 0 ? IoStatus::success() : errno_status("fsync", tmp, errno);
+  if (::close(fd) != 0 && status.ok()) status = errno_status("close", tmp, errno);
+  if (status.ok() && ::rename(tmp.c_str(), final_path.c_str()) != 0) {
+    status = errno_status("rename", tmp, errno);
+  }
+  if (!status.ok()) {
+    unlink_quietly(tmp);
+    return status;
+  }
+  status = fsync_path(dir, true);
+  if (!status.ok()) unlink_quietly(final_path);
+  return status;
+}
+
+void ref(const AsioIo::Located& where) {
+  if (!where.segment) return;
+  ++where.segment->refs;
+  where.segment->live_bytes += where.bytes;
+}
+
+void unref(const AsioIo::Located& where) {
+  if (!where.segment) return;
+  --where.segment->refs;
+  where.segment->live_bytes -= where.bytes;
+}
+
+bool same_place(const AsioIo::Located& a, const AsioIo::Located& b) {
+  return a.segment == b.segment && a.offset == b.offset;
+}
+
+// Drops one pinned location equal to `where` (see LiveMessage::pinned).
+void unpin(AsioIo::LiveMessage& message, const AsioIo::Located& where) {
+  if (!where.segment) return;
+  for (auto it = message.pinned.begin(); it != message.pinned.end(); ++it) {
+    if (same_place(*it, where)) {
+      unref(*it);
+      message.pinned.erase(it);
+      return;
+    }
+  }
+}
+
+void release_all(AsioIo::LiveMessage& message) {
+  unref(message.envelope);
+  unref(message.body);
+  for (const auto& where : message.pinned) unref(where);
+  message.pinned.clear();
+}
+
+// Replays the records of one segment into `live` (and the envelopes' bytes into
+// `envelopes`): commit creates or replaces, envelope replaces a live one's, remove ends it.
+void replay(const spool_log::Scan& scan, const std::shared_ptr<AsioIo::Segment>& segment,
+            std::map<std::string, AsioIo::LiveMessage>& live,
+            std::map<std::string, std::string>& envelopes) {
+  using spool_log::RecordKind;
+  for (const auto& record : scan.records) {
+    const std::string id(record.id);
+    const AsioIo::Located envelope{segment, record.envelope_offset, record.envelope.size()};
+    switch (record.kind) {
+      case RecordKind::commit: {
+        AsioIo::LiveMessage message;
+        message.envelope = envelope;
+        if ((record.flags & spool_log::flag_external_body) == 0) {
+          message.body = AsioIo::Located{segment, record.body_offset, record.body_bytes};
+        }
+        live[id] = std::move(message);
+        envelopes[id] = std::string(record.envelope);
+        break;
+      }
+      case RecordKind::envelope:
+        if (auto it = live.find(id); it != live.end()) {
+          it->second.envelope = envelope;
+          envelopes[id] = std::string(record.envelope);
+        }
+        break;
+      case RecordKind::remove:
+        live.erase(id);
+        envelopes.erase(id);
+        break;
+    }
+  }
+}
+
+// Copies `bytes` (to the end of the file when max) from `from` at `offset` to `to`.
+IoStatus copy_range(int from, std::uint64_t offset, std::uint64_t bytes, int to,
+                    const std::string& path) {
+  auto in = static_cast<off_t>(offset);
+  while (bytes > 0) {
+    const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(bytes, copy_chunk_bytes));
+    const ssize_t n = ::copy_file_range(from, &in, to, nullptr, want, 0);
     if (n == 0) return IoStatus::success();
-    if (n > 0) continue;
+    if (n > 0) {
+      bytes -= static_cast<std::uint64_t>(n);
+      continue;
+    }
     if (errno == EINTR) continue;
     if (errno == EXDEV || errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP) break;
     return errno_status("copy", path, errno);
   }
   std::vector<char> chunk(copy_chunk_bytes);
-  for (;;) {
-    const ssize_t n = ::read(from, chunk.data(), chunk.size());
+  while (bytes > 0) {
+    const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(bytes, chunk.size()));
+    const ssize_t n = ::pread(from, chunk.data(), want, in);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return errno_status("read", path, errno);
     if (n == 0) return IoStatus::success();
     const IoStatus status = write_all(to, {chunk.data(), static_cast<std::size_t>(n)}, path);
     if (!status.ok()) return status;
+    in += n;
+    bytes -= static_cast<std::uint64_t>(n);
   }
+  return IoStatus::success();
 }
 
-struct CommitPaths {
-  std::string body_tmp, env_tmp, body_msg, env_msg, msg_dir;
+// The body of a spooled message, for maildir_deliver: an fd of its own (closed by the
+// copy), where it starts and how long it is.
+struct BodySource {
+  int fd = -1;
+  std::uint64_t offset = 0;
+  std::uint64_t bytes = 0;
 };
 
-// fsync body, write+fsync envelope, rename body then envelope into msg/, fsync msg/.
-IoStatus commit_files(int fd, const CommitPaths& p, const std::string& envelope) {
-  IoStatus status = ::fsync(fd) == 0 ? IoStatus::success() : errno_status("fsync", p.body_tmp, errno);
-  if (::close(fd) != 0 && status.ok()) status = errno_status("close", p.body_tmp, errno);
-  if (status.ok()) status = write_file_synced(p.env_tmp, envelope);
-  if (!status.ok()) {
-    unlink_quietly(p.body_tmp);
-    return status;
+IoResult<std::string> as_disk_result(IoResult<std::string> result) {
+  if (!result && result.error().code == IoErrc::not_found) {
+    return io_failure(IoErrc::io_error, result.error().detail);
   }
-  if (::rename(p.body_tmp.c_str(), p.body_msg.c_str()) != 0) {
-    status = errno_status("rename", p.body_tmp, errno);
-    unlink_quietly(p.body_tmp);
-    unlink_quietly(p.env_tmp);
-    return status;
-  }
-  if (::rename(p.env_tmp.c_str(), p.env_msg.c_str()) != 0) {
-    status = errno_status("rename", p.env_tmp, errno);
-    unlink_quietly(p.env_tmp);
-    unlink_quietly(p.body_msg);
-    return status;
-  }
-  status = fsync_path(p.msg_dir, true);
-  if (!status.ok()) {  // not known durable: take it back so the client retries
-    unlink_quietly(p.env_msg);
-    unlink_quietly(p.body_msg);
-  }
-  return status;
+  return result;
 }
-
-IoStatus replace_envelope(const std::string& tmp, const std::string& env,
-                          const std::string& dir, const std::string& envelope) {
-  if (::access(env.c_str(), F_OK) != 0) return errno_status("update", env, errno);
-  IoStatus status = write_file_synced(tmp, envelope);
-  if (!status.ok()) return status;
-  if (::rename(tmp.c_str(), env.c_str()) != 0) {
-    status = errno_status("rename", tmp, errno);
-    unlink_quietly(tmp);
-    return status;
-  }
-  return fsync_path(dir, true);
-}
-
-IoStatus remove_message(const std::string& env, const std::string& body, const std::string& dir) {
-  std::optional<IoStatus> missing;
-  if (::unlink(env.c_str()) != 0) {
-    if (errno != ENOENT) return errno_status("unlink", env, errno);
-    missing = errno_status("remove", env, errno);
-  }
-  if (::unlink(body.c_str()) != 0 && errno != ENOENT) return errno_status("unlink", body, errno);
-  const IoStatus synced = fsync_path(dir, true);
-  return missing ? *missing : synced;
-}
-
 struct MaildirPaths {
-  std::string root, account, tmp_dir, new_dir, cur_dir, tmp_file, new_file, body;
+  std::string root, account, tmp_dir, new_dir, cur_dir, tmp_file, new_file;
 };
 
-IoStatus deliver_file(const MaildirPaths& p, const std::string& prefix) {
+IoStatus deliver_file(const MaildirPaths& p, const std::string& prefix, BodySource body) {
   IoStatus status = make_dirs(p.root, {p.root, p.account});
   if (status.ok()) status = make_dirs(p.account, {p.tmp_dir, p.new_dir, p.cur_dir});
-  if (!status.ok()) return status;
-  const int body = ::open(p.body.c_str(), O_RDONLY | O_CLOEXEC);
-  if (body < 0) return errno_status("open", p.body, errno);
+  if (!status.ok()) {
+    close_quietly(body.fd);
+    return status;
+  }
   const int fd = ::open(p.tmp_file.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd < 0) {
     status = errno_status("open", p.tmp_file, errno);
-    close_quietly(body);
+    close_quietly(body.fd);
     return status;
   }
   status = write_all(fd, prefix, p.tmp_file);
-  if (status.ok()) status = copy_fd(body, fd, p.tmp_file);
-  close_quietly(body);
+  if (status.ok()) status = copy_range(body.fd, body.offset, body.bytes, fd, p.tmp_file);
+  close_quietly(body.fd);
   if (status.ok() && ::fsync(fd) != 0) status = errno_status("fsync", p.tmp_file, errno);
   if (::close(fd) != 0 && status.ok()) status = errno_status("close", p.tmp_file, errno);
   if (status.ok() && ::rename(p.tmp_file.c_str(), p.new_file.c_str()) != 0) {
@@ -265,6 +389,10 @@ AsioIo::Writer::~Writer() {
   if (fd >= 0) ::close(fd);
 }
 
+AsioIo::Segment::~Segment() {
+  if (fd >= 0) ::close(fd);
+}
+
 template <class R, class Work, class Done>
 void AsioIo::on_pool(Work work, Done on_done) {
   auto guard = net::make_work_guard(context_);  // run() must not return meanwhile
@@ -279,6 +407,10 @@ void AsioIo::on_pool(Work work, Done on_done) {
   });
 }
 
+void AsioIo::post_status(StatusHandler on_done, IoStatus status) {
+  net::post(context_, [on_done = std::move(on_done), status = std::move(status)] { on_done(status); });
+}
+
 std::string AsioIo::spool_path(std::string_view folder, std::string_view name) const {
   std::string path = options_.spool_dir;
   path += '/';
@@ -290,23 +422,330 @@ std::string AsioIo::spool_path(std::string_view folder, std::string_view name) c
   return path;
 }
 
+// ---- The log: loading, appending, group commit, relocation, deletion.
+
+IoStatus AsioIo::spool_open() {
+  if (!spool_ || !spool_->loaded) {
+    auto loaded = spool_load();
+    return loaded ? IoStatus::success() : IoStatus::failure(loaded.error().code, loaded.error().detail);
+  }
+  return IoStatus::success();
+}
+
+IoResult<std::vector<runtime::SpoolEntry>> AsioIo::spool_load() {
+  if (!spool_) spool_ = std::make_shared<Spool>();
+  Spool& s = *spool_;
+  const IoStatus made = make_dirs(options_.spool_dir, {options_.spool_dir, spool_path("tmp", ""),
+                                                       spool_path("log", ""), spool_path("body", "")});
+  if (!made.ok()) return io_failure(made.error->code, made.error->detail);
+  std::set<std::string> receiving;  // spilled bodies of writers still open
+  for (const auto& [writer_id, writer] : writers_) {
+    if (writer->fd >= 0) receiving.insert(writer->id + ".body.tmp");
+  }
+  auto tmp_names = list_dir(spool_path("tmp", ""));
+  if (!tmp_names) return io_failure(tmp_names.error().code, tmp_names.error().detail);
+  for (const auto& name : *tmp_names) {
+    if (receiving.count(name) == 0) ::unlink(spool_path("tmp", name).c_str());
+  }
+  auto log_names = list_dir(spool_path("log", ""));
+  if (!log_names) return io_failure(log_names.error().code, log_names.error().detail);
+  std::map<std::uint64_t, std::shared_ptr<Segment>> segments;
+  for (const auto& name : *log_names) {
+    const auto number = segment_number(name);
+    if (!number) continue;
+    if (const auto known = s.segments.find(*number); known != s.segments.end()) {
+      segments[*number] = known->second;
+      continue;
+    }
+    auto segment = std::make_shared<Segment>();
+    segment->number = *number;
+    segment->path = spool_path("log", name);
+    segment->fd = ::open(segment->path.c_str(), O_RDWR | O_CLOEXEC);
+    if (segment->fd < 0) return io_failure(IoErrc::io_error, errno_detail("open " + segment->path, errno));
+    segment->broken = true;  // an earlier run's: read, never appended to
+    segments[*number] = std::move(segment);
+  }
+  std::map<std::string, LiveMessage> live;
+  std::map<std::string, std::string> envelopes;
+  for (const auto& [number, segment] : segments) {
+    struct stat st {};
+    if (::fstat(segment->fd, &st) != 0) {
+      return io_failure(IoErrc::io_error, errno_detail("stat " + segment->path, errno));
+    }
+    auto bytes = pread_exact(segment->fd, 0, static_cast<std::uint64_t>(st.st_size), segment->path);
+    if (!bytes) return io_failure(bytes.error().code, bytes.error().detail);
+    const spool_log::Scan scan = spool_log::scan_segment(*bytes);
+    if (segment->broken) segment->written = segment->synced = scan.valid_bytes;
+    replay(scan, segment, live, envelopes);
+  }
+  auto body_names = list_dir(spool_path("body", ""));
+  if (!body_names) return io_failure(body_names.error().code, body_names.error().detail);
+  const std::set<std::string> bodies(body_names->begin(), body_names->end());
+  for (auto it = live.begin(); it != live.end();) {
+    // An external body's rename was made durable before its commit record was written, so
+    // a missing one means the record survived a failed commit (no 250 was sent for it).
+    const bool lost = !it->second.body.segment && bodies.count(it->first) == 0;
+    if (lost) envelopes.erase(it->first);
+    it = lost ? live.erase(it) : std::next(it);
+  }
+  for (const auto& name : bodies) {
+    const auto it = live.find(name);
+    const bool owned = (it != live.end() && !it->second.body.segment) || s.committing.count(name) > 0;
+    if (!owned) ::unlink(spool_path("body", name).c_str());
+  }
+  for (auto& [number, segment] : segments) {
+    segment->refs = 0;
+    segment->live_bytes = 0;
+  }
+  s.live.clear();
+  for (auto& [id, message] : live) {
+    ref(message.envelope);
+    ref(message.body);
+    s.live.emplace(id, std::move(message));
+  }
+  s.segments = std::move(segments);
+  s.loaded = true;
+  const IoStatus started = start_segment();  // never append after a possibly torn tail
+  if (!started.ok()) return io_failure(started.error->code, started.error->detail);
+  collect_segments();
+  std::vector<runtime::SpoolEntry> entries;
+  entries.reserve(envelopes.size());
+  for (auto& [id, envelope] : envelopes) entries.push_back(runtime::SpoolEntry{id, std::move(envelope)});
+  return entries;
+}
+
+IoStatus AsioIo::start_segment() {
+  Spool& s = *spool_;
+  const std::uint64_t number = s.segments.empty() ? 1 : s.segments.rbegin()->first + 1;
+  auto segment = std::make_shared<Segment>();
+  segment->number = number;
+  segment->path = spool_path("log", segment_name(number));
+  segment->fd = ::open(segment->path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (segment->fd < 0) return as_disk_error(errno_status("create", segment->path, errno));
+  // The new name must be durable before any record in it is acknowledged.
+  const IoStatus synced = fsync_path(spool_path("log", ""), true);
+  if (!synced.ok()) {
+    unlink_quietly(segment->path);
+    return as_disk_error(synced);
+  }
+  if (s.current) s.current->broken = true;  // finished: only read from now on
+  s.segments[number] = segment;
+  s.current = std::move(segment);
+  return IoStatus::success();
+}
+
+IoResult<AsioIo::Appended> AsioIo::append_record(int kind, std::uint8_t flags, std::string_view id,
+                                                 std::string_view envelope, std::string_view body) {
+  Spool& s = *spool_;
+  bool rotated = false;
+  if (!s.current || s.current->broken || s.current->written >= options_.spool_segment_bytes) {
+    const IoStatus started = start_segment();
+    if (!started.ok()) return io_failure(started.error->code, started.error->detail);
+    rotated = true;
+  }
+  std::shared_ptr<Segment> segment = s.current;
+  const auto record_kind = static_cast<spool_log::RecordKind>(kind);
+  const auto header = spool_log::encode_header(record_kind, flags, id, envelope, body);
+  const IoStatus written = pwrite_all(segment->fd, {{header.data(), header.size()}, id, envelope, body},
+                                      segment->written, segment->path);
+  if (!written.ok()) {
+    segment->broken = true;  // the next record starts a new segment, after no torn one
+    (void)::ftruncate(segment->fd, static_cast<off_t>(segment->written));
+    const IoStatus failed = as_disk_error(written);
+    return io_failure(failed.error->code, failed.error->detail);
+  }
+  Appended appended;
+  appended.segment = segment;
+  appended.envelope_offset = segment->written + header.size() + id.size();
+  appended.body_offset = appended.envelope_offset + envelope.size();
+  appended.end = appended.body_offset + body.size();
+  segment->written = appended.end;
+  if (rotated) {
+    std::weak_ptr<int> alive = alive_;
+    net::post(context_, [this, alive] {
+      if (alive.expired()) return;
+      relocate_oldest();
+      collect_segments();
+    });
+  }
+  return appended;
+}
+
+void AsioIo::when_durable(const std::shared_ptr<Segment>& segment, std::uint64_t end,
+                          StatusHandler on_done) {
+  if (segment->synced >= end) {
+    post_status(std::move(on_done), IoStatus::success());
+    return;
+  }
+  segment->waiters.emplace_back(end, std::move(on_done));
+  sync_segment(segment);
+}
+
+// Group commit: one fdatasync at a time per segment covers every record written before it
+// began; the records that arrive meanwhile wait for the next one.
+void AsioIo::sync_segment(const std::shared_ptr<Segment>& segment) {
+  if (segment->sync_running || segment->waiters.empty()) return;
+  segment->sync_running = true;
+  const std::uint64_t target = segment->written;
+  on_pool<IoStatus>(
+      [segment] {
+        return ::fdatasync(segment->fd) == 0 ? IoStatus::success()
+                                             : as_disk_error(errno_status("fdatasync", segment->path, errno));
+      },
+      [this, segment, target](IoStatus status) {
+        segment->sync_running = false;
+        std::vector<StatusHandler> done;
+        auto& waiters = segment->waiters;
+        if (status.ok()) segment->synced = std::max(segment->synced, target);
+        else segment->broken = true;  // after a failed fdatasync nothing in it is trusted
+        for (auto it = waiters.begin(); it != waiters.end();) {
+          if (!status.ok() || it->first <= target) {
+            done.push_back(std::move(it->second));
+            it = waiters.erase(it);
+          } else {
+            ++it;
+          }
+        }
+        for (auto& on_done : done) on_done(status);
+        sync_segment(segment);
+        collect_segments();
+      });
+}
+
+void AsioIo::commit_record(const std::string& id, const std::string& envelope, const std::string& body,
+                           bool external, StatusHandler on_done) {
+  const IoStatus opened = spool_open();
+  if (!opened.ok()) {
+    post_status(std::move(on_done), opened);
+    return;
+  }
+  const std::uint8_t flags = external ? spool_log::flag_external_body : 0;
+  auto appended = append_record(static_cast<int>(spool_log::RecordKind::commit), flags, id, envelope, body);
+  if (!appended) {
+    post_status(std::move(on_done), IoStatus::failure(appended.error().code, appended.error().detail));
+    return;
+  }
+  const Located where_envelope{appended->segment, appended->envelope_offset, envelope.size()};
+  const Located where_body = external ? Located{} : Located{appended->segment, appended->body_offset, body.size()};
+  when_durable(appended->segment, appended->end,
+               [this, id, where_envelope, where_body, on_done = std::move(on_done)](IoStatus status) {
+                 if (status.ok()) {
+                   LiveMessage message;
+                   message.envelope = where_envelope;
+                   message.body = where_body;
+                   ref(message.envelope);
+                   ref(message.body);
+                   spool_->live[id] = std::move(message);
+                 } else {
+                   // The record may still reach the disk: say it is gone, in case it does.
+                   (void)append_record(static_cast<int>(spool_log::RecordKind::remove), 0, id, "", "");
+                 }
+                 on_done(status);
+               });
+}
+
+// Space: a message deferred for days keeps the segment holding it, and the deletion of
+// segments goes oldest first (a remove record must outlive the commit it cancels), so one
+// old message would keep every later segment. When the log holds more segments than its
+// live data needs (plus slack), the live messages of the oldest one are written again at
+// the end, a bounded amount per call, and the oldest one becomes dead.
+void AsioIo::relocate_oldest() {
+  constexpr std::uint64_t budget_bytes = 4 * 1024 * 1024;  // per event-loop turn
+  constexpr std::size_t slack_segments = 3;
+  Spool& s = *spool_;
+  if (s.segments.size() < slack_segments) return;
+  std::uint64_t live_bytes = 0;
+  for (const auto& [number, segment] : s.segments) live_bytes += segment->live_bytes;
+  if (s.segments.size() <= slack_segments + live_bytes / options_.spool_segment_bytes) return;
+  const std::shared_ptr<Segment> oldest = s.segments.begin()->second;
+  if (oldest == s.current || oldest->refs == 0) return;
+  std::uint64_t copied = 0;
+  for (auto& [id, message] : s.live) {
+    if (message.removing || message.relocating) continue;
+    if (message.envelope.segment != oldest && message.body.segment != oldest) continue;
+    if (copied >= budget_bytes) {
+      std::weak_ptr<int> alive = alive_;
+      net::post(context_, [this, alive] {
+        if (!alive.expired()) relocate_oldest();
+      });
+      return;
+    }
+    auto envelope = pread_exact(message.envelope.segment->fd, message.envelope.offset,
+                                message.envelope.bytes, message.envelope.segment->path);
+    if (!envelope) return;
+    std::string body;
+    if (message.body.segment) {
+      auto read = pread_exact(message.body.segment->fd, message.body.offset, message.body.bytes,
+                              message.body.segment->path);
+      if (!read) return;
+      body = std::move(*read);
+    }
+    const std::uint8_t flags = message.body.segment ? 0 : spool_log::flag_external_body;
+    auto appended = append_record(static_cast<int>(spool_log::RecordKind::commit), flags, id, *envelope, body);
+    if (!appended) return;
+    copied += envelope->size() + body.size();
+    const Located old_envelope = message.envelope;
+    const Located old_body = message.body;
+    message.pinned.push_back(old_envelope);
+    if (old_body.segment) message.pinned.push_back(old_body);
+    message.envelope = Located{appended->segment, appended->envelope_offset, envelope->size()};
+    message.body = old_body.segment ? Located{appended->segment, appended->body_offset, body.size()} : Located{};
+    ref(message.envelope);
+    ref(message.body);
+    message.relocating = true;
+    when_durable(appended->segment, appended->end,
+                 [this, id = id, old_envelope, old_body](IoStatus status) {
+                   const auto it = spool_->live.find(id);
+                   if (it == spool_->live.end()) return;
+                   it->second.relocating = false;
+                   if (!status.ok()) return;  // the old copies stay pinned
+                   unpin(it->second, old_envelope);
+                   unpin(it->second, old_body);
+                   collect_segments();
+                 });
+  }
+}
+
+// Deletes dead segments, oldest first and one directory fsync each, so that a crash can
+// never bring back an older segment whose records a deleted newer one cancelled.
+void AsioIo::collect_segments() {
+  Spool& s = *spool_;
+  if (s.collecting) return;
+  std::vector<std::shared_ptr<Segment>> dead;
+  for (const auto& [number, segment] : s.segments) {
+    if (segment == s.current || segment->refs > 0 || !segment->waiters.empty() ||
+        segment->sync_running) {
+      break;
+    }
+    dead.push_back(segment);
+  }
+  if (dead.empty()) return;
+  s.collecting = true;
+  on_pool<std::size_t>(
+      [dead, dir = spool_path("log", "")] {
+        std::size_t deleted = 0;
+        for (const auto& segment : dead) {
+          if (::unlink(segment->path.c_str()) != 0 && errno != ENOENT) break;
+          if (!fsync_path(dir, true).ok()) break;
+          ++deleted;
+        }
+        return deleted;
+      },
+      [this, dead](std::size_t deleted) {
+        spool_->collecting = false;
+        for (std::size_t i = 0; i < deleted; ++i) spool_->segments.erase(dead[i]->number);
+        if (deleted == dead.size()) collect_segments();
+      });
+}
+
+// ---- The spool operations of runtime::Io.
+
 IoResult<runtime::SpoolWriterId> AsioIo::spool_create(std::string_view id) {
   if (!valid_spool_id(id)) return io_failure(IoErrc::invalid, "spool_create: bad id");
-  const std::string path = spool_path("tmp", std::string(id) + ".body.tmp");
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0 && errno == ENOENT) {
-    const IoStatus made =
-        make_dirs(options_.spool_dir, {options_.spool_dir, spool_path("tmp", ""), spool_path("msg", "")});
-    if (!made.ok()) return io_failure(made.error->code, made.error->detail);
-    fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  }
-  if (fd < 0) {
-    const IoStatus status = as_disk_error(errno_status("open", path, errno));
-    return io_failure(status.error->code, status.error->detail);
-  }
+  const IoStatus opened = spool_open();
+  if (!opened.ok()) return io_failure(opened.error->code, opened.error->detail);
   auto writer = std::make_unique<Writer>();
   writer->id = std::string(id);
-  writer->fd = fd;
   const runtime::SpoolWriterId writer_id = next_id_++;
   writers_.emplace(writer_id, std::move(writer));
   return writer_id;
@@ -319,135 +758,160 @@ IoStatus AsioIo::spool_append(runtime::SpoolWriterId id, std::span<const char> b
   if (writer.bytes + bytes.size() > options_.spool_file_bytes_max) {
     return IoStatus::failure(IoErrc::no_space, "spool_append: message larger than the spool limit");
   }
-  const IoStatus status = write_all(writer.fd, bytes, spool_path("tmp", writer.id + ".body.tmp"));
-  if (status.ok()) writer.bytes += bytes.size();
-  return as_disk_error(status);
+  const std::string path = spool_path("tmp", writer.id + ".body.tmp");
+  if (writer.fd < 0 && writer.body.size() + bytes.size() > options_.spool_inline_body_max) {
+    writer.fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (writer.fd < 0) return as_disk_error(errno_status("open", path, errno));
+    const IoStatus spilled = write_all(writer.fd, writer.body, path);
+    if (!spilled.ok()) return as_disk_error(spilled);
+    std::string().swap(writer.body);
+  }
+  if (writer.fd < 0) {
+    writer.body.append(bytes.data(), bytes.size());
+  } else {
+    const IoStatus status = write_all(writer.fd, bytes, path);
+    if (!status.ok()) return as_disk_error(status);
+  }
+  writer.bytes += bytes.size();
+  return IoStatus::success();
 }
 
 void AsioIo::spool_commit(runtime::SpoolWriterId id, std::string envelope, StatusHandler on_done) {
   const auto it = writers_.find(id);
-  if (it == writers_.end() || envelope.size() > options_.spool_file_bytes_max) {
+  if (it == writers_.end() || envelope.size() > options_.spool_file_bytes_max ||
+      envelope.size() > std::numeric_limits<std::uint32_t>::max()) {
     const bool unknown = it == writers_.end();
     if (!unknown) spool_discard(id);
-    net::post(context_, [on_done = std::move(on_done), unknown] {
-      on_done(unknown ? IoStatus::failure(IoErrc::invalid, "spool_commit: unknown writer")
-                      : IoStatus::failure(IoErrc::no_space, "spool_commit: envelope too large"));
-    });
+    post_status(std::move(on_done), unknown ? IoStatus::failure(IoErrc::invalid, "spool_commit: unknown writer")
+                                            : IoStatus::failure(IoErrc::no_space, "spool_commit: envelope too large"));
     return;
   }
   std::unique_ptr<Writer> writer = std::move(it->second);
   writers_.erase(it);
-  const std::string& mid = writer->id;
-  CommitPaths paths{spool_path("tmp", mid + ".body.tmp"),
-                    spool_path("tmp", mid + ".env." + std::to_string(++temp_counter_) + ".tmp"),
-                    spool_path("msg", mid + ".body"), spool_path("msg", mid + ".env"),
-                    spool_path("msg", "")};
-  const int fd = std::exchange(writer->fd, -1);
+  if (writer->fd < 0) {
+    commit_record(writer->id, envelope, writer->body, false, std::move(on_done));
+    return;
+  }
+  const std::string mid = writer->id;
+  spool_->committing.insert(mid);
   on_pool<IoStatus>(
-      [fd, paths = std::move(paths), envelope = std::move(envelope)] {
-        return as_disk_error(commit_files(fd, paths, envelope));
+      [fd = std::exchange(writer->fd, -1), tmp = spool_path("tmp", mid + ".body.tmp"),
+       final_path = spool_path("body", mid), dir = spool_path("body", "")] {
+        return as_disk_error(settle_external_body(fd, tmp, final_path, dir));
       },
-      std::move(on_done));
+      [this, mid, envelope = std::move(envelope), on_done = std::move(on_done)](IoStatus status) mutable {
+        spool_->committing.erase(mid);
+        if (!status.ok()) {
+          on_done(status);
+          return;
+        }
+        commit_record(mid, envelope, "", true,
+                      [this, mid, on_done = std::move(on_done)](IoStatus committed) {
+                        if (!committed.ok()) ::unlink(spool_path("body", mid).c_str());
+                        on_done(committed);
+                      });
+      });
 }
 
 void AsioIo::spool_discard(runtime::SpoolWriterId id) {
   const auto it = writers_.find(id);
   if (it == writers_.end()) return;
-  ::unlink(spool_path("tmp", it->second->id + ".body.tmp").c_str());
+  if (it->second->fd >= 0) ::unlink(spool_path("tmp", it->second->id + ".body.tmp").c_str());
   writers_.erase(it);  // closes the file
 }
 
 void AsioIo::spool_update_envelope(std::string_view id, std::string envelope,
                                    StatusHandler on_done) {
-  if (!valid_spool_id(id) || envelope.size() > options_.spool_file_bytes_max) {
-    net::post(context_, [on_done = std::move(on_done)] {
-      on_done(IoStatus::failure(IoErrc::invalid, "spool_update_envelope: bad id or size"));
-    });
+  if (!valid_spool_id(id) || envelope.size() > options_.spool_file_bytes_max ||
+      envelope.size() > std::numeric_limits<std::uint32_t>::max()) {
+    post_status(std::move(on_done), IoStatus::failure(IoErrc::invalid, "spool_update_envelope: bad id or size"));
+    return;
+  }
+  const IoStatus opened = spool_open();
+  if (!opened.ok()) {
+    post_status(std::move(on_done), opened);
     return;
   }
   const std::string mid(id);
-  on_pool<IoStatus>(
-      [tmp = spool_path("tmp", mid + ".env." + std::to_string(++temp_counter_) + ".tmp"),
-       env = spool_path("msg", mid + ".env"), dir = spool_path("msg", ""),
-       envelope = std::move(envelope)] { return replace_envelope(tmp, env, dir, envelope); },
-      std::move(on_done));
+  const auto it = spool_->live.find(mid);
+  if (it == spool_->live.end()) {
+    post_status(std::move(on_done), IoStatus::failure(IoErrc::not_found, "spool_update_envelope: no message " + mid));
+    return;
+  }
+  auto appended = append_record(static_cast<int>(spool_log::RecordKind::envelope), 0, mid, envelope, "");
+  if (!appended) {
+    post_status(std::move(on_done), IoStatus::failure(appended.error().code, appended.error().detail));
+    return;
+  }
+  LiveMessage& message = it->second;
+  const Located replaced = message.envelope;
+  message.pinned.push_back(replaced);  // until the new one is durable
+  message.envelope = Located{appended->segment, appended->envelope_offset, envelope.size()};
+  ref(message.envelope);
+  when_durable(appended->segment, appended->end,
+               [this, mid, replaced, on_done = std::move(on_done)](IoStatus status) {
+                 const auto found = spool_->live.find(mid);
+                 if (status.ok() && found != spool_->live.end()) unpin(found->second, replaced);
+                 on_done(status);
+               });
 }
 
-namespace {
-
-// The names in a folder; fails when it cannot be read.
-IoResult<std::vector<std::string>> list_dir(const std::string& path) {
-  DIR* dir = ::opendir(path.c_str());
-  if (dir == nullptr) return io_failure(IoErrc::io_error, errno_detail("opendir " + path, errno));
-  std::vector<std::string> names;
-  while (const dirent* entry = ::readdir(dir)) {
-    const std::string_view name = entry->d_name;
-    if (name != "." && name != "..") names.emplace_back(name);
-  }
-  ::closedir(dir);
-  return names;
-}
-
-// "<id>.env" -> id, "<id>.body" -> id (with is_env telling which); nullopt otherwise.
-std::optional<std::string> message_id(std::string_view name, bool& is_env) {
-  const auto dot = name.find('.');
-  if (dot == std::string_view::npos) return std::nullopt;
-  const std::string_view id = name.substr(0, dot);
-  const std::string_view kind = name.substr(dot + 1);
-  if (!valid_spool_id(id) || (kind != "env" && kind != "body")) return std::nullopt;
-  is_env = kind == "env";
-  return std::string(id);
-}
-
-}  // namespace
-
-IoResult<std::vector<runtime::SpoolEntry>> AsioIo::spool_list() {
-  const IoStatus made =
-      make_dirs(options_.spool_dir, {options_.spool_dir, spool_path("tmp", ""), spool_path("msg", "")});
-  if (!made.ok()) return io_failure(made.error->code, made.error->detail);
-  auto tmp_names = list_dir(spool_path("tmp", ""));
-  if (!tmp_names) return io_failure(tmp_names.error().code, tmp_names.error().detail);
-  for (const auto& name : *tmp_names) ::unlink(spool_path("tmp", name).c_str());
-  auto msg_names = list_dir(spool_path("msg", ""));
-  if (!msg_names) return io_failure(msg_names.error().code, msg_names.error().detail);
-  std::set<std::string> envs;
-  std::set<std::string> bodies;
-  for (const auto& name : *msg_names) {
-    bool is_env = false;
-    if (auto id = message_id(name, is_env)) (is_env ? envs : bodies).insert(std::move(*id));
-  }
-  for (const auto& id : bodies) {
-    if (envs.count(id) == 0) ::unlink(spool_path("msg", id + ".body").c_str());  // no commit
-  }
-  std::vector<runtime::SpoolEntry> entries;
-  entries.reserve(envs.size());
-  for (const auto& id : envs) {  // std::set: sorted by id
-    auto envelope = read_file(spool_path("msg", id + ".env"), options_.spool_file_bytes_max);
-    if (!envelope) return io_failure(IoErrc::io_error, envelope.error().detail);
-    entries.push_back(runtime::SpoolEntry{id, std::move(*envelope)});
-  }
-  return entries;
-}
+IoResult<std::vector<runtime::SpoolEntry>> AsioIo::spool_list() { return spool_load(); }
 
 IoResult<std::string> AsioIo::spool_read_body(std::string_view id) {
   if (!valid_spool_id(id)) return io_failure(IoErrc::invalid, "spool_read_body: bad id");
-  if (::access(spool_path("msg", std::string(id) + ".env").c_str(), F_OK) != 0) {
+  const IoStatus opened = spool_open();
+  if (!opened.ok()) return io_failure(opened.error->code, opened.error->detail);
+  const auto it = spool_->live.find(std::string(id));
+  if (it == spool_->live.end()) {
     return io_failure(IoErrc::not_found, "spool_read_body: no message " + std::string(id));
   }
-  return read_file(spool_path("msg", std::string(id) + ".body"), options_.spool_file_bytes_max);
+  const Located& body = it->second.body;
+  if (!body.segment) {
+    return as_disk_result(read_file(spool_path("body", std::string(id)), options_.spool_file_bytes_max));
+  }
+  return pread_exact(body.segment->fd, body.offset, body.bytes, body.segment->path);
 }
 
 void AsioIo::spool_remove(std::string_view id, StatusHandler on_done) {
   if (!valid_spool_id(id)) {
-    net::post(context_, [on_done = std::move(on_done)] {
-      on_done(IoStatus::failure(IoErrc::invalid, "spool_remove: bad id"));
-    });
+    post_status(std::move(on_done), IoStatus::failure(IoErrc::invalid, "spool_remove: bad id"));
+    return;
+  }
+  const IoStatus opened = spool_open();
+  if (!opened.ok()) {
+    post_status(std::move(on_done), opened);
     return;
   }
   const std::string mid(id);
-  on_pool<IoStatus>([env = spool_path("msg", mid + ".env"), body = spool_path("msg", mid + ".body"),
-                     dir = spool_path("msg", "")] { return remove_message(env, body, dir); },
-                    std::move(on_done));
+  const auto it = spool_->live.find(mid);
+  if (it == spool_->live.end() || it->second.removing) {
+    post_status(std::move(on_done), IoStatus::failure(IoErrc::not_found, "spool_remove: no message " + mid));
+    return;
+  }
+  auto appended = append_record(static_cast<int>(spool_log::RecordKind::remove), 0, mid, "", "");
+  if (!appended) {
+    post_status(std::move(on_done), IoStatus::failure(appended.error().code, appended.error().detail));
+    return;
+  }
+  it->second.removing = true;
+  when_durable(appended->segment, appended->end, [this, mid, on_done = std::move(on_done)](IoStatus status) {
+    const auto found = spool_->live.find(mid);
+    if (found != spool_->live.end()) {
+      if (status.ok()) {
+        const bool external = !found->second.body.segment;
+        release_all(found->second);
+        spool_->live.erase(found);
+        if (external) {
+          on_pool<int>([path = spool_path("body", mid)] { return ::unlink(path.c_str()); }, [](int) {});
+        }
+      } else {
+        found->second.removing = false;
+      }
+    }
+    on_done(status);
+    collect_segments();
+  });
 }
 
 void AsioIo::maildir_deliver(std::string_view account, std::string prefix,
@@ -471,10 +935,34 @@ void AsioIo::maildir_deliver(std::string_view account, std::string prefix,
   p.cur_dir = p.account + "/cur";
   p.tmp_file = p.tmp_dir + "/" + name;
   p.new_file = p.new_dir + "/" + name;
-  p.body = spool_path("msg", std::string(spool_id) + ".body");
+  BodySource body;
+  const IoStatus opened = spool_open();
+  const auto it = opened.ok() ? spool_->live.find(std::string(spool_id)) : spool_->live.end();
+  if (!opened.ok() || it == spool_->live.end()) {
+    const IoStatus failed = opened.ok() ? IoStatus::failure(IoErrc::not_found, "maildir_deliver: no message " +
+                                                                                   std::string(spool_id))
+                                        : opened;
+    net::post(context_, [on_done = std::move(on_done), failed] {
+      on_done(io_failure(failed.error->code, failed.error->detail));
+    });
+    return;
+  }
+  // An fd of the job's own: a relocation may delete the segment while the copy runs.
+  const Located& where = it->second.body;
+  const std::string path = where.segment ? where.segment->path : spool_path("body", std::string(spool_id));
+  body.fd = where.segment ? ::fcntl(where.segment->fd, F_DUPFD_CLOEXEC, 0) : ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  body.offset = where.segment ? where.offset : 0;
+  body.bytes = where.segment ? where.bytes : std::numeric_limits<std::uint64_t>::max();
+  if (body.fd < 0) {
+    const IoStatus failed = as_disk_error(errno_status("open", path, errno));
+    net::post(context_, [on_done = std::move(on_done), failed] {
+      on_done(io_failure(failed.error->code, failed.error->detail));
+    });
+    return;
+  }
   on_pool<IoResult<std::string>>(
-      [p = std::move(p), prefix = std::move(prefix), name]() -> IoResult<std::string> {
-        const IoStatus status = deliver_file(p, prefix);
+      [p = std::move(p), prefix = std::move(prefix), name, body]() -> IoResult<std::string> {
+        const IoStatus status = deliver_file(p, prefix, body);
         if (!status.ok()) return io_failure(status.error->code, status.error->detail);
         return name;
       },

@@ -72,7 +72,7 @@ def wait_for(predicate, timeout, step=0.02):
 def relay_once(mta, sink, size, sessions, count):
     """smtp-source sends `count` messages of `size` payload octets over `sessions` parallel
     sessions (a new connection per message, smtp-source's default). Returns messages per
-    second from the launch of smtp-source to the mtime of the last dump file at the sink."""
+    second from the launch of smtp-source to when the sink counted the last message."""
     if not wait_for(mta.queue_empty, 120):
         raise RuntimeError("%s: queue not empty before the run" % mta.name)
     sink.clear()

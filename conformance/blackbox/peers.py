@@ -1,6 +1,7 @@
 """Peers for the delivery black-box tests: Postfix's smtp-sink (the relay that records every
 message), stunnel4 (implicit TLS in front of it), Dovecot LMTP (a real message store), and a
-reader of ternd's spool envelopes (<spool>/msg/<ID>.env, runtime/spool_format.hpp).
+reader of ternd's spool (the log <spool>/log/*.log of docs/spool.md; its envelopes are the
+text of runtime/spool_format.hpp).
 
 Only 127.0.0.1 is used. Every process started here is stopped by its own pid (SIGTERM, then
 SIGKILL after a timeout), never by name; stop() is safe to call twice and after a failure.
@@ -9,10 +10,12 @@ import os
 import re
 import shutil
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
 import time
+import zlib
 
 from harness import HOST, free_port, stop_process, wait_port
 
@@ -285,14 +288,20 @@ def _unescape(token):
 
 
 def read_envelope(path):
+    """The envelope in the file at path (see parse_envelope)."""
+    with open(path, "rb") as f:
+        return parse_envelope(f.read(), path)
+
+
+def parse_envelope(data, where="envelope"):
     """{"id", "from", ..., "rcpts": [{"address", "state", "next", "attempts", "dsn_sent",
-    "account", "params", "last_reply", "route", "history"}]}; raises on a file that is not
-    the format. A recipient's `route`, `notice` and `attempt` lines follow its `rcpt` line;
-    history is [{"at", "route", "host", "reply"}], oldest first."""
-    with open(path, "r", encoding="utf-8", errors="replace") as f:
-        lines = f.read().split("\n")
+    "account", "params", "last_reply", "route", "history"}]} of an envelope's bytes; raises
+    on a text that is not the format (where names it in the message). A recipient's `route`,
+    `notice` and `attempt` lines follow its `rcpt` line; history is [{"at", "route", "host",
+    "reply"}], oldest first."""
+    lines = data.decode("utf-8", "replace").split("\n")
     if lines[0] != "tern-envelope 1":
-        raise AssertionError("%s: first line %r" % (path, lines[0]))
+        raise AssertionError("%s: first line %r" % (where, lines[0]))
     env = {"rcpts": []}
     for line in lines[1:]:
         if line == "end":
@@ -300,7 +309,7 @@ def read_envelope(path):
         fields = line.split(" ")
         if fields[0] == "rcpt":
             if len(fields) != 9:
-                raise AssertionError("%s: rcpt line %r" % (path, line))
+                raise AssertionError("%s: rcpt line %r" % (where, line))
             env["rcpts"].append({"address": _unescape(fields[1]), "state": fields[2],
                                  "next": int(fields[3]), "attempts": int(fields[4]),
                                  "dsn_sent": fields[5] == "1", "account": _unescape(fields[6]),
@@ -311,35 +320,153 @@ def read_envelope(path):
             env["rcpts"][-1][fields[0]] = _unescape(fields[1])
         elif fields[0] == "attempt" and env["rcpts"]:
             if len(fields) != 5:
-                raise AssertionError("%s: attempt line %r" % (path, line))
+                raise AssertionError("%s: attempt line %r" % (where, line))
             env["rcpts"][-1]["history"].append(
                 {"at": int(fields[1]), "route": _unescape(fields[2]),
                  "host": _unescape(fields[3]), "reply": _unescape(fields[4])})
         else:
             env[fields[0]] = _unescape(fields[1])
-    raise AssertionError("%s: no 'end' line" % path)
+    raise AssertionError("%s: no 'end' line" % where)
+
+
+# The spool log (docs/spool.md, adapters/asio/spool_log.hpp): <spool>/log/<16 hex>.log
+# segments of records, each a 24-byte header (magic, kind, flags, id_len, envelope_len,
+# body_len, crc32 of header[0:20] + id + envelope + body), then id, envelope, body.
+LOG_HEADER = struct.Struct("<4sBBHIQI")
+LOG_MAGIC = b"TLOG"
+LOG_COMMIT, LOG_ENVELOPE, LOG_REMOVE = 1, 2, 3
+LOG_FLAG_EXTERNAL_BODY = 1
+LOG_SEGMENT_RE = re.compile(r"^[0-9a-f]{16}\.log$")
+LOG_ID_RE = re.compile(rb"^[A-Za-z0-9]{1,64}$")
+_LOG_CHUNK = 1 << 20
+# Segments are append-only, so a prefix once read never changes: path -> ((dev, ino, first
+# header), end of the last whole record, [(kind, id, envelope)]). Keeps a poll of a large
+# spool cheap.
+_segment_cache = {}
+
+
+def _check_record(path, offset, kind, flags, env_len, body_len):
+    """A record whose crc holds but whose fields break the format is ternd's bug, not a torn
+    tail: say so rather than guess."""
+    bad = None
+    if kind == LOG_COMMIT and flags & LOG_FLAG_EXTERNAL_BODY and body_len != 0:
+        bad = "external-body commit with body_len %d" % body_len
+    elif kind != LOG_COMMIT and (flags != 0 or body_len != 0):
+        bad = "kind %d with flags %d, body_len %d" % (kind, flags, body_len)
+    elif kind == LOG_REMOVE and env_len != 0:
+        bad = "remove with envelope_len %d" % env_len
+    if bad:
+        raise AssertionError("%s at offset %d: %s (docs/spool.md)" % (path, offset, bad))
+
+
+def _read_record(f, path, offset):
+    """(kind, id, envelope, end offset) of the record at f's position, or None when it is
+    not a whole valid record (a torn tail, still being written, or zeros)."""
+    head = f.read(LOG_HEADER.size)
+    if len(head) < LOG_HEADER.size:
+        return None
+    magic, kind, flags, id_len, env_len, body_len, crc = LOG_HEADER.unpack(head)
+    if magic != LOG_MAGIC or kind not in (LOG_COMMIT, LOG_ENVELOPE, LOG_REMOVE):
+        return None
+    if not 1 <= id_len <= 64:
+        return None
+    ident = f.read(id_len)
+    if len(ident) < id_len or not LOG_ID_RE.match(ident):
+        return None
+    env = f.read(env_len)
+    if len(env) < env_len:
+        return None
+    actual = zlib.crc32(env, zlib.crc32(ident, zlib.crc32(head[:20])))
+    left = body_len
+    while left:
+        chunk = f.read(min(left, _LOG_CHUNK))
+        if not chunk:
+            return None
+        actual = zlib.crc32(chunk, actual)
+        left -= len(chunk)
+    if actual != crc:
+        return None
+    _check_record(path, offset, kind, flags, env_len, body_len)
+    end = offset + LOG_HEADER.size + id_len + env_len + body_len
+    return kind, ident.decode("ascii"), env, end
+
+
+def _segment_records(path):
+    """[(kind, id, envelope)] of the whole records of one segment, in order, up to its first
+    invalid one; None when the segment no longer exists."""
+    try:
+        f = open(path, "rb")
+    except FileNotFoundError:
+        return None
+    with f:
+        st = os.fstat(f.fileno())
+        first = f.read(LOG_HEADER.size)  # with the inode, tells a new file of the same name
+        key = (st.st_dev, st.st_ino, first)
+        cached_key, offset, records = _segment_cache.get(path, (None, 0, []))
+        if cached_key != key or st.st_size < offset:
+            offset, records = 0, []
+        records = list(records)
+        f.seek(offset)
+        while True:
+            record = _read_record(f, path, offset)
+            if record is None:
+                break
+            kind, ident, env, offset = record
+            records.append((kind, ident, env))
+            f.seek(offset)
+        if records:
+            _segment_cache[path] = (key, offset, records)
+        return records
+
+
+def read_spool_log(spool):
+    """{id: envelope bytes} of the live messages of the spool's log, replayed as ternd does:
+    segments in ascending order, each up to its torn tail; commit makes an id live with its
+    envelope (again: a relocation), envelope replaces a live id's, remove ends it. ternd
+    writes while this reads: a segment deleted before it could be opened (compaction moved
+    its live records to a newer one) makes the whole read start again from a new listing."""
+    folder = os.path.join(spool, "log")
+    for _ in range(20):
+        try:
+            names = sorted(n for n in os.listdir(folder) if LOG_SEGMENT_RE.match(n))
+        except FileNotFoundError:
+            return {}
+        live, vanished = {}, False
+        for name in names:
+            records = _segment_records(os.path.join(folder, name))
+            if records is None:
+                vanished = True
+                continue
+            for kind, ident, env in records:
+                if kind == LOG_COMMIT:
+                    live[ident] = env
+                elif kind == LOG_ENVELOPE:
+                    if ident in live:
+                        live[ident] = env
+                else:
+                    live.pop(ident, None)
+        for path in [p for p in _segment_cache if os.path.dirname(p) == folder
+                     and os.path.basename(p) not in names]:
+            del _segment_cache[path]
+        if not vanished:
+            return live
+        time.sleep(0.01)
+    raise AssertionError("%s: segments kept vanishing while read (20 listings)" % folder)
 
 
 def spool_ids(spool):
-    """The ids of the messages in the spool (those whose msg/<ID>.env exists)."""
-    folder = os.path.join(spool, "msg")
-    if not os.path.isdir(folder):
-        return []
-    return sorted(n[:-4] for n in os.listdir(folder) if n.endswith(".env"))
+    """The ids of the messages in the spool (live in its log), sorted."""
+    return sorted(read_spool_log(spool))
 
 
 def envelope(spool, queue_id):
-    """The envelope of queue_id, or None when it has left the spool. ternd replaces the
-    file by a rename; a read that still fails to parse is retried a few times."""
-    path = os.path.join(spool, "msg", queue_id + ".env")
-    for _ in range(5):
-        try:
-            return read_envelope(path)
-        except FileNotFoundError:
-            return None
-        except (AssertionError, ValueError, IndexError):
-            time.sleep(0.02)
-    return read_envelope(path)
+    """The envelope of queue_id, or None when it has left the spool. A record in the log is
+    only read once whole and its crc holds, so a text that does not parse is ternd's bug:
+    no retry (the only race, a compacted segment, is handled by read_spool_log)."""
+    data = read_spool_log(spool).get(queue_id)
+    if data is None:
+        return None
+    return parse_envelope(data, "%s: envelope of %s" % (os.path.join(spool, "log"), queue_id))
 
 
 def wait_until(predicate, timeout=15.0, step=0.05):

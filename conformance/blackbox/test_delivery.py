@@ -8,8 +8,9 @@
 
 Run with `run.sh /path/to/ternd` or `TERND=/path/to/ternd python3 -m unittest -v
 test_delivery`. Every peer is started per test and stopped by its pid in the test's
-cleanups, also when the test fails. The queue is observed through the spool's envelope
-files (<spool>/msg/<ID>.env) until `tern queue` exists. A test that shows a bug in ternd
+cleanups, also when the test fails. The queue is observed through the spool's log on disk
+(peers.spool_ids/envelope read <spool>/log/, docs/spool.md): what is durable, not what
+ternd holds in memory. A test that shows a bug in ternd
 stays strict and is marked expectedFailure with "BUG:" until the bug is fixed.
 """
 import email

@@ -2,27 +2,32 @@
 # fsync_order_test.sh TERND
 #
 # Black-box check of ternd's durability rule ("a 250 after DATA is sent only after the
-# message and its envelope are durable"): runs TERND under strace on a temporary
+# message's commit record is durable", docs/spool.md): runs TERND under strace on a temporary
 # configuration (a free port on 127.0.0.1, a temporary spool and Maildir), sends ONE
 # message over a raw socket, stops ternd with SIGTERM and reads the trace. Before the
 # write of "250 2.0.0 Ok: queued as <ID>" to the client socket, in the chronological order
 # of `strace -f` (a call counts as done at its result, "<... resumed>" included), there
 # must have been, every call succeeding:
-#   1. an fsync/fdatasync of the body file (<ID>.body*), done before the body's rename;
-#   2. an fsync/fdatasync of the envelope file (<ID>.env*), done before the env's rename;
-#   3. the rename of the body into msg/<ID>.body;
-#   4. the rename of the envelope into msg/<ID>.env, after the body's (the envelope is
-#      the commit record: recovery deletes a body without one);
-#   5. an fsync/fdatasync of the msg/ directory begun after both renames had returned.
+#   1. a write-family call (write, pwrite64, writev, pwritev, pwritev2) to a segment of the
+#      spool log (<spool>/log/<16 hex>.log) whose data holds the bytes of <ID> (the commit
+#      record: a 24-byte header, then the id; with writev the id may be in any iovec) and
+#      whose result covers them;
+#   2. an fdatasync or fsync of that same segment begun after 1 returned and finished
+#      before the 250;
+#   3. an fsync of that segment's directory (<spool>/log) finished before the 250 and, when
+#      the trace shows the segment being created (open with O_CREAT, rename or link onto
+#      its name), begun after that creation returned.
 # Exit 0 when all hold; otherwise each missing or misordered step is named, with the
-# relevant trace lines. `fsync_order_test.sh --parse TRACE` only checks an existing trace.
+# relevant trace lines. `fsync_order_test.sh --parse TRACE [SPOOL]` only checks an existing
+# trace (strace -f -y -s 512 or more; with SPOOL, only segments under SPOOL/log count).
 set -euo pipefail
 
-check_trace() {  # check_trace TRACE: the parser, shared by both modes
-  python3 - "$1" <<'PYEOF'
-import re, sys
+check_trace() {  # check_trace TRACE [SPOOL]: the parser, shared by both modes
+  python3 - "$@" <<'PYEOF'
+import os, re, sys
 
 path = sys.argv[1]
+spool = os.path.realpath(sys.argv[2]) if len(sys.argv) > 2 else None
 LINE = re.compile(r"^(\d+)\s+([\d.:]+)\s+(.*)$")
 CALL = re.compile(r"^(\w+)\((.*)$")
 RESUMED = re.compile(r"^<\.\.\. (\w+) resumed>(.*)$")
@@ -47,7 +52,7 @@ for idx, raw in enumerate(lines):
         if not c:
             continue  # signals, exits
         ev = {"name": c.group(1), "pid": pid, "start": idx, "end": None, "ret": None,
-              "args": c.group(2), "stamp": stamp, "line": raw}
+              "args": c.group(2), "stamp": stamp, "line": raw, "ret_path": None}
         events.append(ev)
     if ev["args"].endswith("<unfinished ...>"):
         ev["args"] = ev["args"][: -len("<unfinished ...>")]
@@ -56,10 +61,15 @@ for idx, raw in enumerate(lines):
     res = list(RESULT.finditer(ev["args"]))
     ev["end"] = idx
     ev["ret"] = res[-1].group(1) if res else "?"
+    if res:
+        rp = re.match(r"<([^>]*)>", res[-1].group(2))
+        ev["ret_path"] = rp.group(1) if rp else None
 
 SENDS = ("write", "writev", "send", "sendto", "sendmsg")
+WRITES = ("write", "pwrite64", "writev", "pwritev", "pwritev2")
 FSYNCS = ("fsync", "fdatasync")
-RENAMES = ("rename", "renameat", "renameat2")
+OPENS = ("open", "openat", "openat2", "creat")
+RENAMES = ("rename", "renameat", "renameat2", "link", "linkat")
 queued = re.compile(r"250 2\.0\.0 Ok: queued as ([A-Za-z0-9]+)")
 ack = next((e for e in events if e["name"] in SENDS and "socket:" in e["args"]
             and queued.search(e["args"])), None)
@@ -76,14 +86,48 @@ def fd_path(ev):
     m = re.match(r"\s*\d+<([^>]*)>", ev["args"])
     return m.group(1) if m else None
 
+SEGMENT = re.compile(r"^(.*/log)/[0-9a-f]{16}\.log$")
+
+def is_segment(p):
+    m = SEGMENT.match(p or "")
+    return bool(m) and (spool is None or m.group(1) == spool + "/log")
+
+ESCAPE = re.compile(r'\\(x[0-9a-fA-F]{2}|[0-7]{1,3}|.)')
+SIMPLE = {"n": 10, "t": 9, "r": 13, "v": 11, "f": 12, "a": 7, "b": 8, "e": 27}
+
+def unquote(text):
+    """The bytes of one strace string literal (without its quotes)."""
+    def one(m):
+        e = m.group(1)
+        if e[0] == "x" and len(e) == 3:
+            return chr(int(e[1:], 16))
+        if e[0] in "01234567":
+            return chr(int(e, 8) & 0xFF)
+        return chr(SIMPLE.get(e, ord(e)))
+    return ESCAPE.sub(one, text).encode("latin-1", "replace")
+
+def written_data(ev):
+    """The data of a write-family call as strace shows it, iovecs joined at their offsets:
+    what -s cut off is filled with NULs (no id holds one), so an id in a later iovec is
+    still found, at its true offset."""
+    iovs = re.findall(r'iov_base="((?:[^"\\]|\\.)*)"(?:\.\.\.)?, iov_len=(\d+)', ev["args"])
+    if not iovs:
+        m = re.search(r'"((?:[^"\\]|\\.)*)"', ev["args"])
+        return unquote(m.group(1)) if m else b""
+    data = b""
+    for text, length in iovs:
+        piece = unquote(text)[:int(length)]
+        data += piece + b"\0" * (int(length) - len(piece))
+    return data
+
 def rename_target(ev):
     strings = re.findall(r'"((?:[^"\\]|\\.)*)"', ev["args"])
     if not strings:
         return None
     target = strings[-1]
-    if ev["name"] != "rename" and not target.startswith("/"):
-        dirs = re.findall(r"\d+<([^>]*)>", ev["args"])
-        if len(dirs) >= 2:
+    if ev["name"] not in ("rename", "link") and not target.startswith("/"):
+        dirs = re.findall(r"(?:\d+|AT_FDCWD)<([^>]*)>", ev["args"])
+        if dirs:
             target = dirs[-1].rstrip("/") + "/" + target
     return target
 
@@ -96,70 +140,94 @@ def ok(ev):
 def show(ev):
     return "line %d: %s" % (ev["start"] + 1, ev["line"][:200])
 
-renames = [e for e in events if e["name"] in RENAMES]
-body_renames = [e for e in renames if (rename_target(e) or "").endswith("/msg/%s.body" % ident)]
-env_renames = [e for e in renames if (rename_target(e) or "").endswith("/msg/%s.env" % ident)]
+def covers_id(ev):
+    """The call wrote the id's bytes: they are in its data and within its result."""
+    if ev["ret"] in (None, "?") or int(ev["ret"]) <= 0:
+        return False
+    at = written_data(ev).find(ident.encode())
+    return at >= 0 and int(ev["ret"]) >= at + len(ident)
+
 fsyncs = [e for e in events if e["name"] in FSYNCS]
-
-def first_done(cands, limit):
-    good = [e for e in cands if done_before(e, limit) and ok(e)]
-    return good[0] if good else None
-
-body_rename = first_done(body_renames, before)
-env_rename = first_done(env_renames, before)
-for kind, found, cands in (("body", body_rename, body_renames), ("env", env_rename, env_renames)):
-    if found is None:
-        seen = " (seen only after it or failing: %s)" % show(cands[0]) if cands else ""
-        problems.append("MISSING: a successful rename of %s.%s into msg/ before the 250%s"
-                        % (ident, kind, seen))
-
-def file_fsync(kind, rename):
-    limit = rename["start"] if rename is not None else before
-    cands = [e for e in fsyncs if re.search(r"/%s\.%s[^/]*$" % (ident, kind), fd_path(e) or "")]
-    if first_done(cands, limit) is None:
-        where = "its rename into msg/" if rename is not None else "the 250"
-        seen = " (seen: %s)" % show(cands[0]) if cands else ""
-        problems.append("MISSING: a successful fsync of the %s file (%s.%s*) completed before %s%s"
-                        % ("body" if kind == "body" else "envelope", ident, kind, where, seen))
-
-file_fsync("body", body_rename)
-file_fsync("env", env_rename)
-if body_rename is not None and env_rename is not None and env_rename["start"] < body_rename["end"]:
-    problems.append("ORDER: the envelope (the commit record) was renamed into msg/ before the "
-                    "body's rename returned: %s / %s" % (show(env_rename), show(body_rename)))
-if body_rename is not None and env_rename is not None:
-    after = max(body_rename["end"], env_rename["end"])
-    dir_syncs = [e for e in fsyncs if re.search(r"/msg/?$", fd_path(e) or "")]
-    good = [e for e in dir_syncs if e["start"] > after and done_before(e, before) and ok(e)]
-    if not good:
+log_writes = [e for e in events if e["name"] in WRITES and is_segment(fd_path(e))]
+id_writes = [e for e in log_writes if ident.encode() in written_data(e)]
+good_writes = [e for e in id_writes if covers_id(e) and done_before(e, before)]
+write = sync = dir_sync = None
+if not good_writes:
+    if id_writes:
+        seen = "; ".join(show(e) for e in id_writes[:3])
+        problems.append("MISSING: step 1, a successful write of %s to a log segment completed "
+                        "before the 250 (seen only after it, failing or short: %s)"
+                        % (ident, seen))
+    else:
+        seen = "; ".join(show(e) for e in log_writes[:3]) or "no write to a log segment at all"
+        problems.append("MISSING: step 1, a write to <spool>/log/<16 hex>.log whose data holds "
+                        "%s before the 250 (log writes seen: %s)" % (ident, seen))
+else:
+    # Any write of the id followed by a sync of its segment will do; report the first pair.
+    for w in good_writes:
+        cands = [e for e in fsyncs if fd_path(e) == fd_path(w) and e["start"] > w["end"]
+                 and done_before(e, before) and ok(e)]
+        if cands:
+            write, sync = w, cands[0]
+            break
+    if sync is None:
+        write = good_writes[-1]
+        same = [e for e in fsyncs if fd_path(e) == fd_path(write)]
+        why = []
+        for e in same[:6]:
+            if e["start"] <= write["end"]:
+                why.append("began before the write returned: " + show(e))
+            elif not done_before(e, before):
+                why.append("not finished before the 250: " + show(e))
+            elif not ok(e):
+                why.append("failed: " + show(e))
+        problems.append("MISSING: step 2, an fdatasync/fsync of %s begun after the write of %s "
+                        "(%s) returned, succeeding and finished before the 250 (%s)"
+                        % (fd_path(write), ident, show(write),
+                           "; ".join(why) or "no sync of that file at all"))
+    segment = fd_path(write)
+    folder = SEGMENT.match(segment).group(1)
+    created = [e for e in events if e["end"] is not None and e["end"] < before and (
+        (e["name"] in OPENS and "O_CREAT" in e["args"] and e["ret_path"] == segment) or
+        (e["name"] in RENAMES and rename_target(e) == segment and ok(e)))]
+    creation = created[-1] if created else None
+    dir_syncs = [e for e in fsyncs if (fd_path(e) or "").rstrip("/") == folder]
+    good = [e for e in dir_syncs if ok(e) and done_before(e, before)
+            and (creation is None or e["start"] > creation["end"])]
+    if good:
+        dir_sync = good[0]
+    else:
         seen = "; ".join(show(e) for e in dir_syncs[:3]) or "none at all"
-        problems.append("MISSING: a successful fsync of the msg/ directory begun after both "
-                        "renames and completed before the 250 (msg/ fsyncs seen: %s)" % seen)
+        after = (" begun after the segment's creation (%s)" % show(creation)) if creation else ""
+        problems.append("MISSING: step 3, a successful fsync of the directory %s%s, finished "
+                        "before the 250 (fsyncs of it seen: %s)" % (folder, after, seen))
 
 if problems:
     print("FAIL: ternd acknowledged %s before it was durable:" % ident)
     for p in problems:
         print("  - " + p)
     print("  the 250: " + show(ack))
-    print("  trace lines naming %s:" % ident)
-    for e in events:
-        if ident in e["args"] or ident in (fd_path(e) or ""):
+    print("  trace lines naming %s or a log segment:" % ident)
+    for e in events[:]:
+        if ident in e["args"] or ident in (fd_path(e) or "") or is_segment(fd_path(e)) \
+                or is_segment(e["ret_path"]):
             print("    " + show(e))
     sys.exit(1)
-body_sync = first_done([e for e in fsyncs if ("%s.body" % ident) in (fd_path(e) or "")], before)
-print("fsync order OK for %s: body fsync (line %d), env fsync, body rename (line %d), env "
-      "rename (line %d), msg/ fsync (line %d), then the 250 (line %d)"
-      % (ident, body_sync["start"] + 1, body_rename["start"] + 1, env_rename["start"] + 1,
-         good[0]["start"] + 1, ack["start"] + 1))
+print("fsync order OK for %s: %s of the record to %s (line %d), %s of it (line %d), "
+      "fsync of %s (line %d), then the 250 (line %d)"
+      % (ident, write["name"], fd_path(write), write["start"] + 1, sync["name"],
+         sync["start"] + 1, os.path.dirname(fd_path(write)), dir_sync["start"] + 1,
+         ack["start"] + 1))
 PYEOF
 }
 
-if [[ $# -eq 2 && $1 == "--parse" ]]; then
-  check_trace "$2"
+if [[ $# -ge 2 && $# -le 3 && $1 == "--parse" ]]; then
+  shift
+  check_trace "$@"
   exit $?
 fi
 if [[ $# -ne 1 ]]; then
-  echo "usage: $0 TERND | $0 --parse TRACE" >&2
+  echo "usage: $0 TERND | $0 --parse TRACE [SPOOL]" >&2
   exit 2
 fi
 command -v strace > /dev/null || { echo "FAIL: strace is not installed"; exit 1; }
@@ -214,9 +282,12 @@ spool = "$work/spool"
 maildir = "$work/mail"
 EOF
 
+# One -e trace= only: strace keeps the last of several.
+calls=fsync,fdatasync,open,openat,openat2,creat,rename,renameat,renameat2,link,linkat
+calls=$calls,write,writev,pwrite64,pwritev,pwritev2,sendto,sendmsg
 # sh records its pid and execs ternd, so SIGTERM goes to ternd itself, not to strace.
 strace -f -ttt -y -s 512 -o "$work/trace" \
-  -e trace=fsync,fdatasync,rename,renameat,renameat2,write,writev,sendto,sendmsg \
+  -e "trace=$calls" \
   -- /bin/sh -c 'echo $$ > "$1/pid"; exec "$2" --config "$1/ternd.toml"' sh "$work" "$TERND" \
   > "$work/ternd.log" 2>&1 &
 strace_pid=$!
@@ -267,12 +338,19 @@ fi
 echo "ternd answered: $reply"
 
 # Let the local delivery finish (not what is checked, but a clean stop), then SIGTERM.
-for _ in $(seq 1 200); do
-  delivered=$(ls -A "$work/mail/demo/new" 2> /dev/null || true)
-  queued=$(ls -A "$work/spool/msg" 2> /dev/null || true)
-  [[ -n $delivered && -z $queued ]] && break
-  sleep 0.05
-done
+# The spool is read with the black-box tests' reader of the log (peers.spool_ids).
+python3 - "$(dirname "$(readlink -f "$0")")/../blackbox" "$work" << 'PYEOF' || true
+import os, sys, time
+sys.path.insert(0, sys.argv[1])
+from peers import spool_ids
+work = sys.argv[2]
+deadline = time.monotonic() + 10
+while time.monotonic() < deadline:
+    new = os.path.join(work, "mail", "demo", "new")
+    if os.path.isdir(new) and os.listdir(new) and not spool_ids(os.path.join(work, "spool")):
+        break
+    time.sleep(0.05)
+PYEOF
 kill -TERM "$(cat "$work/pid")"
 for _ in $(seq 1 400); do
   kill -0 "$strace_pid" 2> /dev/null || break
@@ -285,7 +363,7 @@ fi
 wait "$strace_pid" || true
 strace_pid=""
 
-if check_trace "$work/trace"; then status=0; fi
+if check_trace "$work/trace" "$work/spool"; then status=0; fi
 echo "elapsed $((SECONDS - started))s"
 [[ $status -eq 0 ]] && echo PASS
 exit $status

@@ -161,6 +161,23 @@ class AsioIoTest : public ::testing::Test {
     return status.value_or(IoStatus::failure(IoErrc::io_error, "test: no callback"));
   }
 
+  // A new AsioIo on the same folders, as after a restart.
+  void reopen(const AsioIoOptions& options = {}) {
+    io_.reset();
+    AsioIoOptions fresh = options;
+    if (fresh.spool_dir.empty()) fresh = AsioIoOptions{root_ + "/spool", root_ + "/mail"};
+    io_ = std::make_unique<AsioIo>(context_, fresh);
+  }
+
+  std::vector<std::string> segment_names() const {
+    std::vector<std::string> names;
+    for (const auto& entry : fs::directory_iterator(root_ + "/spool/log")) {
+      names.push_back(entry.path().filename().string());
+    }
+    std::sort(names.begin(), names.end());
+    return names;
+  }
+
   IoStatus commit(const std::string& id, const std::string& body, const std::string& envelope) {
     auto writer = io_->spool_create(id);
     EXPECT_TRUE(writer.has_value());
@@ -458,32 +475,39 @@ TEST_F(AsioIoTest, SpoolCommitListReadUpdateRemove) {
   ASSERT_TRUE(run_status([&](auto done) { io_->spool_commit(*writer, "env one", done); }).ok());
 
   const fs::path spool = root_ + "/spool";
-  EXPECT_EQ(file_text(spool / "msg/A1.body"), "Subject: x\r\n\r\nhello\r\n");
-  EXPECT_EQ(file_text(spool / "msg/A1.env"), "env one");
+  EXPECT_EQ(segment_names(), (std::vector<std::string>{"0000000000000001.log"}));
   EXPECT_TRUE(fs::is_empty(spool / "tmp"));
+  EXPECT_TRUE(fs::is_empty(spool / "body"));  // small bodies are in the log
+  EXPECT_EQ(*io_->spool_read_body("A1"), "Subject: x\r\n\r\nhello\r\n");
 
+  reopen();  // what a restart reads back
   auto list = io_->spool_list();
   ASSERT_TRUE(list.has_value());
   ASSERT_EQ(list->size(), 2u);
   EXPECT_EQ((*list)[0].id, "A1");
   EXPECT_EQ((*list)[0].envelope, "env one");
   EXPECT_EQ((*list)[1].id, "B2");
+  EXPECT_EQ((*list)[1].envelope, "env two");
   EXPECT_EQ(*io_->spool_read_body("A1"), "Subject: x\r\n\r\nhello\r\n");
+  EXPECT_EQ(*io_->spool_read_body("B2"), "body two");
 
   ASSERT_TRUE(run_status([&](auto done) { io_->spool_update_envelope("A1", "env 1b", done); }).ok());
-  EXPECT_EQ(io_->spool_list()->at(0).envelope, "env 1b");
-  ASSERT_TRUE(run_status([&](auto done) { io_->spool_remove("A1", done); }).ok());
-  EXPECT_FALSE(fs::exists(spool / "msg/A1.env"));
-  EXPECT_FALSE(fs::exists(spool / "msg/A1.body"));
-  EXPECT_EQ(io_->spool_list()->size(), 1u);
+  ASSERT_TRUE(run_status([&](auto done) { io_->spool_remove("B2", done); }).ok());
+  reopen();
+  list = io_->spool_list();
+  ASSERT_EQ(list->size(), 1u);
+  EXPECT_EQ(list->at(0).envelope, "env 1b");
 
-  EXPECT_EQ(io_->spool_read_body("A1").error().code, IoErrc::not_found);
-  EXPECT_EQ(run_status([&](auto done) { io_->spool_remove("A1", done); }).error->code,
+  EXPECT_EQ(io_->spool_read_body("B2").error().code, IoErrc::not_found);
+  EXPECT_EQ(run_status([&](auto done) { io_->spool_remove("B2", done); }).error->code,
             IoErrc::not_found);
-  EXPECT_EQ(run_status([&](auto done) { io_->spool_update_envelope("A1", "x", done); }).error->code,
+  EXPECT_EQ(run_status([&](auto done) { io_->spool_update_envelope("B2", "x", done); }).error->code,
             IoErrc::not_found);
-  EXPECT_FALSE(fs::exists(spool / "msg/A1.env"));
+  ASSERT_TRUE(run_status([&](auto done) { io_->spool_remove("A1", done); }).ok());
+  EXPECT_TRUE(io_->spool_list()->empty());
   EXPECT_TRUE(fs::is_empty(spool / "tmp"));
+  // Every segment but the current one held only dead records and is deleted.
+  EXPECT_TRUE(run_until([&] { return segment_names().size() == 1; })) << segment_names().size();
 }
 
 TEST_F(AsioIoTest, SpoolIdsAreCheckedAtTheLimit) {
@@ -495,32 +519,125 @@ TEST_F(AsioIoTest, SpoolIdsAreCheckedAtTheLimit) {
 }
 
 TEST_F(AsioIoTest, SpoolAppendLimitAndDiscard) {
-  io_ = std::make_unique<AsioIo>(context_, AsioIoOptions{root_ + "/spool", root_ + "/mail",
-                                                         Duration::seconds(30), 10});
+  AsioIoOptions options{root_ + "/spool", root_ + "/mail", Duration::seconds(30), 10};
+  options.spool_inline_body_max = 4;
+  io_ = std::make_unique<AsioIo>(context_, options);
   auto writer = io_->spool_create("L1");
   ASSERT_TRUE(writer.has_value());
-  EXPECT_TRUE(io_->spool_append(*writer, "0123456789"sv).ok());  // exactly the limit
+  EXPECT_TRUE(io_->spool_append(*writer, "0123"sv).ok());  // held in memory
+  EXPECT_FALSE(fs::exists(root_ + "/spool/tmp/L1.body.tmp"));
+  EXPECT_TRUE(io_->spool_append(*writer, "456789"sv).ok());  // exactly the limit, spilled
+  EXPECT_EQ(file_text(root_ + "/spool/tmp/L1.body.tmp"), "0123456789");
   EXPECT_EQ(io_->spool_append(*writer, "x"sv).error->code, IoErrc::no_space);
-  EXPECT_TRUE(fs::exists(root_ + "/spool/tmp/L1.body.tmp"));
   io_->spool_discard(*writer);
   EXPECT_FALSE(fs::exists(root_ + "/spool/tmp/L1.body.tmp"));
   EXPECT_EQ(io_->spool_append(*writer, "x"sv).error->code, IoErrc::invalid);
+}
+
+TEST_F(AsioIoTest, SpoolLargeBodiesLiveInBodyFolder) {
+  AsioIoOptions options{root_ + "/spool", root_ + "/mail"};
+  options.spool_inline_body_max = 8;
+  io_ = std::make_unique<AsioIo>(context_, options);
+  ASSERT_TRUE(commit("Big", "a body longer than eight bytes", "env big").ok());
+  ASSERT_TRUE(commit("Small", "tiny", "env small").ok());
+  const fs::path spool = root_ + "/spool";
+  EXPECT_EQ(file_text(spool / "body/Big"), "a body longer than eight bytes");
+  EXPECT_FALSE(fs::exists(spool / "body/Small"));
+  EXPECT_TRUE(fs::is_empty(spool / "tmp"));
+  reopen(options);
+  auto list = io_->spool_list();
+  ASSERT_EQ(list->size(), 2u);
+  EXPECT_EQ(list->at(0).envelope, "env big");
+  EXPECT_EQ(*io_->spool_read_body("Big"), "a body longer than eight bytes");
+  std::optional<IoResult<std::string>> delivered;
+  io_->maildir_deliver("bob", "P: 1\r\n", "Big", [&](IoResult<std::string> r) { delivered = r; });
+  ASSERT_TRUE(run_until([&] { return delivered.has_value(); }));
+  ASSERT_TRUE(delivered->has_value()) << delivered->error().detail;
+  EXPECT_EQ(file_text(fs::path(root_) / "mail/bob/new" / **delivered), "P: 1\r\na body longer than eight bytes");
+  ASSERT_TRUE(run_status([&](auto done) { io_->spool_remove("Big", done); }).ok());
+  EXPECT_TRUE(run_until([&] { return !fs::exists(spool / "body/Big"); }));
+  reopen(options);
+  ASSERT_EQ(io_->spool_list()->size(), 1u);
 }
 
 TEST_F(AsioIoTest, SpoolListRemovesWhatNoCommitFinished) {
   ASSERT_TRUE(commit("Good", "good body", "good env").ok());
   const fs::path spool = root_ + "/spool";
   put_file(spool / "tmp/Half.body.tmp", "partial");
-  put_file(spool / "tmp/Good.env.7.tmp", "stale");
-  put_file(spool / "msg/Orphan.body", "renamed body, no envelope");
+  put_file(spool / "body/Orphan", "a large body whose commit record never came");
+  reopen();
   auto list = io_->spool_list();
   ASSERT_TRUE(list.has_value());
   ASSERT_EQ(list->size(), 1u);
   EXPECT_EQ(list->at(0).id, "Good");
   EXPECT_EQ(list->at(0).envelope, "good env");
   EXPECT_TRUE(fs::is_empty(spool / "tmp"));
-  EXPECT_FALSE(fs::exists(spool / "msg/Orphan.body"));
+  EXPECT_FALSE(fs::exists(spool / "body/Orphan"));
   EXPECT_EQ(*io_->spool_read_body("Good"), "good body");
+}
+
+TEST_F(AsioIoTest, SpoolIgnoresATornTailAndNeverAppendsAfterIt) {
+  ASSERT_TRUE(commit("One", "body one", "env one").ok());
+  ASSERT_TRUE(commit("Two", "body two", "env two").ok());
+  const fs::path segment = fs::path(root_) / "spool/log" / segment_names().at(0);
+  const auto size = fs::file_size(segment);
+  reopen();
+  // A crash mid-write: the second record loses its last byte, and garbage follows.
+  fs::resize_file(segment, size - 1);
+  { std::ofstream(segment, std::ios::binary | std::ios::app) << std::string(100, '\0') << "TLOG junk"; }
+  auto list = io_->spool_list();
+  ASSERT_TRUE(list.has_value());
+  ASSERT_EQ(list->size(), 1u);
+  EXPECT_EQ(list->at(0).id, "One");
+  ASSERT_TRUE(commit("Three", "body three", "env three").ok());  // into a new segment
+  EXPECT_EQ(segment_names().size(), 2u);
+  reopen();
+  list = io_->spool_list();
+  ASSERT_EQ(list->size(), 2u);
+  EXPECT_EQ(list->at(1).id, "Three");
+  EXPECT_EQ(*io_->spool_read_body("Three"), "body three");
+}
+
+TEST_F(AsioIoTest, SpoolDeletesDeadSegmentsOldestFirst) {
+  AsioIoOptions options{root_ + "/spool", root_ + "/mail"};
+  options.spool_segment_bytes = 200;  // a few records per segment
+  io_ = std::make_unique<AsioIo>(context_, options);
+  for (int i = 0; i < 12; ++i) ASSERT_TRUE(commit("M" + std::to_string(i), std::string(60, 'b'), "e").ok());
+  EXPECT_GE(segment_names().size(), 4u);
+  // M0 stays; the rest go. Segments after M0's are dead but wait for it (oldest first),
+  // until relocation copies M0 forward (the log holds more segments than its data needs).
+  for (int i = 1; i < 12; ++i) {
+    ASSERT_TRUE(run_status([&](auto done) { io_->spool_remove("M" + std::to_string(i), done); }).ok());
+  }
+  for (int i = 0; i < 6; ++i) ASSERT_TRUE(commit("N" + std::to_string(i), std::string(60, 'b'), "e").ok());
+  for (int i = 0; i < 6; ++i) {
+    ASSERT_TRUE(run_status([&](auto done) { io_->spool_remove("N" + std::to_string(i), done); }).ok());
+  }
+  // At most the slack of 3 segments beyond what the live data needs, plus the current one;
+  // M0's first segment is gone, so M0 was copied forward.
+  EXPECT_TRUE(run_until([&] { return segment_names().size() <= 4; })) << segment_names().size();
+  EXPECT_NE(segment_names().at(0), "0000000000000001.log");
+  EXPECT_EQ(*io_->spool_read_body("M0"), std::string(60, 'b'));
+  reopen(options);
+  auto list = io_->spool_list();
+  ASSERT_EQ(list->size(), 1u);
+  EXPECT_EQ(list->at(0).id, "M0");
+  EXPECT_EQ(*io_->spool_read_body("M0"), std::string(60, 'b'));
+}
+
+TEST_F(AsioIoTest, SpoolGroupCommitAnswersEveryConcurrentCommit) {
+  std::vector<IoStatus> results;
+  for (int i = 0; i < 50; ++i) {
+    auto writer = io_->spool_create("G" + std::to_string(i));
+    ASSERT_TRUE(writer.has_value());
+    ASSERT_TRUE(io_->spool_append(*writer, "body"sv).ok());
+    io_->spool_commit(*writer, "env", [&](IoStatus status) { results.push_back(status); });
+  }
+  EXPECT_TRUE(results.empty());  // never inside the call
+  ASSERT_TRUE(run_until([&] { return results.size() == 50; }));
+  for (const auto& status : results) EXPECT_TRUE(status.ok());
+  reopen();
+  EXPECT_EQ(io_->spool_list()->size(), 50u);
 }
 
 TEST_F(AsioIoTest, SpoolFailsWithoutWritableFolder) {
@@ -573,7 +690,7 @@ TEST_F(AsioIoTest, MaildirRejectsBadAccountsAndMissingBodies) {
   io_->maildir_deliver(std::string(255, 'a'), "", "Nope", [&](IoResult<std::string> r) { missing = r; });
   ASSERT_TRUE(run_until([&] { return missing.has_value(); }));
   EXPECT_EQ(missing->error().code, IoErrc::not_found);
-  EXPECT_TRUE(fs::is_empty(root_ + "/mail/" + std::string(255, 'a') + "/tmp"));
+  EXPECT_FALSE(fs::exists(root_ + "/mail/" + std::string(255, 'a')));  // nothing was begun
 }
 
 // ---- Memory of idle connections (the number goes into the report).
