@@ -5,17 +5,17 @@
 // promise that no callback runs afterwards, even for a handler asio already queued.
 #pragma once
 
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <unordered_map>
 #include <utility>  // before Asio under C++20
+#include <vector>
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <map>
-#include <set>
-#include <memory>
-#include <string>
-#include <unordered_map>
-#include <vector>
 
 #include "adapters/asio/asio_io.hpp"
 
@@ -36,11 +36,11 @@ struct AsioIo::Conn {
 
   runtime::ConnId id = 0;
   boost::asio::ip::tcp::socket socket;
-  std::unique_ptr<ssl_st, SslFree> ssl;    // set once TLS starts; reads and writes use it
-  std::unique_ptr<Handshake> handshake;    // only while a handshake runs
-  ReadHandler on_read;                     // set while a read is outstanding
-  StatusHandler on_write;                  // set while a write is outstanding
-  std::span<const char> write_rest;        // TLS: bytes not yet accepted by SSL_write
+  std::unique_ptr<ssl_st, SslFree> ssl;  // set once TLS starts; reads and writes use it
+  std::unique_ptr<Handshake> handshake;  // only while a handshake runs
+  ReadHandler on_read;                   // set while a read is outstanding
+  StatusHandler on_write;                // set while a write is outstanding
+  std::span<const char> write_rest;      // TLS: bytes not yet accepted by SSL_write
   bool closed = false;
   bool reading = false;
   bool writing = false;
@@ -81,8 +81,8 @@ struct AsioIo::Segment {
   std::uint64_t written = 0;  // end of the last record written
   std::uint64_t synced = 0;   // end of what an fdatasync has made durable
   bool sync_running = false;
-  bool broken = false;        // a write or an fdatasync failed: nothing more goes here
-  std::size_t refs = 0;       // locations of live messages (body, envelope) in this file
+  bool broken = false;           // a write or an fdatasync failed: nothing more goes here
+  std::size_t refs = 0;          // locations of live messages (body, envelope) in this file
   std::uint64_t live_bytes = 0;  // their sizes
   std::vector<std::pair<std::uint64_t, StatusHandler>> waiters;  // (record end, callback)
   ~Segment();
@@ -105,11 +105,11 @@ struct AsioIo::Appended {
 
 struct AsioIo::LiveMessage {
   Located envelope;
-  Located body;            // segment null: the body is the file body/<id>
+  Located body;  // segment null: the body is the file body/<id>
   // Locations a newer record replaced, still counted in their segment's refs until that
   // record is durable: the segment holding the older copy must outlive it.
   std::vector<Located> pinned;
-  bool removing = false;   // a remove record is written, not yet durable
+  bool removing = false;  // a remove record is written, not yet durable
   bool relocating = false;
 };
 
@@ -119,7 +119,7 @@ struct AsioIo::Spool {
   std::shared_ptr<Segment> current;                            // appends go here
   std::unordered_map<std::string, LiveMessage> live;
   std::set<std::string> committing;  // external bodies renamed into body/, record pending
-  bool collecting = false;  // a job deleting dead segments runs
+  bool collecting = false;           // a job deleting dead segments runs
 };
 
 struct AsioIo::TlsIdentity {
@@ -128,7 +128,7 @@ struct AsioIo::TlsIdentity {
 };
 
 // TLS helpers over OpenSSL (asio_tls.cpp).
-bool ssl_has_pending(ssl_st* ssl);       // decrypted or buffered bytes SSL_read can return
+bool ssl_has_pending(ssl_st* ssl);        // decrypted or buffered bytes SSL_read can return
 void tls_send_close_notify(ssl_st* ssl);  // one non-blocking attempt, errors ignored
 
 // Formats an errno for IoError::detail: "<what>: <strerror>".

@@ -20,8 +20,8 @@
 // - TLS: OpenSSL 3 driven directly on the socket (no asio::ssl::stream, whose two 17 KiB
 //   staging buffers and BIO pair would cost ~70 KiB per connection). TLS 1.2 or later; the
 //   record buffers are freed whenever a session waits (SSL_free_buffers); the server issues
-//   no session tickets and keeps no session cache (MTAs rarely resume). A handshake that takes more than
-//   handshake_timeout fails with timeout; any other handshake failure is tls_failed. The
+//   no session tickets and keeps no session cache (MTAs rarely resume). A handshake that takes more
+//   than handshake_timeout fails with timeout; any other handshake failure is tls_failed. The
 //   client side sends SNI (when server_name is a name), always checks the chain against the
 //   system CA store and the name, fails the handshake on a mismatch only when
 //   options.verify, and reports the outcome in TlsFacts::peer_verified. start_tls_* while a
@@ -54,10 +54,6 @@
 //   no DNS callback runs afterwards.
 #pragma once
 
-#include <utility>  // before Asio under C++20
-
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/thread_pool.hpp>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -65,7 +61,11 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>  // before Asio under C++20
 #include <vector>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/thread_pool.hpp>
 
 #include "runtime/io.hpp"
 

@@ -2,22 +2,22 @@
 // are synchronous on the engine thread (the page cache absorbs them, and the log's order is
 // the order of the calls); everything that fsyncs runs on the pool, and pool work never
 // touches AsioIo's members (it runs beside the engine): it gets values and shared_ptrs.
+#include <algorithm>
+#include <cassert>
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <limits>
+#include <optional>
+#include <set>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/post.hpp>
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
-
-#include <algorithm>
-#include <boost/asio/executor_work_guard.hpp>
-#include <boost/asio/post.hpp>
-#include <cassert>
-#include <cerrno>
-#include <chrono>
-#include <limits>
-#include <cstdio>
-#include <optional>
-#include <set>
 
 #include "adapters/asio/asio_internal.hpp"
 #include "adapters/asio/spool_log.hpp"
@@ -25,8 +25,8 @@
 namespace tern::adapters::asio {
 
 namespace net = boost::asio;
-using runtime::IoErrc;
 using runtime::io_failure;
+using runtime::IoErrc;
 using runtime::IoResult;
 using runtime::IoStatus;
 
@@ -51,8 +51,8 @@ bool valid_account(std::string_view account) {
 
 IoStatus errno_status(std::string_view what, const std::string& path, int error) {
   const IoErrc code = (error == ENOSPC || error == EDQUOT) ? IoErrc::no_space
-                      : error == ENOENT                   ? IoErrc::not_found
-                                                          : IoErrc::io_error;
+                      : error == ENOENT                    ? IoErrc::not_found
+                                                           : IoErrc::io_error;
   return IoStatus::failure(code, errno_detail(std::string(what) + " " + path, error));
 }
 
@@ -92,8 +92,9 @@ IoStatus fsync_path(const std::string& path, bool directory) {
 
 IoResult<std::string> read_file(const std::string& path, std::uint64_t bytes_max) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return IoResult<std::string>(io_failure(
-      errno == ENOENT ? IoErrc::not_found : IoErrc::io_error, errno_detail("open " + path, errno)));
+  if (fd < 0)
+    return IoResult<std::string>(io_failure(errno == ENOENT ? IoErrc::not_found : IoErrc::io_error,
+                                            errno_detail("open " + path, errno)));
   struct stat st {};
   std::string out;
   if (::fstat(fd, &st) == 0 && static_cast<std::uint64_t>(st.st_size) <= bytes_max) {
@@ -172,8 +173,8 @@ IoResult<std::string> pread_exact(int fd, std::uint64_t offset, std::uint64_t by
   std::string out(static_cast<std::size_t>(bytes), '\0');
   std::size_t done = 0;
   while (done < out.size()) {
-    const ssize_t n = ::pread(fd, out.data() + done, out.size() - done,
-                              static_cast<off_t>(offset + done));
+    const ssize_t n =
+        ::pread(fd, out.data() + done, out.size() - done, static_cast<off_t>(offset + done));
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return io_failure(IoErrc::io_error, errno_detail("read " + path, errno));
     if (n == 0) return io_failure(IoErrc::io_error, "read " + path + ": ends early");
@@ -305,7 +306,8 @@ IoStatus copy_range(int from, std::uint64_t offset, std::uint64_t bytes, int to,
                     const std::string& path) {
   auto in = static_cast<off_t>(offset);
   while (bytes > 0) {
-    const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(bytes, copy_chunk_bytes));
+    const std::size_t want =
+        static_cast<std::size_t>(std::min<std::uint64_t>(bytes, copy_chunk_bytes));
     const ssize_t n = ::copy_file_range(from, &in, to, nullptr, want, 0);
     if (n == 0) return IoStatus::success();
     if (n > 0) {
@@ -379,7 +381,8 @@ IoStatus deliver_file(const MaildirPaths& p, const std::string& prefix, BodySour
 
 // A missing body here is a broken spool, not a missing message.
 IoStatus as_disk_error(IoStatus status) {
-  if (!status.ok() && status.error->code == IoErrc::not_found) status.error->code = IoErrc::io_error;
+  if (!status.ok() && status.error->code == IoErrc::not_found)
+    status.error->code = IoErrc::io_error;
   return status;
 }
 
@@ -408,7 +411,8 @@ void AsioIo::on_pool(Work work, Done on_done) {
 }
 
 void AsioIo::post_status(StatusHandler on_done, IoStatus status) {
-  net::post(context_, [on_done = std::move(on_done), status = std::move(status)] { on_done(status); });
+  net::post(context_,
+            [on_done = std::move(on_done), status = std::move(status)] { on_done(status); });
 }
 
 std::string AsioIo::spool_path(std::string_view folder, std::string_view name) const {
@@ -427,7 +431,8 @@ std::string AsioIo::spool_path(std::string_view folder, std::string_view name) c
 IoStatus AsioIo::spool_open() {
   if (!spool_ || !spool_->loaded) {
     auto loaded = spool_load();
-    return loaded ? IoStatus::success() : IoStatus::failure(loaded.error().code, loaded.error().detail);
+    return loaded ? IoStatus::success()
+                  : IoStatus::failure(loaded.error().code, loaded.error().detail);
   }
   return IoStatus::success();
 }
@@ -435,8 +440,9 @@ IoStatus AsioIo::spool_open() {
 IoResult<std::vector<runtime::SpoolEntry>> AsioIo::spool_load() {
   if (!spool_) spool_ = std::make_shared<Spool>();
   Spool& s = *spool_;
-  const IoStatus made = make_dirs(options_.spool_dir, {options_.spool_dir, spool_path("tmp", ""),
-                                                       spool_path("log", ""), spool_path("body", "")});
+  const IoStatus made = make_dirs(
+      options_.spool_dir,
+      {options_.spool_dir, spool_path("tmp", ""), spool_path("log", ""), spool_path("body", "")});
   if (!made.ok()) return io_failure(made.error->code, made.error->detail);
   std::set<std::string> receiving;  // spilled bodies of writers still open
   for (const auto& [writer_id, writer] : writers_) {
@@ -461,7 +467,8 @@ IoResult<std::vector<runtime::SpoolEntry>> AsioIo::spool_load() {
     segment->number = *number;
     segment->path = spool_path("log", name);
     segment->fd = ::open(segment->path.c_str(), O_RDWR | O_CLOEXEC);
-    if (segment->fd < 0) return io_failure(IoErrc::io_error, errno_detail("open " + segment->path, errno));
+    if (segment->fd < 0)
+      return io_failure(IoErrc::io_error, errno_detail("open " + segment->path, errno));
     segment->broken = true;  // an earlier run's: read, never appended to
     segments[*number] = std::move(segment);
   }
@@ -490,7 +497,8 @@ IoResult<std::vector<runtime::SpoolEntry>> AsioIo::spool_load() {
   }
   for (const auto& name : bodies) {
     const auto it = live.find(name);
-    const bool owned = (it != live.end() && !it->second.body.segment) || s.committing.count(name) > 0;
+    const bool owned =
+        (it != live.end() && !it->second.body.segment) || s.committing.count(name) > 0;
     if (!owned) ::unlink(spool_path("body", name).c_str());
   }
   for (auto& [number, segment] : segments) {
@@ -510,7 +518,8 @@ IoResult<std::vector<runtime::SpoolEntry>> AsioIo::spool_load() {
   collect_segments();
   std::vector<runtime::SpoolEntry> entries;
   entries.reserve(envelopes.size());
-  for (auto& [id, envelope] : envelopes) entries.push_back(runtime::SpoolEntry{id, std::move(envelope)});
+  for (auto& [id, envelope] : envelopes)
+    entries.push_back(runtime::SpoolEntry{id, std::move(envelope)});
   return entries;
 }
 
@@ -546,8 +555,9 @@ IoResult<AsioIo::Appended> AsioIo::append_record(int kind, std::uint8_t flags, s
   std::shared_ptr<Segment> segment = s.current;
   const auto record_kind = static_cast<spool_log::RecordKind>(kind);
   const auto header = spool_log::encode_header(record_kind, flags, id, envelope, body);
-  const IoStatus written = pwrite_all(segment->fd, {{header.data(), header.size()}, id, envelope, body},
-                                      segment->written, segment->path);
+  const IoStatus written =
+      pwrite_all(segment->fd, {{header.data(), header.size()}, id, envelope, body},
+                 segment->written, segment->path);
   if (!written.ok()) {
     segment->broken = true;  // the next record starts a new segment, after no torn one
     (void)::ftruncate(segment->fd, static_cast<off_t>(segment->written));
@@ -589,15 +599,18 @@ void AsioIo::sync_segment(const std::shared_ptr<Segment>& segment) {
   const std::uint64_t target = segment->written;
   on_pool<IoStatus>(
       [segment] {
-        return ::fdatasync(segment->fd) == 0 ? IoStatus::success()
-                                             : as_disk_error(errno_status("fdatasync", segment->path, errno));
+        return ::fdatasync(segment->fd) == 0
+                   ? IoStatus::success()
+                   : as_disk_error(errno_status("fdatasync", segment->path, errno));
       },
       [this, segment, target](IoStatus status) {
         segment->sync_running = false;
         std::vector<StatusHandler> done;
         auto& waiters = segment->waiters;
-        if (status.ok()) segment->synced = std::max(segment->synced, target);
-        else segment->broken = true;  // after a failed fdatasync nothing in it is trusted
+        if (status.ok())
+          segment->synced = std::max(segment->synced, target);
+        else
+          segment->broken = true;  // after a failed fdatasync nothing in it is trusted
         for (auto it = waiters.begin(); it != waiters.end();) {
           if (!status.ok() || it->first <= target) {
             done.push_back(std::move(it->second));
@@ -612,36 +625,40 @@ void AsioIo::sync_segment(const std::shared_ptr<Segment>& segment) {
       });
 }
 
-void AsioIo::commit_record(const std::string& id, const std::string& envelope, const std::string& body,
-                           bool external, StatusHandler on_done) {
+void AsioIo::commit_record(const std::string& id, const std::string& envelope,
+                           const std::string& body, bool external, StatusHandler on_done) {
   const IoStatus opened = spool_open();
   if (!opened.ok()) {
     post_status(std::move(on_done), opened);
     return;
   }
   const std::uint8_t flags = external ? spool_log::flag_external_body : 0;
-  auto appended = append_record(static_cast<int>(spool_log::RecordKind::commit), flags, id, envelope, body);
+  auto appended =
+      append_record(static_cast<int>(spool_log::RecordKind::commit), flags, id, envelope, body);
   if (!appended) {
-    post_status(std::move(on_done), IoStatus::failure(appended.error().code, appended.error().detail));
+    post_status(std::move(on_done),
+                IoStatus::failure(appended.error().code, appended.error().detail));
     return;
   }
   const Located where_envelope{appended->segment, appended->envelope_offset, envelope.size()};
-  const Located where_body = external ? Located{} : Located{appended->segment, appended->body_offset, body.size()};
-  when_durable(appended->segment, appended->end,
-               [this, id, where_envelope, where_body, on_done = std::move(on_done)](IoStatus status) {
-                 if (status.ok()) {
-                   LiveMessage message;
-                   message.envelope = where_envelope;
-                   message.body = where_body;
-                   ref(message.envelope);
-                   ref(message.body);
-                   spool_->live[id] = std::move(message);
-                 } else {
-                   // The record may still reach the disk: say it is gone, in case it does.
-                   (void)append_record(static_cast<int>(spool_log::RecordKind::remove), 0, id, "", "");
-                 }
-                 on_done(status);
-               });
+  const Located where_body =
+      external ? Located{} : Located{appended->segment, appended->body_offset, body.size()};
+  when_durable(
+      appended->segment, appended->end,
+      [this, id, where_envelope, where_body, on_done = std::move(on_done)](IoStatus status) {
+        if (status.ok()) {
+          LiveMessage message;
+          message.envelope = where_envelope;
+          message.body = where_body;
+          ref(message.envelope);
+          ref(message.body);
+          spool_->live[id] = std::move(message);
+        } else {
+          // The record may still reach the disk: say it is gone, in case it does.
+          (void)append_record(static_cast<int>(spool_log::RecordKind::remove), 0, id, "", "");
+        }
+        on_done(status);
+      });
 }
 
 // Space: a message deferred for days keeps the segment holding it, and the deletion of
@@ -681,7 +698,8 @@ void AsioIo::relocate_oldest() {
       body = std::move(*read);
     }
     const std::uint8_t flags = message.body.segment ? 0 : spool_log::flag_external_body;
-    auto appended = append_record(static_cast<int>(spool_log::RecordKind::commit), flags, id, *envelope, body);
+    auto appended =
+        append_record(static_cast<int>(spool_log::RecordKind::commit), flags, id, *envelope, body);
     if (!appended) return;
     copied += envelope->size() + body.size();
     const Located old_envelope = message.envelope;
@@ -689,7 +707,8 @@ void AsioIo::relocate_oldest() {
     message.pinned.push_back(old_envelope);
     if (old_body.segment) message.pinned.push_back(old_body);
     message.envelope = Located{appended->segment, appended->envelope_offset, envelope->size()};
-    message.body = old_body.segment ? Located{appended->segment, appended->body_offset, body.size()} : Located{};
+    message.body = old_body.segment ? Located{appended->segment, appended->body_offset, body.size()}
+                                    : Located{};
     ref(message.envelope);
     ref(message.body);
     message.relocating = true;
@@ -753,7 +772,8 @@ IoResult<runtime::SpoolWriterId> AsioIo::spool_create(std::string_view id) {
 
 IoStatus AsioIo::spool_append(runtime::SpoolWriterId id, std::span<const char> bytes) {
   const auto it = writers_.find(id);
-  if (it == writers_.end()) return IoStatus::failure(IoErrc::invalid, "spool_append: unknown writer");
+  if (it == writers_.end())
+    return IoStatus::failure(IoErrc::invalid, "spool_append: unknown writer");
   Writer& writer = *it->second;
   if (writer.bytes + bytes.size() > options_.spool_file_bytes_max) {
     return IoStatus::failure(IoErrc::no_space, "spool_append: message larger than the spool limit");
@@ -782,8 +802,9 @@ void AsioIo::spool_commit(runtime::SpoolWriterId id, std::string envelope, Statu
       envelope.size() > std::numeric_limits<std::uint32_t>::max()) {
     const bool unknown = it == writers_.end();
     if (!unknown) spool_discard(id);
-    post_status(std::move(on_done), unknown ? IoStatus::failure(IoErrc::invalid, "spool_commit: unknown writer")
-                                            : IoStatus::failure(IoErrc::no_space, "spool_commit: envelope too large"));
+    post_status(std::move(on_done),
+                unknown ? IoStatus::failure(IoErrc::invalid, "spool_commit: unknown writer")
+                        : IoStatus::failure(IoErrc::no_space, "spool_commit: envelope too large"));
     return;
   }
   std::unique_ptr<Writer> writer = std::move(it->second);
@@ -799,7 +820,8 @@ void AsioIo::spool_commit(runtime::SpoolWriterId id, std::string envelope, Statu
        final_path = spool_path("body", mid), dir = spool_path("body", "")] {
         return as_disk_error(settle_external_body(fd, tmp, final_path, dir));
       },
-      [this, mid, envelope = std::move(envelope), on_done = std::move(on_done)](IoStatus status) mutable {
+      [this, mid, envelope = std::move(envelope),
+       on_done = std::move(on_done)](IoStatus status) mutable {
         spool_->committing.erase(mid);
         if (!status.ok()) {
           on_done(status);
@@ -824,7 +846,8 @@ void AsioIo::spool_update_envelope(std::string_view id, std::string envelope,
                                    StatusHandler on_done) {
   if (!valid_spool_id(id) || envelope.size() > options_.spool_file_bytes_max ||
       envelope.size() > std::numeric_limits<std::uint32_t>::max()) {
-    post_status(std::move(on_done), IoStatus::failure(IoErrc::invalid, "spool_update_envelope: bad id or size"));
+    post_status(std::move(on_done),
+                IoStatus::failure(IoErrc::invalid, "spool_update_envelope: bad id or size"));
     return;
   }
   const IoStatus opened = spool_open();
@@ -835,12 +858,15 @@ void AsioIo::spool_update_envelope(std::string_view id, std::string envelope,
   const std::string mid(id);
   const auto it = spool_->live.find(mid);
   if (it == spool_->live.end()) {
-    post_status(std::move(on_done), IoStatus::failure(IoErrc::not_found, "spool_update_envelope: no message " + mid));
+    post_status(std::move(on_done),
+                IoStatus::failure(IoErrc::not_found, "spool_update_envelope: no message " + mid));
     return;
   }
-  auto appended = append_record(static_cast<int>(spool_log::RecordKind::envelope), 0, mid, envelope, "");
+  auto appended =
+      append_record(static_cast<int>(spool_log::RecordKind::envelope), 0, mid, envelope, "");
   if (!appended) {
-    post_status(std::move(on_done), IoStatus::failure(appended.error().code, appended.error().detail));
+    post_status(std::move(on_done),
+                IoStatus::failure(appended.error().code, appended.error().detail));
     return;
   }
   LiveMessage& message = it->second;
@@ -856,7 +882,9 @@ void AsioIo::spool_update_envelope(std::string_view id, std::string envelope,
                });
 }
 
-IoResult<std::vector<runtime::SpoolEntry>> AsioIo::spool_list() { return spool_load(); }
+IoResult<std::vector<runtime::SpoolEntry>> AsioIo::spool_list() {
+  return spool_load();
+}
 
 IoResult<std::string> AsioIo::spool_read_body(std::string_view id) {
   if (!valid_spool_id(id)) return io_failure(IoErrc::invalid, "spool_read_body: bad id");
@@ -868,7 +896,8 @@ IoResult<std::string> AsioIo::spool_read_body(std::string_view id) {
   }
   const Located& body = it->second.body;
   if (!body.segment) {
-    return as_disk_result(read_file(spool_path("body", std::string(id)), options_.spool_file_bytes_max));
+    return as_disk_result(
+        read_file(spool_path("body", std::string(id)), options_.spool_file_bytes_max));
   }
   return pread_exact(body.segment->fd, body.offset, body.bytes, body.segment->path);
 }
@@ -886,32 +915,36 @@ void AsioIo::spool_remove(std::string_view id, StatusHandler on_done) {
   const std::string mid(id);
   const auto it = spool_->live.find(mid);
   if (it == spool_->live.end() || it->second.removing) {
-    post_status(std::move(on_done), IoStatus::failure(IoErrc::not_found, "spool_remove: no message " + mid));
+    post_status(std::move(on_done),
+                IoStatus::failure(IoErrc::not_found, "spool_remove: no message " + mid));
     return;
   }
   auto appended = append_record(static_cast<int>(spool_log::RecordKind::remove), 0, mid, "", "");
   if (!appended) {
-    post_status(std::move(on_done), IoStatus::failure(appended.error().code, appended.error().detail));
+    post_status(std::move(on_done),
+                IoStatus::failure(appended.error().code, appended.error().detail));
     return;
   }
   it->second.removing = true;
-  when_durable(appended->segment, appended->end, [this, mid, on_done = std::move(on_done)](IoStatus status) {
-    const auto found = spool_->live.find(mid);
-    if (found != spool_->live.end()) {
-      if (status.ok()) {
-        const bool external = !found->second.body.segment;
-        release_all(found->second);
-        spool_->live.erase(found);
-        if (external) {
-          on_pool<int>([path = spool_path("body", mid)] { return ::unlink(path.c_str()); }, [](int) {});
+  when_durable(
+      appended->segment, appended->end, [this, mid, on_done = std::move(on_done)](IoStatus status) {
+        const auto found = spool_->live.find(mid);
+        if (found != spool_->live.end()) {
+          if (status.ok()) {
+            const bool external = !found->second.body.segment;
+            release_all(found->second);
+            spool_->live.erase(found);
+            if (external) {
+              on_pool<int>([path = spool_path("body", mid)] { return ::unlink(path.c_str()); },
+                           [](int) {});
+            }
+          } else {
+            found->second.removing = false;
+          }
         }
-      } else {
-        found->second.removing = false;
-      }
-    }
-    on_done(status);
-    collect_segments();
-  });
+        on_done(status);
+        collect_segments();
+      });
 }
 
 void AsioIo::maildir_deliver(std::string_view account, std::string prefix,
@@ -939,9 +972,10 @@ void AsioIo::maildir_deliver(std::string_view account, std::string prefix,
   const IoStatus opened = spool_open();
   const auto it = opened.ok() ? spool_->live.find(std::string(spool_id)) : spool_->live.end();
   if (!opened.ok() || it == spool_->live.end()) {
-    const IoStatus failed = opened.ok() ? IoStatus::failure(IoErrc::not_found, "maildir_deliver: no message " +
-                                                                                   std::string(spool_id))
-                                        : opened;
+    const IoStatus failed =
+        opened.ok() ? IoStatus::failure(IoErrc::not_found,
+                                        "maildir_deliver: no message " + std::string(spool_id))
+                    : opened;
     net::post(context_, [on_done = std::move(on_done), failed] {
       on_done(io_failure(failed.error->code, failed.error->detail));
     });
@@ -949,8 +983,10 @@ void AsioIo::maildir_deliver(std::string_view account, std::string prefix,
   }
   // An fd of the job's own: a relocation may delete the segment while the copy runs.
   const Located& where = it->second.body;
-  const std::string path = where.segment ? where.segment->path : spool_path("body", std::string(spool_id));
-  body.fd = where.segment ? ::fcntl(where.segment->fd, F_DUPFD_CLOEXEC, 0) : ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  const std::string path =
+      where.segment ? where.segment->path : spool_path("body", std::string(spool_id));
+  body.fd = where.segment ? ::fcntl(where.segment->fd, F_DUPFD_CLOEXEC, 0)
+                          : ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   body.offset = where.segment ? where.offset : 0;
   body.bytes = where.segment ? where.bytes : std::numeric_limits<std::uint64_t>::max();
   if (body.fd < 0) {

@@ -1,5 +1,13 @@
 // Tests of the production Io on 127.0.0.1 and ::1 and in mkdtemp folders under /tmp.
-#include <gtest/gtest.h>
+#include "adapters/asio/asio_io.hpp"
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <regex>
+#include <string>
+#include <vector>
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -11,15 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <chrono>
-#include <filesystem>
-#include <fstream>
-#include <memory>
-#include <regex>
-#include <string>
-#include <vector>
-
-#include "adapters/asio/asio_io.hpp"
+#include <gtest/gtest.h>
 
 #if defined(__SANITIZE_ADDRESS__)
 #define TERN_ASAN 1
@@ -197,7 +197,8 @@ TEST_F(AsioIoTest, TimersFireInDeadlineOrderAndCancelledOnesNever) {
   const auto t0 = io_->now();
   io_->start_timer(t0 + Duration::milliseconds(60), [&] { fired.push_back(3); });
   io_->start_timer(t0 + Duration::milliseconds(20), [&] { fired.push_back(1); });
-  const auto cancelled = io_->start_timer(t0 + Duration::milliseconds(40), [&] { fired.push_back(2); });
+  const auto cancelled =
+      io_->start_timer(t0 + Duration::milliseconds(40), [&] { fired.push_back(2); });
   io_->start_timer(t0 + Duration::seconds(-1), [&] { fired.push_back(0); });  // already due
   EXPECT_TRUE(fired.empty());  // not inside start_timer
   io_->cancel_timer(cancelled);
@@ -307,7 +308,8 @@ TEST_F(AsioIoTest, ConnectRefusedWhenNobodyListens) {
   const Endpoint endpoint = *io_->listener_endpoint(*listener);
   io_->stop_listening(*listener);
   std::optional<IoResult<ConnId>> result;
-  io_->connect(endpoint, Duration::seconds(2), [&](IoResult<ConnId> r, ConnectionFacts) { result = r; });
+  io_->connect(endpoint, Duration::seconds(2),
+               [&](IoResult<ConnId> r, ConnectionFacts) { result = r; });
   EXPECT_FALSE(result.has_value());
   ASSERT_TRUE(run_until([&] { return result.has_value(); }));
   ASSERT_FALSE(result->has_value());
@@ -372,7 +374,8 @@ TEST_F(AsioIoTest, ListenV4AndV6OnSamePort) {
 TEST_F(AsioIoTest, GenerateSelfSignedHasNameAndTenYears) {
   auto self = generate_self_signed("mx.example.org");
   ASSERT_TRUE(self.has_value());
-  BIO* bio = BIO_new_mem_buf(self->certificate_pem.data(), static_cast<int>(self->certificate_pem.size()));
+  BIO* bio =
+      BIO_new_mem_buf(self->certificate_pem.data(), static_cast<int>(self->certificate_pem.size()));
   X509* cert = PEM_read_bio_X509(bio, nullptr, nullptr, nullptr);
   BIO_free(bio);
   ASSERT_NE(cert, nullptr);
@@ -380,7 +383,8 @@ TEST_F(AsioIoTest, GenerateSelfSignedHasNameAndTenYears) {
   EXPECT_EQ(X509_check_host(cert, "other.example.org", 0, 0, nullptr), 0);
   int days = 0;
   int seconds = 0;
-  ASSERT_EQ(ASN1_TIME_diff(&days, &seconds, X509_get0_notBefore(cert), X509_get0_notAfter(cert)), 1);
+  ASSERT_EQ(ASN1_TIME_diff(&days, &seconds, X509_get0_notBefore(cert), X509_get0_notAfter(cert)),
+            1);
   EXPECT_GE(days, 3652);
   EXPECT_LE(days, 3654);
   X509_free(cert);
@@ -491,7 +495,8 @@ TEST_F(AsioIoTest, SpoolCommitListReadUpdateRemove) {
   EXPECT_EQ(*io_->spool_read_body("A1"), "Subject: x\r\n\r\nhello\r\n");
   EXPECT_EQ(*io_->spool_read_body("B2"), "body two");
 
-  ASSERT_TRUE(run_status([&](auto done) { io_->spool_update_envelope("A1", "env 1b", done); }).ok());
+  ASSERT_TRUE(
+      run_status([&](auto done) { io_->spool_update_envelope("A1", "env 1b", done); }).ok());
   ASSERT_TRUE(run_status([&](auto done) { io_->spool_remove("B2", done); }).ok());
   reopen();
   list = io_->spool_list();
@@ -553,7 +558,8 @@ TEST_F(AsioIoTest, SpoolLargeBodiesLiveInBodyFolder) {
   io_->maildir_deliver("bob", "P: 1\r\n", "Big", [&](IoResult<std::string> r) { delivered = r; });
   ASSERT_TRUE(run_until([&] { return delivered.has_value(); }));
   ASSERT_TRUE(delivered->has_value()) << delivered->error().detail;
-  EXPECT_EQ(file_text(fs::path(root_) / "mail/bob/new" / **delivered), "P: 1\r\na body longer than eight bytes");
+  EXPECT_EQ(file_text(fs::path(root_) / "mail/bob/new" / **delivered),
+            "P: 1\r\na body longer than eight bytes");
   ASSERT_TRUE(run_status([&](auto done) { io_->spool_remove("Big", done); }).ok());
   EXPECT_TRUE(run_until([&] { return !fs::exists(spool / "body/Big"); }));
   reopen(options);
@@ -584,7 +590,10 @@ TEST_F(AsioIoTest, SpoolIgnoresATornTailAndNeverAppendsAfterIt) {
   reopen();
   // A crash mid-write: the second record loses its last byte, and garbage follows.
   fs::resize_file(segment, size - 1);
-  { std::ofstream(segment, std::ios::binary | std::ios::app) << std::string(100, '\0') << "TLOG junk"; }
+  {
+    std::ofstream(segment, std::ios::binary | std::ios::app)
+        << std::string(100, '\0') << "TLOG junk";
+  }
   auto list = io_->spool_list();
   ASSERT_TRUE(list.has_value());
   ASSERT_EQ(list->size(), 1u);
@@ -602,16 +611,20 @@ TEST_F(AsioIoTest, SpoolDeletesDeadSegmentsOldestFirst) {
   AsioIoOptions options{root_ + "/spool", root_ + "/mail"};
   options.spool_segment_bytes = 200;  // a few records per segment
   io_ = std::make_unique<AsioIo>(context_, options);
-  for (int i = 0; i < 12; ++i) ASSERT_TRUE(commit("M" + std::to_string(i), std::string(60, 'b'), "e").ok());
+  for (int i = 0; i < 12; ++i)
+    ASSERT_TRUE(commit("M" + std::to_string(i), std::string(60, 'b'), "e").ok());
   EXPECT_GE(segment_names().size(), 4u);
   // M0 stays; the rest go. Segments after M0's are dead but wait for it (oldest first),
   // until relocation copies M0 forward (the log holds more segments than its data needs).
   for (int i = 1; i < 12; ++i) {
-    ASSERT_TRUE(run_status([&](auto done) { io_->spool_remove("M" + std::to_string(i), done); }).ok());
+    ASSERT_TRUE(
+        run_status([&](auto done) { io_->spool_remove("M" + std::to_string(i), done); }).ok());
   }
-  for (int i = 0; i < 6; ++i) ASSERT_TRUE(commit("N" + std::to_string(i), std::string(60, 'b'), "e").ok());
+  for (int i = 0; i < 6; ++i)
+    ASSERT_TRUE(commit("N" + std::to_string(i), std::string(60, 'b'), "e").ok());
   for (int i = 0; i < 6; ++i) {
-    ASSERT_TRUE(run_status([&](auto done) { io_->spool_remove("N" + std::to_string(i), done); }).ok());
+    ASSERT_TRUE(
+        run_status([&](auto done) { io_->spool_remove("N" + std::to_string(i), done); }).ok());
   }
   // At most the slack of 3 segments beyond what the live data needs, plus the current one;
   // M0's first segment is gone, so M0 was copied forward.
@@ -658,9 +671,11 @@ TEST_F(AsioIoTest, MaildirDeliverWritesPrefixAndBodyIntoNew) {
   ASSERT_TRUE(run_until([&] { return result.has_value(); }));
   ASSERT_TRUE(result->has_value()) << result->error().detail;
   const std::string name = **result;
-  EXPECT_TRUE(std::regex_match(name, std::regex(R"([0-9]+\.M[0-9]+P[0-9]+Q[0-9]+\.[^/:]+)"))) << name;
+  EXPECT_TRUE(std::regex_match(name, std::regex(R"([0-9]+\.M[0-9]+P[0-9]+Q[0-9]+\.[^/:]+)")))
+      << name;
   const fs::path box = root_ + "/mail/alice";
-  EXPECT_EQ(file_text(box / "new" / name), "Return-Path: <a@b.test>\r\nSubject: hi\r\n\r\nbody\r\n");
+  EXPECT_EQ(file_text(box / "new" / name),
+            "Return-Path: <a@b.test>\r\nSubject: hi\r\n\r\nbody\r\n");
   EXPECT_TRUE(fs::is_empty(box / "tmp"));
   EXPECT_TRUE(fs::is_directory(box / "cur"));
   struct stat st {};
@@ -687,7 +702,8 @@ TEST_F(AsioIoTest, MaildirRejectsBadAccountsAndMissingBodies) {
     EXPECT_EQ(result->error().code, IoErrc::invalid) << account;
   }
   std::optional<IoResult<std::string>> missing;
-  io_->maildir_deliver(std::string(255, 'a'), "", "Nope", [&](IoResult<std::string> r) { missing = r; });
+  io_->maildir_deliver(std::string(255, 'a'), "", "Nope",
+                       [&](IoResult<std::string> r) { missing = r; });
   ASSERT_TRUE(run_until([&] { return missing.has_value(); }));
   EXPECT_EQ(missing->error().code, IoErrc::not_found);
   EXPECT_FALSE(fs::exists(root_ + "/mail/" + std::string(255, 'a')));  // nothing was begun
@@ -754,7 +770,8 @@ TEST_F(AsioIoTest, IdleTlsConnectionMemory) {
   ASSERT_TRUE(run_until([&] { return done == 2 * count; }, 10s));
   run_for(50ms);
   const auto per_side = (heap_in_use() - before) / (2 * count);
-  std::printf("idle TLS connection, added by TLS (average of both sides): %zu heap bytes\n", per_side);
+  std::printf("idle TLS connection, added by TLS (average of both sides): %zu heap bytes\n",
+              per_side);
   // OpenSSL 3.0: a bare SSL object is ~8.5 KiB, a finished TLS 1.3 session ~28 KiB; the
   // record buffers (~17 KiB each) must not be held while idle.
   EXPECT_LT(per_side, 32768u);
