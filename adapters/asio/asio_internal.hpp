@@ -84,7 +84,12 @@ struct AsioIo::Segment {
   bool broken = false;           // a write or an fdatasync failed: nothing more goes here
   std::size_t refs = 0;          // locations of live messages (body, envelope) in this file
   std::uint64_t live_bytes = 0;  // their sizes
-  std::vector<std::pair<std::uint64_t, StatusHandler>> waiters;  // (record end, callback)
+  struct Waiter {
+    std::uint64_t end = 0;  // the record's end: durable once synced reaches it
+    StatusHandler on_done;
+    bool urgent = true;  // starts an fdatasync now; a lazy one rides on the next
+  };
+  std::vector<Waiter> waiters;
   ~Segment();
 };
 
@@ -114,6 +119,11 @@ struct AsioIo::LiveMessage {
 };
 
 struct AsioIo::Spool {
+  explicit Spool(boost::asio::io_context& context) : lazy_sync(context) {}
+  // Records that nothing waits on urgently (removals) get no fdatasync of their own: the
+  // next one started for a commit covers them, or this timer starts one shortly after.
+  boost::asio::steady_timer lazy_sync;
+  bool lazy_sync_armed = false;
   bool loaded = false;
   std::map<std::uint64_t, std::shared_ptr<Segment>> segments;  // every file of log/, by number
   std::shared_ptr<Segment> current;                            // appends go here

@@ -2,17 +2,17 @@
 // the spool and Maildir in asio_spool.cpp.
 #include "adapters/asio/asio_io.hpp"
 
-#include <sys/random.h>
-#include <unistd.h>
-
-#include <boost/asio/post.hpp>
-#include <boost/asio/ip/v6_only.hpp>
-#include <boost/asio/write.hpp>
 #include <algorithm>
 #include <cassert>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+
+#include <boost/asio/ip/v6_only.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/write.hpp>
+#include <sys/random.h>
+#include <unistd.h>
 
 #include "adapters/asio/asio_internal.hpp"
 
@@ -21,9 +21,9 @@ namespace tern::adapters::asio {
 namespace net = boost::asio;
 using net::ip::tcp;
 using runtime::Endpoint;
+using runtime::io_failure;
 using runtime::IoErrc;
 using runtime::IoStatus;
-using runtime::io_failure;
 
 namespace {
 
@@ -101,6 +101,13 @@ AsioIo::~AsioIo() {
     listener->retry.cancel();
   }
   pool_.join();
+  // Records written since the last fdatasync (removals wait for a lazy one) reach the disk
+  // before a graceful stop ends; their callbacks are gone with the engine.
+  if (spool_) {
+    for (const auto& [number, segment] : spool_->segments) {
+      if (segment->written > segment->synced) (void)::fdatasync(segment->fd);
+    }
+  }
 }
 
 // ---- Time, timers, randomness.
@@ -140,7 +147,9 @@ void AsioIo::cancel_timer(runtime::TimerId id) {
   timers_.erase(it);
 }
 
-void AsioIo::post(std::function<void()> task) { net::post(context_, std::move(task)); }
+void AsioIo::post(std::function<void()> task) {
+  net::post(context_, std::move(task));
+}
 
 std::uint64_t AsioIo::random_u64() {
   std::uint64_t value = 0;
@@ -263,9 +272,8 @@ void AsioIo::connect(const Endpoint& remote, runtime::Duration timeout, ConnectH
         pending->done = true;
         pending->timer.cancel();
         if (error) {
-          pending->on_done(io_failure(connect_errc(error), "connect " + text + ": " +
-                                                               error.message()),
-                           {});
+          pending->on_done(
+              io_failure(connect_errc(error), "connect " + text + ": " + error.message()), {});
           return;
         }
         const auto facts = facts_of(pending->socket);
@@ -352,9 +360,9 @@ void AsioIo::write(runtime::ConnId id, std::span<const char> bytes, StatusHandle
   net::async_write(conn->socket, net::buffer(bytes.data(), bytes.size()),
                    [this, conn](const boost::system::error_code& ec, std::size_t) {
                      if (conn->closed) return;
-                     finish_write(conn, ec ? IoStatus::failure(IoErrc::reset,
-                                                               "write: " + ec.message())
-                                           : IoStatus::success());
+                     finish_write(conn,
+                                  ec ? IoStatus::failure(IoErrc::reset, "write: " + ec.message())
+                                     : IoStatus::success());
                    });
 }
 

@@ -202,7 +202,8 @@ class AsioIo final : public runtime::Io {
   runtime::IoResult<Appended> append_record(int kind, std::uint8_t flags, std::string_view id,
                                             std::string_view envelope, std::string_view body);
   void when_durable(const std::shared_ptr<Segment>& segment, std::uint64_t end,
-                    StatusHandler on_done);
+                    StatusHandler on_done, bool urgent = true);
+  void arm_lazy_sync();
   void sync_segment(const std::shared_ptr<Segment>& segment);
   void commit_record(const std::string& id, const std::string& envelope, const std::string& body,
                      bool external, StatusHandler on_done);

@@ -438,7 +438,7 @@ IoStatus AsioIo::spool_open() {
 }
 
 IoResult<std::vector<runtime::SpoolEntry>> AsioIo::spool_load() {
-  if (!spool_) spool_ = std::make_shared<Spool>();
+  if (!spool_) spool_ = std::make_shared<Spool>(context_);
   Spool& s = *spool_;
   const IoStatus made = make_dirs(
       options_.spool_dir,
@@ -582,13 +582,39 @@ IoResult<AsioIo::Appended> AsioIo::append_record(int kind, std::uint8_t flags, s
 }
 
 void AsioIo::when_durable(const std::shared_ptr<Segment>& segment, std::uint64_t end,
-                          StatusHandler on_done) {
+                          StatusHandler on_done, bool urgent) {
   if (segment->synced >= end) {
     post_status(std::move(on_done), IoStatus::success());
     return;
   }
-  segment->waiters.emplace_back(end, std::move(on_done));
-  sync_segment(segment);
+  // A few lazy records are enough to start one: a queue draining without new mail (every
+  // delivery ends in a removal, and a finished message keeps its delivery slot until its
+  // removal is durable) must not be paced by the timer.
+  constexpr std::size_t lazy_batch = 4;
+  segment->waiters.push_back(Segment::Waiter{end, std::move(on_done), urgent});
+  if (urgent || segment->waiters.size() >= lazy_batch) {
+    sync_segment(segment);
+  } else {
+    arm_lazy_sync();
+  }
+}
+
+void AsioIo::arm_lazy_sync() {
+  constexpr auto delay = std::chrono::milliseconds(20);
+  Spool& s = *spool_;
+  if (s.lazy_sync_armed) return;
+  s.lazy_sync_armed = true;
+  s.lazy_sync.expires_after(delay);
+  std::weak_ptr<int> alive = alive_;
+  s.lazy_sync.async_wait([this, alive](const boost::system::error_code& error) {
+    if (alive.expired() || error) return;
+    spool_->lazy_sync_armed = false;
+    std::vector<std::shared_ptr<Segment>> pending;
+    for (const auto& [number, segment] : spool_->segments) {
+      if (!segment->waiters.empty()) pending.push_back(segment);
+    }
+    for (const auto& segment : pending) sync_segment(segment);
+  });
 }
 
 // Group commit: one fdatasync at a time per segment covers every record written before it
@@ -607,20 +633,27 @@ void AsioIo::sync_segment(const std::shared_ptr<Segment>& segment) {
         segment->sync_running = false;
         std::vector<StatusHandler> done;
         auto& waiters = segment->waiters;
-        if (status.ok())
+        if (status.ok()) {
           segment->synced = std::max(segment->synced, target);
-        else
+        } else {
           segment->broken = true;  // after a failed fdatasync nothing in it is trusted
+        }
+        bool urgent_left = false;
         for (auto it = waiters.begin(); it != waiters.end();) {
-          if (!status.ok() || it->first <= target) {
-            done.push_back(std::move(it->second));
+          if (!status.ok() || it->end <= target) {
+            done.push_back(std::move(it->on_done));
             it = waiters.erase(it);
           } else {
+            urgent_left = urgent_left || it->urgent;
             ++it;
           }
         }
         for (auto& on_done : done) on_done(status);
-        sync_segment(segment);
+        if (urgent_left) {
+          sync_segment(segment);
+        } else if (!segment->waiters.empty()) {
+          arm_lazy_sync();
+        }
         collect_segments();
       });
 }
@@ -927,7 +960,8 @@ void AsioIo::spool_remove(std::string_view id, StatusHandler on_done) {
   }
   it->second.removing = true;
   when_durable(
-      appended->segment, appended->end, [this, mid, on_done = std::move(on_done)](IoStatus status) {
+      appended->segment, appended->end,
+      [this, mid, on_done = std::move(on_done)](IoStatus status) {
         const auto found = spool_->live.find(mid);
         if (found != spool_->live.end()) {
           if (status.ok()) {
@@ -944,7 +978,8 @@ void AsioIo::spool_remove(std::string_view id, StatusHandler on_done) {
         }
         on_done(status);
         collect_segments();
-      });
+      },
+      /*urgent=*/false);  // nobody waits for a removal: it rides on the next fdatasync
 }
 
 void AsioIo::maildir_deliver(std::string_view account, std::string prefix,

@@ -102,6 +102,16 @@ def relay_rows(plan, relay):
                                                                  "" if sessions == 1 else "s"),
                          _fmt(t), _fmt(p), "%.2f×" % r, "≥ %.0f×" % TARGET_RELAY,
                          _verdict(r >= TARGET_RELAY)))
+    for size in plan["relay_counts"]:
+        for sessions in plan["sessions"]:
+            floor = relay.get(("no-mta", size, sessions))
+            if floor is None:
+                continue
+            p = relay[("postfix", size, sessions)]["rate"]
+            rows.append(("no MTA (smtp-source → sink), %d KB, %d session%s (msg/s)"
+                         % (size // 1024, sessions, "" if sessions == 1 else "s"),
+                         _fmt(floor["rate"]), _fmt(p), "%.2f×" % _ratio(floor["rate"], p),
+                         "", ""))
     return rows
 
 
@@ -193,6 +203,10 @@ METHOD = """\
   The run checks both with strace (fsync-family calls per message, below). Each size and
   concurrency is run for both MTAs (which one goes first alternates between rounds), each
   after both queues are empty.
+- **No MTA**: the same smtp-source runs straight into the sink, in the same rounds: the
+  fastest any relay figure could be on this machine at that moment (its ratio column is
+  to Postfix). At one session each message waits for the previous one's 250, so an MTA
+  adds its whole per-message time (for ternd, one fdatasync) to this floor.
 - **CPU per relayed message**: utime + stime from /proc of ternd (all threads), or of
   Postfix's master, its reaped children and its live children, read before smtp-source
   starts and after the queue is empty, divided by the messages.

@@ -259,6 +259,25 @@ def _stat_cpu(pid, children=False):
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
+class NoMtaUnderTest:
+    """smtp-source straight into the sink: the floor of every relay figure (the client and
+    the sink alone, on the same machine at the same moment). An MTA between them cannot go
+    faster than this at one session, where each message waits for the previous 250."""
+    name = "no-mta"
+
+    def __init__(self, sink):
+        self.smtp_port = sink.port
+
+    def queue_empty(self):
+        return True
+
+    def cpu_seconds(self):
+        return 0.0
+
+    def cleanup(self):
+        pass
+
+
 class TerndUnderTest:
     name = "ternd"
 
@@ -325,7 +344,7 @@ def measure(plan):
         for mta in mtas:  # warm-up: first sessions and processes are not measured
             smtp_load.latency(mta.smtp_port, 2, 10)
         fsync = fsync_check(mtas, plan["fsync_messages"])
-        relay = relay_all(mtas, sink, plan)
+        relay = relay_all(mtas + [NoMtaUnderTest(sink)], sink, plan)
         latency = latency_all(mtas, plan)
         for mta in mtas:
             mta.cleanup()

@@ -653,6 +653,21 @@ TEST_F(AsioIoTest, SpoolGroupCommitAnswersEveryConcurrentCommit) {
   EXPECT_EQ(io_->spool_list()->size(), 50u);
 }
 
+TEST_F(AsioIoTest, SpoolRemovalsCompleteAloneAndInBatches) {
+  for (int i = 0; i < 9; ++i) ASSERT_TRUE(commit("R" + std::to_string(i), "body", "env").ok());
+  // One removal with nothing else written: the lazy fdatasync's timer completes it.
+  ASSERT_TRUE(run_status([&](auto done) { io_->spool_remove("R0", done); }).ok());
+  // Eight at once: batches of lazy records start their own fdatasync.
+  std::vector<IoStatus> results;
+  for (int i = 1; i < 9; ++i) {
+    io_->spool_remove("R" + std::to_string(i), [&](IoStatus status) { results.push_back(status); });
+  }
+  ASSERT_TRUE(run_until([&] { return results.size() == 8; }));
+  for (const auto& status : results) EXPECT_TRUE(status.ok());
+  reopen();
+  EXPECT_TRUE(io_->spool_list()->empty());
+}
+
 TEST_F(AsioIoTest, SpoolFailsWithoutWritableFolder) {
   put_file(root_ + "/blocker", "a file where the spool folder should be");
   io_ = std::make_unique<AsioIo>(context_, AsioIoOptions{root_ + "/blocker", root_ + "/mail"});
