@@ -148,7 +148,7 @@ void register_directories(Schema& s) {
          .choices = {"memory", "imap", "smtp", "lmtp"}});
   s.add({.pattern = "directory.<name>.address",
          .type = ValueType::string,
-         .description = "Host of an imap, smtp or lmtp directory"});
+         .description = "Host name or IP address of an imap, smtp or lmtp directory"});
   s.add({.pattern = "directory.<name>.port",
          .type = ValueType::port,
          .description = "Port of an imap, smtp or lmtp directory"});

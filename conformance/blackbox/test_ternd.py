@@ -1000,10 +1000,10 @@ class ImapDirectoryTests(unittest.TestCase):
         cls.ternd = cls.make_ternd("tls.allow-invalid-certs = true\n")
 
     @classmethod
-    def make_ternd(cls, tls_lines):
-        directory = ('[directory.imap]\ntype = "imap"\naddress = "127.0.0.1"\nport = %d\n'
+    def make_ternd(cls, tls_lines, address="127.0.0.1"):
+        directory = ('[directory.imap]\ntype = "imap"\naddress = "%s"\nport = %d\n'
                      'tls.implicit = false\n%slookup.domains = ["example.org"]\n'
-                     % (cls.dovecot.port, tls_lines))
+                     % (address, cls.dovecot.port, tls_lines))
         ternd = Ternd({"submission": {}}, cert=CERT, auth_require_on=("submission",),
                       directory=directory, extra=blackhole())
         cls.addClassCleanup(ternd.cleanup)
@@ -1024,6 +1024,11 @@ class ImapDirectoryTests(unittest.TestCase):
         clear = self.make_ternd("tls.starttls = false\n")
         self.assertEqual(OK_235, self.auth("frank@example.org", "frank-pw", ternd=clear))
         self.assertEqual(BAD_535, self.auth("frank@example.org", "nope", ternd=clear))
+
+    def test_1_host_name_address(self):
+        # A host name is resolved (localhost is 127.0.0.1 without asking DNS).
+        named = self.make_ternd("tls.allow-invalid-certs = true\n", address="localhost")
+        self.assertEqual(OK_235, self.auth("carol@example.org", "carol-pw", ternd=named))
 
     def test_1_certificate_checked_by_default(self):
         strict = self.make_ternd("")  # Dovecot's certificate is self-signed

@@ -8,6 +8,8 @@
 
 #include <openssl/evp.h>
 
+#include "runtime/outbound/mx_resolver.hpp"
+
 namespace tern::runtime::directory {
 namespace {
 
@@ -105,6 +107,30 @@ std::string ascii_lower(std::string_view text) {
   std::string out(text);
   for (char& c : out) c = (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
   return out;
+}
+
+// A DNS name as RFC 1123 allows it: dot-separated labels of letters, digits and inner
+// hyphens, 1-63 bytes each, 253 in all, not all digits in the last label.
+bool is_host_name(std::string_view text) {
+  if (text.empty() || text.size() > 253) return false;
+  std::size_t label = 0;
+  bool last_all_digits = true;
+  char previous = '.';
+  for (const char c : text) {
+    if (c == '.') {
+      if (label == 0 || previous == '-') return false;
+      label = 0;
+      last_all_digits = true;
+    } else {
+      const bool digit = c >= '0' && c <= '9';
+      const bool letter = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+      if (!digit && !letter && !(c == '-' && label > 0)) return false;
+      if (++label > 63) return false;
+      last_all_digits = last_all_digits && digit;
+    }
+    previous = c;
+  }
+  return label > 0 && previous != '-' && !last_all_digits;
 }
 
 bool is_ip_literal(std::string_view text) {
@@ -211,12 +237,54 @@ RemoteDirectory::RemoteDirectory(Io& io, RemoteDirectorySettings settings)
              settings_.cache_entries_max, settings_.limits_auth_errors) {
   if (settings_.port == 0) {
     last_failure_ = "remote directory: no port configured";
-  } else if (!is_ip_literal(settings_.address)) {
-    last_failure_ = "remote directory: address '" + settings_.address.substr(0, 255) +
-                    "' is not an IP address (directories do not resolve host names yet)";
-  } else {
+  } else if (is_ip_literal(settings_.address)) {
     endpoint_ = Endpoint{std::string(strip_brackets(settings_.address)), settings_.port};
+  } else if (is_host_name(settings_.address)) {
+    host_name_ = true;
+    outbound::MxOptions options;
+    options.addresses_per_host_max = 1;
+    options.query_timeout = settings_.timeout;
+    resolver_ = outbound::host_resolver(io_, options);
+  } else {
+    last_failure_ = "remote directory: address '" + settings_.address.substr(0, 255) +
+                    "' is neither an IP address nor a host name";
   }
+}
+
+bool RemoteDirectory::endpoint_ready() {
+  if (!host_name_) return true;
+  const bool fresh = endpoint_ && io_.now() < endpoint_expires_;
+  if (!fresh && !resolving_) {
+    resolving_ = true;
+    // The resolver may answer inside the call: the answer is handled on a later turn.
+    resolver_(settings_.address,
+              [this, alive = std::weak_ptr<int>(alive_)](outbound::ResolveResult result) {
+                io_.post([this, alive, result = std::move(result)]() mutable {
+                  if (!alive.expired()) on_resolved(std::move(result));
+                });
+              });
+  }
+  return endpoint_.has_value();  // a stale answer serves while the new one comes
+}
+
+void RemoteDirectory::on_resolved(outbound::ResolveResult result) {
+  resolving_ = false;
+  if (result && !result->empty()) {
+    endpoint_ = Endpoint{result->front().endpoint.ip, settings_.port};
+    endpoint_expires_ = io_.now() + host_name_ttl;
+    dispatch();
+    return;
+  }
+  const std::string cause = result ? "no address" : result.error().detail;
+  note_failure("remote directory: cannot resolve '" + settings_.address.substr(0, 255) +
+               "': " + cause);
+  if (endpoint_) {  // keep the last answer; ask again soon
+    endpoint_expires_ = io_.now() + host_name_retry;
+    dispatch();
+    return;
+  }
+  const std::string detail = last_failure_;
+  for (const JobPtr& job : std::exchange(queue_, {})) fail(job, detail);
 }
 
 RemoteDirectory::~RemoteDirectory() {
@@ -237,7 +305,9 @@ void RemoteDirectory::authenticate(std::string_view user, std::string_view passw
   // A cached answer is not news: recording it again would stretch its TTL (a password
   // changed upstream must take effect) and count a lockout's answers as new failures.
   if (found.hit != AuthCache::Hit::none) return finish_auth(job, found.outcome, false);
-  if (!endpoint_) return finish_auth(job, {AuthStatus::unavailable, {}, {}, "bad address"});
+  if (!endpoint_ && !host_name_) {
+    return finish_auth(job, {AuthStatus::unavailable, {}, {}, "bad address"});
+  }
   job->password = std::string(password);
   if (queue_.size() >= settings_.queue_max) {
     note_failure("remote directory: request queue full");
@@ -252,7 +322,7 @@ void RemoteDirectory::enqueue_rcpt(std::string_view address,
   JobPtr job = add_job(false);
   job->on_rcpt = std::move(on_done);
   job->address = std::string(address);
-  if (!endpoint_) return finish_rcpt(job, {RecipientStatus::unavailable, {}});
+  if (!endpoint_ && !host_name_) return finish_rcpt(job, {RecipientStatus::unavailable, {}});
   if (queue_.size() >= settings_.queue_max) {
     note_failure("remote directory: request queue full");
     return finish_rcpt(job, {RecipientStatus::unavailable, {}});
@@ -290,6 +360,7 @@ void RemoteDirectory::dispatch() {
     redispatch_ = true;
     return;
   }
+  if (!endpoint_ready()) return;  // on_resolved dispatches
   dispatching_ = true;
   do {
     redispatch_ = false;
@@ -370,8 +441,8 @@ LinkTls RemoteDirectory::link_tls() const {
   tls.mode = settings_.tls_implicit ? LinkTlsMode::implicit
              : settings_.starttls   ? LinkTlsMode::starttls
                                     : LinkTlsMode::plain;
-  // The address without IPv6 brackets: the name the certificate must carry.
-  tls.client = TlsClientOptions{endpoint_ ? endpoint_->ip : settings_.address,
+  // The host name, or the address without IPv6 brackets: what the certificate must carry.
+  tls.client = TlsClientOptions{std::string(strip_brackets(settings_.address)),
                                 !settings_.allow_invalid_certs};
   return tls;
 }

@@ -4,17 +4,22 @@
 //
 // Contract:
 // - RemoteDirectorySettings is plain data (config/ fills it; this layer never includes
-//   config/). `address` must be an IP literal ("192.0.2.1", "2001:db8::1", "[::1]"):
-//   directories do not resolve host names yet (Io::dns_query exists; the link does not
-//   use it); with anything else every request that needs the server answers `unavailable`
-//   and last_failure() says why.
+//   config/). `address` is an IP literal ("192.0.2.1", "2001:db8::1", "[::1]") or a host
+//   name. A host name is resolved (A, then AAAA: runtime/outbound host_resolver) when a
+//   request first needs the server, and again host_name_ttl after each answer; requests
+//   wait in the queue meanwhile (their timeout runs). New connections use the first
+//   address; connections already open keep theirs. A failed lookup with no earlier answer
+//   makes the waiting requests `unavailable` and last_failure() names the host and the
+//   cause; after an earlier answer, that answer stays in use and the lookup is retried
+//   host_name_retry later. Anything that is neither an IP literal nor a host name makes
+//   every request that needs the server `unavailable`, and last_failure() says why.
 // - Transport security, by tls_implicit and starttls: tls_implicit → TLS right after
 //   connect; otherwise starttls (the default) → the client machine upgrades with STARTTLS
 //   right after EHLO/LHLO or CAPABILITY, before any credentials or probe, and a server that
 //   does not offer it, refuses it, or fails the handshake makes the request `unavailable`;
 //   both false → plain text, credentials in clear (the operator's explicit choice, and the
 //   only case where they cross unencrypted). TLS certificates (implicit or STARTTLS) are
-//   verified against `address` unless allow_invalid_certs.
+//   verified against `address` (the host name, or the IP) unless allow_invalid_certs.
 // - Every answer is posted through the Io (never given inside the call), exactly once,
 //   unless the directory is destroyed first. A server that is down, refuses the
 //   connection, fails TLS, times out or sends garbage gives `unavailable` (a 4xx upstream),
@@ -50,11 +55,12 @@
 #include "runtime/directory/directory.hpp"
 #include "runtime/directory/remote_link.hpp"
 #include "runtime/io.hpp"
+#include "runtime/outbound/remote_delivery.hpp"
 
 namespace tern::runtime::directory {
 
 struct RemoteDirectorySettings {
-  std::string address;  // an IP literal (see the contract)
+  std::string address;  // an IP literal or a host name (see the contract)
   std::uint16_t port = 0;
   bool tls_implicit = false;             // TLS right after connect
   bool starttls = true;                  // without tls_implicit: STARTTLS required (contract)
@@ -74,6 +80,7 @@ struct RemoteDirectorySettings {
 
 // True for a dotted-quad IPv4 or an RFC 4291 IPv6 text form (optionally in brackets).
 [[nodiscard]] bool is_ip_literal(std::string_view text);
+[[nodiscard]] bool is_host_name(std::string_view text);  // RFC 1123 labels, not an IPv4
 
 using Digest = std::array<unsigned char, 32>;
 
@@ -195,7 +202,7 @@ class RemoteDirectory : public Directory {
 
   Io& io_;
   const RemoteDirectorySettings settings_;
-  std::optional<Endpoint> endpoint_;  // nullopt: address is not an IP literal
+  std::optional<Endpoint> endpoint_;  // nullopt: a bad address, or a name not resolved yet
   std::size_t connections_ = 0;       // connecting, busy, idle or closing
   std::uint64_t next_id_ = 1;
 
@@ -203,6 +210,16 @@ class RemoteDirectory : public Directory {
   JobPtr add_job(bool auth);
   void on_deadline(std::uint64_t id);
   void answer(const JobPtr& job);  // forgets the job and cancels its timer
+  // Host names: false when dispatch must wait for an answer from DNS (one lookup at a time).
+  bool endpoint_ready();
+  void on_resolved(outbound::ResolveResult result);
+
+  static constexpr Duration host_name_ttl = Duration::minutes(5);
+  static constexpr Duration host_name_retry = Duration::seconds(30);
+  bool host_name_ = false;  // address is a host name, resolved through resolver_
+  bool resolving_ = false;
+  Instant endpoint_expires_{};
+  outbound::Resolver resolver_;
 
   std::shared_ptr<int> alive_ = std::make_shared<int>(0);  // posted answers check it
   std::map<std::uint64_t, JobPtr> jobs_;                   // unanswered

@@ -568,15 +568,79 @@ TEST(ImapDirectory, RecipientsAreLocalAtLookupDomainsOnly) {
   EXPECT_EQ(s.got[1].status, SenderStatus::not_owned);
 }
 
-TEST(ImapDirectory, HostNameAddressIsUnavailableWithAReason) {
+TEST(ImapDirectory, HostNameIsResolvedThenUsed) {
+  World w;
+  w.serve_imap(Server::normal);
+  w.sim.dns_addresses("imap.example.org", {kServer.ip});
+  auto settings = w.settings();
+  settings.address = "imap.example.org";
+  settings.cache_positive_ttl = Duration::seconds(0);  // every request reaches the server
+  ImapDirectory dir(w.sim, settings);
+  EXPECT_EQ(auth_once(w, dir, "ann@example.org", "correct horse"), AuthStatus::authenticated);
+  EXPECT_EQ(w.connections, 1u);
+  const std::uint64_t queries = w.sim.dns_queries();
+  EXPECT_GE(queries, 1u);
+  EXPECT_EQ(auth_once(w, dir, "ann@example.org", "correct horse"), AuthStatus::authenticated);
+  EXPECT_EQ(w.connections, 2u);
+  EXPECT_EQ(w.sim.dns_queries(), queries);  // the answer is kept (host_name_ttl)
+}
+
+TEST(ImapDirectory, UnresolvableHostNameIsUnavailableWithAReason) {
   World w;
   w.serve_imap(Server::normal);
   auto settings = w.settings();
-  settings.address = "imap.example.org";
+  settings.address = "imap.example.org";  // NXDOMAIN in the simulation
   ImapDirectory dir(w.sim, settings);
   EXPECT_EQ(auth_once(w, dir, "ann@example.org", "correct horse"), AuthStatus::unavailable);
-  EXPECT_NE(dir.last_failure().find("not an IP address"), std::string::npos);
+  EXPECT_NE(dir.last_failure().find("cannot resolve 'imap.example.org'"), std::string::npos)
+      << dir.last_failure();
   EXPECT_EQ(w.connections, 0u);
+  // It is asked again for the next request, and works once DNS does.
+  w.sim.dns_addresses("imap.example.org", {kServer.ip});
+  EXPECT_EQ(auth_once(w, dir, "ann@example.org", "correct horse"), AuthStatus::authenticated);
+}
+
+TEST(ImapDirectory, AStaleAnswerServesWhileDnsFails) {
+  World w;
+  w.serve_imap(Server::normal);
+  w.sim.dns_addresses("imap.example.org", {kServer.ip});
+  auto settings = w.settings();
+  settings.address = "imap.example.org";
+  settings.cache_positive_ttl = Duration::seconds(0);  // every request reaches the server
+  ImapDirectory dir(w.sim, settings);
+  EXPECT_EQ(auth_once(w, dir, "ann@example.org", "correct horse"), AuthStatus::authenticated);
+  w.sim.dns_fail("imap.example.org", DnsType::a, IoErrc::dns_failed);
+  w.sim.dns_fail("imap.example.org", DnsType::aaaa, IoErrc::dns_failed);
+  w.sim.run_for(Duration::minutes(6));  // past host_name_ttl
+  EXPECT_EQ(auth_once(w, dir, "ann@example.org", "correct horse"), AuthStatus::authenticated);
+  w.sim.run_until_idle();
+  EXPECT_NE(dir.last_failure().find("cannot resolve"), std::string::npos) << dir.last_failure();
+}
+
+TEST(ImapDirectory, AddressThatIsNeitherIpNorNameIsUnavailable) {
+  World w;
+  w.serve_imap(Server::normal);
+  auto settings = w.settings();
+  settings.address = "imap_example..org";
+  ImapDirectory dir(w.sim, settings);
+  EXPECT_EQ(auth_once(w, dir, "ann@example.org", "correct horse"), AuthStatus::unavailable);
+  EXPECT_NE(dir.last_failure().find("neither an IP address nor a host name"), std::string::npos);
+  EXPECT_EQ(w.connections, 0u);
+}
+
+TEST(RemoteDirectory, HostNamesFollowRfc1123) {
+  EXPECT_TRUE(is_host_name("imap.example.org"));
+  EXPECT_TRUE(is_host_name("localhost"));
+  EXPECT_TRUE(is_host_name("a-b.c0"));
+  EXPECT_TRUE(is_host_name(std::string(63, 'a') + ".org"));
+  EXPECT_FALSE(is_host_name(std::string(64, 'a') + ".org"));
+  EXPECT_FALSE(is_host_name("192.0.2.1"));  // an IPv4 literal, not a name
+  EXPECT_FALSE(is_host_name("-a.org"));
+  EXPECT_FALSE(is_host_name("a-.org"));
+  EXPECT_FALSE(is_host_name("a..org"));
+  EXPECT_FALSE(is_host_name("a.org."));
+  EXPECT_FALSE(is_host_name("a_b.org"));
+  EXPECT_FALSE(is_host_name(""));
 }
 
 TEST(ImapDirectory, PoolBoundAndFifoQueue) {
