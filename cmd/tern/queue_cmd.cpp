@@ -1,15 +1,16 @@
 #include "cmd/tern/queue_cmd.hpp"
 
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <unistd.h>
-
 #include <cerrno>
 #include <cstring>
 #include <iostream>
 #include <sstream>
 #include <string_view>
 
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "cmd/common/control_request.hpp"
 #include "cmd/common/diagnostics.hpp"
 #include "cmd/common/queue_render.hpp"
 
@@ -36,33 +37,37 @@ struct Flags {
 // What each subcommand accepts, and the request line it makes.
 std::optional<std::string> request_for(const std::string& cmd, const Flags& f,
                                        std::string& problem) {
+  using Kind = ControlRequest::Kind;
   const bool id = f.id.has_value();
   const auto fits = [&](bool ok, std::string_view form) -> bool {
     if (!ok) problem = "usage: tern queue " + std::string(form);
     return ok;
   };
+  ControlRequest r;
+  r.id = f.id.value_or("");
   if (cmd == "list") {
     if (!fits(!id && !f.silent && !f.all, "list [--json]")) return std::nullopt;
-    return std::string(f.json ? "list json\n" : "list\n");
-  }
-  if (cmd == "show") {
+    r.kind = Kind::list;
+    r.json = f.json;
+  } else if (cmd == "show") {
     if (!fits(id && !f.silent && !f.all, "show ID [--json]")) return std::nullopt;
-    return "show " + *f.id + (f.json ? " json\n" : "\n");
-  }
-  if (cmd == "retry") {
+    r.kind = Kind::show;
+    r.json = f.json;
+  } else if (cmd == "retry") {
     if (!fits(id != f.all && !f.json && !f.silent, "retry ID|--all")) return std::nullopt;
-    return f.all ? std::string("retry --all\n") : "retry " + *f.id + "\n";
-  }
-  if (cmd == "delete") {
+    r.kind = f.all ? Kind::retry_all : Kind::retry;
+  } else if (cmd == "delete") {
     if (!fits(id && !f.json && !f.all, "delete ID [--silent]")) return std::nullopt;
-    return "delete " + *f.id + (f.silent ? " silent\n" : "\n");
-  }
-  if (cmd == "hold" || cmd == "release") {
+    r.kind = Kind::remove;
+    r.silent = f.silent;
+  } else if (cmd == "hold" || cmd == "release") {
     if (!fits(id && !f.json && !f.all && !f.silent, cmd + " ID")) return std::nullopt;
-    return cmd + " " + *f.id + "\n";
+    r.kind = cmd == "hold" ? Kind::hold : Kind::release;
+  } else {
+    problem = "unknown queue command '" + terminal_safe(cmd) + "'";
+    return std::nullopt;
   }
-  problem = "unknown queue command '" + terminal_safe(cmd) + "'";
-  return std::nullopt;
+  return format_control_request(r);
 }
 
 bool write_all(int fd, std::string_view data) {

@@ -1,23 +1,21 @@
-#include <utility>  // before Asio under C++20
-
 #include "cmd/ternd/control_server.hpp"
-
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
-#include <unistd.h>
 
 #include <array>
 #include <cerrno>
 #include <cstring>
 #include <ctime>
 #include <set>
+#include <utility>  // before Asio under C++20
 #include <vector>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include "cmd/common/queue_render.hpp"
 
@@ -29,73 +27,10 @@ namespace asio = boost::asio;
 using Protocol = asio::local::stream_protocol;
 using Kind = ControlRequest::Kind;
 
-std::vector<std::string_view> split_words(std::string_view line) {
-  std::vector<std::string_view> words;
-  std::size_t i = 0;
-  while (i < line.size()) {
-    if (line[i] == ' ') {
-      ++i;
-      continue;
-    }
-    const std::size_t end = std::min(line.find(' ', i), line.size());
-    words.push_back(line.substr(i, end - i));
-    i = end;
-  }
-  return words;
-}
-
-protocol::Error usage(std::string_view text) {
-  return protocol::fail(0, "usage: " + std::string(text));
-}
-
-protocol::Result<ControlRequest> with_id(Kind kind, std::string_view id) {
-  if (!valid_queue_id(id)) {
-    return protocol::fail(0, "invalid message id (1 to 64 letters and digits)");
-  }
-  return ControlRequest{kind, std::string(id), false, false};
-}
-
-// A word of the peer's, quoted back safely and briefly.
-std::string echo(std::string_view word) {
-  constexpr std::size_t kEchoBytesMax = 32;
-  std::string safe = terminal_safe(word.substr(0, kEchoBytesMax));
-  return "'" + safe + (word.size() > kEchoBytesMax ? "...'" : "'");
-}
-
-protocol::Result<ControlRequest> parse_words(const std::vector<std::string_view>& w) {
-  const std::string_view cmd = w[0];
-  const std::size_t n = w.size();
-  if (cmd == "list") {
-    if (n == 1 || (n == 2 && w[1] == "json")) return ControlRequest{Kind::list, "", n == 2, false};
-    return usage("list [json]");
-  }
-  if (cmd == "show") {
-    if (n < 2 || n > 3 || (n == 3 && w[2] != "json")) return usage("show ID [json]");
-    auto r = with_id(Kind::show, w[1]);
-    if (r) r.value().json = n == 3;
-    return r;
-  }
-  if (cmd == "retry") {
-    if (n != 2) return usage("retry ID | retry --all");
-    if (w[1] == "--all") return ControlRequest{Kind::retry_all, "", false, false};
-    return with_id(Kind::retry, w[1]);
-  }
-  if (cmd == "delete") {
-    if (n < 2 || n > 3 || (n == 3 && w[2] != "silent")) return usage("delete ID [silent]");
-    auto r = with_id(Kind::remove, w[1]);
-    if (r) r.value().silent = n == 3;
-    return r;
-  }
-  if (cmd == "hold" || cmd == "release") {
-    if (n != 2) return usage(std::string(cmd) + " ID");
-    return with_id(cmd == "hold" ? Kind::hold : Kind::release, w[1]);
-  }
-  return protocol::fail(0, "unknown command " + echo(cmd) +
-                               " (list, show, retry, delete, hold, release)");
-}
-
 // The first line of an answer must stay one line whatever the queue wrote in its message.
-std::string error_line(std::string_view why) { return "error: " + terminal_safe(why) + "\n"; }
+std::string error_line(std::string_view why) {
+  return "error: " + terminal_safe(why) + "\n";
+}
 
 std::string admin_answer(const runtime::AdminResult& result, std::string_view id) {
   using runtime::AdminStatus;
@@ -110,18 +45,11 @@ std::string admin_answer(const runtime::AdminResult& result, std::string_view id
   }
 }
 
-std::int64_t system_now_unix() { return static_cast<std::int64_t>(std::time(nullptr)); }
+std::int64_t system_now_unix() {
+  return static_cast<std::int64_t>(std::time(nullptr));
+}
 
 }  // namespace
-
-protocol::Result<ControlRequest> parse_control_request(std::string_view line) {
-  if (line.size() > kControlLineBytesMax) {
-    return protocol::fail(kControlLineBytesMax, "request line longer than 1024 bytes");
-  }
-  const std::vector<std::string_view> words = split_words(line);
-  if (words.empty()) return protocol::fail(0, "empty request");
-  return parse_words(words);
-}
 
 // ---------------------------------------------------------------------------------------
 
@@ -172,11 +100,9 @@ struct ControlServer::Impl::Client : std::enable_shared_from_this<Client> {
   }
 
   void read_more() {
-    socket.async_read_some(
-        asio::buffer(chunk), [self = shared_from_this()](const boost::system::error_code& error,
-                                                          std::size_t n) {
-          self->on_read(error, n);
-        });
+    socket.async_read_some(asio::buffer(chunk),
+                           [self = shared_from_this()](const boost::system::error_code& error,
+                                                       std::size_t n) { self->on_read(error, n); });
   }
 
   void on_read(const boost::system::error_code& error, std::size_t n) {
@@ -302,7 +228,9 @@ void ControlServer::Impl::refuse_busy(Protocol::socket& socket) {
 
 namespace {
 
-std::string errno_text(int error) { return std::strerror(error); }
+std::string errno_text(int error) {
+  return std::strerror(error);
+}
 
 // A socket file whose listener is gone refuses connections: only then is it ours to remove.
 std::optional<std::string> remove_stale_socket(const std::string& path) {
@@ -389,12 +317,20 @@ ControlServer::ControlServer(boost::asio::io_context& context, runtime::QueueAdm
                              ControlServerOptions options)
     : impl_(std::make_shared<Impl>(context, admin, std::move(options))) {}
 
-ControlServer::~ControlServer() { impl_->stop(); }
+ControlServer::~ControlServer() {
+  impl_->stop();
+}
 
-std::optional<std::string> ControlServer::start() { return impl_->start(); }
+std::optional<std::string> ControlServer::start() {
+  return impl_->start();
+}
 
-void ControlServer::stop() { impl_->stop(); }
+void ControlServer::stop() {
+  impl_->stop();
+}
 
-std::size_t ControlServer::clients() const { return impl_->clients.size(); }
+std::size_t ControlServer::clients() const {
+  return impl_->clients.size();
+}
 
 }  // namespace tern::cmd

@@ -13,11 +13,8 @@
 //   the socket file if it is still the one start() made. Actions already handed to the
 //   queue complete there; their answers are dropped.
 // - Protocol, one exchange per connection: the client sends ONE request line of at most
-//   kControlLineBytesMax bytes before its LF (a CR before the LF is ignored). Words are
-//   separated by runs of spaces:
-//     list [json] | show ID [json] | retry ID | retry --all | delete ID [silent] |
-//     hold ID | release ID
-//   with ID = [A-Za-z0-9]{1,64}. The answer's first line is `ok` or `error: <why>` (one
+//   kControlLineBytesMax bytes before its LF (a CR before the LF is ignored); its grammar is
+//   cmd/common/control_request.hpp. The answer's first line is `ok` or `error: <why>` (one
 //   line, terminal-safe), then the body: the rendered list/show (cmd/common/queue_render),
 //   or the AdminResult message and '\n' (nothing when it is empty); then the server closes.
 //   An unknown command, wrong arguments, a bad id, a line over the limit, or EOF before
@@ -38,6 +35,7 @@
 #include <string>
 #include <string_view>
 
+#include "cmd/common/control_request.hpp"
 #include "cmd/common/queue_render.hpp"  // valid_queue_id
 #include "protocol/core/result.hpp"
 #include "runtime/queue_admin.hpp"
@@ -48,20 +46,7 @@ class io_context;
 
 namespace tern::cmd {
 
-inline constexpr std::size_t kControlLineBytesMax = 1024;
 inline constexpr std::size_t kControlClientsMax = 16;
-
-struct ControlRequest {
-  enum class Kind { list, show, retry, retry_all, remove, hold, release };
-  Kind kind = Kind::list;
-  std::string id;       // empty for list and retry_all
-  bool json = false;    // list, show
-  bool silent = false;  // remove
-  friend bool operator==(const ControlRequest&, const ControlRequest&) = default;
-};
-
-// One request line, without its LF. Fails with a message fit for `error: <message>`.
-protocol::Result<ControlRequest> parse_control_request(std::string_view line);
 
 struct ControlServerOptions {
   std::string path;
