@@ -369,10 +369,14 @@ void Queue::deliver_next_remote(const std::string& id) {
     return;
   }
   // At most limits.concurrency deliveries to one destination at once: the others wait
-  // their turn here, in order, and keep their in-flight slot.
+  // their turn here, in order. A waiting message gives its in-flight slot back (it holds
+  // no connection and no body), so a slow destination cannot stall the others; it takes
+  // one again when its turn comes.
   const std::string destination = entry.remote_todo.front().route;
   if (active_[destination] >= settings_->outbound.concurrency_per_destination) {
     parked_[destination].push_back(id);
+    --in_flight_;
+    pump();
     return;
   }
   RemoteGroup group = std::move(entry.remote_todo.front());
@@ -428,8 +432,15 @@ void Queue::destination_done(const std::string& destination) {
   const std::string next = parked->second.front();
   parked->second.pop_front();
   if (parked->second.empty()) parked_.erase(parked);
+  ++in_flight_;  // its slot again (briefly past the limit at most: a delivery just ended)
   io_.post([this, alive = alive_, next] {
-    if (*alive && messages_.count(next) != 0) deliver_next_remote(next);
+    if (!*alive) return;
+    if (messages_.count(next) == 0) {  // cannot happen while it is busy; never leak the slot
+      --in_flight_;
+      pump();
+      return;
+    }
+    deliver_next_remote(next);
   });
 }
 

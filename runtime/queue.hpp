@@ -38,8 +38,9 @@
 // - At most deliveries_in_flight_max messages are being worked on at once; the others
 //   wait in arrival order. At most outbound.concurrency_per_destination remote deliveries
 //   run at once to one destination (a remote.<id>, or one MX domain); a message whose turn
-//   has not come waits, keeping its in-flight slot. Nothing here blocks; everything
-//   completes through Io callbacks.
+//   has not come waits without an in-flight slot (so a slow destination never stalls the
+//   others) and takes one again when its turn comes, even if that briefly makes one more
+//   than the limit. Nothing here blocks; everything completes through Io callbacks.
 #pragma once
 
 #include <cstddef>

@@ -981,5 +981,32 @@ TEST(EngineLimits, TotalConnectionsAtNAndNPlusOne) {
   EXPECT_EQ(server.sessions(), 2u);
 }
 
+// One destination that never answers (its MX is a blackhole) and one that does, with one
+// delivery at a time per destination.
+class MxSlowDestinationTest : public MxTest {
+ protected:
+  void SetUp() override {
+    extra_ = "[queue.outbound.limits]\nconcurrency = 1\n";
+    MxTest::SetUp();
+    io_.dns_mx("slow.example", {{10, "mx.slow.example"}});
+    io_.dns_addresses("mx.slow.example", {"192.0.2.99"});
+    io_.blackhole(Endpoint{"192.0.2.99", 25});
+  }
+};
+
+TEST_F(MxSlowDestinationTest, MessagesWaitingForASlowDestinationDoNotStallOthers) {
+  // More messages for the slow destination than may be in flight at once (16): those that
+  // wait for its one delivery must not hold the slots the other destination needs.
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_EQ(
+        submit({"x" + std::to_string(i) + "@slow.example"}, "Subject: s\r\n\r\nx\r\n").substr(0, 4),
+        "250 ");
+  }
+  ASSERT_EQ(submit({"y@remote.example"}, "Subject: f\r\n\r\nx\r\n").substr(0, 4), "250 ");
+  io_.run_for(Duration::seconds(30));
+  EXPECT_EQ(hosts_, std::vector<std::string>{"192.0.2.11"});
+  EXPECT_EQ(io_.spool_envelopes().size(), 20u);  // the slow ones are still queued
+}
+
 }  // namespace
 }  // namespace tern::runtime
