@@ -549,8 +549,12 @@ IoResult<AsioIo::Appended> AsioIo::append_record(int kind, std::uint8_t flags, s
   bool rotated = false;
   if (!s.current || s.current->broken || s.current->written >= options_.spool_segment_bytes) {
     const IoStatus started = start_segment();
-    if (!started.ok()) return io_failure(started.error->code, started.error->detail);
-    rotated = true;
+    const bool full_but_sound = s.current && !s.current->broken;
+    if (!started.ok() && !full_but_sound) {
+      return io_failure(started.error->code, started.error->detail);
+    }
+    // A disk too full for a new file may still take a record in the current one.
+    rotated = started.ok();
   }
   std::shared_ptr<Segment> segment = s.current;
   const auto record_kind = static_cast<spool_log::RecordKind>(kind);

@@ -638,6 +638,23 @@ TEST_F(AsioIoTest, SpoolDeletesDeadSegmentsOldestFirst) {
   EXPECT_EQ(*io_->spool_read_body("M0"), std::string(60, 'b'));
 }
 
+TEST_F(AsioIoTest, SpoolKeepsAppendingWhenANewSegmentCannotBeCreated) {
+  AsioIoOptions options{root_ + "/spool", root_ + "/mail"};
+  options.spool_segment_bytes = 100;
+  io_ = std::make_unique<AsioIo>(context_, options);
+  ASSERT_TRUE(io_->spool_list().has_value());
+  const fs::path log = fs::path(root_) / "spool/log";
+  put_file(log / "0000000000000002.log", "");                    // the next segment's name is taken
+  ASSERT_TRUE(commit("F1", std::string(200, 'f'), "env").ok());  // fills segment 1
+  ASSERT_TRUE(commit("F2", "second", "env 2").ok());             // 2 cannot be created: 1 takes it
+  EXPECT_GT(fs::file_size(log / "0000000000000001.log"), 200u);
+  reopen(options);
+  auto list = io_->spool_list();
+  ASSERT_TRUE(list.has_value());
+  ASSERT_EQ(list->size(), 2u);
+  EXPECT_EQ(*io_->spool_read_body("F2"), "second");
+}
+
 TEST_F(AsioIoTest, SpoolGroupCommitAnswersEveryConcurrentCommit) {
   std::vector<IoStatus> results;
   for (int i = 0; i < 50; ++i) {
