@@ -38,7 +38,7 @@ struct QueueSettings {
       Duration::minutes(30), Duration::minutes(60), Duration::minutes(120)};
   std::vector<Duration> notify = {Duration::minutes(24 * 60), Duration::minutes(3 * 24 * 60)};
   Duration expire = Duration::minutes(5 * 24 * 60);
-  std::size_t deliveries_in_flight_max = 16;
+  std::size_t deliveries_in_flight_max = 16;  // queue.limits.messages
 };
 
 // queue.outbound.* and resolver.timeout: how remote and MX deliveries behave.

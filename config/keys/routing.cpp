@@ -87,6 +87,14 @@ void register_outbound(Schema& s) {
                         "domain); further messages wait their turn",
          .min = 1,
          .max = 10000});
+  s.add({.pattern = "queue.limits.messages",
+         .type = ValueType::integer,
+         .default_value = "16",
+         .description = "Messages worked on at once (local and remote deliveries in "
+                        "progress; each holds its body in memory while it is delivered); "
+                        "further messages wait their turn",
+         .min = 1,
+         .max = 10000});
   s.add({.pattern = "queue.outbound.timeouts.connect",
          .type = ValueType::duration,
          .default_value = "\"5m\"",

@@ -126,6 +126,17 @@ TEST(EngineSettings, OutboundLimitsAndTimeouts) {
   EXPECT_TRUE(o.mx_allow_invalid_certs);
 }
 
+TEST(EngineSettings, MessagesInFlightLimit) {
+  EXPECT_EQ(engine("").engine.settings.queue.deliveries_in_flight_max, 16u);
+  auto r = engine("[queue.limits]\nmessages = 100\n");
+  ASSERT_TRUE(r.ok()) << messages(r);
+  EXPECT_EQ(r.engine.settings.queue.deliveries_in_flight_max, 100u);
+  // The schema bounds it at load: 1..10000.
+  EXPECT_FALSE(load_string("[queue.limits]\nmessages = 0\n", "e.toml").ok());
+  EXPECT_TRUE(load_string("[queue.limits]\nmessages = 10000\n", "e.toml").ok());
+  EXPECT_FALSE(load_string("[queue.limits]\nmessages = 10001\n", "e.toml").ok());
+}
+
 TEST(EngineSettings, RequiringMtaStsOrDaneIsRefusedUntilTheyExist) {
   EXPECT_TRUE(engine("[queue.outbound.tls]\nmta-sts = \"optional\"\ndane = \"disable\"\n").ok());
   auto r = engine("[queue.outbound.tls]\nmta-sts = \"require\"\ndane = \"require\"\n");
