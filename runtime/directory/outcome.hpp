@@ -27,7 +27,7 @@ struct AuthOutcome {
   AuthStatus status = AuthStatus::rejected;
   std::string principal;               // authenticated only
   std::vector<std::string> addresses;  // authenticated only: lowercased, in config order
-  std::string_view reason;             // for logs: "unknown user", "wrong password" ...
+  std::string reason;                  // for logs: "unknown user", "wrong password" ...
 };
 
 enum class RecipientStatus { local, unknown, unavailable };

@@ -401,7 +401,11 @@ void RemoteDirectory::fail(const JobPtr& job, std::string detail) {
   if (answered(job)) return;
   note_failure(std::move(detail));
   if (job->auth) {
-    finish_auth(job, {AuthStatus::unavailable, {}, {}, "remote directory unavailable"});
+    // The cause goes to the session's log ("AUTH PLAIN failed: ..."); the client gets 454.
+    finish_auth(job, {AuthStatus::unavailable,
+                      {},
+                      {},
+                      "remote directory unavailable: " + last_failure_.substr(0, 200)});
   } else {
     finish_rcpt(job, {RecipientStatus::unavailable, {}});
   }

@@ -339,6 +339,8 @@ TEST(ImapDirectory, ServerSideFailuresAreUnavailable) {
     if (how == Server::refused) {
       EXPECT_NE(dir.last_failure().find("refused"), std::string::npos) << dir.last_failure();
     }
+    // The outcome carries the cause for the session's log.
+    EXPECT_EQ(a.got[0].reason, "remote directory unavailable: " + dir.last_failure());
     // Unavailable is never cached: the next attempt asks again.
     EXPECT_EQ(dir.cache().size(), 0u);
   }
