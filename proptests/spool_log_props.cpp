@@ -38,6 +38,21 @@ std::string encode(const Plain& r) {
   return std::string(header.data(), header.size()) + r.id + r.envelope + r.body;
 }
 
+// The records one after another, and where each one ends.
+struct Encoded {
+  std::string log;
+  std::vector<std::size_t> ends;
+};
+
+Encoded encode_all(const std::vector<Plain>& records) {
+  Encoded out;
+  for (const auto& r : records) {
+    out.log += encode(r);
+    out.ends.push_back(out.log.size());
+  }
+  return out;
+}
+
 RC_GTEST_PROP(SpoolLogProps, RecordsScanBackToThemselves, ()) {
   const auto records = *rc::gen::container<std::vector<Plain>>(gen_record());
   std::string log;
@@ -57,12 +72,7 @@ RC_GTEST_PROP(SpoolLogProps, RecordsScanBackToThemselves, ()) {
 
 RC_GTEST_PROP(SpoolLogProps, ACutKeepsTheWholeRecordsBeforeIt, ()) {
   const auto records = *rc::gen::nonEmpty(rc::gen::container<std::vector<Plain>>(gen_record()));
-  std::string log;
-  std::vector<std::size_t> ends;
-  for (const auto& r : records) {
-    log += encode(r);
-    ends.push_back(log.size());
-  }
+  auto [log, ends] = encode_all(records);
   const auto cut = *rc::gen::inRange<std::size_t>(0, log.size() + 1);
   const Scan scan = scan_segment(std::string_view(log).substr(0, cut));
   std::size_t whole = 0;
@@ -73,12 +83,7 @@ RC_GTEST_PROP(SpoolLogProps, ACutKeepsTheWholeRecordsBeforeIt, ()) {
 
 RC_GTEST_PROP(SpoolLogProps, AChangedByteEndsTheScanAtItsRecord, ()) {
   const auto records = *rc::gen::nonEmpty(rc::gen::container<std::vector<Plain>>(gen_record()));
-  std::string log;
-  std::vector<std::size_t> ends;
-  for (const auto& r : records) {
-    log += encode(r);
-    ends.push_back(log.size());
-  }
+  auto [log, ends] = encode_all(records);
   const auto at = *rc::gen::inRange<std::size_t>(0, log.size());
   const auto flip = *rc::gen::inRange<int>(1, 256);
   log[at] = static_cast<char>(static_cast<unsigned char>(log[at]) ^ flip);

@@ -81,7 +81,9 @@ struct AsioIo::Segment {
   std::uint64_t written = 0;  // end of the last record written
   std::uint64_t synced = 0;   // end of what an fdatasync has made durable
   bool sync_running = false;
-  bool broken = false;           // a write or an fdatasync failed: nothing more goes here
+  // Nothing more is appended: the log moved on to a newer segment, it is an earlier run's,
+  // or a write or an fdatasync failed in it.
+  bool sealed = false;
   std::size_t refs = 0;          // locations of live messages (body, envelope) in this file
   std::uint64_t live_bytes = 0;  // their sizes
   struct Waiter {

@@ -73,6 +73,10 @@ struct ssl_st;  // OpenSSL's SSL
 
 namespace tern::adapters::asio {
 
+namespace spool_log {
+enum class RecordKind : std::uint8_t;  // spool_log.hpp
+}
+
 // Where libunbound sends its queries.
 struct ResolverOptions {
   enum class Mode {
@@ -199,8 +203,9 @@ class AsioIo final : public runtime::Io {
   runtime::IoStatus spool_open();
   runtime::IoResult<std::vector<runtime::SpoolEntry>> spool_load();
   runtime::IoStatus start_segment();
-  runtime::IoResult<Appended> append_record(int kind, std::uint8_t flags, std::string_view id,
-                                            std::string_view envelope, std::string_view body);
+  runtime::IoResult<Appended> append_record(spool_log::RecordKind kind, std::uint8_t flags,
+                                            std::string_view id, std::string_view envelope,
+                                            std::string_view body);
   void when_durable(const std::shared_ptr<Segment>& segment, std::uint64_t end,
                     StatusHandler on_done, bool urgent = true);
   void arm_lazy_sync();

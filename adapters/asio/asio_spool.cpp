@@ -469,7 +469,7 @@ IoResult<std::vector<runtime::SpoolEntry>> AsioIo::spool_load() {
     segment->fd = ::open(segment->path.c_str(), O_RDWR | O_CLOEXEC);
     if (segment->fd < 0)
       return io_failure(IoErrc::io_error, errno_detail("open " + segment->path, errno));
-    segment->broken = true;  // an earlier run's: read, never appended to
+    segment->sealed = true;  // an earlier run's: read, never appended to
     segments[*number] = std::move(segment);
   }
   std::map<std::string, LiveMessage> live;
@@ -482,7 +482,7 @@ IoResult<std::vector<runtime::SpoolEntry>> AsioIo::spool_load() {
     auto bytes = pread_exact(segment->fd, 0, static_cast<std::uint64_t>(st.st_size), segment->path);
     if (!bytes) return io_failure(bytes.error().code, bytes.error().detail);
     const spool_log::Scan scan = spool_log::scan_segment(*bytes);
-    if (segment->broken) segment->written = segment->synced = scan.valid_bytes;
+    if (segment->sealed) segment->written = segment->synced = scan.valid_bytes;
     replay(scan, segment, live, envelopes);
   }
   auto body_names = list_dir(spool_path("body", ""));
@@ -537,19 +537,20 @@ IoStatus AsioIo::start_segment() {
     unlink_quietly(segment->path);
     return as_disk_error(synced);
   }
-  if (s.current) s.current->broken = true;  // finished: only read from now on
+  if (s.current) s.current->sealed = true;  // finished: only read from now on
   s.segments[number] = segment;
   s.current = std::move(segment);
   return IoStatus::success();
 }
 
-IoResult<AsioIo::Appended> AsioIo::append_record(int kind, std::uint8_t flags, std::string_view id,
-                                                 std::string_view envelope, std::string_view body) {
+IoResult<AsioIo::Appended> AsioIo::append_record(spool_log::RecordKind kind, std::uint8_t flags,
+                                                 std::string_view id, std::string_view envelope,
+                                                 std::string_view body) {
   Spool& s = *spool_;
   bool rotated = false;
-  if (!s.current || s.current->broken || s.current->written >= options_.spool_segment_bytes) {
+  if (!s.current || s.current->sealed || s.current->written >= options_.spool_segment_bytes) {
     const IoStatus started = start_segment();
-    const bool full_but_sound = s.current && !s.current->broken;
+    const bool full_but_sound = s.current && !s.current->sealed;
     if (!started.ok() && !full_but_sound) {
       return io_failure(started.error->code, started.error->detail);
     }
@@ -557,13 +558,12 @@ IoResult<AsioIo::Appended> AsioIo::append_record(int kind, std::uint8_t flags, s
     rotated = started.ok();
   }
   std::shared_ptr<Segment> segment = s.current;
-  const auto record_kind = static_cast<spool_log::RecordKind>(kind);
-  const auto header = spool_log::encode_header(record_kind, flags, id, envelope, body);
+  const auto header = spool_log::encode_header(kind, flags, id, envelope, body);
   const IoStatus written =
       pwrite_all(segment->fd, {{header.data(), header.size()}, id, envelope, body},
                  segment->written, segment->path);
   if (!written.ok()) {
-    segment->broken = true;  // the next record starts a new segment, after no torn one
+    segment->sealed = true;  // the next record starts a new segment, after no torn one
     (void)::ftruncate(segment->fd, static_cast<off_t>(segment->written));
     const IoStatus failed = as_disk_error(written);
     return io_failure(failed.error->code, failed.error->detail);
@@ -640,7 +640,7 @@ void AsioIo::sync_segment(const std::shared_ptr<Segment>& segment) {
         if (status.ok()) {
           segment->synced = std::max(segment->synced, target);
         } else {
-          segment->broken = true;  // after a failed fdatasync nothing in it is trusted
+          segment->sealed = true;  // after a failed fdatasync nothing in it is trusted
         }
         bool urgent_left = false;
         for (auto it = waiters.begin(); it != waiters.end();) {
@@ -670,8 +670,7 @@ void AsioIo::commit_record(const std::string& id, const std::string& envelope,
     return;
   }
   const std::uint8_t flags = external ? spool_log::flag_external_body : 0;
-  auto appended =
-      append_record(static_cast<int>(spool_log::RecordKind::commit), flags, id, envelope, body);
+  auto appended = append_record(spool_log::RecordKind::commit, flags, id, envelope, body);
   if (!appended) {
     post_status(std::move(on_done),
                 IoStatus::failure(appended.error().code, appended.error().detail));
@@ -692,7 +691,7 @@ void AsioIo::commit_record(const std::string& id, const std::string& envelope,
           spool_->live[id] = std::move(message);
         } else {
           // The record may still reach the disk: say it is gone, in case it does.
-          (void)append_record(static_cast<int>(spool_log::RecordKind::remove), 0, id, "", "");
+          (void)append_record(spool_log::RecordKind::remove, 0, id, "", "");
         }
         on_done(status);
       });
@@ -735,8 +734,7 @@ void AsioIo::relocate_oldest() {
       body = std::move(*read);
     }
     const std::uint8_t flags = message.body.segment ? 0 : spool_log::flag_external_body;
-    auto appended =
-        append_record(static_cast<int>(spool_log::RecordKind::commit), flags, id, *envelope, body);
+    auto appended = append_record(spool_log::RecordKind::commit, flags, id, *envelope, body);
     if (!appended) return;
     copied += envelope->size() + body.size();
     const Located old_envelope = message.envelope;
@@ -815,20 +813,21 @@ IoStatus AsioIo::spool_append(runtime::SpoolWriterId id, std::span<const char> b
   if (writer.bytes + bytes.size() > options_.spool_file_bytes_max) {
     return IoStatus::failure(IoErrc::no_space, "spool_append: message larger than the spool limit");
   }
+  if (writer.fd < 0 && writer.body.size() + bytes.size() <= options_.spool_inline_body_max) {
+    writer.body.append(bytes.data(), bytes.size());  // the common case: no file at all
+    writer.bytes += bytes.size();
+    return IoStatus::success();
+  }
   const std::string path = spool_path("tmp", writer.id + ".body.tmp");
-  if (writer.fd < 0 && writer.body.size() + bytes.size() > options_.spool_inline_body_max) {
+  if (writer.fd < 0) {
     writer.fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (writer.fd < 0) return as_disk_error(errno_status("open", path, errno));
     const IoStatus spilled = write_all(writer.fd, writer.body, path);
     if (!spilled.ok()) return as_disk_error(spilled);
     std::string().swap(writer.body);
   }
-  if (writer.fd < 0) {
-    writer.body.append(bytes.data(), bytes.size());
-  } else {
-    const IoStatus status = write_all(writer.fd, bytes, path);
-    if (!status.ok()) return as_disk_error(status);
-  }
+  const IoStatus status = write_all(writer.fd, bytes, path);
+  if (!status.ok()) return as_disk_error(status);
   writer.bytes += bytes.size();
   return IoStatus::success();
 }
@@ -899,8 +898,7 @@ void AsioIo::spool_update_envelope(std::string_view id, std::string envelope,
                 IoStatus::failure(IoErrc::not_found, "spool_update_envelope: no message " + mid));
     return;
   }
-  auto appended =
-      append_record(static_cast<int>(spool_log::RecordKind::envelope), 0, mid, envelope, "");
+  auto appended = append_record(spool_log::RecordKind::envelope, 0, mid, envelope, "");
   if (!appended) {
     post_status(std::move(on_done),
                 IoStatus::failure(appended.error().code, appended.error().detail));
@@ -956,7 +954,7 @@ void AsioIo::spool_remove(std::string_view id, StatusHandler on_done) {
                 IoStatus::failure(IoErrc::not_found, "spool_remove: no message " + mid));
     return;
   }
-  auto appended = append_record(static_cast<int>(spool_log::RecordKind::remove), 0, mid, "", "");
+  auto appended = append_record(spool_log::RecordKind::remove, 0, mid, "", "");
   if (!appended) {
     post_status(std::move(on_done),
                 IoStatus::failure(appended.error().code, appended.error().detail));

@@ -8,6 +8,7 @@
 
 #include <openssl/evp.h>
 
+#include "protocol/smtp/address.hpp"
 #include "runtime/outbound/mx_resolver.hpp"
 
 namespace tern::runtime::directory {
@@ -109,28 +110,10 @@ std::string ascii_lower(std::string_view text) {
   return out;
 }
 
-// A DNS name as RFC 1123 allows it: dot-separated labels of letters, digits and inner
-// hyphens, 1-63 bytes each, 253 in all, not all digits in the last label.
+// RFC 5321's Domain (RFC 1123 host names: labels of letters, digits and inner hyphens, 63
+// bytes each) from the SMTP grammar; a dotted quad is an address, not a name.
 bool is_host_name(std::string_view text) {
-  if (text.empty() || text.size() > 253) return false;
-  std::size_t label = 0;
-  bool last_all_digits = true;
-  char previous = '.';
-  for (const char c : text) {
-    if (c == '.') {
-      if (label == 0 || previous == '-') return false;
-      label = 0;
-      last_all_digits = true;
-    } else {
-      const bool digit = c >= '0' && c <= '9';
-      const bool letter = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-      if (!digit && !letter && !(c == '-' && label > 0)) return false;
-      if (++label > 63) return false;
-      last_all_digits = last_all_digits && digit;
-    }
-    previous = c;
-  }
-  return label > 0 && previous != '-' && !last_all_digits;
+  return !is_ipv4(text) && protocol::smtp::parse_domain(text, {}).has_value();
 }
 
 bool is_ip_literal(std::string_view text) {

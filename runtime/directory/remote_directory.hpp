@@ -80,7 +80,7 @@ struct RemoteDirectorySettings {
 
 // True for a dotted-quad IPv4 or an RFC 4291 IPv6 text form (optionally in brackets).
 [[nodiscard]] bool is_ip_literal(std::string_view text);
-[[nodiscard]] bool is_host_name(std::string_view text);  // RFC 1123 labels, not an IPv4
+[[nodiscard]] bool is_host_name(std::string_view text);  // an RFC 5321 Domain, not an IPv4
 
 using Digest = std::array<unsigned char, 32>;
 

@@ -570,14 +570,20 @@ TEST(ImapDirectory, RecipientsAreLocalAtLookupDomainsOnly) {
   EXPECT_EQ(s.got[1].status, SenderStatus::not_owned);
 }
 
-TEST(ImapDirectory, HostNameIsResolvedThenUsed) {
-  World w;
-  w.serve_imap(Server::normal);
+// Settings naming the server imap.example.org, which resolves to it, with no positive
+// cache: every request reaches the server.
+RemoteDirectorySettings by_name(World& w) {
   w.sim.dns_addresses("imap.example.org", {kServer.ip});
   auto settings = w.settings();
   settings.address = "imap.example.org";
-  settings.cache_positive_ttl = Duration::seconds(0);  // every request reaches the server
-  ImapDirectory dir(w.sim, settings);
+  settings.cache_positive_ttl = Duration::seconds(0);
+  return settings;
+}
+
+TEST(ImapDirectory, HostNameIsResolvedThenUsed) {
+  World w;
+  w.serve_imap(Server::normal);
+  ImapDirectory dir(w.sim, by_name(w));
   EXPECT_EQ(auth_once(w, dir, "ann@example.org", "correct horse"), AuthStatus::authenticated);
   EXPECT_EQ(w.connections, 1u);
   const std::uint64_t queries = w.sim.dns_queries();
@@ -605,11 +611,7 @@ TEST(ImapDirectory, UnresolvableHostNameIsUnavailableWithAReason) {
 TEST(ImapDirectory, AStaleAnswerServesWhileDnsFails) {
   World w;
   w.serve_imap(Server::normal);
-  w.sim.dns_addresses("imap.example.org", {kServer.ip});
-  auto settings = w.settings();
-  settings.address = "imap.example.org";
-  settings.cache_positive_ttl = Duration::seconds(0);  // every request reaches the server
-  ImapDirectory dir(w.sim, settings);
+  ImapDirectory dir(w.sim, by_name(w));
   EXPECT_EQ(auth_once(w, dir, "ann@example.org", "correct horse"), AuthStatus::authenticated);
   w.sim.dns_fail("imap.example.org", DnsType::a, IoErrc::dns_failed);
   w.sim.dns_fail("imap.example.org", DnsType::aaaa, IoErrc::dns_failed);
