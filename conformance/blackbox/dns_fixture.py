@@ -26,6 +26,8 @@ import subprocess
 import tempfile
 import time
 
+import harness
+
 HOST = "127.0.0.1"
 UNBOUND = "/usr/sbin/unbound"
 TYPES = {"A": 1, "NS": 2, "CNAME": 5, "SOA": 6, "MX": 15, "TXT": 16, "AAAA": 28, "TLSA": 52}
@@ -33,18 +35,8 @@ RCODES = {0: "NOERROR", 1: "FORMERR", 2: "SERVFAIL", 3: "NXDOMAIN", 4: "NOTIMP",
 
 
 def free_port():
-    """A port free for both UDP and TCP on 127.0.0.1 a moment ago."""
-    for _ in range(50):
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
-            tcp.bind((HOST, 0))
-            port = tcp.getsockname()[1]
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
-                try:
-                    udp.bind((HOST, port))
-                except OSError:
-                    continue
-                return port
-    raise RuntimeError("no free port for UDP and TCP")
+    """A port reserved for this process and free for both UDP and TCP on 127.0.0.1."""
+    return harness.free_port(udp=True)
 
 
 def _quote(text):

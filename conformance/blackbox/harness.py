@@ -5,7 +5,9 @@ Only 127.0.0.1 is ever contacted. Every daemon started here is stopped with SIGT
 own pid (SIGKILL after a timeout), never by name.
 """
 import base64
+import fcntl
 import os
+import random
 import shutil
 import signal
 import socket
@@ -27,11 +29,60 @@ def ternd_binary():
     return path
 
 
-def free_port():
-    """A port that was free a moment ago (bound, then closed)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
+# Ports handed out by free_port stay reserved for this process's lifetime: an exclusive flock
+# on /tmp/tern-test-ports/<port>.lock, released by the kernel when the process ends. ctest runs
+# the suites in parallel (blackbox, interop, crash_test, bench peers), and "bind port 0, close,
+# hand the number out" let two suites pick the same port: one ternd then failed to bind (exit
+# 1) while its test talked to the other suite's ternd. Ports come from below the kernel's
+# ephemeral range, so neither bind(0) elsewhere nor a client's source port can take them.
+PORT_LOCK_DIR = os.path.join(tempfile.gettempdir(), "tern-test-ports")
+_reserved_ports = {}  # port -> open lock file (kept open: closing it releases the flock)
+
+
+def _ephemeral_low():
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+def _bindable(port, udp, host):
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    kinds = [socket.SOCK_STREAM] + ([socket.SOCK_DGRAM] if udp else [])
+    for kind in kinds:
+        with socket.socket(family, kind) as s:
+            try:
+                s.bind((host, port))
+            except OSError:
+                return False
+    return True
+
+
+def free_port(udp=False, rng=None, host=HOST):
+    """A port reserved for this process (see PORT_LOCK_DIR) and bindable on `host` now, for
+    TCP (and UDP too with `udp`). `rng` (a random.Random) only chooses the candidates."""
+    rng = rng or random.SystemRandom()
+    low = _ephemeral_low()
+    top = low - 1 if low > 12000 else 65535
+    bottom = 10000 if top < 65535 else 61000
+    os.makedirs(PORT_LOCK_DIR, mode=0o1777, exist_ok=True)
+    for _ in range(500):
+        port = rng.randint(bottom, top)
+        if port in _reserved_ports:
+            continue
+        lock = open(os.path.join(PORT_LOCK_DIR, "%d.lock" % port), "a")
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            lock.close()
+            continue
+        if not _bindable(port, udp, host):
+            lock.close()
+            continue
+        _reserved_ports[port] = lock
+        return port
+    raise RuntimeError("no free port found on %s" % host)
 
 
 def wait_port(port, timeout=10.0, proc=None):
@@ -99,6 +150,7 @@ class Ternd:
         self.log_path = os.path.join(self.dir, "ternd.log")
         self.proc = None
         self.env = dict(env or {})
+        self.ready_seen = 0  # "ready" lines in the log (it is appended to across restarts)
 
     @staticmethod
     def default_directory():
@@ -149,9 +201,28 @@ class Ternd:
         env = dict(os.environ, **self.env) if self.env else None
         self.proc = subprocess.Popen(args, cwd=self.dir, env=env,
                                      stdout=self.log, stderr=subprocess.STDOUT)
-        for port in self.ports.values():
-            wait_port(port, proc=self.proc)
+        self.wait_ready()
         return self
+
+    def wait_ready(self, timeout=10.0):
+        """Wait for ternd's "ready" line (logged after every listener is bound), so that a test
+        never talks to whatever else might hold one of its ports; a ternd that exits first
+        raises with its log."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.log.flush()
+            ready = self.log_text().count(" ready (spool ")
+            if ready > self.ready_seen:
+                self.ready_seen = ready
+                for port in self.ports.values():
+                    wait_port(port, proc=self.proc)
+                return
+            if self.proc.poll() is not None:
+                raise RuntimeError("ternd exited with %s before it was ready:\n%s"
+                                   % (self.proc.returncode, self.log_text()[-2000:]))
+            time.sleep(0.02)
+        raise RuntimeError("ternd was not ready within %.0fs:\n%s"
+                           % (timeout, self.log_text()[-2000:]))
 
     def stop(self):
         code = stop_process(self.proc) if self.proc else None

@@ -12,7 +12,6 @@ import os
 import re
 import signal
 import smtplib
-import socket
 import subprocess
 import sys
 import tempfile
@@ -366,9 +365,7 @@ class SendTests(TerndCase):
 # ---- LMTP ------------------------------------------------------------------------------
 
 def free_port_v6():
-    with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as s:
-        s.bind(("::1", 0))
-        return s.getsockname()[1]
+    return free_port(host="::1")
 
 
 class Ipv6Tests(TerndCase):

@@ -40,6 +40,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "blackbox"))
+from harness import free_port  # noqa: E402  (reserved below the ephemeral range)
 from peers import spool_ids  # noqa: E402  (the spool log's reader)
 
 USERS = ["demo", "alice", "bob"]
@@ -219,28 +220,6 @@ class Daemon:
             except OSError:
                 pass
         return hits
-
-
-def free_port(rng):
-    """A free port below the ephemeral range: while ternd is down, a client's connect could
-    otherwise be given the listening port as its own source port (a TCP self-connect) and
-    hold it, and the restart would fail to bind."""
-    low = 32768
-    try:
-        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
-            low = int(f.read().split()[0])
-    except (OSError, ValueError, IndexError):
-        pass
-    top = low - 1 if low > 12000 else 65535
-    for _ in range(200):
-        port = rng.randint(10000, top) if top < 65535 else rng.randint(61000, 65000)
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-            try:
-                s.bind(("127.0.0.1", port))
-                return port
-            except OSError:
-                continue
-    raise Fatal("no free port found on 127.0.0.1")
 
 
 def write_config(workdir, port):
@@ -709,7 +688,10 @@ def main():
     started = time.monotonic()
     rng = random.Random(args.seed)
     workdir = tempfile.mkdtemp(prefix="tern-durability-")
-    port = free_port(random.Random())  # not the seeded RNG: parallel runs must differ
+    # Below the ephemeral range: while ternd is down, a client's connect could otherwise be
+    # given the listening port as its own source port (a TCP self-connect) and hold it, and
+    # the restart would fail to bind. Not from the seeded RNG: parallel runs must differ.
+    port = free_port()
     daemon = Daemon(binary, workdir, write_config(workdir, port))
 
     # The work: N messages (1 to 3 recipients, 20% BDAT) and the aborts, shuffled.
