@@ -356,10 +356,14 @@ void InboundSession::handle(smtp::ServerEvent event) {
         } else if constexpr (std::is_same_v<E, smtp::ResetEvent>) {
           reset_transaction();
         } else if constexpr (std::is_same_v<E, smtp::RepliedEvent>) {
-          // A reply to no command opens (220, 554) or closes (221, 421) the session.
+          // A reply to no command opens (220, 554) or closes (221, 421) the session. Refusals
+          // are worth an operator's attention; the successful steps of a transaction are
+          // summed up by "connect", "queued as" and "disconnect" (as Postfix does), and a
+          // line per reply costs a write each on the path to the client's next command.
           const bool closing = e.reply.code == 221 || e.reply.code == 421;
           const std::string what = !e.verb.empty() ? e.verb : closing ? "closing" : "greeting";
-          log(LogLevel::info, what + " -> " + reply_text(e.reply));
+          log(e.reply.code >= 400 ? LogLevel::info : LogLevel::debug,
+              what + " -> " + reply_text(e.reply));
         } else if constexpr (std::is_same_v<E, smtp::ClosedEvent>) {
           log(LogLevel::debug, "session closed");
         }
@@ -611,9 +615,10 @@ void InboundSession::on_message(const smtp::MessageEvent& e) {
           refuse(*status.error);
           return;
         }
-        log(LogLevel::info, "queued as " + envelope.id + " (" +
+        log(LogLevel::info, "queued as " + envelope.id + " from <" + envelope.sender + "> (" +
                                 std::to_string(envelope.body_bytes) + " bytes, " +
-                                std::to_string(envelope.recipients.size()) + " recipients)");
+                                std::to_string(envelope.recipients.size()) +
+                                (envelope.recipients.size() == 1 ? " recipient)" : " recipients)"));
         const auto id = envelope.id;
         const auto count = envelope.recipients.size();
         ctx_.queue.enqueue(std::move(envelope));
