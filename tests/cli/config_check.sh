@@ -39,7 +39,8 @@ tmp=$(mktemp -d)
 expect "embedded default checks" 0 \
   "$tmp/default.toml: ok (12 keys set, 3 listeners, 0 remote hosts, 1 directories, 0 warnings)" \
   -- "$tern" config check "$tmp/default.toml"
-"$ternd" >"$tmp/ternd.log" 2>&1 &
+# In the temporary folder: the default's spool is ./var/spool, never the source tree.
+(cd "$tmp" && exec "$ternd" >"$tmp/ternd.log" 2>&1) &
 pid=$!
 for _ in $(seq 50); do grep -q "listener 'submission'" "$tmp/ternd.log" && break; sleep 0.1; done
 kill -TERM "$pid"
