@@ -79,7 +79,9 @@ struct AsioIo::Segment {
   std::string path;
   int fd = -1;
   std::uint64_t written = 0;  // end of the last record written
-  std::uint64_t synced = 0;   // end of what an fdatasync has made durable
+  // The file's size: zeros from `written` up to here (see zero_ahead in asio_spool.cpp).
+  std::uint64_t prepared = 0;
+  std::uint64_t synced = 0;  // end of what an fdatasync has made durable
   bool sync_running = false;
   // Nothing more is appended: the log moved on to a newer segment, it is an earlier run's,
   // or a write or an fdatasync failed in it.

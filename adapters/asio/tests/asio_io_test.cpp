@@ -21,6 +21,8 @@
 
 #include <gtest/gtest.h>
 
+#include "adapters/asio/spool_log.hpp"
+
 #if defined(__SANITIZE_ADDRESS__)
 #define TERN_ASAN 1
 #elif defined(__has_feature)
@@ -183,6 +185,11 @@ class AsioIoTest : public ::testing::Test {
     EXPECT_TRUE(writer.has_value());
     EXPECT_TRUE(io_->spool_append(*writer, body).ok());
     return run_status([&](auto done) { io_->spool_commit(*writer, envelope, done); });
+  }
+
+  // Where the valid records of a segment file end (the zeros after them are not records).
+  static std::uint64_t records_end(const fs::path& segment) {
+    return tern::adapters::asio::spool_log::scan_segment(file_text(segment)).valid_bytes;
   }
 
   boost::asio::io_context context_;
@@ -586,13 +593,13 @@ TEST_F(AsioIoTest, SpoolIgnoresATornTailAndNeverAppendsAfterIt) {
   ASSERT_TRUE(commit("One", "body one", "env one").ok());
   ASSERT_TRUE(commit("Two", "body two", "env two").ok());
   const fs::path segment = fs::path(root_) / "spool/log" / segment_names().at(0);
-  const auto size = fs::file_size(segment);
+  const auto end = records_end(segment);
   reopen();
   // A crash mid-write: the second record loses its last byte, and garbage follows.
-  fs::resize_file(segment, size - 1);
   {
-    std::ofstream(segment, std::ios::binary | std::ios::app)
-        << std::string(100, '\0') << "TLOG junk";
+    std::fstream file(segment, std::ios::binary | std::ios::in | std::ios::out);
+    file.seekp(static_cast<std::streamoff>(end - 1));
+    file << std::string(101, '\0') << "TLOG junk";
   }
   auto list = io_->spool_list();
   ASSERT_TRUE(list.has_value());
@@ -605,6 +612,63 @@ TEST_F(AsioIoTest, SpoolIgnoresATornTailAndNeverAppendsAfterIt) {
   ASSERT_EQ(list->size(), 2u);
   EXPECT_EQ(list->at(1).id, "Three");
   EXPECT_EQ(*io_->spool_read_body("Three"), "body three");
+}
+
+// Small records are written over zeros laid down ahead of them (no file growth, so no inode
+// write, in their fdatasync); large ones extend the file; a segment is zeroed no further
+// than the rotation size. A restart reads the records and stops at the zeros.
+TEST_F(AsioIoTest, SpoolZeroesAheadOfSmallRecordsOnly) {
+  constexpr std::uint64_t zero_ahead = 1024 * 1024;  // asio_spool.cpp's zero_ahead_bytes
+  const fs::path first = fs::path(root_) / "spool/log/0000000000000001.log";
+  ASSERT_TRUE(commit("Small", "small body", "env").ok());
+  const auto small_end = records_end(first);
+  EXPECT_EQ(fs::file_size(first), small_end + zero_ahead);
+  ASSERT_TRUE(commit("Second", "second body", "env 2").ok());  // over the zeros
+  EXPECT_GT(records_end(first), small_end);
+  EXPECT_EQ(fs::file_size(first), small_end + zero_ahead);
+
+  // 64 KiB of record (header, id, envelope, body) is zeroed ahead of; one byte more is not.
+  reopen();  // a new segment, 2
+  const fs::path second = fs::path(root_) / "spool/log/0000000000000002.log";
+  const std::string at_limit(64 * 1024 - 24 - 5 - 1, 'L');
+  ASSERT_TRUE(commit("Limit", at_limit, "e").ok());
+  EXPECT_EQ(fs::file_size(second), 64u * 1024 + zero_ahead);
+  reopen();  // segment 3
+  const fs::path third = fs::path(root_) / "spool/log/0000000000000003.log";
+  ASSERT_TRUE(commit("Large", at_limit + "L", "e").ok());
+  EXPECT_EQ(fs::file_size(third), 64u * 1024 + 1);
+  ASSERT_TRUE(commit("After", "after", "e").ok());  // small again: zeros ahead of it
+  EXPECT_EQ(fs::file_size(third), records_end(third) + zero_ahead);
+
+  reopen();
+  auto list = io_->spool_list();
+  ASSERT_TRUE(list.has_value());
+  ASSERT_EQ(list->size(), 5u);
+  EXPECT_EQ(*io_->spool_read_body("Second"), "second body");
+  EXPECT_EQ(*io_->spool_read_body("Limit"), at_limit);
+  EXPECT_EQ(*io_->spool_read_body("Large"), at_limit + "L");
+  EXPECT_EQ(*io_->spool_read_body("After"), "after");
+}
+
+TEST_F(AsioIoTest, SpoolZeroesNoFurtherThanTheSegmentSize) {
+  AsioIoOptions options{root_ + "/spool", root_ + "/mail"};
+  options.spool_segment_bytes = 4096;
+  io_ = std::make_unique<AsioIo>(context_, options);
+  const fs::path first = fs::path(root_) / "spool/log/0000000000000001.log";
+  ASSERT_TRUE(commit("One", "one", "e").ok());
+  EXPECT_EQ(fs::file_size(first), 4096u);
+  // A record that ends past the rotation size is appended (no zeros past it), and the next
+  // record goes to a new segment.
+  ASSERT_TRUE(commit("Two", std::string(5000, 't'), "e").ok());
+  EXPECT_EQ(fs::file_size(first), records_end(first));
+  EXPECT_GT(records_end(first), 4096u);
+  ASSERT_TRUE(commit("Three", "three", "e").ok());
+  EXPECT_EQ(segment_names().size(), 2u);
+  reopen(options);
+  auto list = io_->spool_list();
+  ASSERT_TRUE(list.has_value());
+  EXPECT_EQ(list->size(), 3u);
+  EXPECT_EQ(*io_->spool_read_body("Two"), std::string(5000, 't'));
 }
 
 TEST_F(AsioIoTest, SpoolDeletesDeadSegmentsOldestFirst) {
