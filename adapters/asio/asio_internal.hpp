@@ -5,6 +5,7 @@
 // promise that no callback runs afterwards, even for a handler asio already queued.
 #pragma once
 
+#include <chrono>
 #include <map>
 #include <memory>
 #include <set>
@@ -134,6 +135,16 @@ struct AsioIo::Spool {
   std::unordered_map<std::string, LiveMessage> live;
   std::set<std::string> committing;  // external bodies renamed into body/, record pending
   bool collecting = false;           // a job deleting dead segments runs
+  // How long this disk's fdatasyncs take (moving average) and when the last one ended: an
+  // fdatasync may run on the engine thread when the disk is fast and idle (sync_segment).
+  // Unmeasured at first: as slow as the default spool_inline_sync_max allows, so that the
+  // first ones go to the pool.
+  std::chrono::nanoseconds sync_estimate = std::chrono::milliseconds(1);
+  std::chrono::steady_clock::time_point last_sync_end{};
+  std::size_t syncs_running = 0;
+  std::size_t last_sync_answered = 0;  // urgent records the last fdatasync made durable
+  std::uint64_t syncs_inline = 0;      // counts, for tests
+  std::uint64_t syncs_pooled = 0;
 };
 
 struct AsioIo::TlsIdentity {

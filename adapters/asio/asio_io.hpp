@@ -54,6 +54,7 @@
 //   no DNS callback runs afterwards.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -104,6 +105,9 @@ struct AsioIoOptions {
   std::uint64_t spool_inline_body_max = 128 * 1024;
   // The log starts a new segment once the current one holds this much.
   std::uint64_t spool_segment_bytes = 64 * 1024 * 1024;
+  // An fdatasync may run on the engine thread (no pool hand-off) when the disk is idle and
+  // its recent fdatasyncs took less than this (asio_spool.cpp, sync_segment); zero: never.
+  std::chrono::microseconds spool_inline_sync_max = std::chrono::milliseconds(1);
 };
 
 // A certificate and its key, both PEM, for ternd's first start.
@@ -166,6 +170,14 @@ class AsioIo final : public runtime::Io {
   void maildir_deliver(std::string_view account, std::string prefix, std::string_view spool_id,
                        DeliverHandler on_done) override;
 
+  // How many of the spool's fdatasyncs ran on the engine thread and how many on the pool
+  // (see sync_segment in asio_spool.cpp); for tests.
+  struct SpoolSyncCounts {
+    std::uint64_t on_engine = 0;
+    std::uint64_t on_pool = 0;
+  };
+  SpoolSyncCounts spool_sync_counts() const;
+
   // Internal state, defined in asio_internal.hpp.
   struct Conn;
   struct Listener;
@@ -210,6 +222,8 @@ class AsioIo final : public runtime::Io {
                     StatusHandler on_done, bool urgent = true);
   void arm_lazy_sync();
   void sync_segment(const std::shared_ptr<Segment>& segment);
+  void finish_sync(const std::shared_ptr<Segment>& segment, std::uint64_t target,
+                   runtime::IoStatus status, std::chrono::nanoseconds took);
   void commit_record(const std::string& id, const std::string& envelope, const std::string& body,
                      bool external, StatusHandler on_done);
   void relocate_oldest();

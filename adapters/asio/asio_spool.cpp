@@ -661,43 +661,90 @@ void AsioIo::arm_lazy_sync() {
 
 // Group commit: one fdatasync at a time per segment covers every record written before it
 // began; the records that arrive meanwhile wait for the next one.
+//
+// Where it runs: on the pool, so that the engine goes on reading, parsing and writing the
+// records that the next fdatasync will cover. But handing it to a pool thread and its
+// result back costs two thread wake-ups, and when nothing else is going on (one client
+// sending one message at a time: each waits for the 250) those are pure latency. So an
+// urgent fdatasync runs on the engine thread itself when the disk is fast (its recent
+// fdatasyncs took under spool_inline_sync_max, 1 ms: how long the engine may block) and
+// idle (none running, the last one answered at most one commit, and it ended longer ago
+// than twice such an fdatasync takes). Under load fdatasyncs follow each other at once and
+// each answers several commits, so they stay on the pool.
+// Measured at one session relaying 1 KB: about +10% messages per second; always inline
+// would cost a third of the throughput at 10 and 50 sessions.
 void AsioIo::sync_segment(const std::shared_ptr<Segment>& segment) {
+  using Clock = std::chrono::steady_clock;
   if (segment->sync_running || segment->waiters.empty()) return;
+  Spool& s = *spool_;
   segment->sync_running = true;
+  ++s.syncs_running;
   const std::uint64_t target = segment->written;
-  on_pool<IoStatus>(
-      [segment] {
-        return ::fdatasync(segment->fd) == 0
-                   ? IoStatus::success()
-                   : as_disk_error(errno_status("fdatasync", segment->path, errno));
-      },
-      [this, segment, target](IoStatus status) {
-        segment->sync_running = false;
-        std::vector<StatusHandler> done;
-        auto& waiters = segment->waiters;
-        if (status.ok()) {
-          segment->synced = std::max(segment->synced, target);
-        } else {
-          segment->sealed = true;  // after a failed fdatasync nothing in it is trusted
-        }
-        bool urgent_left = false;
-        for (auto it = waiters.begin(); it != waiters.end();) {
-          if (!status.ok() || it->end <= target) {
-            done.push_back(std::move(it->on_done));
-            it = waiters.erase(it);
-          } else {
-            urgent_left = urgent_left || it->urgent;
-            ++it;
-          }
-        }
-        for (auto& on_done : done) on_done(status);
-        if (urgent_left) {
-          sync_segment(segment);
-        } else if (!segment->waiters.empty()) {
-          arm_lazy_sync();
-        }
-        collect_segments();
+  auto sync = [segment] {
+    const auto start = Clock::now();
+    const IoStatus status = ::fdatasync(segment->fd) == 0
+                                ? IoStatus::success()
+                                : as_disk_error(errno_status("fdatasync", segment->path, errno));
+    return std::make_pair(status, Clock::now() - start);
+  };
+  const bool urgent = std::any_of(segment->waiters.begin(), segment->waiters.end(),
+                                  [](const Segment::Waiter& w) { return w.urgent; });
+  const bool idle = s.syncs_running == 1 && s.last_sync_answered <= 1 &&
+                    Clock::now() - s.last_sync_end > 2 * s.sync_estimate;
+  if (urgent && idle && s.sync_estimate < options_.spool_inline_sync_max) {
+    ++s.syncs_inline;
+    auto [status, took] = sync();
+    std::weak_ptr<int> alive = alive_;
+    net::post(context_, [this, alive, segment, target, status = std::move(status), took] {
+      if (!alive.expired()) finish_sync(segment, target, status, took);
+    });
+    return;
+  }
+  ++s.syncs_pooled;
+  on_pool<std::pair<IoStatus, Clock::duration>>(
+      std::move(sync), [this, segment, target](std::pair<IoStatus, Clock::duration> result) {
+        finish_sync(segment, target, std::move(result.first), result.second);
       });
+}
+
+AsioIo::SpoolSyncCounts AsioIo::spool_sync_counts() const {
+  if (!spool_) return {};
+  return {spool_->syncs_inline, spool_->syncs_pooled};
+}
+
+void AsioIo::finish_sync(const std::shared_ptr<Segment>& segment, std::uint64_t target,
+                         IoStatus status, std::chrono::nanoseconds took) {
+  Spool& s = *spool_;
+  --s.syncs_running;
+  s.last_sync_end = std::chrono::steady_clock::now();
+  s.sync_estimate = (s.sync_estimate * 7 + took) / 8;
+  segment->sync_running = false;
+  std::vector<StatusHandler> done;
+  auto& waiters = segment->waiters;
+  if (status.ok()) {
+    segment->synced = std::max(segment->synced, target);
+  } else {
+    segment->sealed = true;  // after a failed fdatasync nothing in it is trusted
+  }
+  bool urgent_left = false;
+  s.last_sync_answered = 0;
+  for (auto it = waiters.begin(); it != waiters.end();) {
+    if (!status.ok() || it->end <= target) {
+      s.last_sync_answered += it->urgent ? 1 : 0;
+      done.push_back(std::move(it->on_done));
+      it = waiters.erase(it);
+    } else {
+      urgent_left = urgent_left || it->urgent;
+      ++it;
+    }
+  }
+  for (auto& on_done : done) on_done(status);
+  if (urgent_left) {
+    sync_segment(segment);
+  } else if (!segment->waiters.empty()) {
+    arm_lazy_sync();
+  }
+  collect_segments();
 }
 
 void AsioIo::commit_record(const std::string& id, const std::string& envelope,

@@ -1,6 +1,11 @@
 // AsioIo: TLS. OpenSSL runs directly on the connection's non-blocking socket through a
 // small BIO that uses send(MSG_NOSIGNAL)/recv (the stock socket BIO calls write(), which
 // raises SIGPIPE on a reset peer); asio only tells us when the socket is ready.
+#include <cassert>
+#include <cerrno>
+#include <cstdint>
+
+#include <boost/asio/post.hpp>
 #include <openssl/bio.h>
 #include <openssl/bn.h>
 #include <openssl/err.h>
@@ -12,18 +17,13 @@
 #include <openssl/x509v3.h>
 #include <sys/socket.h>
 
-#include <boost/asio/post.hpp>
-#include <cassert>
-#include <cerrno>
-#include <cstdint>
-
 #include "adapters/asio/asio_internal.hpp"
 
 namespace tern::adapters::asio {
 
 namespace net = boost::asio;
-using runtime::IoErrc;
 using runtime::io_failure;
+using runtime::IoErrc;
 using runtime::IoStatus;
 using runtime::TlsFacts;
 
@@ -34,9 +34,13 @@ constexpr std::size_t private_key_pem_max = 64 << 10;
 constexpr std::size_t server_name_max = 253;
 constexpr std::size_t common_name_max = 64;
 
-int fd_of(BIO* bio) { return static_cast<int>(reinterpret_cast<std::intptr_t>(BIO_get_data(bio))); }
+int fd_of(BIO* bio) {
+  return static_cast<int>(reinterpret_cast<std::intptr_t>(BIO_get_data(bio)));
+}
 
-bool retryable(int error) { return error == EAGAIN || error == EWOULDBLOCK || error == EINTR; }
+bool retryable(int error) {
+  return error == EAGAIN || error == EWOULDBLOCK || error == EINTR;
+}
 
 int bio_write(BIO* bio, const char* data, int length) {
   BIO_clear_retry_flags(bio);
@@ -52,7 +56,9 @@ int bio_read(BIO* bio, char* data, int length) {
   return static_cast<int>(n);
 }
 
-long bio_ctrl(BIO*, int command, long, void*) { return command == BIO_CTRL_FLUSH ? 1 : 0; }
+long bio_ctrl(BIO*, int command, long, void*) {
+  return command == BIO_CTRL_FLUSH ? 1 : 0;
+}
 
 int bio_create(BIO* bio) {
   BIO_set_init(bio, 1);
@@ -89,20 +95,15 @@ SslStep classify(SSL* ssl, int ret, std::string& detail, std::string_view what) 
   const int saved_errno = errno;  // before SSL_get_error can change it
   const int error = SSL_get_error(ssl, ret);
   switch (error) {
-    case SSL_ERROR_WANT_READ:
-      return SslStep::want_read;
-    case SSL_ERROR_WANT_WRITE:
-      return SslStep::want_write;
-    case SSL_ERROR_ZERO_RETURN:
-      return SslStep::eof;
+    case SSL_ERROR_WANT_READ: return SslStep::want_read;
+    case SSL_ERROR_WANT_WRITE: return SslStep::want_write;
+    case SSL_ERROR_ZERO_RETURN: return SslStep::eof;
     case SSL_ERROR_SYSCALL:
       if (ERR_peek_error() == 0 && saved_errno == 0) return SslStep::eof;
       detail = saved_errno != 0 ? errno_detail(what, saved_errno) : openssl_error(what);
       ERR_clear_error();
       return SslStep::failed;
-    default:
-      detail = openssl_error(what);
-      return SslStep::failed;
+    default: detail = openssl_error(what); return SslStep::failed;
   }
 }
 
@@ -135,9 +136,13 @@ void harden(SSL_CTX* ctx) {
 
 }  // namespace
 
-void SslFree::operator()(ssl_st* ssl) const { SSL_free(ssl); }
+void SslFree::operator()(ssl_st* ssl) const {
+  SSL_free(ssl);
+}
 
-bool ssl_has_pending(ssl_st* ssl) { return SSL_has_pending(ssl) == 1; }
+bool ssl_has_pending(ssl_st* ssl) {
+  return SSL_has_pending(ssl) == 1;
+}
 
 void tls_send_close_notify(ssl_st* ssl) {
   ERR_clear_error();
@@ -147,7 +152,8 @@ void tls_send_close_notify(ssl_st* ssl) {
 
 runtime::IoResult<runtime::TlsIdentityId> AsioIo::load_tls_identity(
     std::string_view certificate_pem, std::string_view private_key_pem) {
-  if (certificate_pem.size() > certificate_pem_max || private_key_pem.size() > private_key_pem_max) {
+  if (certificate_pem.size() > certificate_pem_max ||
+      private_key_pem.size() > private_key_pem_max) {
     return io_failure(IoErrc::invalid, "tls identity: PEM too large");
   }
   auto identity = std::make_shared<TlsIdentity>(net::ssl::context::tls_server);
@@ -155,9 +161,8 @@ runtime::IoResult<runtime::TlsIdentityId> AsioIo::load_tls_identity(
   SSL_CTX* ctx = context.native_handle();
   harden(ctx);
   // An encrypted key must fail, not prompt on the terminal.
-  context.set_password_callback([](std::size_t, net::ssl::context::password_purpose) {
-    return std::string();
-  });
+  context.set_password_callback(
+      [](std::size_t, net::ssl::context::password_purpose) { return std::string(); });
   boost::system::error_code ec;
   context.use_certificate_chain(net::buffer(certificate_pem.data(), certificate_pem.size()), ec);
   if (ec) return io_failure(IoErrc::invalid, "tls identity: certificate: " + ec.message());
@@ -184,7 +189,8 @@ void AsioIo::start_tls_server(runtime::ConnId id, runtime::TlsIdentityId identit
   if (!conn) return;
   const auto it = identities_.find(identity);
   const bool busy = conn->reading || conn->writing || conn->ssl;
-  SSL* ssl = (it == identities_.end() || busy) ? nullptr : SSL_new(it->second->context.native_handle());
+  SSL* ssl =
+      (it == identities_.end() || busy) ? nullptr : SSL_new(it->second->context.native_handle());
   if (ssl == nullptr) {
     net::post(context_, [conn, on_done = std::move(on_done), busy] {
       if (conn->closed) return;
@@ -234,7 +240,8 @@ void AsioIo::start_tls_client(runtime::ConnId id, const runtime::TlsClientOption
 
 void AsioIo::start_handshake(const ConnPtr& conn, SSL* ssl, TlsHandler on_done) {
   BIO* bio = BIO_new(socket_bio_method());
-  BIO_set_data(bio, reinterpret_cast<void*>(static_cast<std::intptr_t>(conn->socket.native_handle())));
+  BIO_set_data(bio,
+               reinterpret_cast<void*>(static_cast<std::intptr_t>(conn->socket.native_handle())));
   SSL_set_bio(ssl, bio, bio);
   conn->ssl.reset(ssl);
   conn->handshake = std::make_unique<Conn::Handshake>(context_);
@@ -268,11 +275,8 @@ void AsioIo::handshake_step(const ConnPtr& conn) {
     case SslStep::want_write:
       wait_socket(conn, true, [this, conn] { handshake_step(conn); });
       return;
-    case SslStep::eof:
-      detail = "tls handshake: peer closed";
-      break;
-    default:
-      break;
+    case SslStep::eof: detail = "tls handshake: peer closed"; break;
+    default: break;
   }
   const long verify = SSL_get_verify_result(ssl);
   if (verify != X509_V_OK && SSL_is_server(ssl) == 0) {
@@ -299,21 +303,11 @@ void AsioIo::tls_read_attempt(const ConnPtr& conn) {
   // is half read or decrypted bytes wait).
   SSL_free_buffers(ssl);
   switch (step) {
-    case SslStep::done:
-      deliver_read(conn, std::span<const char>(read_buffer_.data(), n));
-      return;
-    case SslStep::want_read:
-      wait_socket(conn, false, [this, conn] { read_attempt(conn); });
-      return;
-    case SslStep::want_write:
-      wait_socket(conn, true, [this, conn] { read_attempt(conn); });
-      return;
-    case SslStep::eof:
-      deliver_read(conn, io_failure(IoErrc::eof, "read: end of stream"));
-      return;
-    default:
-      deliver_read(conn, io_failure(IoErrc::reset, detail));
-      return;
+    case SslStep::done: deliver_read(conn, std::span<const char>(read_buffer_.data(), n)); return;
+    case SslStep::want_read: wait_socket(conn, false, [this, conn] { read_attempt(conn); }); return;
+    case SslStep::want_write: wait_socket(conn, true, [this, conn] { read_attempt(conn); }); return;
+    case SslStep::eof: deliver_read(conn, io_failure(IoErrc::eof, "read: end of stream")); return;
+    default: deliver_read(conn, io_failure(IoErrc::reset, detail)); return;
   }
 }
 
@@ -337,8 +331,8 @@ void AsioIo::tls_write_attempt(const ConnPtr& conn) {
         wait_socket(conn, true, [this, conn] { tls_write_attempt(conn); });
         return;
       default:
-        finish_write(conn, IoStatus::failure(IoErrc::reset,
-                                             detail.empty() ? "write: peer closed" : detail));
+        finish_write(
+            conn, IoStatus::failure(IoErrc::reset, detail.empty() ? "write: peer closed" : detail));
         return;
     }
   }
@@ -413,26 +407,25 @@ runtime::IoResult<SelfSignedIdentity> generate_self_signed(std::string_view host
   if (!key || !cert) return io_failure(IoErrc::tls_failed, openssl_error("self-signed: key"));
   X509* x = cert.get();
   X509_NAME* name = X509_get_subject_name(x);
-  const bool ok =
-      X509_set_version(x, 2) == 1 && set_random_serial(x) &&
-      X509_gmtime_adj(X509_getm_notBefore(x), -3600) != nullptr &&
-      X509_time_adj_ex(X509_getm_notAfter(x), 3653, 0, nullptr) != nullptr &&
-      X509_set_pubkey(x, key.get()) == 1 &&
-      (host.size() > common_name_max ||  // X.509 caps a CN at 64; the SAN has the name
-       X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8,
-                                  reinterpret_cast<const unsigned char*>(host.c_str()), -1, -1,
-                                  0) == 1) &&
-      X509_set_issuer_name(x, name) == 1 &&
-      add_extension(x, NID_subject_alt_name, (ip ? "IP:" : "DNS:") + host) &&
-      add_extension(x, NID_basic_constraints, "critical,CA:FALSE") &&
-      add_extension(x, NID_ext_key_usage, "serverAuth") &&
-      X509_sign(x, key.get(), EVP_sha256()) > 0;
+  const bool ok = X509_set_version(x, 2) == 1 && set_random_serial(x) &&
+                  X509_gmtime_adj(X509_getm_notBefore(x), -3600) != nullptr &&
+                  X509_time_adj_ex(X509_getm_notAfter(x), 3653, 0, nullptr) != nullptr &&
+                  X509_set_pubkey(x, key.get()) == 1 &&
+                  (host.size() > common_name_max ||  // X.509 caps a CN at 64; the SAN has the name
+                   X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8,
+                                              reinterpret_cast<const unsigned char*>(host.c_str()),
+                                              -1, -1, 0) == 1) &&
+                  X509_set_issuer_name(x, name) == 1 &&
+                  add_extension(x, NID_subject_alt_name, (ip ? "IP:" : "DNS:") + host) &&
+                  add_extension(x, NID_basic_constraints, "critical,CA:FALSE") &&
+                  add_extension(x, NID_ext_key_usage, "serverAuth") &&
+                  X509_sign(x, key.get(), EVP_sha256()) > 0;
   if (!ok) return io_failure(IoErrc::tls_failed, openssl_error("self-signed: certificate"));
   std::unique_ptr<BIO, BioFree> cert_bio(BIO_new(BIO_s_mem()));
   std::unique_ptr<BIO, BioFree> key_bio(BIO_new(BIO_s_mem()));
   if (!cert_bio || !key_bio || PEM_write_bio_X509(cert_bio.get(), x) != 1 ||
-      PEM_write_bio_PrivateKey(key_bio.get(), key.get(), nullptr, nullptr, 0, nullptr,
-                               nullptr) != 1) {
+      PEM_write_bio_PrivateKey(key_bio.get(), key.get(), nullptr, nullptr, 0, nullptr, nullptr) !=
+          1) {
     return io_failure(IoErrc::tls_failed, openssl_error("self-signed: PEM"));
   }
   return SelfSignedIdentity{pem_of(cert_bio.get()), pem_of(key_bio.get())};

@@ -82,7 +82,8 @@ class Daemon {
                  engine_.maildir_dir);
     wait_for_signal();
     context_.run();
-    spdlog::info("ternd stopped");
+    spdlog::info("ternd stopped (spool fdatasyncs: {} on the engine thread, {} on the pool)",
+                 io_.spool_sync_counts().on_engine, io_.spool_sync_counts().on_pool);
     return 0;
   }
 

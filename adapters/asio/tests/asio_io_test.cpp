@@ -734,6 +734,52 @@ TEST_F(AsioIoTest, SpoolGroupCommitAnswersEveryConcurrentCommit) {
   EXPECT_EQ(io_->spool_list()->size(), 50u);
 }
 
+// A lone commit on an idle, fast disk is fdatasynced on the engine thread; a burst of
+// commits has its later fdatasyncs on the pool (they follow each other at once and answer
+// several commits each); with a zero limit every fdatasync is on the pool. Every commit is
+// answered and durable.
+TEST_F(AsioIoTest, SpoolSyncsOnTheEngineOnlyWhenTheDiskIsIdleAndFast) {
+  AsioIoOptions options{root_ + "/spool", root_ + "/mail"};
+  options.spool_inline_sync_max = std::chrono::hours(1);  // any disk is fast enough
+  io_ = std::make_unique<AsioIo>(context_, options);
+  ASSERT_TRUE(commit("Alone", "alone", "e").ok());
+  EXPECT_EQ(io_->spool_sync_counts().on_engine, 1u);
+  EXPECT_EQ(io_->spool_sync_counts().on_pool, 0u);
+
+  std::vector<IoStatus> results;
+  for (int i = 0; i < 20; ++i) {
+    auto writer = io_->spool_create("Burst" + std::to_string(i));
+    ASSERT_TRUE(writer.has_value());
+    ASSERT_TRUE(io_->spool_append(*writer, "b").ok());
+    io_->spool_commit(*writer, "e", [&](IoStatus s) { results.push_back(s); });
+  }
+  ASSERT_TRUE(run_until([&] { return results.size() == 20; }));
+  for (const auto& r : results) EXPECT_TRUE(r.ok());
+  EXPECT_GE(io_->spool_sync_counts().on_pool, 1u);
+
+  // Idle again; after an fdatasync that answered several commits the next one still goes
+  // to the pool, so a lone commit runs on the engine once the last one answered only it.
+  run_for(200ms);
+  ASSERT_TRUE(commit("Later", "later", "e").ok());
+  run_for(200ms);
+  const auto before = io_->spool_sync_counts();
+  ASSERT_TRUE(commit("Later2", "later 2", "e").ok());
+  EXPECT_EQ(io_->spool_sync_counts().on_engine, before.on_engine + 1);
+  EXPECT_EQ(io_->spool_sync_counts().on_pool, before.on_pool);
+
+  options.spool_inline_sync_max = std::chrono::microseconds(0);
+  reopen(options);
+  ASSERT_TRUE(commit("Pooled", "pooled", "e").ok());
+  run_for(200ms);
+  ASSERT_TRUE(commit("Pooled2", "pooled 2", "e").ok());
+  EXPECT_EQ(io_->spool_sync_counts().on_engine, 0u);
+  EXPECT_EQ(io_->spool_sync_counts().on_pool, 2u);
+  reopen(options);
+  auto list = io_->spool_list();
+  ASSERT_TRUE(list.has_value());
+  EXPECT_EQ(list->size(), 25u);
+}
+
 TEST_F(AsioIoTest, SpoolRemovalsCompleteAloneAndInBatches) {
   for (int i = 0; i < 9; ++i) ASSERT_TRUE(commit("R" + std::to_string(i), "body", "env").ok());
   // One removal with nothing else written: the lazy fdatasync's timer completes it.
