@@ -693,10 +693,9 @@ void AsioIo::sync_segment(const std::shared_ptr<Segment>& segment) {
                     Clock::now() - s.last_sync_end > 2 * s.sync_estimate;
   if (urgent && idle && s.sync_estimate < options_.spool_inline_sync_max) {
     ++s.syncs_inline;
-    auto [status, took] = sync();
     std::weak_ptr<int> alive = alive_;
-    net::post(context_, [this, alive, segment, target, status = std::move(status), took] {
-      if (!alive.expired()) finish_sync(segment, target, status, took);
+    net::post(context_, [this, alive, segment, target, result = sync()] {
+      if (!alive.expired()) finish_sync(segment, target, result.first, result.second);
     });
     return;
   }
