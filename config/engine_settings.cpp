@@ -236,9 +236,9 @@ EngineConfigResult build_engine_config(const Config& config, const RouteModel& m
   s.queue.retry = durations(config, result, "queue.schedule.retry", s.queue.retry);
   s.queue.notify = durations(config, result, "queue.schedule.notify", s.queue.notify);
   s.queue.expire = get_or<protocol::Duration>(config, "queue.schedule.expire", s.queue.expire);
-  s.queue.deliveries_in_flight_max = static_cast<std::size_t>(get_or<std::int64_t>(
-      config, "queue.limits.messages",
-      static_cast<std::int64_t>(s.queue.deliveries_in_flight_max)));
+  s.queue.deliveries_in_flight_max = static_cast<std::size_t>(
+      get_or<std::int64_t>(config, "queue.limits.messages",
+                           static_cast<std::int64_t>(s.queue.deliveries_in_flight_max)));
   build_outbound(config, result);
   build_resolver(config, result);
   engine.directories = model.directories;

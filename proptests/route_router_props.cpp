@@ -46,7 +46,14 @@ RoutingConfig make_config(const std::vector<std::pair<std::size_t, std::size_t>>
   config.next_hop = std::move(c.rules);
   config.remotes = {
       {"lmtp", RemoteProtocol::lmtp, "localhost", 24, TlsMode::starttls, true, {}, {}, {}},
-      {"relay", RemoteProtocol::smtp, "relay.example.org", 25, TlsMode::implicit, false, {}, {},
+      {"relay",
+       RemoteProtocol::smtp,
+       "relay.example.org",
+       25,
+       TlsMode::implicit,
+       false,
+       {},
+       {},
        {}}};
   config.limits.recipients_max = 12;
   return config;

@@ -571,8 +571,7 @@ void SimIo::World::crash() {
     fired("crash.torn_write");
     const std::string& content = delivery.content;
     const std::size_t kept = content.empty() ? 0 : fault_random.below(content.size());
-    std::string name =
-        std::to_string(wall_seconds()) + ".T" + std::to_string(++torn_seq) + ".sim";
+    std::string name = std::to_string(wall_seconds()) + ".T" + std::to_string(++torn_seq) + ".sim";
     maildir_tmps[delivery.account][name] = content.substr(0, kept);
   }
   deliveries_in_flight.clear();
@@ -700,10 +699,9 @@ void SimIo::peer_send(PeerId peer, std::string_view bytes) {
   if (link == nullptr || link->peer_closed || !link->engine_open || link->reset) return;
   const bool tls = link->peer_tls_asked;
   const bool reset = w.draw(w.faults.reset_per_million);
-  w.schedule(w.arrival(link->last_to_engine_ns), reset ? "net.reset" : "net.to_engine",
-             [&w, peer, data = std::string(bytes), tls, reset] {
-               w.to_engine(peer, data, tls, reset);
-             });
+  w.schedule(
+      w.arrival(link->last_to_engine_ns), reset ? "net.reset" : "net.to_engine",
+      [&w, peer, data = std::string(bytes), tls, reset] { w.to_engine(peer, data, tls, reset); });
   if (!reset && w.draw(w.faults.half_close_per_million)) {
     w.fired("net.half_close");
     peer_close(peer);

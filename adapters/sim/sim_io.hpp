@@ -19,9 +19,9 @@
 //   complete after `fsync_latency`. crash() forgets every connection, timer and posted
 //   task and every spool write that had not completed (its callback never runs); durable
 //   state survives. The crashed engine's destructors may still use or close() its
-//   connections: those calls are ignored, as a dead process does nothing. Faults: fail_next_fsyncs(n) (the
-//   next n commits/updates/deliveries fail with io_error and leave nothing behind),
-//   set_disk_capacity(bytes) (appends and commits beyond it fail with no_space).
+//   connections: those calls are ignored, as a dead process does nothing. Faults:
+//   fail_next_fsyncs(n) (the next n commits/updates/deliveries fail with io_error and leave nothing
+//   behind), set_disk_capacity(bytes) (appends and commits beyond it fail with no_space).
 // - Details the engine may rely on: post() runs after every event already queued for the
 //   current instant; a timer whose deadline has passed runs at the current instant; a
 //   connect() to an endpoint nobody serves fails with refused after `latency`, one to a

@@ -64,7 +64,9 @@ std::string json_time(std::int64_t unix_seconds) {
   return unix_seconds == 0 ? "null" : json_quote(iso8601_utc(unix_seconds));
 }
 
-const char* json_bool(bool b) { return b ? "true" : "false"; }
+const char* json_bool(bool b) {
+  return b ? "true" : "false";
+}
 
 std::string attempt_json(const AttemptRecord& a) {
   return "{\"at_unix\":" + std::to_string(a.at_unix) + ",\"at\":" + json_time(a.at_unix) +
@@ -73,8 +75,8 @@ std::string attempt_json(const AttemptRecord& a) {
 }
 
 std::string recipient_json(const RecipientView& r) {
-  std::string out = "{\"address\":" + json_quote(r.address) + ",\"state\":" +
-                    json_quote(r.state) + ",\"route\":" + json_quote(r.route) +
+  std::string out = "{\"address\":" + json_quote(r.address) + ",\"state\":" + json_quote(r.state) +
+                    ",\"route\":" + json_quote(r.route) +
                     ",\"next_attempt_unix\":" + std::to_string(r.next_attempt_unix) +
                     ",\"next_attempt\":" + json_time(r.next_attempt_unix) +
                     ",\"attempts\":" + std::to_string(r.attempts) +
@@ -88,13 +90,12 @@ std::string recipient_json(const RecipientView& r) {
 }
 
 std::string message_json(const MessageView& m) {
-  std::string out = "{\"id\":" + json_quote(m.id) + ",\"sender\":" + json_quote(m.sender) +
-                    ",\"received_unix\":" + std::to_string(m.received_unix) +
-                    ",\"received\":" + json_time(m.received_unix) +
-                    ",\"size\":" + std::to_string(m.size) + ",\"held\":" + json_bool(m.held) +
-                    ",\"in_flight\":" + json_bool(m.in_flight) +
-                    ",\"delay_notices_sent\":" + std::to_string(m.delay_notices_sent) +
-                    ",\"recipients\":[";
+  std::string out =
+      "{\"id\":" + json_quote(m.id) + ",\"sender\":" + json_quote(m.sender) +
+      ",\"received_unix\":" + std::to_string(m.received_unix) +
+      ",\"received\":" + json_time(m.received_unix) + ",\"size\":" + std::to_string(m.size) +
+      ",\"held\":" + json_bool(m.held) + ",\"in_flight\":" + json_bool(m.in_flight) +
+      ",\"delay_notices_sent\":" + std::to_string(m.delay_notices_sent) + ",\"recipients\":[";
   for (std::size_t i = 0; i < m.recipients.size(); ++i) {
     if (i != 0) out += ',';
     out += recipient_json(m.recipients[i]);
@@ -126,7 +127,8 @@ std::string next_attempt_text(const MessageView& m, std::int64_t now_unix) {
   if (m.in_flight) return "in flight";
   std::optional<std::int64_t> due;
   for (const RecipientView& r : m.recipients) {
-    if (r.state == "pending") due = std::min(due.value_or(r.next_attempt_unix), r.next_attempt_unix);
+    if (r.state == "pending")
+      due = std::min(due.value_or(r.next_attempt_unix), r.next_attempt_unix);
   }
   return due ? due_text(*due, now_unix) : "-";
 }
@@ -204,9 +206,8 @@ std::string status_text(const MessageView& m) {
 
 std::string recipient_line(const RecipientView& r, std::int64_t now_unix) {
   std::string line = "rcpt " + terminal_safe(r.address) + ": " + terminal_safe(r.state) + ", " +
-                     (r.route.empty() ? "no route yet" : "route " + terminal_safe(r.route)) +
-                     ", " + std::to_string(r.attempts) +
-                     (r.attempts == 1 ? " attempt" : " attempts");
+                     (r.route.empty() ? "no route yet" : "route " + terminal_safe(r.route)) + ", " +
+                     std::to_string(r.attempts) + (r.attempts == 1 ? " attempt" : " attempts");
   if (r.state == "pending") {
     line += ", next attempt " + due_text(r.next_attempt_unix, now_unix) + " (" +
             iso8601_utc(r.next_attempt_unix) + ")";
@@ -225,9 +226,8 @@ std::string show_text(const MessageView& m, std::int64_t now_unix) {
   std::string out = "id: " + terminal_safe(m.id) + "\n" + "sender: " + sender_text(m) + "\n" +
                     "received: " + iso8601_utc(m.received_unix) + " (" +
                     short_duration(now_unix - m.received_unix) + " ago)\n" +
-                    "size: " + std::to_string(m.size) + " bytes\n" +
-                    "status: " + status_text(m) + "\n" +
-                    "delay notices sent: " + std::to_string(m.delay_notices_sent) + "\n" +
+                    "size: " + std::to_string(m.size) + " bytes\n" + "status: " + status_text(m) +
+                    "\n" + "delay notices sent: " + std::to_string(m.delay_notices_sent) + "\n" +
                     "recipients: " + recipient_counts(m) + "\n";
   for (const RecipientView& r : m.recipients) {
     out += recipient_line(r, now_unix);
@@ -287,8 +287,8 @@ std::string iso8601_utc(std::int64_t unix_seconds) {
   std::string y = std::to_string(year < 0 ? -year : year);
   if (y.size() < 4) y.insert(0, 4 - y.size(), '0');
   if (year < 0) y.insert(0, 1, '-');
-  return y + "-" + two_digits(month) + "-" + two_digits(day) + "T" + two_digits(secs / 3600) +
-         ":" + two_digits(secs / 60 % 60) + ":" + two_digits(secs % 60) + "Z";
+  return y + "-" + two_digits(month) + "-" + two_digits(day) + "T" + two_digits(secs / 3600) + ":" +
+         two_digits(secs / 60 % 60) + ":" + two_digits(secs % 60) + "Z";
 }
 
 std::string short_duration(std::int64_t seconds) {

@@ -54,10 +54,10 @@ std::string render_list(const std::vector<runtime::MessageView>& views, std::int
 std::string render_show(const runtime::MessageView& view, std::int64_t now_unix, bool json);
 
 // The building blocks, public for the tests and for other JSON writers.
-std::string json_quote(std::string_view text);            // "..." with RFC 8259 escapes
-std::string iso8601_utc(std::int64_t unix_seconds);       // "1970-01-01T00:00:00Z"
-std::string short_duration(std::int64_t seconds);         // "45s", "4m", "2h", "3d"; < 0 as 0
-std::string terminal_safe(std::string_view text);         // see the contract above
-std::string human_size(std::uint64_t bytes);              // "812", "1.2K", "12K", "3.4M"
+std::string json_quote(std::string_view text);       // "..." with RFC 8259 escapes
+std::string iso8601_utc(std::int64_t unix_seconds);  // "1970-01-01T00:00:00Z"
+std::string short_duration(std::int64_t seconds);    // "45s", "4m", "2h", "3d"; < 0 as 0
+std::string terminal_safe(std::string_view text);    // see the contract above
+std::string human_size(std::uint64_t bytes);         // "812", "1.2K", "12K", "3.4M"
 
 }  // namespace tern::cmd

@@ -1,14 +1,4 @@
-#include <utility>  // before Asio under C++20
-
 #include "cmd/ternd/control_server.hpp"
-
-#include <gtest/gtest.h>
-
-#include <stdlib.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <cstring>
@@ -16,9 +6,17 @@
 #include <functional>
 #include <future>
 #include <string>
+#include <utility>  // before Asio under C++20
 #include <vector>
 
 #include <boost/asio/io_context.hpp>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
 
 namespace {
 
@@ -128,8 +126,8 @@ class ControlServerTest : public ::testing::Test {
     ::rmdir(dir_.c_str());
   }
 
-  ControlServer& start_server(std::size_t clients_max = 16, std::chrono::milliseconds
-                              request_timeout = 10'000ms) {
+  ControlServer& start_server(std::size_t clients_max = 16,
+                              std::chrono::milliseconds request_timeout = 10'000ms) {
     ControlServerOptions options;
     options.path = path_;
     options.clients_max = clients_max;
@@ -267,8 +265,7 @@ TEST_F(ControlServerTest, ActionsAnswerWhenTheQueueCompletes) {
   EXPECT_EQ(ask_action("retry --all\n", {AdminStatus::done, "", 3}), "ok\n");
   EXPECT_EQ(ask_action("delete ABC\n", {AdminStatus::done, "deleted, DSN to a@b", 1}),
             "ok\ndeleted, DSN to a@b\n");
-  EXPECT_EQ(ask_action("delete ABC silent\n", {AdminStatus::done, "deleted", 1}),
-            "ok\ndeleted\n");
+  EXPECT_EQ(ask_action("delete ABC silent\n", {AdminStatus::done, "deleted", 1}), "ok\ndeleted\n");
   EXPECT_EQ(ask_action("hold ABC\n", {AdminStatus::done, "held", 1}), "ok\nheld\n");
   EXPECT_EQ(ask_action("release ABC\n", {AdminStatus::refused, "not held", 0}),
             "error: not held\n");
@@ -361,8 +358,7 @@ TEST_F(ControlServerTest, StaleSocketIsReplacedLiveOneIsNot) {
   ControlServer second(context_, admin_, options);
   auto problem = second.start();
   ASSERT_TRUE(problem.has_value());
-  EXPECT_EQ(*problem, "another process is listening on " + path_ +
-                          " (is ternd already running?)");
+  EXPECT_EQ(*problem, "another process is listening on " + path_ + " (is ternd already running?)");
   EXPECT_EQ(ask("list\n").substr(0, 3), "ok\n");  // the first still serves
 }
 

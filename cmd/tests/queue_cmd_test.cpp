@@ -1,13 +1,4 @@
-#include <utility>  // before Asio under C++20
-
 #include "cmd/tern/queue_cmd.hpp"
-
-#include <gtest/gtest.h>
-
-#include <stdlib.h>
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <cstring>
@@ -16,10 +7,17 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <utility>  // before Asio under C++20
 #include <vector>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
 
 #include "cmd/ternd/control_server.hpp"
 
@@ -49,7 +47,8 @@ TEST(QueueArgs, RequestLines) {
   EXPECT_EQ(line_of({"queue", "delete", "ABC", "--silent"}), "delete ABC silent\n");
   EXPECT_EQ(line_of({"queue", "hold", "ABC"}), "hold ABC\n");
   EXPECT_EQ(line_of({"queue", "release", "ABC"}), "release ABC\n");
-  EXPECT_EQ(line_of({"queue", "hold", std::string(64, 'a')}), "hold " + std::string(64, 'a') + "\n");
+  EXPECT_EQ(line_of({"queue", "hold", std::string(64, 'a')}),
+            "hold " + std::string(64, 'a') + "\n");
 }
 
 TEST(QueueArgs, ConfigAndSocket) {
@@ -245,7 +244,8 @@ TEST_F(QueueExchange, MalformedOrMissingAnswerIs69) {
       {"HTTP/1.1 400\r\n", "tern: ternd's answer is not a control answer (is ternd running?)\n"},
       {"ok", "tern: ternd closed the connection without an answer (is ternd running?)\n"},
       {"", "tern: ternd closed the connection without an answer (is ternd running?)\n"},
-      {std::string(5000, 'x'), "tern: ternd's answer is not a control answer (is ternd running?)\n"},
+      {std::string(5000, 'x'),
+       "tern: ternd's answer is not a control answer (is ternd running?)\n"},
   };
   for (const auto& [reply, expected] : cases) {
     const std::string path = file("peer.sock");

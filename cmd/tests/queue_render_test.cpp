@@ -1,11 +1,11 @@
 #include "cmd/common/queue_render.hpp"
 
-#include <gtest/gtest.h>
-
 #include <cstdint>
 #include <limits>
 #include <string>
 #include <vector>
+
+#include <gtest/gtest.h>
 
 namespace {
 
@@ -35,10 +35,10 @@ MessageView message_a() {
   bob.next_attempt_unix = kNow + 240;
   bob.attempts = 2;
   bob.last_reply = "451 4.3.0 try   later";
-  bob.history = {{kNow - 3600, "mx example.org", "mx1.example.org 192.0.2.7:25",
-                  "connect 192.0.2.7:25: Connection refused"},
-                 {kNow - 600, "mx example.org", "mx1.example.org 192.0.2.7:25",
-                  "451 4.3.0 try   later"}};
+  bob.history = {
+      {kNow - 3600, "mx example.org", "mx1.example.org 192.0.2.7:25",
+       "connect 192.0.2.7:25: Connection refused"},
+      {kNow - 600, "mx example.org", "mx1.example.org 192.0.2.7:25", "451 4.3.0 try   later"}};
   RecipientView carol;
   carol.address = "carol@example.org";
   carol.state = "delivered";
@@ -89,11 +89,14 @@ MessageView message_c() {
 TEST(QueueRender, ListText) {
   // NEXT of C is "in flight" (9 bytes): that column is padded to 9 in every row.
   const std::string expected =
-      "ID                AGE  SIZE  SENDER             RECIPIENTS                          NEXT       "
+      "ID                AGE  SIZE  SENDER             RECIPIENTS                          NEXT    "
+      "   "
       "LAST ERROR\n"
-      "0123456789ABCDEF  2h   1.2K  alice@example.org  1 pending / 1 delivered / 0 failed  in 4m      "
+      "0123456789ABCDEF  2h   1.2K  alice@example.org  1 pending / 1 delivered / 0 failed  in 4m   "
+      "   "
       "451 4.3.0 try later\n"
-      "FEDCBA9876543210  30s  512   <>                 1 pending / 0 delivered / 0 failed  held       "
+      "FEDCBA9876543210  30s  512   <>                 1 pending / 0 delivered / 0 failed  held    "
+      "   "
       "-\n"
       "00000000000000AA  1d   3.3M  x@y                0 pending / 0 delivered / 1 failed  "
       "in flight  550 5.1.1 no such user second line that is long enough to...\n";
@@ -117,8 +120,7 @@ TEST(QueueRender, ListTextNextAttemptStates) {
 }
 
 TEST(QueueRender, ListEmptyIsHeaderOnly) {
-  EXPECT_EQ(render_list({}, kNow, false),
-            "ID  AGE  SIZE  SENDER  RECIPIENTS  NEXT  LAST ERROR\n");
+  EXPECT_EQ(render_list({}, kNow, false), "ID  AGE  SIZE  SENDER  RECIPIENTS  NEXT  LAST ERROR\n");
   EXPECT_EQ(render_list({}, kNow, true), "");
 }
 
@@ -164,16 +166,16 @@ TEST(QueueRender, JsonEscapesControlAndQuotes) {
 
 TEST(QueueRender, JsonQuoteUtf8) {
   EXPECT_EQ(json_quote(""), "\"\"");
-  EXPECT_EQ(json_quote("caf\xc3\xa9"), "\"caf\xc3\xa9\"");                      // é passes
-  EXPECT_EQ(json_quote("\xe2\x82\xac"), "\"\xe2\x82\xac\"");                    // €
-  EXPECT_EQ(json_quote("\xf0\x9f\x93\xa7"), "\"\xf0\x9f\x93\xa7\"");            // U+1F4E7
-  EXPECT_EQ(json_quote("\xf4\x8f\xbf\xbf"), "\"\xf4\x8f\xbf\xbf\"");            // U+10FFFF
+  EXPECT_EQ(json_quote("caf\xc3\xa9"), "\"caf\xc3\xa9\"");                        // é passes
+  EXPECT_EQ(json_quote("\xe2\x82\xac"), "\"\xe2\x82\xac\"");                      // €
+  EXPECT_EQ(json_quote("\xf0\x9f\x93\xa7"), "\"\xf0\x9f\x93\xa7\"");              // U+1F4E7
+  EXPECT_EQ(json_quote("\xf4\x8f\xbf\xbf"), "\"\xf4\x8f\xbf\xbf\"");              // U+10FFFF
   EXPECT_EQ(json_quote("\xf4\x90\x80\x80"), "\"\\u00f4\\u0090\\u0080\\u0080\"");  // > U+10FFFF
-  EXPECT_EQ(json_quote("\xc0\xaf"), "\"\\u00c0\\u00af\"");                      // overlong '/'
-  EXPECT_EQ(json_quote("\xe0\x80\xaf"), "\"\\u00e0\\u0080\\u00af\"");           // overlong
-  EXPECT_EQ(json_quote("\xed\xa0\x80"), "\"\\u00ed\\u00a0\\u0080\"");           // surrogate
-  EXPECT_EQ(json_quote("\xc3"), "\"\\u00c3\"");                                 // truncated
-  EXPECT_EQ(json_quote("\xe2\x82x"), "\"\\u00e2\\u0082x\"");                    // cut short
+  EXPECT_EQ(json_quote("\xc0\xaf"), "\"\\u00c0\\u00af\"");                        // overlong '/'
+  EXPECT_EQ(json_quote("\xe0\x80\xaf"), "\"\\u00e0\\u0080\\u00af\"");             // overlong
+  EXPECT_EQ(json_quote("\xed\xa0\x80"), "\"\\u00ed\\u00a0\\u0080\"");             // surrogate
+  EXPECT_EQ(json_quote("\xc3"), "\"\\u00c3\"");                                   // truncated
+  EXPECT_EQ(json_quote("\xe2\x82x"), "\"\\u00e2\\u0082x\"");                      // cut short
   EXPECT_EQ(json_quote("\xff\xfe"), "\"\\u00ff\\u00fe\"");
   EXPECT_EQ(json_quote(std::string("a\0b", 3)), "\"a\\u0000b\"");
   EXPECT_EQ(json_quote("\x7e"), "\"~\"");

@@ -27,8 +27,9 @@ void register_server(Schema& s) {
          .description = "Offer STARTTLS on a listener without implicit TLS"});
   s.add({.pattern = "server.listener.<id>.tls.certificate",
          .type = ValueType::string,
-         .description = "Certificate id (certificate.<id>) of this listener; server.tls.certificate "
-                        "when unset"});
+         .description =
+             "Certificate id (certificate.<id>) of this listener; server.tls.certificate "
+             "when unset"});
   s.add({.pattern = "server.tls.certificate",
          .type = ValueType::string,
          .description = "Default certificate id; the only certificate when there is one, and a "

@@ -347,13 +347,14 @@ TEST(RouteModelSession, APlainValueInSingleQuotesMeansTheWordInside) {
       "[directory.main]\ntype = \"memory\"\n[session.rcpt]\ndirectory = \"'main'\"\n"
       "[remote.relay]\naddress = \"192.0.2.1\"\n[queue.outbound]\nnext-hop = \"'relay'\"\n");
   ASSERT_TRUE(b.model.ok()) << messages(b.model.diagnostics);
-  auto dir = route::evaluate(b.model.model.session.at("session.rcpt.directory"),
-                             route::Variables{}, route::LookupTable{});
+  auto dir = route::evaluate(b.model.model.session.at("session.rcpt.directory"), route::Variables{},
+                             route::LookupTable{});
   EXPECT_EQ(std::get<route::Matched>(dir).value, route::Value(std::string("main")));
   EXPECT_EQ(routes(b.model.model, {"a@x.example"}),
             std::vector<std::string>{"remote relay (smtp 192.0.2.1:25, tls implicit)"});
   // Quotes inside stay literal (and name no directory).
-  Built odd = build("[directory.main]\ntype = \"memory\"\n[session.rcpt]\ndirectory = \"'ma'in'\"\n");
+  Built odd =
+      build("[directory.main]\ntype = \"memory\"\n[session.rcpt]\ndirectory = \"'ma'in'\"\n");
   EXPECT_FALSE(odd.model.ok());
 }
 

@@ -31,7 +31,7 @@ struct ReceivedFacts {
   bool esmtp = true;  // EHLO/LHLO rather than HELO
   bool tls = false;
   bool authenticated = false;
-  bool utf8 = false;  // the transaction used SMTPUTF8: "UTF8SMTP..." (RFC 6531 §3.7.3)
+  bool utf8 = false;        // the transaction used SMTPUTF8: "UTF8SMTP..." (RFC 6531 §3.7.3)
   std::string tls_version;  // "TLSv1.3"
   std::string tls_cipher;
   int tls_cipher_bits = 0;

@@ -113,16 +113,18 @@ TEST(SpoolFormat, HistoryLinesBelongToTheirRecipientAndAreBounded) {
   r.address = "a@x.org";
   r.route = "mx x.org";
   r.success_notice = SuccessNotice::relayed;
-  r.history.push_back(AttemptRecord{1700000000, "mx x.org", "mx1.x.org 192.0.2.7:25",
-                                    "451 4.7.1 try later"});
+  r.history.push_back(
+      AttemptRecord{1700000000, "mx x.org", "mx1.x.org 192.0.2.7:25", "451 4.7.1 try later"});
   e.recipients.push_back(r);
   const std::string text = serialize_envelope(e);
   EXPECT_NE(text.find("held 1\n"), std::string::npos);
   EXPECT_NE(text.find("delay-notices 1\n"), std::string::npos);
   EXPECT_NE(text.find("route mx%20x.org\n"), std::string::npos);
   EXPECT_NE(text.find("notice relayed\n"), std::string::npos);
-  EXPECT_NE(text.find("attempt 1700000000 mx%20x.org mx1.x.org%20192.0.2.7:25 451%204.7.1%20try%20later\n"),
-            std::string::npos);
+  EXPECT_NE(
+      text.find(
+          "attempt 1700000000 mx%20x.org mx1.x.org%20192.0.2.7:25 451%204.7.1%20try%20later\n"),
+      std::string::npos);
   EXPECT_EQ(*parse_envelope(text), e);
   // An attempt line before any rcpt line belongs to nobody.
   std::string orphan = text;
@@ -163,15 +165,14 @@ RC_GTEST_PROP(SpoolFormatProps, ParseOfSerializeIsIdentity, ()) {
     r.attempts = *rc::gen::arbitrary<std::uint32_t>();
     r.last_reply = *rc::gen::arbitrary<std::string>();
     r.dsn_sent = *rc::gen::arbitrary<bool>();
-    r.success_notice = *rc::gen::element(SuccessNotice::none, SuccessNotice::delivered,
-                                         SuccessNotice::relayed);
+    r.success_notice =
+        *rc::gen::element(SuccessNotice::none, SuccessNotice::delivered, SuccessNotice::relayed);
     r.route = *rc::gen::arbitrary<std::string>();
     const auto attempts = *rc::gen::inRange<std::size_t>(0, kAttemptHistoryMax + 1);
     for (std::size_t k = 0; k < attempts; ++k) {
-      r.history.push_back(AttemptRecord{*rc::gen::arbitrary<std::int64_t>(),
-                                        *rc::gen::arbitrary<std::string>(),
-                                        *rc::gen::arbitrary<std::string>(),
-                                        *rc::gen::arbitrary<std::string>()});
+      r.history.push_back(
+          AttemptRecord{*rc::gen::arbitrary<std::int64_t>(), *rc::gen::arbitrary<std::string>(),
+                        *rc::gen::arbitrary<std::string>(), *rc::gen::arbitrary<std::string>()});
     }
     e.recipients.push_back(r);
   }

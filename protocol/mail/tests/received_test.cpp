@@ -1,6 +1,6 @@
-#include <gtest/gtest.h>
-
 #include "protocol/mail/received.hpp"
+
+#include <gtest/gtest.h>
 
 namespace tern::protocol::mail {
 namespace {

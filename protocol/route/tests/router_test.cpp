@@ -25,10 +25,11 @@ RoutingConfig config_with(std::vector<RuleInput> inputs) {
   EXPECT_TRUE(c.ok());
   RoutingConfig config;
   config.next_hop = std::move(c.rules);
-  RemoteHost lmtp{"lmtp", RemoteProtocol::lmtp, "localhost", 24, TlsMode::starttls,
+  RemoteHost lmtp{"lmtp", RemoteProtocol::lmtp, "localhost", 24,          TlsMode::starttls,
                   true,   "relay_server",       "123456",    std::nullopt};
-  RemoteHost relay{"relay", RemoteProtocol::smtp, "relay.example.org", 25, TlsMode::starttls,
-                   false,   {},                   {},                  std::nullopt};
+  RemoteHost relay{
+      "relay", RemoteProtocol::smtp, "relay.example.org", 25, TlsMode::starttls, false, {},
+      {},      std::nullopt};
   config.remotes = {lmtp, relay};
   return config;
 }

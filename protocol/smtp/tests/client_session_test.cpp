@@ -225,7 +225,8 @@ TEST(ClientSession, AuthOnlyWhenOfferedGoesOnWithoutAuthButNeverSkipsAnOfferedOn
   Script offered(config);
   offered.server("220 store\r\n");
   EXPECT_EQ(offered.server("250-store\r\n250 AUTH PLAIN\r\n"), "QUIT\r\n");
-  EXPECT_EQ(offered.all<SessionFailedEvent>()[0].reason, "refusing to send credentials without TLS");
+  EXPECT_EQ(offered.all<SessionFailedEvent>()[0].reason,
+            "refusing to send credentials without TLS");
   // Without the flag, a server with no AUTH fails the session (a relay that wants AUTH).
   config.auth_only_when_offered = false;
   config.tls_active = true;
