@@ -187,10 +187,11 @@ IoResult<std::string> pread_exact(int fd, std::uint64_t offset, std::uint64_t by
 // a write that grows the file also writes the inode (a second disk write before the cache
 // flush), one over allocated bytes does not. Measured here (virtio disk, ext4, 1.2 KB
 // records): fdatasync 0.17-0.20 ms after an append, 0.11 ms after an overwrite. So the
-// current segment is extended by zero_ahead_bytes of zeros at a time (1 KB more written per
-// ~1,000 small records), and a record larger than zero_ahead_record_max simply extends the
-// file: zeroing ahead of it would write its bytes twice for a saving it does not need. The
-// zeros are harmless to a reader: a record header of zeros is invalid, where the log ends.
+// current segment is extended by zero_ahead_bytes of zeros at a time (for 1 KB records,
+// about 1 KB more written per record), and a record larger than zero_ahead_record_max
+// simply extends the file: zeroing ahead of it would write its bytes twice for a saving it
+// does not need. The zeros are harmless to a reader: a header of zeros is not a record, so
+// reading stops there as at the end of the log.
 constexpr std::uint64_t zero_ahead_bytes = 1024 * 1024;
 constexpr std::uint64_t zero_ahead_record_max = 64 * 1024;
 
@@ -671,8 +672,8 @@ void AsioIo::arm_lazy_sync() {
 // idle (none running, the last one answered at most one commit, and it ended longer ago
 // than twice such an fdatasync takes). Under load fdatasyncs follow each other at once and
 // each answers several commits, so they stay on the pool.
-// Measured at one session relaying 1 KB: about +10% messages per second; always inline
-// would cost a third of the throughput at 10 and 50 sessions.
+// Measured at one session: the end-of-DATA -> 250 median fell from 0.37-0.40 ms to
+// 0.29-0.35 ms; always inline cost a third of the throughput at 10 and 50 sessions.
 void AsioIo::sync_segment(const std::shared_ptr<Segment>& segment) {
   using Clock = std::chrono::steady_clock;
   if (segment->sync_running || segment->waiters.empty()) return;
