@@ -141,7 +141,6 @@ struct AsioIo::Spool {
   // first ones go to the pool.
   std::chrono::nanoseconds sync_estimate = std::chrono::milliseconds(1);
   std::chrono::steady_clock::time_point last_sync_end{};
-  std::size_t syncs_running = 0;
   std::size_t last_sync_answered = 0;  // urgent records the last fdatasync made durable
   std::uint64_t syncs_inline = 0;      // counts, for tests
   std::uint64_t syncs_pooled = 0;

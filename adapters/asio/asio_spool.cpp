@@ -679,7 +679,6 @@ void AsioIo::sync_segment(const std::shared_ptr<Segment>& segment) {
   if (segment->sync_running || segment->waiters.empty()) return;
   Spool& s = *spool_;
   segment->sync_running = true;
-  ++s.syncs_running;
   const std::uint64_t target = segment->written;
   auto sync = [segment] {
     const auto start = Clock::now();
@@ -690,7 +689,11 @@ void AsioIo::sync_segment(const std::shared_ptr<Segment>& segment) {
   };
   const bool urgent = std::any_of(segment->waiters.begin(), segment->waiters.end(),
                                   [](const Segment::Waiter& w) { return w.urgent; });
-  const bool idle = s.syncs_running == 1 && s.last_sync_answered <= 1 &&
+  const bool other_running =
+      std::any_of(s.segments.begin(), s.segments.end(), [&](const auto& numbered) {
+        return numbered.second != segment && numbered.second->sync_running;
+      });
+  const bool idle = !other_running && s.last_sync_answered <= 1 &&
                     Clock::now() - s.last_sync_end > 2 * s.sync_estimate;
   if (urgent && idle && s.sync_estimate < options_.spool_inline_sync_max) {
     ++s.syncs_inline;
@@ -715,7 +718,6 @@ AsioIo::SpoolSyncCounts AsioIo::spool_sync_counts() const {
 void AsioIo::finish_sync(const std::shared_ptr<Segment>& segment, std::uint64_t target,
                          IoStatus status, std::chrono::nanoseconds took) {
   Spool& s = *spool_;
-  --s.syncs_running;
   s.last_sync_end = std::chrono::steady_clock::now();
   s.sync_estimate = (s.sync_estimate * 7 + took) / 8;
   segment->sync_running = false;

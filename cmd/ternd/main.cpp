@@ -82,8 +82,9 @@ class Daemon {
                  engine_.maildir_dir);
     wait_for_signal();
     context_.run();
+    const auto syncs = io_.spool_sync_counts();
     spdlog::info("ternd stopped (spool fdatasyncs: {} on the engine thread, {} on the pool)",
-                 io_.spool_sync_counts().on_engine, io_.spool_sync_counts().on_pool);
+                 syncs.on_engine, syncs.on_pool);
     return 0;
   }
 

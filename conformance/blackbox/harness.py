@@ -59,10 +59,10 @@ def _bindable(port, udp, host):
     return True
 
 
-def free_port(udp=False, rng=None, host=HOST):
+def free_port(udp=False, host=HOST):
     """A port reserved for this process (see PORT_LOCK_DIR) and bindable on `host` now, for
-    TCP (and UDP too with `udp`). `rng` (a random.Random) only chooses the candidates."""
-    rng = rng or random.SystemRandom()
+    TCP (and UDP too with `udp`)."""
+    rng = random.SystemRandom()
     low = _ephemeral_low()
     top = low - 1 if low > 12000 else 65535
     bottom = 10000 if top < 65535 else 61000
@@ -210,12 +210,9 @@ class Ternd:
         raises with its log."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            self.log.flush()
             ready = self.log_text().count(" ready (spool ")
             if ready > self.ready_seen:
                 self.ready_seen = ready
-                for port in self.ports.values():
-                    wait_port(port, proc=self.proc)
                 return
             if self.proc.poll() is not None:
                 raise RuntimeError("ternd exited with %s before it was ready:\n%s"
