@@ -6,6 +6,7 @@
 #include "protocol/smtp/address.hpp"
 #include "protocol/smtp/chars.hpp"
 #include "protocol/smtp/params.hpp"
+#include "runtime/buggify.hpp"
 #include "runtime/policy.hpp"
 #include "runtime/queue.hpp"
 
@@ -595,17 +596,15 @@ void InboundSession::on_message(const smtp::MessageEvent& e) {
   writer_.reset();
   deciding_ = true;
   auto envelope = envelope_;
-#ifdef TERN_SIM_UNSAFE_EARLY_250
-  // A deliberately broken engine, compiled only into the simulator's self-test
-  // (adapters/sim): it says 250 before the message is durable. The simulation must catch
-  // it; production builds never define this.
-  if (!listener_.lmtp)
+  // A deliberately broken engine (runtime/buggify.hpp): 250 before the message is durable.
+  // The simulation's self-test switches it on and must catch it.
+  const bool early_250 = !listener_.lmtp && buggify::on(buggify::Site::early_250);
+  if (early_250)
     decide(ticket, smtp::Accept{reply(250, {2, 0, 0}, "Ok: queued as " + envelope.id)});
-#endif
   ctx_.io.spool_commit(
       writer, serialize_envelope(envelope),
       [this, alive = alive_, queue = &ctx_.queue, queue_alive = ctx_.queue.alive_token(), ticket,
-       refuse, envelope](IoStatus status) mutable {
+       refuse, envelope, early_250](IoStatus status) mutable {
         if (!*alive) {
           // The client is gone, but a durable message is never left behind.
           if (status.ok() && *queue_alive) queue->enqueue(std::move(envelope));
@@ -626,10 +625,8 @@ void InboundSession::on_message(const smtp::MessageEvent& e) {
         if (listener_.lmtp) {
           std::vector<smtp::Reply> replies(count, reply(250, {2, 1, 5}, "Ok: queued as " + id));
           decide(ticket, smtp::PerRecipient{std::move(replies)});
-        } else {
-#ifndef TERN_SIM_UNSAFE_EARLY_250
+        } else if (!early_250) {
           decide(ticket, smtp::Accept{reply(250, {2, 0, 0}, "Ok: queued as " + id)});
-#endif
         }
       });
 }

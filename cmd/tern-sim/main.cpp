@@ -6,6 +6,9 @@
 //       every seed in [A, B] on J worker processes (each world is single-threaded and
 //       independent); one line per failing seed with the command that replays it, then a
 //       total; exit 1 when any seed failed. 64 on a usage error.
+//   --fault-sites a,b (either form) switches on the engine's named fault sites
+//       (runtime/buggify.hpp) to watch the invariants catch a broken engine; only builds
+//       configured with TERN_BUGGIFY=ON (the asan preset) have them, others refuse.
 #include <chrono>
 #include <cinttypes>
 #include <cstdint>
@@ -22,6 +25,7 @@
 #include <unistd.h>
 
 #include "adapters/sim/world.hpp"
+#include "runtime/buggify.hpp"
 
 namespace {
 
@@ -35,6 +39,7 @@ struct Args {
   std::optional<std::uint64_t> seed;
   std::optional<std::pair<std::uint64_t, std::uint64_t>> range;
   unsigned jobs = 1;
+  std::string fault_sites;
   WorldOptions options;
 };
 
@@ -50,8 +55,10 @@ std::optional<std::uint64_t> number(std::string_view text) {
 
 int usage(const char* why) {
   std::fprintf(stderr,
-               "tern-sim: %s\nusage: tern-sim --seed N [--trace] [--messages M] [--calm]\n"
-               "       tern-sim --seeds A..B [--jobs J] [--messages M] [--calm]\n",
+               "tern-sim: %s\nusage: tern-sim --seed N [--trace] [--messages M] [--calm]"
+               " [--fault-sites A,B]\n"
+               "       tern-sim --seeds A..B [--jobs J] [--messages M] [--calm]"
+               " [--fault-sites A,B]\n",
                why);
   return kUsage;
 }
@@ -72,6 +79,9 @@ std::optional<Args> parse(int argc, char** argv, const char*& why) {
       if (arg == "--seed") args.seed = *n;
       if (arg == "--jobs") args.jobs = static_cast<unsigned>(std::min<std::uint64_t>(*n, kJobsMax));
       if (arg == "--messages") args.options.messages = static_cast<std::size_t>(*n);
+    } else if (arg == "--fault-sites" && value) {
+      args.fault_sites = value;
+      ++i;
     } else if (arg == "--seeds" && value) {
       const std::string_view text = value;
       ++i;
@@ -117,6 +127,7 @@ void worker(const Args& args, unsigned job, int fd) {
     if (args.options.messages != WorldOptions{}.messages)
       line += " --messages " + std::to_string(args.options.messages);
     if (!args.options.swarm) line += " --calm";
+    if (!args.fault_sites.empty()) line += " --fault-sites " + args.fault_sites;
     line += "\n";
     if (write(fd, line.data(), line.size()) < 0) break;
   }
@@ -175,5 +186,8 @@ int main(int argc, char** argv) {
   const char* why = "";
   const auto args = parse(argc, argv, why);
   if (!args) return usage(why);
+  if (const auto error = tern::runtime::buggify::enable_from_list(args->fault_sites);
+      !error.empty())
+    return usage(error.c_str());
   return args->seed ? run_one(*args) : run_many(*args);
 }

@@ -1,7 +1,7 @@
-// The simulation must catch a broken engine: this test is linked against a copy of the
-// runtime compiled with -DTERN_SIM_UNSAFE_EARLY_250 (runtime/inbound_session.cpp says 250
-// before the message is durable), and the world must report invariant 2 within a slice of
-// seeds. It prints which seeds caught it, and how.
+// The simulation must catch a broken engine: this test switches on the fault site
+// session.early-250 (runtime/buggify.hpp: the session says 250 before the message is
+// durable), and the world must report invariant 2 within a slice of seeds. It prints which
+// seeds caught it, and how.
 #include <cstdint>
 #include <cstdio>
 #include <string>
@@ -9,11 +9,13 @@
 #include <gtest/gtest.h>
 
 #include "adapters/sim/world.hpp"
+#include "runtime/buggify.hpp"
 
 namespace tern::adapters::sim {
 namespace {
 
 TEST(WorldUnsafeEngine, TheWorldCatchesA250BeforeFsync) {
+  ASSERT_TRUE(runtime::buggify::enable(runtime::buggify::Site::early_250));
   int caught = 0;
   std::uint64_t first = 0;
   for (std::uint64_t seed = 1; seed <= 20; ++seed) {
