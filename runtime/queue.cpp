@@ -1,12 +1,14 @@
 #include "runtime/queue.hpp"
 
 #include <algorithm>
+#include <cassert>
 #include <cstdint>
 #include <utility>
 
 #include "protocol/mail/dsn.hpp"
 #include "protocol/smtp/chars.hpp"
 #include "runtime/bounce.hpp"
+#include "runtime/buggify.hpp"
 #include "runtime/outbound/mx_resolver.hpp"
 #include "runtime/policy.hpp"
 
@@ -128,6 +130,50 @@ void Queue::make_ready(const std::string& id) {
   pump();
 }
 
+void Queue::begin_work(Entry& entry) {
+  assert(!entry.busy);
+  entry.busy = true;
+  take_slot(entry);
+}
+
+void Queue::end_work(Entry& entry) {
+  assert(entry.busy);
+  give_slot(entry);
+  entry.busy = false;
+}
+
+void Queue::take_slot(Entry& entry) {
+  assert(entry.busy && !entry.holds_slot);
+  entry.holds_slot = true;
+  ++in_flight_;
+}
+
+void Queue::give_slot(Entry& entry) {
+  assert(entry.holds_slot && in_flight_ > 0);
+  entry.holds_slot = false;
+  --in_flight_;
+}
+
+// Every message holding a slot is busy and counted; a parked message is busy without one;
+// O(messages): compiled only without NDEBUG.
+void Queue::check_invariants() const {
+#ifndef NDEBUG
+  std::size_t holding = 0;
+  for (const auto& [id, entry] : messages_) {
+    assert(!entry.holds_slot || entry.busy);
+    holding += entry.holds_slot ? 1 : 0;
+  }
+  assert(holding == in_flight_);
+  for (const auto& [destination, ids] : parked_) {
+    for (const auto& id : ids) {
+      const auto found = messages_.find(id);
+      assert(found == messages_.end() || (found->second.busy && !found->second.holds_slot));
+      (void)found;
+    }
+  }
+#endif
+}
+
 void Queue::pump() {
   while (!ready_.empty() && in_flight_ < settings_->queue.deliveries_in_flight_max) {
     const std::string id = ready_.front();
@@ -136,12 +182,12 @@ void Queue::pump() {
     if (found == messages_.end()) continue;
     found->second.waiting = false;
     if (found->second.busy || found->second.envelope.held) continue;
-    found->second.busy = true;
-    ++in_flight_;
+    begin_work(found->second);
     io_.post([this, alive = alive_, id] {
       if (*alive) attempt(id);
     });
   }
+  check_invariants();
 }
 
 // The delivery group of a remote or MX route: one transaction per group and attempt.
@@ -271,6 +317,12 @@ void Queue::deliver_next_local(const std::string& id,
     deliver_next_local(id, std::move(todo));
     return;
   }
+  if (buggify::on(buggify::Site::skip_maildir_write)) {  // a deliberately broken engine
+    io_.post([this, alive = alive_, id, todo, index] {
+      if (*alive) on_local_result(id, todo, index, std::string("never.written"));
+    });
+    return;
+  }
   io_.maildir_deliver(account, prefix_for(entry.envelope, rcpt), id,
                       [this, alive = alive_, id, todo, index](IoResult<std::string> result) {
                         if (*alive) on_local_result(id, todo, index, std::move(result));
@@ -375,7 +427,7 @@ void Queue::deliver_next_remote(const std::string& id) {
   const std::string destination = entry.remote_todo.front().route;
   if (active_[destination] >= settings_->outbound.concurrency_per_destination) {
     parked_[destination].push_back(id);
-    --in_flight_;
+    give_slot(entry);
     pump();
     return;
   }
@@ -432,14 +484,15 @@ void Queue::destination_done(const std::string& destination) {
   const std::string next = parked->second.front();
   parked->second.pop_front();
   if (parked->second.empty()) parked_.erase(parked);
-  ++in_flight_;  // its slot again (briefly past the limit at most: a delivery just ended)
+  // Its slot again (briefly past the limit at most: a delivery just ended). A parked
+  // message is busy, so nothing removes it meanwhile.
+  auto waiting = messages_.find(next);
+  assert(waiting != messages_.end());
+  if (waiting == messages_.end()) return;
+  take_slot(waiting->second);
   io_.post([this, alive = alive_, next] {
     if (!*alive) return;
-    if (messages_.count(next) == 0) {  // cannot happen while it is busy; never leak the slot
-      --in_flight_;
-      pump();
-      return;
-    }
+    if (messages_.count(next) == 0) return;
     deliver_next_remote(next);
   });
 }
@@ -540,7 +593,7 @@ void Queue::spool_report(const std::string& id, const std::vector<ReportEntry>& 
   auto report = make_report(env, body ? std::string_view(*body) : std::string_view(), entries,
                             settings_->hostname, queue_id_from(io_.random_u64()),
                             io_.wall_unix_seconds(), will_retry_until, error);
-  if (!report) {
+  if (!report || buggify::on(buggify::Site::skip_dsn)) {
     if (!error.empty()) log_.log(LogLevel::error, "-", "queue " + id + ": no DSN: " + error);
     io_.post([then = std::move(then)] { then(true); });
     return;
@@ -640,10 +693,7 @@ void Queue::finish_attempt(const std::string& id, bool try_dsn) {
   const bool done = finished(entry.envelope);
   // A finished message stays in flight until its removal is durable: until then the disk
   // may still say otherwise, and a crash would repeat it.
-  if (!done) {
-    entry.busy = false;
-    --in_flight_;
-  }
+  if (!done) end_work(entry);
   if (!done && !entry.on_removed.empty()) {
     for (auto& on_done : std::exchange(entry.on_removed, {})) {
       on_done(AdminResult{AdminStatus::failed,
@@ -671,7 +721,7 @@ void Queue::finish_attempt(const std::string& id, bool try_dsn) {
         return;
       }
       auto waiting = std::exchange(it->second.on_removed, {});
-      --in_flight_;
+      end_work(it->second);
       pump();
       log_.log(LogLevel::info, "-", "queue " + id + ": done, removed from the spool");
       messages_.erase(it);
@@ -694,8 +744,7 @@ void Queue::schedule_retry(Entry& entry, const std::string& id) {
         r.last_reply = "550 5.4.7 expired in the queue; last: " + r.last_reply;
       }
     }
-    entry.busy = true;
-    ++in_flight_;
+    begin_work(entry);
     persist_then(id, [this, id] { finish_attempt(id); });
     return;
   }
@@ -917,8 +966,7 @@ void Queue::remove(std::string_view id, bool silent, Done on_done) {
   }
   if (entry.timer) io_.cancel_timer(*entry.timer);
   entry.timer.reset();
-  entry.busy = true;
-  ++in_flight_;
+  begin_work(entry);
   entry.on_removed.push_back(std::move(on_done));
   const std::string key = found->first;
   persist_then(key, [this, key] { finish_attempt(key); });

@@ -100,7 +100,10 @@ class Queue final : public QueueAdmin {
     SpoolEnvelope envelope;
     std::vector<RemoteGroup> remote_todo;              // this attempt's remote groups
     std::optional<outbound::RemoteDelivery> delivery;  // the remote delivery in flight
+    // Busy from the start of an attempt (or an admin removal, or an expiry) to its end;
+    // a busy entry holds one of the in-flight slots unless it is parked in parked_.
     bool busy = false;
+    bool holds_slot = false;
     bool waiting = false;  // in ready_
     std::optional<TimerId> timer;
     std::vector<Done> on_removed;   // admin removals waiting for the spool_remove
@@ -109,6 +112,13 @@ class Queue final : public QueueAdmin {
     std::string on_disk;            // the envelope as this queue last wrote it ("": not yet)
   };
 
+  // The only places in_flight_ changes: in_flight_ is the number of entries holding a
+  // slot, which check_invariants() asserts (in builds without NDEBUG).
+  void begin_work(Entry& entry);
+  void end_work(Entry& entry);
+  void take_slot(Entry& entry);
+  void give_slot(Entry& entry);
+  void check_invariants() const;
   void make_ready(const std::string& id);
   void pump();
   void attempt(const std::string& id);
