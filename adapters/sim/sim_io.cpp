@@ -164,6 +164,7 @@ struct SimIo::World {
   std::uint64_t dns_queries = 0;
 
   std::map<std::string, Message> spool;
+  std::map<std::string, Message> removed;  // the test's record: what each removal took away
   std::map<SpoolWriterId, Writer> writers;
   std::map<std::string, std::map<std::string, std::string>> maildirs;
   std::uint64_t maildir_seq = 0;
@@ -781,6 +782,18 @@ std::optional<std::string> SimIo::spool_body(std::string_view id) const {
   return it->second.body;
 }
 
+std::map<std::string, std::pair<std::string, std::string>> SimIo::spool_removed() const {
+  std::map<std::string, std::pair<std::string, std::string>> out;
+  for (const auto& [id, message] : world_->removed) out[id] = {message.envelope, message.body};
+  return out;
+}
+
+std::vector<std::string> SimIo::maildir_accounts() const {
+  std::vector<std::string> out;
+  for (const auto& [account, files] : world_->maildirs) out.push_back(account);
+  return out;
+}
+
 std::map<std::string, std::string> SimIo::maildir(std::string_view account) const {
   auto it = world_->maildirs.find(std::string(account));
   return it == world_->maildirs.end() ? std::map<std::string, std::string>{} : it->second;
@@ -1193,7 +1206,12 @@ void SimIo::spool_remove(std::string_view id, StatusHandler on_done) {
       on_done(IoStatus::failure(IoErrc::io_error, "fsync: Input/output error (simulated)"));
       return;
     }
-    const bool removed = w.spool.erase(key) != 0;
+    auto gone = w.spool.find(key);
+    const bool removed = gone != w.spool.end();
+    if (removed) {
+      w.removed[key] = std::move(gone->second);
+      w.spool.erase(gone);
+    }
     on_done(removed ? IoStatus::success()
                     : IoStatus::failure(IoErrc::not_found, "remove: no such message"));
   });

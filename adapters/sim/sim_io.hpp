@@ -50,6 +50,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "runtime/io.hpp"
@@ -173,6 +174,10 @@ class SimIo final : public runtime::Io {
   void set_disk_capacity(std::uint64_t bytes);
   std::map<std::string, std::string> spool_envelopes() const;  // durable: id -> envelope
   std::optional<std::string> spool_body(std::string_view id) const;
+  // Every message the engine removed from the spool: id -> (last durable envelope, body).
+  // The test's record (a real disk keeps nothing): how fuzzers tell an end from a loss.
+  std::map<std::string, std::pair<std::string, std::string>> spool_removed() const;
+  std::vector<std::string> maildir_accounts() const;  // accounts with a durable file
   // Durable Maildir files of one account: file name under new/ -> content.
   std::map<std::string, std::string> maildir(std::string_view account) const;
   // Partial files left in an account's Maildir tmp/ by torn writes: name -> bytes.
