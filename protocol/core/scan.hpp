@@ -4,7 +4,7 @@
 // `last` when there is none. It reads no byte outside the range. On x86-64 it compares 16
 // bytes at a time with SSE2 (part of the x86-64 baseline, so no CPU dispatch is needed);
 // elsewhere it falls back to a plain loop. A body line is ~78 bytes, so the search must
-// jump, not step: see the performance notes in shared/DESIGN.md.
+// jump, not step (bench/: the DATA path figures in docs/benchmarks.md).
 #pragma once
 
 #if defined(__SSE2__)

@@ -2,7 +2,7 @@
 // RFC 3501, RFC 4959 SASL-IR, RFC 7888 LITERAL+/-) as a pure state machine: what an
 // external-IMAP directory needs to check one set of credentials.
 //
-// Contract (the machine contract of shared/DESIGN.md, mirrored for a client):
+// Contract (the machine contract of docs/architecture.md, mirrored for a client):
 // - Construction waits for the greeting. "* OK" → not authenticated (capabilities from its
 //   [CAPABILITY] code when present, as Dovecot sends them, otherwise a CAPABILITY command);
 //   "* PREAUTH" → authenticated without credentials; "* BYE" → refused.

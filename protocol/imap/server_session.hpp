@@ -3,7 +3,7 @@
 // CAPABILITY, NOOP, STARTTLS, AUTHENTICATE, LOGIN and LOGOUT, answered the way Dovecot 2.3
 // answers them.
 //
-// Contract (the machine contract of shared/DESIGN.md):
+// Contract (the machine contract of docs/architecture.md):
 // - Construction queues the greeting "* OK [CAPABILITY ...] text".
 // - Inputs. feed(bytes, now) consumes bytes and returns how many: it stops while a decision
 //   is pending, while more than output_backlog_bytes_max of output waits, and once closed.
