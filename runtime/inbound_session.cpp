@@ -7,6 +7,7 @@
 #include "protocol/smtp/chars.hpp"
 #include "protocol/smtp/params.hpp"
 #include "runtime/buggify.hpp"
+#include "runtime/inbound/verify.hpp"
 #include "runtime/policy.hpp"
 #include "runtime/queue.hpp"
 
@@ -110,6 +111,8 @@ smtp::ServerExtensions InboundSession::extensions_for(const route::Variables& va
   extensions.chunking = policy_bool(s, "session.extensions.chunking", vars, true);
   extensions.requiretls = policy_bool(s, "session.extensions.requiretls", vars, true);
   extensions.dsn = policy_bool(s, "session.extensions.dsn", vars, false);
+  extensions.vrfy = policy_bool(s, "session.extensions.vrfy", vars, false);
+  extensions.expn = policy_bool(s, "session.extensions.expn", vars, false);
   return extensions;
 }
 
@@ -351,7 +354,7 @@ void InboundSession::handle(smtp::ServerEvent event) {
           sasl_.reset();
           log(LogLevel::info, "AUTH cancelled by the client");
         } else if constexpr (std::is_same_v<E, smtp::VerifyEvent>) {
-          decide(e.ticket, smtp::Accept{reply(252, {2, 5, 0}, "Cannot VRFY user")});
+          on_verify(e);
         } else if constexpr (std::is_same_v<E, smtp::StartTlsEvent>) {
           tls_requested_ = true;
         } else if constexpr (std::is_same_v<E, smtp::ResetEvent>) {
@@ -514,6 +517,29 @@ void InboundSession::on_rcpt_local(smtp::Ticket ticket, const std::string& addre
         reject(ticket, reply(451, {4, 4, 3}, "Directory unavailable, try again later"));
         break;
     }
+  });
+}
+
+// VRFY / EXPN, when session.extensions.vrfy / .expn offer them (runtime/inbound/verify.hpp):
+// the argument is looked up as RCPT would look it up.
+void InboundSession::on_verify(const smtp::VerifyEvent& e) {
+  auto vars = variables();
+  auto* dir = policy_directory(*settings_, "session.rcpt.directory", vars);
+  const auto plan = inbound::plan_verify(e.text, [dir](std::string_view domain) {
+    return dir != nullptr && dir->is_local_domain(domain);
+  });
+  if (plan.answer) {
+    const bool positive = plan.answer->code < 300;
+    if (positive) return decide(e.ticket, smtp::Accept{*plan.answer});
+    return reject(e.ticket, *plan.answer);
+  }
+  deciding_ = true;
+  dir->check_recipient(plan.lookup, [this, alive = alive_, ticket = e.ticket, expand = e.expand,
+                                     address = plan.lookup](directory::RecipientOutcome outcome) {
+    if (!*alive) return;
+    auto answer = inbound::verify_reply(address, expand, outcome.status);
+    if (answer.code < 300) return decide(ticket, smtp::Accept{std::move(answer)});
+    reject(ticket, std::move(answer));
   });
 }
 

@@ -82,6 +82,7 @@ class InboundSession {
   void on_hello(const protocol::smtp::HelloEvent& e);
   void on_mail(const protocol::smtp::MailEvent& e);
   void on_rcpt(const protocol::smtp::RcptEvent& e);
+  void on_verify(const protocol::smtp::VerifyEvent& e);
   void on_rcpt_local(protocol::smtp::Ticket ticket, const std::string& address, std::string params,
                      directory::Directory* dir);
   void on_body_start();

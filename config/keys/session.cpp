@@ -61,8 +61,10 @@ void register_extensions(Schema& s) {
   add_expression(s, "session.extensions.dsn",
                  "[{ if = \"authenticated_as != ''\", then = true }, { else = false }]",
                  "Offer DSN (RFC 3461)");
-  add_expression(s, "session.extensions.vrfy", "false", "Answer VRFY");
-  add_expression(s, "session.extensions.expn", "false", "Answer EXPN");
+  add_expression(s, "session.extensions.vrfy", "false",
+                 "Offer VRFY: a local mailbox is looked up in session.rcpt.directory (else 252)");
+  add_expression(s, "session.extensions.expn", "false",
+                 "Offer EXPN: as VRFY (directories have no lists: a mailbox expands to itself)");
   add_expression(s, "session.extensions.no-soliciting", "false", "Offer NO-SOLICITING (RFC 3865)");
 }
 

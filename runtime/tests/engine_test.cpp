@@ -313,6 +313,48 @@ TEST_F(EngineTest, NonFqdnHeloIsRefusedWhenConfigured) {
   EXPECT_EQ(say(peer, "EHLO localhost\r\n").substr(0, 4), "250-");
 }
 
+// session.extensions.vrfy / .expn: off by default (the machine answers 252 / 502 without a
+// lookup); where the policy offers them, the argument is looked up as RCPT would.
+TEST_F(EngineTest, VrfyAndExpnAreAnsweredOnlyWhereThePolicyOffersThem) {
+  auto peer = connect();
+  io_.peer_take(peer);
+  const auto plain = say(peer, "EHLO c\r\n");
+  EXPECT_EQ(plain.find("VRFY"), std::string::npos) << plain;
+  EXPECT_EQ(say(peer, "VRFY ann@example.org\r\n").substr(0, 4), "252 ");
+  EXPECT_EQ(say(peer, "EXPN ann@example.org\r\n").substr(0, 4), "502 ");
+  auto settings = std::make_shared<EngineSettings>(*settings_);
+  auto loaded = config::load_string(
+      "[session.extensions]\nvrfy = true\nexpn = [{ if = \"listener == 'lmtp'\", then = true }, "
+      "{ else = false }]\n",
+      "t.toml");
+  auto model = config::build_route_model(loaded.config);
+  ASSERT_TRUE(model.ok());
+  for (const auto* key : {"session.extensions.vrfy", "session.extensions.expn"})
+    settings->session[key] = model.model.session.at(key);
+  server_->reload(settings);
+  auto smtp = connect();
+  io_.peer_take(smtp);
+  const auto ehlo = say(smtp, "EHLO c\r\n");
+  EXPECT_NE(ehlo.find("250-VRFY\r\n"), std::string::npos) << ehlo;
+  EXPECT_EQ(ehlo.find("EXPN"), std::string::npos) << ehlo;
+  EXPECT_EQ(say(smtp, "VRFY ann@example.org\r\n"), "250 2.1.5 <ann@example.org>\r\n");
+  EXPECT_EQ(say(smtp, "VRFY Ann Example <bob@example.org>\r\n"), "250 2.1.5 <bob@example.org>\r\n");
+  EXPECT_EQ(say(smtp, "VRFY <nobody@example.org>\r\n"), "550 5.1.1 Mailbox does not exist\r\n");
+  const std::string cannot =
+      "252 2.5.2 Cannot VRFY user, but will accept message and attempt delivery\r\n";
+  EXPECT_EQ(say(smtp, "VRFY ann\r\n"), cannot) << "a bare user name is not looked up";
+  EXPECT_EQ(say(smtp, "VRFY zed@remote.example\r\n"), cannot) << "only the next hop knows";
+  EXPECT_EQ(say(smtp, "EXPN ann@example.org\r\n").substr(0, 4), "502 ");
+  directory_->down = true;
+  EXPECT_EQ(say(smtp, "VRFY ann@example.org\r\n"),
+            "451 4.4.3 Directory unavailable, try again later\r\n");
+  directory_->down = false;
+  auto lmtp = connect(kLmtp);
+  io_.peer_take(lmtp);
+  EXPECT_NE(say(lmtp, "LHLO c\r\n").find("250-EXPN\r\n"), std::string::npos);
+  EXPECT_EQ(say(lmtp, "EXPN ann@example.org\r\n"), "250 2.1.5 <ann@example.org>\r\n");
+}
+
 TEST_F(EngineTest, AuthIsNotOfferedBeforeTls) {
   auto peer = connect();
   const auto ehlo = say(peer, "EHLO c\r\n");
