@@ -39,6 +39,10 @@ const Entry* Config::find(std::string_view path) const {
 
 const Value* Config::value_or_default(std::string_view path) const {
   if (const Entry* entry = find(path)) return &entry->value;
+  return schema_default(path);
+}
+
+const Value* Config::schema_default(std::string_view path) const {
   if (schema_ == nullptr) return nullptr;
   auto match = schema_->match(path);
   if (!match || !match->spec->parsed_default) return nullptr;

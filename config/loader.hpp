@@ -54,6 +54,8 @@ class Config {
   // The file's value for `path`, else the registered default; nullptr when the path is
   // not a registered key or the key has no default.
   const Value* value_or_default(std::string_view path) const;
+  // The schema's default for `path`, whether or not the file sets it; nullptr when none.
+  const Value* schema_default(std::string_view path) const;
 
   // The identifiers the file uses for the first `<name>` segment under `prefix`:
   // instances("remote") -> {"lmtp", "relay"}. Sorted, without duplicates.

@@ -6,6 +6,8 @@
 #include <tuple>
 #include <utility>
 
+#include "config/keys/session_keys.hpp"
+
 namespace tern::config {
 namespace {
 
@@ -13,37 +15,20 @@ namespace route = protocol::route;
 using route::Type;
 using route::TypeSet;
 
-enum class Stage { auth, rcpt, data, ehlo };
-
-struct SessionKey {
-  std::string_view key;
-  Stage stage;
-  TypeSet result;
-};
+using Stage = SessionStage;
 
 const TypeSet kStringOrFalse = TypeSet(Type::string) | Type::boolean;
 const TypeSet kListOrFalse = TypeSet(Type::string_list) | Type::boolean;
 
-// Every session.* key registered in config/keys/session.cpp (a test keeps them in step).
-const std::array<SessionKey, 17> kSessionKeys = {{
-    {"session.auth.require", Stage::auth, Type::boolean},
-    {"session.auth.directory", Stage::auth, kStringOrFalse},
-    {"session.auth.mechanisms", Stage::auth, kListOrFalse},
-    {"session.auth.errors.total", Stage::auth, Type::integer},
-    {"session.auth.must-match-sender", Stage::auth, Type::boolean},
-    {"session.ehlo.reject-non-fqdn", Stage::ehlo, Type::boolean},
-    {"session.rcpt.relay", Stage::rcpt, Type::boolean},
-    {"session.rcpt.directory", Stage::rcpt, kStringOrFalse},
-    {"session.rcpt.max-recipients", Stage::rcpt, Type::integer},
-    {"session.data.limits.size", Stage::data, Type::integer},
-    {"session.extensions.pipelining", Stage::ehlo, Type::boolean},
-    {"session.extensions.chunking", Stage::ehlo, Type::boolean},
-    {"session.extensions.requiretls", Stage::ehlo, Type::boolean},
-    {"session.extensions.dsn", Stage::ehlo, Type::boolean},
-    {"session.extensions.vrfy", Stage::ehlo, Type::boolean},
-    {"session.extensions.expn", Stage::ehlo, Type::boolean},
-    {"session.extensions.no-soliciting", Stage::ehlo, Type::boolean},
-}};
+TypeSet result_types(SessionResult result) {
+  switch (result) {
+    case SessionResult::boolean: return Type::boolean;
+    case SessionResult::integer: return Type::integer;
+    case SessionResult::string_or_false: return kStringOrFalse;
+    case SessionResult::list_or_false: return kListOrFalse;
+  }
+  return Type::boolean;
+}
 
 route::Environment stage_environment(std::string context, Stage stage) {
   static constexpr std::string_view kConnection[] = {"listener", "remote_ip", "local_ip",
@@ -521,18 +506,32 @@ void Builder::build_relay_shorthand() {
   if (compiled) out_.model.routing.next_hop = std::move(compiled->rules);
 }
 
+// Each session key as configured; a rule list that can end without a match is followed by
+// the key's default rules (which always end in an else), so the engine gets a value for
+// every key from the one declaration of its default (config/keys/session_keys.hpp).
 void Builder::build_session() {
-  for (const SessionKey& spec : kSessionKeys) {
+  for (const SessionKeySpec& spec : session_key_specs()) {
     const std::string key(spec.key);
     const Value* v = value(key);
     if (v == nullptr || !std::holds_alternative<Expression>(*v)) continue;
     const Entry* entry = config_.find(key);
+    const auto env = stage_environment(key, spec.stage);
     auto compiled = compile(key, std::get<Expression>(*v),
-                            entry != nullptr ? entry->pos : SourcePos{"<default>", 0, 0},
-                            stage_environment(key, spec.stage), spec.result);
+                            entry != nullptr ? entry->pos : SourcePos{"<default>", 0, 0}, env,
+                            result_types(spec.result));
     if (!compiled) continue;
     check_session_results(*compiled);
     check_directory_names(*compiled);
+    auto& rules = compiled->rules.rules;
+    const Value* fallback = config_.schema_default(key);
+    if (entry != nullptr && (rules.empty() || rules.back().condition) && fallback != nullptr &&
+        std::holds_alternative<Expression>(*fallback)) {
+      auto defaults = compile(key, std::get<Expression>(*fallback), SourcePos{"<default>", 0, 0},
+                              env, result_types(spec.result));
+      if (defaults) {
+        for (auto& rule : defaults->rules.rules) rules.push_back(std::move(rule));
+      }
+    }
     out_.model.session[key] = std::move(compiled->rules);
   }
 }
@@ -656,7 +655,7 @@ RouteModelResult build_route_model(const Config& config) {
 
 std::vector<std::string> session_keys() {
   std::vector<std::string> keys;
-  for (const SessionKey& k : kSessionKeys) keys.emplace_back(k.key);
+  for (const SessionKeySpec& k : session_key_specs()) keys.emplace_back(k.key);
   return keys;
 }
 

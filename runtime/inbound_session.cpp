@@ -107,12 +107,12 @@ void InboundSession::start() {
 smtp::ServerExtensions InboundSession::extensions_for(const route::Variables& vars) const {
   const auto& s = *settings_;
   smtp::ServerExtensions extensions;
-  extensions.pipelining = policy_bool(s, "session.extensions.pipelining", vars, true);
-  extensions.chunking = policy_bool(s, "session.extensions.chunking", vars, true);
-  extensions.requiretls = policy_bool(s, "session.extensions.requiretls", vars, true);
-  extensions.dsn = policy_bool(s, "session.extensions.dsn", vars, false);
-  extensions.vrfy = policy_bool(s, "session.extensions.vrfy", vars, false);
-  extensions.expn = policy_bool(s, "session.extensions.expn", vars, false);
+  extensions.pipelining = policy_bool(s, "session.extensions.pipelining", vars);
+  extensions.chunking = policy_bool(s, "session.extensions.chunking", vars);
+  extensions.requiretls = policy_bool(s, "session.extensions.requiretls", vars);
+  extensions.dsn = policy_bool(s, "session.extensions.dsn", vars);
+  extensions.vrfy = policy_bool(s, "session.extensions.vrfy", vars);
+  extensions.expn = policy_bool(s, "session.extensions.expn", vars);
   return extensions;
 }
 
@@ -124,19 +124,19 @@ smtp::ServerConfig InboundSession::machine_config() {
   config.hostname = s.hostname;
   config.wall_clock_unix_seconds = ctx_.io.wall_unix_seconds();
   config.extensions = extensions_for(vars);
-  const auto size = policy_int(s, "session.data.limits.size", vars, 104857600);
+  const auto size = policy_int(s, "session.data.limits.size", vars);
   config.message_bytes_max = static_cast<std::uint64_t>(std::max<std::int64_t>(size, 0));
-  const auto rcpts = policy_int(s, "session.rcpt.max-recipients", vars, 100);
+  const auto rcpts = policy_int(s, "session.rcpt.max-recipients", vars);
   config.recipients_max = static_cast<std::size_t>(std::max<std::int64_t>(rcpts, 1));
   const bool have_identity = s.tls_identities.count(listener_.certificate) != 0;
   config.tls_active = tls_.has_value();
   config.tls_available = !listener_.implicit_tls && listener_.starttls && have_identity;
-  config.auth_required = policy_bool(s, "session.auth.require", vars, false);
-  const auto failures = policy_int(s, "session.auth.errors.total", vars, 3);
+  config.auth_required = policy_bool(s, "session.auth.require", vars);
+  const auto failures = policy_int(s, "session.auth.errors.total", vars);
   config.auth_failures_max = static_cast<std::uint32_t>(std::clamp<std::int64_t>(failures, 1, 100));
-  const auto mechanisms =
-      evaluate_policy(s, "session.auth.mechanisms", vars, route::StringList{"PLAIN", "LOGIN"});
-  if (const auto* list = std::get_if<route::StringList>(&mechanisms.value)) {
+  const auto mechanisms = evaluate_policy(s, "session.auth.mechanisms", vars);
+  if (const auto* list =
+          mechanisms.value ? std::get_if<route::StringList>(&*mechanisms.value) : nullptr) {
     for (const auto& m : *list) {
       if (sasl::parse_mechanism(m)) config.auth_mechanisms.push_back(m);
     }
@@ -412,7 +412,7 @@ void InboundSession::on_hello(const smtp::HelloEvent& e) {
   auto vars = variables();
   vars.set("helo_domain", smtp::chars::to_lower_ascii(name));
   if (domain != nullptr && domain->name.find('.') == std::string::npos &&
-      policy_bool(*settings_, "session.ehlo.reject-non-fqdn", vars, false)) {
+      policy_bool(*settings_, "session.ehlo.reject-non-fqdn", vars)) {
     reject(e.ticket, reply(550, {5, 5, 2}, "The EHLO name must be a fully qualified domain name"));
     return;
   }
@@ -440,7 +440,7 @@ void InboundSession::on_mail(const smtp::MailEvent& e) {
   }
   const auto ticket = e.ticket;
   if (authenticated_as_.empty() || envelope_.sender.empty() ||
-      !policy_bool(*settings_, "session.auth.must-match-sender", variables(), true)) {
+      !policy_bool(*settings_, "session.auth.must-match-sender", variables())) {
     decide(ticket, smtp::Accept{});
     return;
   }
@@ -490,7 +490,7 @@ void InboundSession::on_rcpt(const smtp::RcptEvent& e) {
     on_rcpt_local(ticket, address, smtp::serialize_params(e.command.params), dir);
     return;
   }
-  if (!policy_bool(*settings_, "session.rcpt.relay", vars, false)) {
+  if (!policy_bool(*settings_, "session.rcpt.relay", vars)) {
     reject(ticket, reply(550, {5, 7, 1}, "Relay access denied"));
     return;
   }

@@ -1,5 +1,7 @@
 #include "runtime/policy.hpp"
 
+#include <cassert>
+
 namespace tern::runtime {
 
 namespace route = protocol::route;
@@ -27,40 +29,41 @@ std::optional<bool> DirectoryAnswers::find(const route::LookupKey& key) const {
 }
 
 PolicyValue evaluate_policy(const EngineSettings& settings, std::string_view key,
-                            const route::Variables& variables, route::Value fallback) {
+                            const route::Variables& variables) {
   const auto rules = settings.session.find(std::string(key));
-  if (rules == settings.session.end()) return {std::move(fallback), std::nullopt};
+  assert(rules != settings.session.end() && "session keys come from the configuration");
+  if (rules == settings.session.end()) return {std::nullopt, std::string(key) + ": not configured"};
   const DirectoryAnswers answers(settings);
   auto outcome = route::evaluate(rules->second, variables, answers);
   if (auto* matched = std::get_if<route::Matched>(&outcome)) return {matched->value, std::nullopt};
-  if (std::holds_alternative<route::NoMatch>(outcome)) return {std::move(fallback), std::nullopt};
+  if (std::holds_alternative<route::NoMatch>(outcome))
+    return {std::nullopt, std::string(key) + ": no rule matched"};
   if (auto* fault = std::get_if<route::RulesFault>(&outcome)) {
-    return {std::move(fallback), std::string(key) + ": rule " +
-                                     std::to_string(fault->rule_index + 1) + ": " +
-                                     fault->fault.message};
+    return {std::nullopt, std::string(key) + ": rule " + std::to_string(fault->rule_index + 1) +
+                              ": " + fault->fault.message};
   }
-  return {std::move(fallback), std::string(key) + ": a lookup stayed unanswered"};
+  return {std::nullopt, std::string(key) + ": a lookup stayed unanswered"};
 }
 
 bool policy_bool(const EngineSettings& settings, std::string_view key,
-                 const route::Variables& variables, bool fallback) {
-  const auto result = evaluate_policy(settings, key, variables, fallback);
-  const auto* value = std::get_if<bool>(&result.value);
-  return value != nullptr ? *value : fallback;
+                 const route::Variables& variables) {
+  const auto result = evaluate_policy(settings, key, variables);
+  const auto* value = result.value ? std::get_if<bool>(&*result.value) : nullptr;
+  return value != nullptr && *value;
 }
 
 directory::Directory* policy_directory(const EngineSettings& settings, std::string_view key,
                                        const route::Variables& variables) {
-  const auto value = evaluate_policy(settings, key, variables, std::string("*")).value;
-  const auto* name = std::get_if<std::string>(&value);
+  const auto result = evaluate_policy(settings, key, variables);
+  const auto* name = result.value ? std::get_if<std::string>(&*result.value) : nullptr;
   return name != nullptr ? DirectoryAnswers(settings).resolve(*name) : nullptr;
 }
 
 std::int64_t policy_int(const EngineSettings& settings, std::string_view key,
-                        const route::Variables& variables, std::int64_t fallback) {
-  const auto result = evaluate_policy(settings, key, variables, fallback);
-  const auto* value = std::get_if<std::int64_t>(&result.value);
-  return value != nullptr ? *value : fallback;
+                        const route::Variables& variables) {
+  const auto result = evaluate_policy(settings, key, variables);
+  const auto* value = result.value ? std::get_if<std::int64_t>(&*result.value) : nullptr;
+  return value != nullptr ? *value : 0;
 }
 
 }  // namespace tern::runtime

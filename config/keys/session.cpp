@@ -1,80 +1,74 @@
 // The session stage settings: expressions evaluated while a client talks to Tern, named and
 // shaped as Stalwart's (`session.<stage>.<setting>`). config/route_model.cpp compiles each
-// one with the variables of its stage; the table there lists the same keys.
+// one with the variables of its stage.
 #include "config/keys/keys.hpp"
+#include "config/keys/session_keys.hpp"
 
-namespace tern::config::keys {
-namespace {
+namespace tern::config {
 
-void add_expression(Schema& s, std::string pattern, std::string default_value,
-                    std::string description) {
-  s.add({.pattern = std::move(pattern),
-         .type = ValueType::expression,
-         .default_value = std::move(default_value),
-         .description = std::move(description)});
+// The one list of session keys: name, stage, result type, default and description. The
+// schema (below), the route model (config/route_model.cpp) and through it the engine read
+// them from here; the engine has no defaults of its own.
+std::span<const SessionKeySpec> session_key_specs() {
+  using S = SessionStage;
+  using R = SessionResult;
+  static constexpr SessionKeySpec kSpecs[] = {
+      {"session.auth.require", S::auth, R::boolean, "false",
+       "Whether AUTH is required before MAIL FROM (boolean expression)"},
+      {"session.auth.directory", S::auth, R::string_or_false, "\"*\"",
+       "Directory that checks AUTH credentials: a directory name, '*' for the default "
+       "directory, or false for none"},
+      {"session.auth.mechanisms", S::auth, R::list_or_false, "[\"PLAIN\", \"LOGIN\"]",
+       "SASL mechanisms offered in EHLO (list expression; false offers none)"},
+      {"session.auth.errors.total", S::auth, R::integer, "3",
+       "Failed AUTH attempts before the connection is closed (integer expression)"},
+      {"session.auth.must-match-sender", S::auth, R::boolean, "true",
+       "Whether an authenticated client may only send as its own addresses (boolean "
+       "expression)"},
+      {"session.ehlo.reject-non-fqdn", S::ehlo, R::boolean, "false",
+       "Refuse an EHLO/HELO name that is neither a dotted domain nor an address literal "
+       "(boolean expression)"},
+      {"session.rcpt.relay", S::rcpt, R::boolean,
+       "[{ if = \"authenticated_as != ''\", then = true }, { else = false }]",
+       "Whether a recipient in a non-local domain is accepted (boolean expression)"},
+      {"session.rcpt.directory", S::rcpt, R::string_or_false, "\"*\"",
+       "Directory that validates local recipients: a directory name, '*' for the default "
+       "directory, or false for none"},
+      {"session.rcpt.max-recipients", S::rcpt, R::integer, "100",
+       "Recipients accepted in one transaction (integer expression)"},
+      {"session.data.limits.size", S::data, R::integer, "104857600",
+       "Largest message accepted, in bytes (integer expression)"},
+      {"session.extensions.pipelining", S::ehlo, R::boolean, "true", "Offer PIPELINING (RFC 2920)"},
+      {"session.extensions.chunking", S::ehlo, R::boolean, "true",
+       "Offer CHUNKING/BDAT (RFC 3030)"},
+      {"session.extensions.requiretls", S::ehlo, R::boolean, "true", "Offer REQUIRETLS (RFC 8689)"},
+      {"session.extensions.dsn", S::ehlo, R::boolean,
+       "[{ if = \"authenticated_as != ''\", then = true }, { else = false }]",
+       "Offer DSN (RFC 3461)"},
+      {"session.extensions.vrfy", S::ehlo, R::boolean, "false",
+       "Offer VRFY: a local mailbox is looked up in session.rcpt.directory (else 252)"},
+      {"session.extensions.expn", S::ehlo, R::boolean, "false",
+       "Offer EXPN: as VRFY (directories have no lists: a mailbox expands to itself)"},
+      {"session.extensions.no-soliciting", S::ehlo, R::boolean, "false",
+       "Offer NO-SOLICITING (RFC 3865)"},
+  };
+  return kSpecs;
 }
 
-void register_auth(Schema& s) {
-  add_expression(s, "session.auth.require", "false",
-                 "Whether AUTH is required before MAIL FROM (boolean expression)");
-  add_expression(s, "session.auth.directory", "\"*\"",
-                 "Directory that checks AUTH credentials: a directory name, '*' for the default "
-                 "directory, or false for none");
-  add_expression(s, "session.auth.mechanisms", "[\"PLAIN\", \"LOGIN\"]",
-                 "SASL mechanisms offered in EHLO (list expression; false offers none)");
-  add_expression(s, "session.auth.errors.total", "3",
-                 "Failed AUTH attempts before the connection is closed (integer expression)");
-  add_expression(s, "session.auth.must-match-sender", "true",
-                 "Whether an authenticated client may only send as its own addresses (boolean "
-                 "expression)");
+namespace keys {
+
+void register_session(Schema& s) {
+  for (const auto& spec : session_key_specs()) {
+    s.add({.pattern = std::string(spec.key),
+           .type = ValueType::expression,
+           .default_value = std::string(spec.default_value),
+           .description = std::string(spec.description)});
+  }
   s.add({.pattern = "session.auth.errors.wait",
          .type = ValueType::duration,
          .default_value = "\"1s\"",
          .description = "Delay before every failed AUTH reply (the same for unknown users and "
                         "wrong passwords)"});
-}
-
-void register_ehlo(Schema& s) {
-  add_expression(s, "session.ehlo.reject-non-fqdn", "false",
-                 "Refuse an EHLO/HELO name that is neither a dotted domain nor an address "
-                 "literal (boolean expression)");
-}
-
-void register_rcpt(Schema& s) {
-  add_expression(s, "session.rcpt.relay",
-                 "[{ if = \"authenticated_as != ''\", then = true }, "
-                 "{ else = false }]",
-                 "Whether a recipient in a non-local domain is accepted (boolean expression)");
-  add_expression(s, "session.rcpt.directory", "\"*\"",
-                 "Directory that validates local recipients: a directory name, '*' for the "
-                 "default directory, or false for none");
-  add_expression(s, "session.rcpt.max-recipients", "100",
-                 "Recipients accepted in one transaction (integer expression)");
-}
-
-void register_extensions(Schema& s) {
-  add_expression(s, "session.data.limits.size", "104857600",
-                 "Largest message accepted, in bytes (integer expression)");
-  add_expression(s, "session.extensions.pipelining", "true", "Offer PIPELINING (RFC 2920)");
-  add_expression(s, "session.extensions.chunking", "true", "Offer CHUNKING/BDAT (RFC 3030)");
-  add_expression(s, "session.extensions.requiretls", "true", "Offer REQUIRETLS (RFC 8689)");
-  add_expression(s, "session.extensions.dsn",
-                 "[{ if = \"authenticated_as != ''\", then = true }, { else = false }]",
-                 "Offer DSN (RFC 3461)");
-  add_expression(s, "session.extensions.vrfy", "false",
-                 "Offer VRFY: a local mailbox is looked up in session.rcpt.directory (else 252)");
-  add_expression(s, "session.extensions.expn", "false",
-                 "Offer EXPN: as VRFY (directories have no lists: a mailbox expands to itself)");
-  add_expression(s, "session.extensions.no-soliciting", "false", "Offer NO-SOLICITING (RFC 3865)");
-}
-
-}  // namespace
-
-void register_session(Schema& s) {
-  register_auth(s);
-  register_ehlo(s);
-  register_rcpt(s);
-  register_extensions(s);
 }
 
 void register_delivery_extras(Schema& s) {
@@ -103,4 +97,5 @@ void register_delivery_extras(Schema& s) {
          }});
 }
 
-}  // namespace tern::config::keys
+}  // namespace keys
+}  // namespace tern::config

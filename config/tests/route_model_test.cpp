@@ -341,6 +341,32 @@ TEST(RouteModelSession, DefaultsCompileForEveryRegisteredSessionKey) {
   EXPECT_EQ(std::get<route::Matched>(relay).value, route::Value(true));
 }
 
+// A configured rule list that can end without a match falls through to the key's default:
+// the engine has no second default to disagree with the schema's.
+TEST(RouteModelSession, AListWithoutElseFallsThroughToTheDefault) {
+  Built b = build(
+      "[session.extensions]\ndsn = [{ if = \"listener == 'lmtp'\", then = false }]\n"
+      "pipelining = [{ if = \"listener == 'lmtp'\", then = false }, { else = false }]\n");
+  ASSERT_TRUE(b.model.ok()) << messages(b.model.diagnostics);
+  route::Variables vars;
+  for (const char* name : {"remote_ip", "local_ip", "helo_domain", "authenticated_as"})
+    vars.set(name, std::string());
+  vars.set("listener", std::string("smtp"));
+  auto eval = [&](const char* key) {
+    return std::get<route::Matched>(
+               route::evaluate(b.model.model.session.at(key), vars, route::LookupTable{}))
+        .value;
+  };
+  EXPECT_EQ(eval("session.extensions.dsn"), route::Value(false)) << "the default: not logged in";
+  vars.set("authenticated_as", std::string("ann"));
+  EXPECT_EQ(eval("session.extensions.dsn"), route::Value(true)) << "the default: logged in";
+  EXPECT_EQ(b.model.model.session.at("session.extensions.pipelining").rules.size(), 2u)
+      << "a list ending in else gets nothing appended";
+  EXPECT_EQ(eval("session.extensions.pipelining"), route::Value(false));
+  vars.set("listener", std::string("lmtp"));
+  EXPECT_EQ(eval("session.extensions.dsn"), route::Value(false)) << "the configured rule first";
+}
+
 TEST(RouteModelSession, APlainValueInSingleQuotesMeansTheWordInside) {
   // Stalwart's docs write both `directory = "'default'"` and `next-hop = "relay"`.
   Built b = build(
