@@ -678,7 +678,7 @@ void Queue::maybe_send_delay_notice(const std::string& id) {
     found->second.notice_in_flight = false;
     if (!spooled) return;  // tried again when the next attempt ends
     ++found->second.envelope.delay_notices_sent;
-    io_.spool_update_envelope(id, serialize_envelope(found->second.envelope), [](IoStatus) {});
+    write_unawaited(id);
   });
 }
 
@@ -762,7 +762,27 @@ void Queue::schedule_retry(Entry& entry, const std::string& id) {
     earliest = std::min(earliest, r.next_attempt_unix);
   }
   arm_timer(entry, id, Duration::seconds(std::max<std::int64_t>(earliest - now, 1)));
-  if (untried) io_.spool_update_envelope(id, serialize_envelope(entry.envelope), [](IoStatus) {});
+  if (untried) write_unawaited(id);
+}
+
+// An envelope write nothing waits for: a delay notice's count, a first retry time. A
+// failure is logged and the state stays in memory: the end of the next attempt writes the
+// envelope whenever it differs from what is on disk. A crash before then sends the notice
+// again or retries earlier: at least once, never lost.
+void Queue::write_unawaited(const std::string& id) {
+  auto text = serialize_envelope(messages_.at(id).envelope);
+  io_.spool_update_envelope(id, text, [this, alive = alive_, id, text](IoStatus status) {
+    if (!*alive) return;
+    auto found = messages_.find(id);
+    if (found == messages_.end()) return;
+    if (status.ok()) {
+      found->second.on_disk = text;
+      return;
+    }
+    log_.log(LogLevel::warning, "-",
+             "queue " + id + ": envelope not written (" + status.error->detail +
+                 "); the next attempt writes it");
+  });
 }
 
 void Queue::arm_timer(Entry& entry, const std::string& id, Duration wait) {

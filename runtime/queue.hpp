@@ -133,6 +133,7 @@ class Queue final : public QueueAdmin {
   void on_local_result(const std::string& id, std::shared_ptr<std::vector<std::size_t>> todo,
                        std::size_t index, IoResult<std::string> result);
   void persist_then(const std::string& id, std::function<void()> next);
+  void write_unawaited(const std::string& id);
   void persist_failed(const std::string& id, const IoError& error, std::function<void()> next);
   Duration retry_step(std::uint32_t attempts) const;
   void due_later(SpoolRecipient& rcpt);
