@@ -15,7 +15,8 @@
 //   alive and unchanged until its callback runs.
 // - Errors are values (IoError): a code the engine acts on and a detail for logs. Nothing
 //   throws across this interface.
-// - Spool: messages are named by an id the engine chooses ([A-Za-z0-9]{1,64}). A message is
+// - Spool: messages are named by an id the engine chooses ([A-Za-z0-9]{1,64}: valid_spool_id,
+//   the one rule both Ios apply). A message is
 //   a body and an envelope (opaque bytes for the Io; runtime/spool_format.hpp owns their
 //   format). spool_commit makes both durable together (file data and the directory
 //   entries fsynced) before its callback reports success: after a crash at any point
@@ -44,6 +45,7 @@
 
 #include "protocol/core/expected.hpp"
 #include "protocol/core/time.hpp"
+#include "runtime/spool_id.hpp"
 
 namespace tern::runtime {
 

@@ -43,10 +43,7 @@ bool known_kind(std::uint8_t kind) {
 }  // namespace
 
 bool valid_id(std::string_view id) {
-  if (id.empty() || id.size() > id_bytes_max) return false;
-  return std::all_of(id.begin(), id.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-  });
+  return runtime::valid_spool_id(id);
 }
 
 std::array<char, header_bytes> encode_header(RecordKind kind, std::uint8_t flags,

@@ -17,6 +17,8 @@
 #include <string_view>
 #include <vector>
 
+#include "runtime/spool_id.hpp"
+
 namespace tern::adapters::asio::spool_log {
 
 enum class RecordKind : std::uint8_t {
@@ -27,7 +29,7 @@ enum class RecordKind : std::uint8_t {
 
 inline constexpr std::uint8_t flag_external_body = 1;  // commit: the body is in body/<id>
 inline constexpr std::size_t header_bytes = 24;
-inline constexpr std::size_t id_bytes_max = 64;
+inline constexpr std::size_t id_bytes_max = runtime::kSpoolIdBytesMax;
 
 struct RecordHeader {
   RecordKind kind = RecordKind::commit;

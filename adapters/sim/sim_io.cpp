@@ -31,18 +31,10 @@ namespace {
 
 constexpr std::int64_t kEpochUnixSeconds = 1767225600;  // 2026-01-01T00:00:00Z
 constexpr std::uint64_t kIdleEventsMax = 50'000'000;
-constexpr std::size_t kSpoolIdMax = 64;
 constexpr std::uint16_t kEphemeralFirst = 49152;
 constexpr std::int64_t kMillion = 1'000'000;
 constexpr std::uint64_t kStallPointMax = 24;  // a stall begins after 0..23 deliveries
 constexpr std::int64_t kNsPerSecond = 1'000'000'000;
-
-bool valid_spool_id(std::string_view id) {
-  if (id.empty() || id.size() > kSpoolIdMax) return false;
-  return std::all_of(id.begin(), id.end(), [](char c) {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-  });
-}
 
 bool listener_matches(const Endpoint& bind, const Endpoint& to) {
   if (bind.port != to.port) return false;
@@ -1113,7 +1105,7 @@ void SimIo::close(ConnId conn) {
 
 runtime::IoResult<SpoolWriterId> SimIo::spool_create(std::string_view id) {
   World& w = *world_;
-  if (!valid_spool_id(id)) return io_failure(IoErrc::invalid, "spool: invalid id");
+  if (!runtime::valid_spool_id(id)) return io_failure(IoErrc::invalid, "spool: invalid id");
   const std::string key(id);
   const bool open = std::any_of(w.writers.begin(), w.writers.end(),
                                 [&](const auto& entry) { return entry.second.id == key; });
