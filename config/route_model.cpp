@@ -540,8 +540,17 @@ void Builder::check_session_results(const CompiledKey& key) {
   const bool directory = key.key.ends_with(".directory");
   const bool mechanisms = key.key.ends_with(".mechanisms");
   std::vector<std::string> known(std::begin(kMechanisms), std::end(kMechanisms));
+  // Not implemented yet: offering it would promise SOLICIT= handling that never happens.
+  const bool no_soliciting = key.key == "session.extensions.no-soliciting";
   for (std::size_t i = 0; i < key.rules.rules.size(); ++i) {
     const auto& literal = key.rules.rules[i].literal_result;
+    if (no_soliciting && key.source.rules[i].result_pos.file != "<default>" &&
+        !(literal && *literal == route::Value(false))) {
+      error(key.source.rules[i].result_pos,
+            "'" + key.key +
+                "': NO-SOLICITING (RFC 3865) is not supported yet; only false is "
+                "accepted");
+    }
     if (!literal) continue;
     const SourcePos& pos = key.source.rules[i].result_pos;
     if (const bool* b = std::get_if<bool>(&*literal);

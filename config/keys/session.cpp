@@ -50,7 +50,7 @@ std::span<const SessionKeySpec> session_key_specs() {
       {"session.extensions.expn", S::ehlo, R::boolean, "false",
        "Offer EXPN: as VRFY (directories have no lists: a mailbox expands to itself)"},
       {"session.extensions.no-soliciting", S::ehlo, R::boolean, "false",
-       "Offer NO-SOLICITING (RFC 3865)"},
+       "Offer NO-SOLICITING (RFC 3865): not supported yet, only false is accepted"},
   };
   return kSpecs;
 }

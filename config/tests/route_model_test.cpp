@@ -367,6 +367,18 @@ TEST(RouteModelSession, AListWithoutElseFallsThroughToTheDefault) {
   EXPECT_EQ(eval("session.extensions.dsn"), route::Value(false)) << "the configured rule first";
 }
 
+// The key is registered (Stalwart has it) but Tern does not implement RFC 3865: anything
+// but false is refused at load instead of being silently ignored.
+TEST(RouteModelSession, NoSolicitingIsRefusedUntilItIsImplemented) {
+  EXPECT_TRUE(build("[session.extensions]\nno-soliciting = false\n").model.ok());
+  Built b = build(
+      "[session.extensions]\nno-soliciting = [{ if = \"listener == 'smtp'\", then = true }, "
+      "{ else = false }]\n");
+  EXPECT_EQ(messages(b.model.diagnostics),
+            "t.toml:2:59: 'session.extensions.no-soliciting': NO-SOLICITING (RFC 3865) is not "
+            "supported yet; only false is accepted\n");
+}
+
 TEST(RouteModelSession, APlainValueInSingleQuotesMeansTheWordInside) {
   // Stalwart's docs write both `directory = "'default'"` and `next-hop = "relay"`.
   Built b = build(
