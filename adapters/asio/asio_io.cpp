@@ -102,10 +102,13 @@ AsioIo::~AsioIo() {
   }
   pool_.join();
   // Records written since the last fdatasync (removals wait for a lazy one) reach the disk
-  // before a graceful stop ends; their callbacks are gone with the engine.
+  // before a graceful stop ends; their callbacks are gone with the engine, and dropping them
+  // here breaks the cycle a waiter makes when it holds a location in its own segment (an
+  // envelope update pins the record it replaces), which would otherwise leak the segment.
   if (spool_) {
     for (const auto& [number, segment] : spool_->segments) {
       if (segment->written > segment->synced) (void)::fdatasync(segment->fd);
+      segment->waiters.clear();
     }
   }
 }

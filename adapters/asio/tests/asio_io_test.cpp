@@ -522,6 +522,23 @@ TEST_F(AsioIoTest, SpoolCommitListReadUpdateRemove) {
   EXPECT_TRUE(run_until([&] { return segment_names().size() == 1; })) << segment_names().size();
 }
 
+// A graceful stop while an envelope update waits for its fdatasync: the record reaches the
+// disk, the callback never runs (the engine is gone), and the waiter, which pins a location
+// in its own segment, is dropped instead of keeping the segment alive (LeakSanitizer reports
+// such a cycle when this binary exits; ternd's black-box restart test saw it).
+TEST_F(AsioIoTest, SpoolStopWithAnUpdateWaitingForItsSyncKeepsItAndLeaksNothing) {
+  ASSERT_TRUE(io_->spool_list().has_value());
+  ASSERT_TRUE(commit("A1", "body", "env one").ok());
+  bool called = false;
+  io_->spool_update_envelope("A1", "env two", [&](IoStatus) { called = true; });
+  reopen();  // the Io goes before its context ran the fdatasync
+  EXPECT_FALSE(called);
+  const auto list = io_->spool_list();
+  ASSERT_TRUE(list.has_value());
+  ASSERT_EQ(list->size(), 1u);
+  EXPECT_EQ(list->at(0).envelope, "env two");
+}
+
 TEST_F(AsioIoTest, SpoolIdsAreCheckedAtTheLimit) {
   EXPECT_TRUE(io_->spool_create(std::string(64, 'z')).has_value());
   EXPECT_EQ(io_->spool_create(std::string(65, 'z')).error().code, IoErrc::invalid);
