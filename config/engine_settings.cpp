@@ -1,5 +1,6 @@
 #include "config/engine_settings.hpp"
 
+#include <algorithm>
 #include <optional>
 #include <set>
 
@@ -12,12 +13,19 @@
 namespace tern::config {
 namespace {
 
+// A key's value: the file's, else the schema's default (config/keys/, the one place a
+// default is written; docs/configuration.md shows it). The loader has checked the type.
+// Keys the schema gives no default (server.hostname, resolver.trust-anchor, required ones
+// of an instance) read as T{} when absent.
 template <class T>
-T get_or(const Config& config, const std::string& key, T fallback) {
+T get(const Config& config, const std::string& key) {
   const Value* value = config.value_or_default(key);
-  if (value == nullptr) return fallback;
-  const T* typed = std::get_if<T>(value);
-  return typed != nullptr ? *typed : fallback;
+  const T* typed = value != nullptr ? std::get_if<T>(value) : nullptr;
+  return typed != nullptr ? *typed : T{};
+}
+
+std::size_t get_count(const Config& config, const std::string& key) {
+  return static_cast<std::size_t>(std::max<std::int64_t>(get<std::int64_t>(config, key), 0));
 }
 
 SourcePos pos_of(const Config& config, const std::string& key) {
@@ -67,11 +75,11 @@ void build_listeners(const Config& config, EngineConfigResult& result) {
     const std::string key = "server.listener." + id;
     runtime::ListenerSettings listener;
     listener.id = id;
-    listener.lmtp = get_or<std::string>(config, key + ".protocol", "smtp") == "lmtp";
-    listener.implicit_tls = get_or<bool>(config, key + ".tls.implicit", false);
-    listener.starttls = get_or<bool>(config, key + ".tls.starttls", true);
+    listener.lmtp = get<std::string>(config, key + ".protocol") == "lmtp";
+    listener.implicit_tls = get<bool>(config, key + ".tls.implicit");
+    listener.starttls = get<bool>(config, key + ".tls.starttls");
     listener.certificate = certificate_for(config, result, key);
-    for (const auto& text : get_or<std::vector<std::string>>(config, key + ".bind", {})) {
+    for (const auto& text : get<std::vector<std::string>>(config, key + ".bind")) {
       const auto endpoint = runtime::parse_endpoint(text);
       if (!endpoint) {
         error(result, pos_of(config, key + ".bind"),
@@ -112,13 +120,9 @@ void check_memory_directories(const Config& config, EngineConfigResult& result) 
 
 // queue.schedule.retry / notify: lists of durations, each checked like a duration key.
 std::vector<protocol::Duration> durations(const Config& config, EngineConfigResult& result,
-                                          const std::string& key,
-                                          std::vector<protocol::Duration> fallback) {
-  const Value* value = config.value_or_default(key);
-  const auto* texts = value != nullptr ? std::get_if<std::vector<std::string>>(value) : nullptr;
-  if (texts == nullptr) return fallback;
+                                          const std::string& key) {
   std::vector<protocol::Duration> out;
-  for (const auto& text : *texts) {
+  for (const auto& text : get<std::vector<std::string>>(config, key)) {
     auto parsed = parse_duration(text);
     if (!parsed || parsed->ns <= 0) {
       error(result, pos_of(config, key),
@@ -135,24 +139,18 @@ std::vector<protocol::Duration> durations(const Config& config, EngineConfigResu
 
 void build_outbound(const Config& config, EngineConfigResult& result) {
   auto& o = result.engine.settings.outbound;
-  o.mx_max = static_cast<std::size_t>(get_or<std::int64_t>(config, "queue.outbound.limits.mx", 7));
-  o.multihomed_max =
-      static_cast<std::size_t>(get_or<std::int64_t>(config, "queue.outbound.limits.multihomed", 2));
-  o.concurrency_per_destination = static_cast<std::size_t>(
-      get_or<std::int64_t>(config, "queue.outbound.limits.concurrency", 20));
-  o.mx_allow_invalid_certs = get_or<bool>(config, "queue.outbound.tls.allow-invalid-certs", false);
-  o.dns_timeout = get_or<protocol::Duration>(config, "resolver.timeout", o.dns_timeout);
-  o.connect_timeout =
-      get_or<protocol::Duration>(config, "queue.outbound.timeouts.connect", o.connect_timeout);
-  o.greeting_timeout =
-      get_or<protocol::Duration>(config, "queue.outbound.timeouts.greeting", o.greeting_timeout);
-  o.command_timeout =
-      get_or<protocol::Duration>(config, "queue.outbound.timeouts.command", o.command_timeout);
-  o.data_timeout =
-      get_or<protocol::Duration>(config, "queue.outbound.timeouts.data", o.data_timeout);
+  o.mx_max = get_count(config, "queue.outbound.limits.mx");
+  o.multihomed_max = get_count(config, "queue.outbound.limits.multihomed");
+  o.concurrency_per_destination = get_count(config, "queue.outbound.limits.concurrency");
+  o.mx_allow_invalid_certs = get<bool>(config, "queue.outbound.tls.allow-invalid-certs");
+  o.dns_timeout = get<protocol::Duration>(config, "resolver.timeout");
+  o.connect_timeout = get<protocol::Duration>(config, "queue.outbound.timeouts.connect");
+  o.greeting_timeout = get<protocol::Duration>(config, "queue.outbound.timeouts.greeting");
+  o.command_timeout = get<protocol::Duration>(config, "queue.outbound.timeouts.command");
+  o.data_timeout = get<protocol::Duration>(config, "queue.outbound.timeouts.data");
   // Not implemented yet: accepting "require" would promise a check that never happens.
   for (const std::string key : {"queue.outbound.tls.mta-sts", "queue.outbound.tls.dane"}) {
-    if (get_or<std::string>(config, key, "optional") != "require") continue;
+    if (get<std::string>(config, key) != "require") continue;
     error(result, pos_of(config, key),
           key + " = \"require\" is not supported yet (Tern does not check " +
               (key.ends_with("dane") ? "DANE" : "MTA-STS") +
@@ -171,12 +169,12 @@ std::optional<runtime::Endpoint> name_server(std::string text) {
 
 void build_resolver(const Config& config, EngineConfigResult& result) {
   auto& r = result.engine.resolver;
-  const std::string type = get_or<std::string>(config, "resolver.type", "system");
+  const std::string type = get<std::string>(config, "resolver.type");
   r.type = type == "custom"      ? ResolverSpec::Type::custom
            : type == "recursive" ? ResolverSpec::Type::recursive
                                  : ResolverSpec::Type::system;
-  r.trust_anchor_file = get_or<std::string>(config, "resolver.trust-anchor", "");
-  const auto servers = get_or<std::vector<std::string>>(config, "resolver.custom", {});
+  r.trust_anchor_file = get<std::string>(config, "resolver.trust-anchor");
+  const auto servers = get<std::vector<std::string>>(config, "resolver.custom");
   for (const std::string& text : servers) {
     auto endpoint = name_server(text);
     if (!endpoint) {
@@ -214,37 +212,30 @@ EngineConfigResult build_engine_config(const Config& config, const RouteModel& m
   auto& s = engine.settings;
   for (const auto& id : config.instances("certificate")) {
     engine.certificates[id] =
-        CertificateSpec{get_or<std::string>(config, "certificate." + id + ".cert", ""),
-                        get_or<std::string>(config, "certificate." + id + ".private-key", "")};
+        CertificateSpec{get<std::string>(config, "certificate." + id + ".cert"),
+                        get<std::string>(config, "certificate." + id + ".private-key")};
   }
-  s.hostname = get_or<std::string>(config, "server.hostname", "localhost");
-  s.connections_max =
-      static_cast<std::size_t>(get_or<std::int64_t>(config, "server.max-connections", 8192));
-  s.connections_per_ip_max =
-      static_cast<std::size_t>(get_or<std::int64_t>(config, "server.max-connections-per-ip", 64));
-  s.command_timeout =
-      get_or<protocol::Duration>(config, "server.timeout.command", s.command_timeout);
-  s.data_timeout = get_or<protocol::Duration>(config, "server.timeout.data", s.data_timeout);
-  s.shutdown_grace =
-      get_or<protocol::Duration>(config, "server.timeout.shutdown", s.shutdown_grace);
-  s.auth_failure_delay =
-      get_or<protocol::Duration>(config, "session.auth.errors.wait", s.auth_failure_delay);
+  s.hostname = get<std::string>(config, "server.hostname");  // "": the caller names the machine
+  s.connections_max = get_count(config, "server.max-connections");
+  s.connections_per_ip_max = get_count(config, "server.max-connections-per-ip");
+  s.command_timeout = get<protocol::Duration>(config, "server.timeout.command");
+  s.data_timeout = get<protocol::Duration>(config, "server.timeout.data");
+  s.shutdown_grace = get<protocol::Duration>(config, "server.timeout.shutdown");
+  s.auth_failure_delay = get<protocol::Duration>(config, "session.auth.errors.wait");
   s.session = model.session;
   s.routing = model.routing;
   s.default_directory = model.default_directory;
   build_listeners(config, result);
-  s.queue.retry = durations(config, result, "queue.schedule.retry", s.queue.retry);
-  s.queue.notify = durations(config, result, "queue.schedule.notify", s.queue.notify);
-  s.queue.expire = get_or<protocol::Duration>(config, "queue.schedule.expire", s.queue.expire);
-  s.queue.deliveries_in_flight_max = static_cast<std::size_t>(
-      get_or<std::int64_t>(config, "queue.limits.messages",
-                           static_cast<std::int64_t>(s.queue.deliveries_in_flight_max)));
+  s.queue.retry = durations(config, result, "queue.schedule.retry");
+  s.queue.notify = durations(config, result, "queue.schedule.notify");
+  s.queue.expire = get<protocol::Duration>(config, "queue.schedule.expire");
+  s.queue.deliveries_in_flight_max = get_count(config, "queue.limits.messages");
   build_outbound(config, result);
   build_resolver(config, result);
   engine.directories = model.directories;
   check_memory_directories(config, result);
-  engine.spool_dir = get_or<std::string>(config, "storage.spool", "/var/lib/tern/spool");
-  engine.maildir_dir = get_or<std::string>(config, "storage.maildir", "/var/lib/tern/mail");
+  engine.spool_dir = get<std::string>(config, "storage.spool");
+  engine.maildir_dir = get<std::string>(config, "storage.maildir");
   return result;
 }
 

@@ -7,6 +7,9 @@
 //   build_route_model() built without errors. It never throws; it reports, with the
 //   file:line:col of the key, a bind address that is not "IP:PORT" or "[IPv6]:PORT", the
 //   same address bound by two listeners, and a tls.certificate naming no certificate.<id>.
+// - Every value is the file's or the schema's default (config/keys/): this file writes no
+//   default of its own. server.hostname has none: it is "" when unset, and the caller
+//   (cmd/common's load_and_check) puts the machine's host name there.
 // - Certificates: the listener's tls.certificate, else server.tls.certificate, else the
 //   only certificate.<id>; with no certificate at all, `needs_self_signed` is true and
 //   listeners use the identity named "" (the daemon creates it).

@@ -3,9 +3,17 @@
 #include <algorithm>
 #include <tuple>
 
+#include <unistd.h>
+
 #include "config/embedded_default.hpp"
 
 namespace tern::cmd {
+
+std::string machine_hostname() {
+  char name[256] = {};
+  if (gethostname(name, sizeof(name) - 1) != 0 || name[0] == '\0') return "localhost";
+  return name;
+}
 
 CheckedConfig load_and_check(const std::string& file, std::ostream& out) {
   CheckedConfig checked;
@@ -18,6 +26,9 @@ CheckedConfig load_and_check(const std::string& file, std::ostream& out) {
     all.insert(all.end(), checked.model.diagnostics.begin(), checked.model.diagnostics.end());
     if (checked.model.ok()) {
       checked.engine = config::build_engine_config(checked.load.config, checked.model.model);
+      // server.hostname unset: the machine's host name, as docs/configuration.md says.
+      auto& hostname = checked.engine.engine.settings.hostname;
+      if (hostname.empty()) hostname = machine_hostname();
       all.insert(all.end(), checked.engine.diagnostics.begin(), checked.engine.diagnostics.end());
     }
     std::stable_sort(all.begin(), all.end(), [](const auto& a, const auto& b) {

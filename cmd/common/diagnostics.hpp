@@ -31,6 +31,10 @@ struct CheckedConfig {
 };
 
 // `file` empty: the embedded default configuration, named "<embedded default.toml>".
+// Without server.hostname the engine's settings carry the machine's host name.
 CheckedConfig load_and_check(const std::string& file, std::ostream& out);
+
+// gethostname(), or "localhost" when the machine has none.
+std::string machine_hostname();
 
 }  // namespace tern::cmd

@@ -375,7 +375,7 @@ TEST(RouteModelSession, NoSolicitingIsRefusedUntilItIsImplemented) {
       "[session.extensions]\nno-soliciting = [{ if = \"listener == 'smtp'\", then = true }, "
       "{ else = false }]\n");
   EXPECT_EQ(messages(b.model.diagnostics),
-            "t.toml:2:59: 'session.extensions.no-soliciting': NO-SOLICITING (RFC 3865) is not "
+            "t.toml:2:54: 'session.extensions.no-soliciting': NO-SOLICITING (RFC 3865) is not "
             "supported yet; only false is accepted\n");
 }
 
