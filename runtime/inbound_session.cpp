@@ -7,6 +7,7 @@
 #include "protocol/smtp/chars.hpp"
 #include "protocol/smtp/params.hpp"
 #include "runtime/buggify.hpp"
+#include "runtime/inbound/replies.hpp"
 #include "runtime/inbound/verify.hpp"
 #include "runtime/policy.hpp"
 #include "runtime/queue.hpp"
@@ -16,12 +17,9 @@ namespace tern::runtime {
 namespace smtp = protocol::smtp;
 namespace sasl = protocol::sasl;
 namespace route = protocol::route;
+namespace replies = inbound::replies;
 
 namespace {
-
-smtp::Reply reply(std::uint16_t code, smtp::EnhancedStatus status, std::string text) {
-  return smtp::Reply{code, status, {std::move(text)}};
-}
 
 SpoolRecipient make_recipient(std::string address, std::string params, std::string account) {
   SpoolRecipient r;
@@ -413,7 +411,7 @@ void InboundSession::on_hello(const smtp::HelloEvent& e) {
   vars.set("helo_domain", smtp::chars::to_lower_ascii(name));
   if (domain != nullptr && domain->name.find('.') == std::string::npos &&
       policy_bool(*settings_, "session.ehlo.reject-non-fqdn", vars)) {
-    reject(e.ticket, reply(550, {5, 5, 2}, "The EHLO name must be a fully qualified domain name"));
+    reject(e.ticket, replies::helo_not_fqdn());
     return;
   }
   helo_ = name;
@@ -450,21 +448,19 @@ void InboundSession::on_mail(const smtp::MailEvent& e) {
     return;
   }
   deciding_ = true;
-  dir->may_send_as(
-      authenticated_as_, envelope_.sender,
-      [this, alive = alive_, ticket](directory::SenderOutcome outcome) {
-        if (!*alive) return;
-        switch (outcome.status) {
-          case directory::SenderStatus::allowed: decide(ticket, smtp::Accept{}); break;
-          case directory::SenderStatus::not_owned:
-            reject(ticket,
-                   reply(553, {5, 7, 1}, "Sender address not owned by the authenticated user"));
-            break;
-          case directory::SenderStatus::unavailable:
-            reject(ticket, reply(451, {4, 4, 3}, "Directory unavailable, try again later"));
-            break;
-        }
-      });
+  dir->may_send_as(authenticated_as_, envelope_.sender,
+                   [this, alive = alive_, ticket](directory::SenderOutcome outcome) {
+                     if (!*alive) return;
+                     switch (outcome.status) {
+                       case directory::SenderStatus::allowed: decide(ticket, smtp::Accept{}); break;
+                       case directory::SenderStatus::not_owned:
+                         reject(ticket, replies::sender_not_owned());
+                         break;
+                       case directory::SenderStatus::unavailable:
+                         reject(ticket, replies::directory_unavailable());
+                         break;
+                     }
+                   });
 }
 
 void InboundSession::on_rcpt(const smtp::RcptEvent& e) {
@@ -491,7 +487,7 @@ void InboundSession::on_rcpt(const smtp::RcptEvent& e) {
     return;
   }
   if (!policy_bool(*settings_, "session.rcpt.relay", vars)) {
-    reject(ticket, reply(550, {5, 7, 1}, "Relay access denied"));
+    reject(ticket, replies::relay_denied());
     return;
   }
   envelope_.recipients.push_back(
@@ -510,11 +506,9 @@ void InboundSession::on_rcpt_local(smtp::Ticket ticket, const std::string& addre
         envelope_.recipients.push_back(make_recipient(address, params, outcome.principal));
         decide(ticket, smtp::Accept{});
         break;
-      case directory::RecipientStatus::unknown:
-        reject(ticket, reply(550, {5, 1, 1}, "Mailbox does not exist"));
-        break;
+      case directory::RecipientStatus::unknown: reject(ticket, replies::mailbox_unknown()); break;
       case directory::RecipientStatus::unavailable:
-        reject(ticket, reply(451, {4, 4, 3}, "Directory unavailable, try again later"));
+        reject(ticket, replies::directory_unavailable());
         break;
     }
   });
@@ -603,10 +597,8 @@ void InboundSession::on_message(const smtp::MessageEvent& e) {
     log(LogLevel::error, "spool: " + error.detail);
     // RFC 5321 452 for both: the client must retry later either way, and the issue of
     // record (a write that did not reach the disk) is one of storage.
-    reject(ticket, reply(452, {4, 3, 1},
-                         error.code == IoErrc::no_space
-                             ? "Insufficient system storage, try again later"
-                             : "Could not store the message (disk error), try again later"));
+    reject(ticket,
+           error.code == IoErrc::no_space ? replies::storage_full() : replies::storage_failed());
     reset_transaction();
   };
   if (spool_error_ || !writer_) {
@@ -625,8 +617,7 @@ void InboundSession::on_message(const smtp::MessageEvent& e) {
   // A deliberately broken engine (runtime/buggify.hpp): 250 before the message is durable.
   // The simulation's self-test switches it on and must catch it.
   const bool early_250 = !listener_.lmtp && buggify::on(buggify::Site::early_250);
-  if (early_250)
-    decide(ticket, smtp::Accept{reply(250, {2, 0, 0}, "Ok: queued as " + envelope.id)});
+  if (early_250) decide(ticket, smtp::Accept{replies::queued(envelope.id)});
   ctx_.io.spool_commit(
       writer, serialize_envelope(envelope),
       [this, alive = alive_, queue = &ctx_.queue, queue_alive = ctx_.queue.alive_token(), ticket,
@@ -649,10 +640,10 @@ void InboundSession::on_message(const smtp::MessageEvent& e) {
         ctx_.queue.enqueue(std::move(envelope));
         envelope_ = SpoolEnvelope{};
         if (listener_.lmtp) {
-          std::vector<smtp::Reply> replies(count, reply(250, {2, 1, 5}, "Ok: queued as " + id));
+          std::vector<smtp::Reply> replies(count, replies::queued_for_rcpt(id));
           decide(ticket, smtp::PerRecipient{std::move(replies)});
         } else if (!early_250) {
-          decide(ticket, smtp::Accept{reply(250, {2, 0, 0}, "Ok: queued as " + id)});
+          decide(ticket, smtp::Accept{replies::queued(id)});
         }
       });
 }
@@ -665,7 +656,7 @@ void InboundSession::on_auth(const smtp::AuthEvent& e) {
   if (!sasl_) {
     auto server = sasl::make_server(e.mechanism, sasl::ServerConfig{});
     if (!server) {
-      reject(ticket, reply(504, {5, 5, 4}, "Unrecognized authentication type"));
+      reject(ticket, replies::auth_unknown_mechanism());
       return;
     }
     sasl_.emplace(std::move(*server));
@@ -683,7 +674,7 @@ void InboundSession::on_auth(const smtp::AuthEvent& e) {
 void InboundSession::on_auth_step(smtp::Ticket ticket, sasl::StepResult step) {
   if (step.error()) {
     sasl_.reset();
-    reject(ticket, reply(501, {5, 5, 2}, "Authentication exchange failed"));
+    reject(ticket, replies::auth_exchange_failed());
     return;
   }
   const auto& value = step.value();
@@ -699,8 +690,7 @@ void InboundSession::on_auth_step(smtp::Ticket ticket, sasl::StepResult step) {
   if (const auto* failure = std::get_if<sasl::Failure>(&value)) {
     sasl_.reset();
     const bool malformed = failure->reason == sasl::FailureReason::malformed;
-    reject(ticket, malformed ? reply(501, {5, 5, 2}, "Malformed authentication response")
-                             : reply(535, {5, 7, 8}, "Authentication credentials invalid"));
+    reject(ticket, malformed ? replies::auth_malformed() : replies::auth_invalid());
     return;
   }
   const auto& verify = std::get<sasl::Verify>(value);
@@ -741,14 +731,14 @@ void InboundSession::on_auth_verified(smtp::Ticket ticket, const directory::Auth
   sasl_.reset();
   const bool unavailable = outcome.status == directory::AuthStatus::unavailable;
   // Every failure waits the same delay: no timing tells an unknown user from a wrong password.
-  ctx_.io.start_timer(
-      ctx_.io.now() + settings_->auth_failure_delay, guarded([this, ticket, unavailable] {
-        if (unavailable) {
-          reject(ticket, reply(454, {4, 7, 0}, "Temporary authentication failure"));
-        } else {
-          reject(ticket, reply(535, {5, 7, 8}, "Authentication credentials invalid"));
-        }
-      }));
+  ctx_.io.start_timer(ctx_.io.now() + settings_->auth_failure_delay,
+                      guarded([this, ticket, unavailable] {
+                        if (unavailable) {
+                          reject(ticket, replies::auth_temporary());
+                        } else {
+                          reject(ticket, replies::auth_invalid());
+                        }
+                      }));
 }
 
 }  // namespace tern::runtime

@@ -10,6 +10,7 @@
 //     §3.5.3's answer for what a server will not look up, e.g. a bare user name);
 //   - a mailbox of a domain that is not local: 252 2.5.2 (only the next hop knows);
 //   - a local mailbox: `lookup` names it (serialized as RCPT would store it).
+// - The replies are runtime/inbound/replies.hpp's.
 // - verify_reply(address, expand, status) answers a lookup: a local mailbox gives
 //   250 2.1.5 <address> (EXPN too: Tern's directories have no lists, so a mailbox expands
 //   to itself), unknown 550 5.1.1, a directory that cannot answer 451 4.4.3.
