@@ -7,6 +7,7 @@
 #include "protocol/smtp/chars.hpp"
 #include "protocol/smtp/params.hpp"
 #include "runtime/buggify.hpp"
+#include "runtime/inbound/rcpt.hpp"
 #include "runtime/inbound/replies.hpp"
 #include "runtime/inbound/verify.hpp"
 #include "runtime/policy.hpp"
@@ -474,24 +475,16 @@ void InboundSession::on_rcpt(const smtp::RcptEvent& e) {
   }
   const auto& mailbox = e.command.path.path->mailbox;
   const std::string address = smtp::serialize(mailbox);
-  const auto* domain = std::get_if<smtp::Domain>(&mailbox.host);
   auto vars = variables();
   vars.set("rcpt", address);
-  // Bound as the router binds it, so the session and the queue agree on what is local.
   const auto rcpt_domain = route::normalise_address(address).domain;
   vars.set("rcpt_domain", rcpt_domain);
-  auto* dir = policy_directory(*settings_, "session.rcpt.directory", vars);
-  const bool local = domain != nullptr && dir != nullptr && dir->is_local_domain(rcpt_domain);
-  if (local) {
-    on_rcpt_local(ticket, address, smtp::serialize_params(e.command.params), dir);
-    return;
-  }
-  if (!policy_bool(*settings_, "session.rcpt.relay", vars)) {
-    reject(ticket, replies::relay_denied());
-    return;
-  }
-  envelope_.recipients.push_back(
-      make_recipient(address, smtp::serialize_params(e.command.params), ""));
+  const auto plan = inbound::plan_rcpt(
+      *settings_, vars, std::holds_alternative<smtp::Domain>(mailbox.host), rcpt_domain);
+  const auto params = smtp::serialize_params(e.command.params);
+  if (plan.refusal) return reject(ticket, *plan.refusal);
+  if (plan.lookup) return on_rcpt_local(ticket, address, params, plan.lookup);
+  envelope_.recipients.push_back(make_recipient(address, params, ""));
   decide(ticket, smtp::Accept{});
 }
 
@@ -501,16 +494,10 @@ void InboundSession::on_rcpt_local(smtp::Ticket ticket, const std::string& addre
   dir->check_recipient(address, [this, alive = alive_, ticket, address,
                                  params](directory::RecipientOutcome outcome) {
     if (!*alive) return;
-    switch (outcome.status) {
-      case directory::RecipientStatus::local:
-        envelope_.recipients.push_back(make_recipient(address, params, outcome.principal));
-        decide(ticket, smtp::Accept{});
-        break;
-      case directory::RecipientStatus::unknown: reject(ticket, replies::mailbox_unknown()); break;
-      case directory::RecipientStatus::unavailable:
-        reject(ticket, replies::directory_unavailable());
-        break;
-    }
+    auto verdict = inbound::rcpt_answer(outcome);
+    if (verdict.refusal) return reject(ticket, std::move(*verdict.refusal));
+    envelope_.recipients.push_back(make_recipient(address, params, verdict.account));
+    decide(ticket, smtp::Accept{});
   });
 }
 

@@ -1,0 +1,61 @@
+// The pure inbound stages (runtime/inbound/): what each answers at once, what it asks the
+// directory, and how it reads the directory's answer. The engine test drives them through
+// a session; here each rule stands alone.
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "runtime/inbound/rcpt.hpp"
+#include "runtime/inbound/replies.hpp"
+#include "runtime/inbound/verify.hpp"
+
+namespace tern::runtime::inbound {
+namespace {
+
+bool example_org(std::string_view domain) {
+  return domain == "example.org";
+}
+
+TEST(VerifyStage, ALocalMailboxInEveryWrittenFormIsLookedUp) {
+  for (const char* text : {"ann@example.org", "<ann@example.org>", "Ann Example <ann@example.org>",
+                           "  ann@EXAMPLE.org  "}) {
+    const auto plan = plan_verify(text, example_org);
+    EXPECT_FALSE(plan.answer.has_value()) << text;
+    EXPECT_FALSE(plan.lookup.empty()) << text;
+  }
+  EXPECT_EQ(plan_verify("<ann@example.org>", example_org).lookup, "ann@example.org");
+}
+
+TEST(VerifyStage, WhatIsNotALocalMailboxIsNotLookedUp) {
+  for (const char* text : {"ann", "", "<>", "zed@remote.example", "ann@[192.0.2.1]", "a b@c"}) {
+    const auto plan = plan_verify(text, example_org);
+    ASSERT_TRUE(plan.answer.has_value()) << text;
+    EXPECT_EQ(*plan.answer, replies::cannot_verify()) << text;
+  }
+}
+
+TEST(VerifyStage, TheDirectorysAnswerIsTheReply) {
+  using directory::RecipientStatus;
+  EXPECT_EQ(verify_reply("ann@example.org", false, RecipientStatus::local),
+            replies::mailbox_verified("ann@example.org"));
+  EXPECT_EQ(verify_reply("ann@example.org", true, RecipientStatus::local).code, 250);
+  EXPECT_EQ(verify_reply("x@example.org", false, RecipientStatus::unknown),
+            replies::mailbox_unknown());
+  EXPECT_EQ(verify_reply("x@example.org", false, RecipientStatus::unavailable),
+            replies::directory_unavailable());
+}
+
+TEST(RcptStage, TheDirectorysAnswerIsTheVerdict) {
+  const auto local =
+      rcpt_answer(directory::RecipientOutcome{directory::RecipientStatus::local, "ann"});
+  EXPECT_FALSE(local.refusal.has_value());
+  EXPECT_EQ(local.account, "ann");
+  EXPECT_EQ(rcpt_answer({directory::RecipientStatus::unknown, ""}).refusal,
+            replies::mailbox_unknown());
+  const auto down = rcpt_answer({directory::RecipientStatus::unavailable, ""});
+  ASSERT_TRUE(down.refusal.has_value());
+  EXPECT_EQ(down.refusal->code / 100, 4) << "a directory that cannot answer is never a 5xx";
+}
+
+}  // namespace
+}  // namespace tern::runtime::inbound
