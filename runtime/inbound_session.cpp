@@ -7,6 +7,7 @@
 #include "protocol/smtp/chars.hpp"
 #include "protocol/smtp/params.hpp"
 #include "runtime/buggify.hpp"
+#include "runtime/inbound/mail.hpp"
 #include "runtime/inbound/rcpt.hpp"
 #include "runtime/inbound/replies.hpp"
 #include "runtime/inbound/verify.hpp"
@@ -438,30 +439,17 @@ void InboundSession::on_mail(const smtp::MailEvent& e) {
     envelope_.sender_params.erase(0, 1);
   }
   const auto ticket = e.ticket;
-  if (authenticated_as_.empty() || envelope_.sender.empty() ||
-      !policy_bool(*settings_, "session.auth.must-match-sender", variables())) {
-    decide(ticket, smtp::Accept{});
-    return;
-  }
-  auto* dir = policy_directory(*settings_, "session.auth.directory", variables());
-  if (dir == nullptr) {
-    decide(ticket, smtp::Accept{});
-    return;
-  }
+  const auto plan =
+      inbound::plan_mail(*settings_, variables(), authenticated_as_, envelope_.sender);
+  if (plan.ask == nullptr) return decide(ticket, smtp::Accept{});
   deciding_ = true;
-  dir->may_send_as(authenticated_as_, envelope_.sender,
-                   [this, alive = alive_, ticket](directory::SenderOutcome outcome) {
-                     if (!*alive) return;
-                     switch (outcome.status) {
-                       case directory::SenderStatus::allowed: decide(ticket, smtp::Accept{}); break;
-                       case directory::SenderStatus::not_owned:
-                         reject(ticket, replies::sender_not_owned());
-                         break;
-                       case directory::SenderStatus::unavailable:
-                         reject(ticket, replies::directory_unavailable());
-                         break;
-                     }
-                   });
+  plan.ask->may_send_as(authenticated_as_, envelope_.sender,
+                        [this, alive = alive_, ticket](directory::SenderOutcome outcome) {
+                          if (!*alive) return;
+                          if (auto refusal = inbound::mail_answer(outcome))
+                            return reject(ticket, std::move(*refusal));
+                          decide(ticket, smtp::Accept{});
+                        });
 }
 
 void InboundSession::on_rcpt(const smtp::RcptEvent& e) {

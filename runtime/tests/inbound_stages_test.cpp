@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include "runtime/inbound/mail.hpp"
 #include "runtime/inbound/rcpt.hpp"
 #include "runtime/inbound/replies.hpp"
 #include "runtime/inbound/verify.hpp"
@@ -55,6 +56,12 @@ TEST(RcptStage, TheDirectorysAnswerIsTheVerdict) {
   const auto down = rcpt_answer({directory::RecipientStatus::unavailable, ""});
   ASSERT_TRUE(down.refusal.has_value());
   EXPECT_EQ(down.refusal->code / 100, 4) << "a directory that cannot answer is never a 5xx";
+}
+
+TEST(MailStage, TheDirectorysAnswerIsTheVerdict) {
+  EXPECT_EQ(mail_answer({directory::SenderStatus::allowed}), std::nullopt);
+  EXPECT_EQ(mail_answer({directory::SenderStatus::not_owned}), replies::sender_not_owned());
+  EXPECT_EQ(mail_answer({directory::SenderStatus::unavailable}), replies::directory_unavailable());
 }
 
 }  // namespace
