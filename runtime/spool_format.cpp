@@ -1,5 +1,6 @@
 #include "runtime/spool_format.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <optional>
 
@@ -230,6 +231,11 @@ std::string_view to_string(RecipientState state) {
     case RecipientState::failed: return "failed";
   }
   return "pending";
+}
+
+bool any_pending(const SpoolEnvelope& envelope) {
+  return std::any_of(envelope.recipients.begin(), envelope.recipients.end(),
+                     [](const SpoolRecipient& r) { return r.state == RecipientState::pending; });
 }
 
 std::string queue_id_from(std::uint64_t random) {

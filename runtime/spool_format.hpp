@@ -84,6 +84,8 @@ struct EnvelopeLimits {
 };
 
 std::string_view to_string(RecipientState state);
+// Whether some recipient is still to be delivered (state pending).
+bool any_pending(const SpoolEnvelope& envelope);
 // A queue id: 16 upper-case hex digits of a random 64-bit value (the spool's file names).
 [[nodiscard]] std::string queue_id_from(std::uint64_t random);
 [[nodiscard]] std::string serialize_envelope(const SpoolEnvelope& envelope);
