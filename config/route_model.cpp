@@ -540,16 +540,17 @@ void Builder::check_session_results(const CompiledKey& key) {
   const bool directory = key.key.ends_with(".directory");
   const bool mechanisms = key.key.ends_with(".mechanisms");
   std::vector<std::string> known(std::begin(kMechanisms), std::end(kMechanisms));
-  // Not implemented yet: offering it would promise SOLICIT= handling that never happens.
-  const bool no_soliciting = key.key == "session.extensions.no-soliciting";
+  // Not implemented yet: offering one would promise handling that never happens (SOLICIT=;
+  // REQUIRETLS's verified-TLS-only relaying, RFC 8689 §5, until transport security does it).
+  const char* unsupported = key.key == "session.extensions.no-soliciting" ? "NO-SOLICITING (RFC 3865)"
+                            : key.key == "session.extensions.requiretls"  ? "REQUIRETLS (RFC 8689)"
+                                                                          : nullptr;
   for (std::size_t i = 0; i < key.rules.rules.size(); ++i) {
     const auto& literal = key.rules.rules[i].literal_result;
-    if (no_soliciting && key.source.rules[i].result_pos.file != "<default>" &&
+    if (unsupported != nullptr && key.source.rules[i].result_pos.file != "<default>" &&
         !(literal && *literal == route::Value(false))) {
       error(key.source.rules[i].result_pos,
-            "'" + key.key +
-                "': NO-SOLICITING (RFC 3865) is not supported yet; only false is "
-                "accepted");
+            "'" + key.key + "': " + unsupported + " is not supported yet; only false is accepted");
     }
     if (!literal) continue;
     const SourcePos& pos = key.source.rules[i].result_pos;

@@ -427,6 +427,7 @@ void InboundSession::reset_transaction() {
   writer_.reset();
   spool_error_.reset();
   envelope_ = SpoolEnvelope{};
+  accepted_rcpts_ = 0;
 }
 
 void InboundSession::on_mail(const smtp::MailEvent& e) {
@@ -456,7 +457,7 @@ void InboundSession::on_rcpt(const smtp::RcptEvent& e) {
   const auto ticket = e.ticket;
   if (e.command.path.is_bare_postmaster()) {
     // RFC 5321 §4.5.1: <Postmaster> is always accepted, for the local postmaster.
-    envelope_.recipients.push_back(
+    add_recipient(
         make_recipient("postmaster", smtp::serialize_params(e.command.params), "postmaster"));
     decide(ticket, smtp::Accept{});
     return;
@@ -472,7 +473,7 @@ void InboundSession::on_rcpt(const smtp::RcptEvent& e) {
   const auto params = smtp::serialize_params(e.command.params);
   if (plan.refusal) return reject(ticket, *plan.refusal);
   if (plan.lookup) return on_rcpt_local(ticket, address, params, plan.lookup);
-  envelope_.recipients.push_back(make_recipient(address, params, ""));
+  add_recipient(make_recipient(address, params, ""));
   decide(ticket, smtp::Accept{});
 }
 
@@ -484,9 +485,29 @@ void InboundSession::on_rcpt_local(smtp::Ticket ticket, const std::string& addre
     if (!*alive) return;
     auto verdict = inbound::rcpt_answer(outcome);
     if (verdict.refusal) return reject(ticket, std::move(*verdict.refusal));
-    envelope_.recipients.push_back(make_recipient(address, params, verdict.account));
+    add_recipient(make_recipient(address, params, verdict.account));
     decide(ticket, smtp::Accept{});
   });
+}
+
+// One delivery per distinct mailbox: a recipient the transaction already has (the same
+// local mailbox, or the same address as the router normalises it) is answered 250 like the
+// first, as Postfix does, but not stored again: 100 RCPTs of one address are one copy, not
+// a hundredfold amplification. The first RCPT's parameters (NOTIFY, ORCPT) stand.
+void InboundSession::add_recipient(SpoolRecipient recipient) {
+  ++accepted_rcpts_;
+  auto key = [](const SpoolRecipient& r) {
+    return r.account.empty() ? "address:" + route::normalise_address(r.address).address
+                             : "mailbox:" + r.account;
+  };
+  const auto mine = key(recipient);
+  for (const auto& r : envelope_.recipients) {
+    if (key(r) == mine) {
+      log(LogLevel::debug, "duplicate recipient <" + recipient.address + "> is delivered once");
+      return;
+    }
+  }
+  envelope_.recipients.push_back(std::move(recipient));
 }
 
 // VRFY / EXPN, when session.extensions.vrfy / .expn offer them (runtime/inbound/verify.hpp):
@@ -611,9 +632,10 @@ void InboundSession::on_message(const smtp::MessageEvent& e) {
                                 std::to_string(envelope.recipients.size()) +
                                 (envelope.recipients.size() == 1 ? " recipient)" : " recipients)"));
         const auto id = envelope.id;
-        const auto count = envelope.recipients.size();
+        const auto count = accepted_rcpts_;  // LMTP: one reply per accepted RCPT
         ctx_.queue.enqueue(std::move(envelope));
         envelope_ = SpoolEnvelope{};
+        accepted_rcpts_ = 0;
         if (listener_.lmtp) {
           std::vector<smtp::Reply> replies(count, replies::queued_for_rcpt(id));
           decide(ticket, smtp::PerRecipient{std::move(replies)});

@@ -85,6 +85,7 @@ class InboundSession {
   void on_verify(const protocol::smtp::VerifyEvent& e);
   void on_rcpt_local(protocol::smtp::Ticket ticket, const std::string& address, std::string params,
                      directory::Directory* dir);
+  void add_recipient(SpoolRecipient recipient);
   void on_body_start();
   void on_body_chunk(const std::string& bytes);
   void on_message(const protocol::smtp::MessageEvent& e);
@@ -136,6 +137,7 @@ class InboundSession {
 
   // The transaction.
   SpoolEnvelope envelope_;
+  std::size_t accepted_rcpts_ = 0;  // RCPTs answered 250, duplicates included
   std::optional<SpoolWriterId> writer_;
   std::optional<IoError> spool_error_;
 };

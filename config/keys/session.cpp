@@ -41,7 +41,9 @@ std::span<const SessionKeySpec> session_key_specs() {
       {"session.extensions.pipelining", S::ehlo, R::boolean, "true", "Offer PIPELINING (RFC 2920)"},
       {"session.extensions.chunking", S::ehlo, R::boolean, "true",
        "Offer CHUNKING/BDAT (RFC 3030)"},
-      {"session.extensions.requiretls", S::ehlo, R::boolean, "true", "Offer REQUIRETLS (RFC 8689)"},
+      {"session.extensions.requiretls", S::ehlo, R::boolean, "false",
+       "Offer REQUIRETLS (RFC 8689): not supported yet (relaying does not enforce it), only "
+       "false is accepted"},
       {"session.extensions.dsn", S::ehlo, R::boolean,
        "[{ if = \"authenticated_as != ''\", then = true }, { else = false }]",
        "Offer DSN (RFC 3461)"},

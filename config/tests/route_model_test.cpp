@@ -379,6 +379,16 @@ TEST(RouteModelSession, NoSolicitingIsRefusedUntilItIsImplemented) {
             "supported yet; only false is accepted\n");
 }
 
+// Relaying does not enforce RFC 8689 yet: offering REQUIRETLS would accept a promise that the
+// next hop never sees (issue 16).
+TEST(RouteModelSession, RequireTlsIsRefusedUntilRelayingHonoursIt) {
+  EXPECT_TRUE(build("[session.extensions]\nrequiretls = false\n").model.ok());
+  Built b = build("[session.extensions]\nrequiretls = true\n");
+  EXPECT_EQ(messages(b.model.diagnostics),
+            "t.toml:2:14: 'session.extensions.requiretls': REQUIRETLS (RFC 8689) is not "
+            "supported yet; only false is accepted\n");
+}
+
 TEST(RouteModelSession, APlainValueInSingleQuotesMeansTheWordInside) {
   // Stalwart's docs write both `directory = "'default'"` and `next-hop = "relay"`.
   Built b = build(

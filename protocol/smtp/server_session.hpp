@@ -62,7 +62,7 @@ struct ServerExtensions {
   // HOLDFOR/HOLDUNTIL up to this far in the future are accepted (and the queue holds).
   std::optional<std::uint32_t> future_release_max_seconds;
   bool mt_priority = false;
-  bool requiretls = true;  // offered only once TLS is active (RFC 8689 §4.1)
+  bool requiretls = false;  // when true, offered only once TLS is active (RFC 8689 §4.1)
 };
 
 struct ServerConfig {
