@@ -774,6 +774,8 @@ std::optional<std::string> SimIo::spool_body(std::string_view id) const {
   return it->second.body;
 }
 
+std::size_t SimIo::spool_open_writers() const { return world_->writers.size(); }
+
 std::map<std::string, std::pair<std::string, std::string>> SimIo::spool_removed() const {
   std::map<std::string, std::pair<std::string, std::string>> out;
   for (const auto& [id, message] : world_->removed) out[id] = {message.envelope, message.body};

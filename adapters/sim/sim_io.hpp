@@ -174,6 +174,7 @@ class SimIo final : public runtime::Io {
   void set_disk_capacity(std::uint64_t bytes);
   std::map<std::string, std::string> spool_envelopes() const;  // durable: id -> envelope
   std::optional<std::string> spool_body(std::string_view id) const;
+  std::size_t spool_open_writers() const;  // bodies being written (the asio spool's .tmp files)
   // Every message the engine removed from the spool: id -> (last durable envelope, body).
   // The test's record (a real disk keeps nothing): how fuzzers tell an end from a loss.
   std::map<std::string, std::pair<std::string, std::string>> spool_removed() const;

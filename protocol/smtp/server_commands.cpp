@@ -242,6 +242,9 @@ void ServerSession::on_bdat(const Bdat& bdat) {
   if (auto refusal = body_refusal(true)) return discard_chunk(bdat.chunk_bytes, *refusal);
   if (config_.message_bytes_max != 0 &&
       txn_.body_bytes + bdat.chunk_bytes > config_.message_bytes_max) {
+    // The body of earlier chunks is worthless now: the application drops it at once (as
+    // DATA's does), not when the client gets round to RSET or leaves.
+    if (txn_.chunked) push_event(MessageAbortedEvent{AbortReason::too_large});
     return discard_chunk(bdat.chunk_bytes, replies::message_too_big());
   }
   if (!txn_.chunked) {

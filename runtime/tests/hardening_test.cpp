@@ -60,5 +60,21 @@ TEST_F(EngineTest, LmtpAnswersEveryDuplicateRecipientAndDeliversOnce) {
   EXPECT_EQ(io_.maildir("bob").size(), 1u);
 }
 
+// BDAT past session.data.limits.size is 552 and the chunks already written leave the spool at
+// once, as DATA's do (they stayed until the session ended).
+TEST_F(EngineTest, AnOversizeBdatDropsTheBodyAtOnce) {
+  configure(std::string(kConfig) + "[session.data.limits]\nsize = 1000\n");
+  server_.reset();
+  start();
+  auto peer = connect();
+  say(peer, "EHLO c\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<ann@example.org>\r\n");
+  EXPECT_EQ(say(peer, "BDAT 600\r\n" + std::string(600, 'x')), "250 2.0.0 600 octets received\r\n");
+  EXPECT_EQ(io_.spool_open_writers(), 1u);
+  EXPECT_EQ(say(peer, "BDAT 401 LAST\r\n" + std::string(401, 'y')),
+            "552 5.3.4 Message size exceeds fixed maximum message size\r\n");
+  EXPECT_EQ(io_.spool_open_writers(), 0u) << "the client is still connected; the body is gone";
+  EXPECT_EQ(say(peer, "RSET\r\n"), "250 2.0.0 Reset OK\r\n");
+}
+
 }  // namespace
 }  // namespace tern::runtime

@@ -326,6 +326,30 @@ TEST(ServerSession, SizeLimits) {
   EXPECT_EQ(h.messages, 1u);
 }
 
+// A BDAT that would take the message past the limit is 552, its chunk is read and dropped,
+// and the body of the earlier chunks is aborted at once so the application can drop it
+// (issue 16: it stayed in the spool's temp file until the session ended). At N: accepted.
+TEST(ServerSession, AnOversizeBdatAbortsTheBodyOfEarlierChunks) {
+  Harness h(smtp_config());  // 1000 octets
+  h.run("EHLO a\r\nMAIL FROM:<a@b.c>\r\nRCPT TO:<x@y.z>\r\nBDAT 600\r\n" +
+        std::string(600, 'x'));
+  const auto before = h.events.size();
+  h.run("BDAT 401 LAST\r\n" + std::string(401, 'y'));
+  EXPECT_EQ(h.lines().back(), "552 5.3.4 Message size exceeds fixed maximum message size");
+  std::size_t aborted = 0;
+  for (std::size_t i = before; i < h.events.size(); ++i) {
+    if (const auto* a = std::get_if<MessageAbortedEvent>(&h.events[i])) {
+      EXPECT_EQ(a->reason, AbortReason::too_large);
+      ++aborted;
+    }
+  }
+  EXPECT_EQ(aborted, 1u);
+  h.run("RSET\r\nMAIL FROM:<a@b.c>\r\nRCPT TO:<x@y.z>\r\nBDAT 600\r\n" + std::string(600, 'x') +
+        "BDAT 400 LAST\r\n" + std::string(400, 'y'));
+  EXPECT_EQ(h.lines().back(), "250 2.0.0 Message accepted");
+  EXPECT_EQ(h.messages, 1u);
+}
+
 TEST(ServerSession, UnofferedParametersAre555) {
   ServerConfig c = smtp_config();
   c.extensions.dsn = false;
