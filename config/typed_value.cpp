@@ -5,6 +5,8 @@
 #include <sstream>
 #include <stdexcept>
 
+#include <sys/stat.h>
+
 #include "config/values.hpp"
 
 namespace tern::config::detail {
@@ -148,6 +150,13 @@ protocol::Result<std::string> read_macro_file(const std::string& argument,
   std::ifstream in(path, std::ios::binary);
   if (!in)
     return protocol::fail(0, "cannot read file '" + path + "' named by %{file:" + argument + "}%");
+  struct stat st {};
+  if (macros.secret && ::stat(path.c_str(), &st) == 0 && (st.st_mode & (S_IROTH | S_IWOTH)) != 0) {
+    return protocol::fail(0, "file '" + path + "' holds a secret and is open to others (mode " +
+                                 std::to_string((st.st_mode >> 6) & 7) +
+                                 std::to_string((st.st_mode >> 3) & 7) +
+                                 std::to_string(st.st_mode & 7) + "); chmod o-rw it");
+  }
   std::string contents(macros.file_bytes_max + 1, '\0');
   in.read(contents.data(), static_cast<std::streamsize>(contents.size()));
   contents.resize(static_cast<std::size_t>(in.gcount()));
@@ -233,7 +242,10 @@ Checked check_expression(const KeySpec& spec, const toml::node& node, const std:
 
 Checked check_value(const KeySpec& spec, const toml::node& node, const std::string& file,
                     const MacroContext& macros) {
-  return check_value_impl(spec, node, file, macros);
+  if (!spec.secret) return check_value_impl(spec, node, file, macros);
+  MacroContext secret = macros;
+  secret.secret = true;
+  return check_value_impl(spec, node, file, secret);
 }
 
 namespace {

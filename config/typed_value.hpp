@@ -28,6 +28,9 @@ struct MacroContext {
   std::function<std::optional<std::string>(const std::string&)> getenv;
   std::size_t file_bytes_max = 1 << 20;
   bool allow_files = true;
+  // Set while a secret key's value is expanded: a %{file:}% it names must not be readable
+  // or writable by others (a private key or password anyone on the machine can read).
+  bool secret = false;
 };
 
 SourcePos position(const toml::source_region& region, const std::string& file);

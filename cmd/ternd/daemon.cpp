@@ -5,7 +5,13 @@
 #include <sstream>
 
 #include <spdlog/spdlog.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "cmd/ternd/storage.hpp"
 
 namespace tern::cmd {
 namespace {
@@ -21,18 +27,24 @@ std::optional<std::string> read_file(const fs::path& path) {
   return text.str();
 }
 
+// Written under a temporary name, 0600 from its creation (not chmod'ed after: the key must
+// never be readable by others, even for a moment), then renamed into place.
 bool write_private_file(const fs::path& path, const std::string& text) {
   const auto tmp = path.string() + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) return false;
-    out << text;
-    if (!out.flush()) return false;
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0) return false;
+  bool ok = ::fchmod(fd, 0600) == 0;
+  for (std::size_t done = 0; ok && done < text.size();) {
+    const auto n = ::write(fd, text.data() + done, text.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    ok = n > 0;
+    if (ok) done += static_cast<std::size_t>(n);
   }
-  ::chmod(tmp.c_str(), 0600);
+  ok = ::fsync(fd) == 0 && ok;
+  ok = ::close(fd) == 0 && ok;
   std::error_code error;
-  fs::rename(tmp, path, error);
-  return !error;
+  if (ok) fs::rename(tmp, path, error);
+  return ok && !error;
 }
 
 // The self-signed identity of a configuration without certificates: created once, kept
@@ -47,9 +59,8 @@ std::string self_signed(const config::EngineConfig& engine, runtime::Io& io,
   if (!cert || !key) {
     auto made = adapters::asio::generate_self_signed(engine.settings.hostname);
     if (!made) return "cannot create a self-signed certificate: " + made.error().detail;
-    std::error_code error;
-    fs::create_directories(folder, error);
-    if (error || !write_private_file(key_path, made->private_key_pem) ||
+    if (!make_private_folders(folder.string()).empty() ||
+        !write_private_file(key_path, made->private_key_pem) ||
         !write_private_file(cert_path, made->certificate_pem)) {
       return "cannot write the self-signed certificate under " + folder.string();
     }

@@ -15,6 +15,8 @@
 #include <string>
 #include <utility>
 
+#include <sys/stat.h>
+
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <spdlog/spdlog.h>
@@ -23,6 +25,7 @@
 #include "cmd/common/diagnostics.hpp"
 #include "cmd/ternd/control_server.hpp"
 #include "cmd/ternd/daemon.hpp"
+#include "cmd/ternd/storage.hpp"
 #include "runtime/server.hpp"
 
 namespace {
@@ -152,9 +155,20 @@ int main(int argc, char** argv) {
       return usage_error("unknown argument '" + arg + "'");
     }
   }
+  // Everything ternd creates is its own: the spool's files, Maildir copies, the TLS key and
+  // the control socket are private whatever umask ternd was started with.
+  ::umask(077);
   const auto checked = tern::cmd::load_and_check(options.config_file, std::cerr);
   if (!checked.ok) return tern::cmd::kConfigErrorExit;
+  // What the start would trip on over its folders, --check reports too.
+  const auto storage = tern::cmd::check_storage(checked.load.config, checked.engine.engine);
+  for (const auto& problem : storage) std::cerr << tern::config::to_string(problem) << '\n';
+  if (!storage.empty()) return tern::cmd::kConfigErrorExit;
   if (options.check_only) return 0;
+  if (auto error = tern::cmd::prepare_storage(checked.engine.engine); !error.empty()) {
+    std::cerr << "ternd: " << error << '\n';
+    return 1;
+  }
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
   if (options.debug) spdlog::set_level(spdlog::level::debug);
   spdlog::info(

@@ -179,6 +179,8 @@ TEST(Loader, FileMacroReadsRelativeToTheConfigFile) {
   auto dir = std::filesystem::temp_directory_path() / ("tern-config-" + std::to_string(getpid()));
   std::filesystem::create_directories(dir);
   std::ofstream(dir / "secret.txt") << "from-file\r\n";
+  std::filesystem::permissions(dir / "secret.txt", std::filesystem::perms::owner_read |
+                                                       std::filesystem::perms::owner_write);
   std::ofstream(dir / "tern.toml")
       << "[remote.r]\naddress = \"r\"\n[remote.r.auth]\nsecret = \"%{file:secret.txt}%\"\n"
          "username = \"%{file:missing.txt}%\"\n";
@@ -190,6 +192,28 @@ TEST(Loader, FileMacroReadsRelativeToTheConfigFile) {
       std::string::npos)
       << to_string(result.diagnostics[0]);
   std::filesystem::remove_all(dir);
+}
+
+// A secret (a private key, a password) in a file anyone on the machine can read is refused at
+// load, with the key's position (issue 16); the owner's and the group's bits are the admin's.
+TEST(Loader, ASecretFileOpenToOthersIsRefused) {
+  namespace fs = std::filesystem;
+  auto dir = fs::temp_directory_path() / ("tern-secret-" + std::to_string(getpid()));
+  fs::create_directories(dir);
+  std::ofstream(dir / "key.pem") << "KEY\n";
+  std::ofstream(dir / "cert.pem") << "CERT\n";
+  std::ofstream(dir / "tern.toml") << "[certificate.main]\ncert = \"%{file:cert.pem}%\"\n"
+                                      "private-key = \"%{file:key.pem}%\"\n";
+  fs::permissions(dir / "cert.pem", fs::perms::owner_read | fs::perms::others_read);
+  fs::permissions(dir / "key.pem", fs::perms::owner_read | fs::perms::group_read);
+  EXPECT_TRUE(load_file((dir / "tern.toml").string()).ok()) << "a public certificate is fine";
+  fs::permissions(dir / "key.pem", fs::perms::owner_read | fs::perms::others_read);
+  auto result = load_file((dir / "tern.toml").string());
+  ASSERT_EQ(result.diagnostics.size(), 1u);
+  EXPECT_EQ(to_string(result.diagnostics[0]),
+            (dir / "tern.toml").string() + ":3:15: file '" + (dir / "key.pem").string() +
+                "' holds a secret and is open to others (mode 404); chmod o-rw it");
+  fs::remove_all(dir);
 }
 
 TEST(Loader, UnreadableFileIsOneError) {

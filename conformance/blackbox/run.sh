@@ -1,5 +1,6 @@
 #!/bin/sh
 # Black-box tests of a built ternd: run.sh TERND_BINARY. test_ternd receives mail;
+# test_hardening replays what an outside probe found (issue 16);
 # test_delivery relays it to smtp-sink, stunnel4, another ternd and Dovecot LMTP (packages
 # postfix, stunnel4, dovecot-lmtpd); test_mx delivers by MX through a local unbound (package
 # unbound) to smtp-sink on 127.0.0.2-4:25 (run as root); test_queue_cli drives `tern queue`
@@ -22,4 +23,4 @@ fi
 export TERND
 export PYTHONDONTWRITEBYTECODE=1
 cd "$(dirname "$0")"
-exec python3 -m unittest -v test_ternd test_delivery test_mx test_queue_cli
+exec python3 -m unittest -v test_ternd test_hardening test_delivery test_mx test_queue_cli

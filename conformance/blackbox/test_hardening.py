@@ -1,0 +1,164 @@
+"""Black-box tests of what an outside probe of ternd found (issue 16), against the real
+daemon on 127.0.0.1: each case failed before its fix. Loops that probe floods and slow
+clients are bounded; nothing but 127.0.0.1 is ever contacted.
+
+Run with `run.sh /path/to/ternd` (or TERND=/path/to/ternd python3 -m unittest test_hardening).
+"""
+import os
+import shutil
+import stat
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import HOST, Client, Ternd, make_cert, ternd_binary  # noqa: E402
+from test_ternd import CERT_DIR, TerndCase, blackhole  # noqa: E402,F401
+import test_ternd  # noqa: E402
+
+
+def setUpModule():
+    test_ternd.setUpModule()
+
+
+def tearDownModule():
+    test_ternd.tearDownModule()
+
+
+def mode(path):
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+class RequireTlsTests(TerndCase):
+    listeners = {"smtp": {}}
+
+    def test_requiretls_is_not_offered_nor_accepted(self):
+        c = self.connect("smtp", ehlo=False)
+        c.cmd("STARTTLS")
+        c.starttls()
+        code, lines = c.ehlo()
+        self.assertEqual(250, code)
+        self.assertNotIn("REQUIRETLS", " ".join(lines))
+        self.assertEqual((555, "5.5.4 REQUIRETLS parameter not supported"),
+                         c.cmd("MAIL FROM:<a@remote.example> REQUIRETLS"))
+
+
+class DuplicateRecipientTests(TerndCase):
+    listeners = {"smtp": {}}
+
+    def test_100_identical_rcpts_store_one_copy(self):
+        c = self.connect("smtp")
+        self.assertEqual(250, c.cmd("MAIL FROM:<a@remote.example>")[0])
+        c.send(b"RCPT TO:<demo@example.test>\r\n" * 100)
+        for _ in range(100):
+            self.assertEqual(250, c.reply()[0])
+        self.assertEqual(354, c.cmd("DATA")[0])
+        c.send(b"Subject: once\r\n\r\n" + (b"x" * 900 + b"\r\n") * 10 + b".\r\n")
+        self.assertEqual(250, c.reply()[0])
+        self.one_message("demo")
+
+
+class BdatSizeTests(TerndCase):
+    listeners = {"smtp": {}}
+    extra = "\n[session.data.limits]\nsize = 1000000\n"
+
+    def test_oversize_bdat_drops_the_temp_file_at_once(self):
+        c = self.connect("smtp")
+        self.assertEqual(250, c.cmd("MAIL FROM:<a@remote.example>")[0])
+        self.assertEqual(250, c.cmd("RCPT TO:<demo@example.test>")[0])
+        c.send(b"BDAT 600000\r\n" + b"x" * 600000)  # past the in-memory 128 KiB
+        self.assertEqual(250, c.reply()[0])
+        tmp = os.path.join(self.ternd.spool, "tmp")
+        self.assertTrue(os.listdir(tmp), "the first chunk is in a temp file")
+        c.send(b"BDAT 600000 LAST\r\n" + b"y" * 600000)
+        self.assertEqual(552, c.reply()[0])
+        self.assertEqual((250, "2.0.0 OK"), c.cmd("NOOP"))  # the session is still open
+        self.assertEqual([], os.listdir(tmp))
+
+
+class StorageModeTests(unittest.TestCase):
+    """Folders and files ternd creates are private whatever the umask; a key file open to
+    others is refused; `ternd --check` fails exactly where the start would."""
+
+    def setUp(self):
+        self.cert_dir = tempfile.mkdtemp(prefix="ternd-bb-modes-")
+        self.addCleanup(shutil.rmtree, self.cert_dir, True)
+
+    def ternd(self, cert=None, spool=None):
+        t = Ternd({"smtp": {}}, extra=blackhole(), cert=cert)
+        self.addCleanup(t.cleanup)
+        if spool is not None:
+            t.spool = spool
+            t.write_config(t.render())
+        return t
+
+    def check(self, t):
+        return subprocess.run([ternd_binary(), "--check", "--config", t.config_path],
+                              capture_output=True, text=True)
+
+    def start_status(self, t):
+        """Exit status of a start that fails, or None once it is ready (then stopped)."""
+        try:
+            t.start()
+        except RuntimeError:
+            return t.proc.returncode
+        t.stop()
+        return None
+
+    def test_umask_000_still_gives_private_folders_and_key(self):
+        t = self.ternd()  # no certificate: ternd makes a self-signed one under the spool
+        old = os.umask(0)
+        try:
+            t.start()
+        finally:
+            os.umask(old)
+        t.stop()
+        self.assertEqual(0o700, mode(t.spool))
+        self.assertEqual(0o700, mode(os.path.join(t.spool, "tls")))
+        self.assertEqual(0o600, mode(os.path.join(t.spool, "tls", "self-signed.key")))
+        for sub in ("tmp", "log", "body"):
+            self.assertEqual(0o700, mode(os.path.join(t.spool, sub)), sub)
+        self.assertEqual(0o700, mode(t.maildir))
+
+    def test_a_key_file_open_to_others_is_refused_by_check_and_start(self):
+        cert, key = make_cert(self.cert_dir)
+        os.chmod(key, 0o644)
+        t = self.ternd(cert=(cert, key))
+        checked = self.check(t)
+        self.assertEqual(2, checked.returncode, checked.stderr)
+        self.assertIn("holds a secret and is open to others (mode 644)", checked.stderr)
+        self.assertEqual(2, self.start_status(t))
+        os.chmod(key, 0o600)
+        self.assertEqual(0, self.check(t).returncode)
+
+    def test_a_lax_spool_folder_is_refused_by_check_and_start(self):
+        t = self.ternd()
+        os.makedirs(t.spool)
+        os.chmod(t.spool, 0o777)
+        checked = self.check(t)
+        self.assertEqual(2, checked.returncode, checked.stderr)
+        self.assertIn("'storage.spool': the spool folder '%s' is writable by group or others"
+                      % t.spool, checked.stderr)
+        self.assertEqual(2, self.start_status(t))
+
+    def test_check_and_start_agree_on_a_missing_spool_parent(self):
+        cert, key = make_cert(self.cert_dir)
+        # Missing parents are created (each 0700): --check passes and so does the start.
+        t = self.ternd(cert=(cert, key), spool=os.path.join(self.cert_dir, "a", "b", "spool"))
+        self.assertEqual(0, self.check(t).returncode, self.check(t).stderr)
+        self.assertIsNone(self.start_status(t), t.log_text()[-2000:])
+        self.assertEqual(0o700, mode(os.path.join(self.cert_dir, "a")))
+        # A parent that is a file: both refuse.
+        blocker = os.path.join(self.cert_dir, "file")
+        open(blocker, "w").close()
+        t2 = self.ternd(cert=(cert, key), spool=os.path.join(blocker, "spool"))
+        checked = self.check(t2)
+        self.assertEqual(2, checked.returncode, checked.stderr)
+        self.assertIn("cannot be created: '%s' is not a folder" % blocker, checked.stderr)
+        self.assertEqual(2, self.start_status(t2))
+
+
+if __name__ == "__main__":
+    unittest.main()
