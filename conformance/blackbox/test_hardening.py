@@ -68,14 +68,66 @@ class BdatSizeTests(TerndCase):
         c = self.connect("smtp")
         self.assertEqual(250, c.cmd("MAIL FROM:<a@remote.example>")[0])
         self.assertEqual(250, c.cmd("RCPT TO:<demo@example.test>")[0])
-        c.send(b"BDAT 600000\r\n" + b"x" * 600000)  # past the in-memory 128 KiB
+        c.send(b"BDAT 600000\r\n" + (b"x" * 98 + b"\r\n") * 6000)  # past the in-memory 128 KiB
         self.assertEqual(250, c.reply()[0])
         tmp = os.path.join(self.ternd.spool, "tmp")
         self.assertTrue(os.listdir(tmp), "the first chunk is in a temp file")
-        c.send(b"BDAT 600000 LAST\r\n" + b"y" * 600000)
+        c.send(b"BDAT 600000 LAST\r\n" + (b"y" * 98 + b"\r\n") * 6000)
         self.assertEqual(552, c.reply()[0])
         self.assertEqual((250, "2.0.0 OK"), c.cmd("NOOP"))  # the session is still open
         self.assertEqual([], os.listdir(tmp))
+
+
+class NulAndLongLineTests(TerndCase):
+    """The NUL tricks of the public smuggling scanners (hannob's smtpsmug, The-Login's
+    SMTP-Smuggling-Tools), re-expressed: a NUL never ends the data, and the message that
+    carries one is refused, so it can never reach a next hop that strips NULs. A text BDAT
+    body obeys DATA's line limit, so it can never be relayed over DATA with a 5,000-octet
+    line."""
+    listeners = {"smtp": {}}
+
+    SMUGGLED = (b"MAIL FROM:<evil@remote.example>\r\nRCPT TO:<alice@example.test>\r\nDATA\r\n"
+                b"Subject: smuggled\r\n\r\nevil\r\n")
+
+    def check_data(self, seq):
+        c = self.connect("smtp")
+        self.assertEqual(250, c.cmd("MAIL FROM:<sender@remote.example>")[0])
+        self.assertEqual(250, c.cmd("RCPT TO:<demo@localhost>")[0])
+        self.assertEqual(354, c.cmd("DATA")[0])
+        c.send(b"Subject: first\r\n\r\nline one" + seq + self.SMUGGLED)
+        self.assertFalse(c.has_pending(0.5), "reply before the end of data: %r" % c.buf)
+        c.send(b".\r\n")
+        self.assertEqual((550, "5.6.0 Message refused: a NUL octet in the body"), c.reply_line())
+        self.assertEqual((503, "5.5.1 Need MAIL before RCPT"), c.cmd("RCPT TO:<alice@example.test>"))
+        time.sleep(0.3)
+        self.assertEqual([], self.ternd.messages("demo"))
+        self.assertEqual([], self.ternd.messages("alice"))
+
+    def test_crlf_nul_dot_crlf(self):
+        self.check_data(b"\r\n\x00.\r\n")
+
+    def test_crlf_dot_nul_crlf(self):
+        self.check_data(b"\r\n.\x00\r\n")
+
+    def test_nul_in_a_line(self):
+        self.check_data(b"\x00\r\n")
+
+    def test_bdat_nul_and_long_line_refused_binarymime_not(self):
+        c = self.connect("smtp")
+        for body, expected in ((b"a\r\n\x00.\r\n", "5.6.0 Message refused: a NUL octet in the body"),
+                               (b"x" * 5000 + b"\r\n",
+                                "5.6.0 Message refused: a line is longer than 1000 octets")):
+            self.assertEqual(250, c.cmd("MAIL FROM:<sender@remote.example>")[0])
+            self.assertEqual(250, c.cmd("RCPT TO:<demo@localhost>")[0])
+            c.send(b"BDAT %d LAST\r\n" % len(body) + body)
+            self.assertEqual((550, expected), c.reply_line())
+            self.assertEqual(250, c.cmd("RSET")[0])
+        body = b"Subject: binary\r\n\r\n" + b"x" * 5000 + b"\x00\r\n"
+        self.assertEqual(250, c.cmd("MAIL FROM:<sender@remote.example> BODY=BINARYMIME")[0])
+        self.assertEqual(250, c.cmd("RCPT TO:<demo@localhost>")[0])
+        c.send(b"BDAT %d LAST\r\n" % len(body) + body)
+        self.assertEqual(250, c.reply_line()[0])
+        self.assertTrue(self.one_message("demo").endswith(body))
 
 
 class StorageModeTests(unittest.TestCase):

@@ -1,6 +1,7 @@
 #include "protocol/smtp/data_codec.hpp"
 
 #include <algorithm>
+#include <cstring>
 
 #include "protocol/core/scan.hpp"
 
@@ -26,10 +27,17 @@ void DataDecoder::emit(const char* first, const char* last, std::string& out) {
                                     : options_.message_bytes_max > body_bytes_
                                         ? options_.message_bytes_max - body_bytes_
                                         : 0;
-    if (count > line_room || count > size_room) {
+    const void* nul = std::memchr(first, '\0', static_cast<std::size_t>(count));
+    const std::uint64_t nul_room =
+        nul == nullptr ? kNoLimit : static_cast<std::uint64_t>(static_cast<const char*>(nul) - first);
+    const std::uint64_t room = std::min(line_room, size_room);
+    if (nul_room < room && nul_room < count) {
+      out.append(first, static_cast<std::size_t>(nul_room));
+      violate(DataViolation::nul);
+    } else if (count > line_room || count > size_room) {
       // Keep the octets before the one that crosses, so the output does not depend on how
       // the input was split.
-      out.append(first, static_cast<std::size_t>(std::min(line_room, size_room)));
+      out.append(first, static_cast<std::size_t>(room));
       violate(line_room <= size_room ? DataViolation::line_too_long : DataViolation::too_large);
     } else {
       out.append(first, static_cast<std::size_t>(count));
@@ -50,6 +58,30 @@ void DataDecoder::emit_line_end(std::string& out, bool real_crlf) {
   // Only a real CRLF starts a line where '.' means anything: after a bare CR or LF (even a
   // normalised one) a '.' is plain content, so "\n.\r\n" can never end the data.
   state_ = real_crlf ? State::line_start : State::in_line;
+}
+
+DataViolation BodyScanner::scan(std::string_view bytes) {
+  const char* p = bytes.data();
+  const char* const end = p + bytes.size();
+  while (p != end && violation_ == DataViolation::none) {
+    const void* lf = std::memchr(p, '\n', static_cast<std::size_t>(end - p));
+    const char* stop = lf == nullptr ? end : static_cast<const char*>(lf) + 1;
+    const auto length = static_cast<std::size_t>(stop - p);
+    const void* nul = std::memchr(p, '\0', length);
+    const std::uint64_t room = line_bytes_max_ == 0 ? UINT64_MAX
+                               : line_bytes_max_ > line_bytes_ ? line_bytes_max_ - line_bytes_
+                                                               : 0;
+    const auto nul_at =
+        nul == nullptr ? UINT64_MAX : static_cast<std::uint64_t>(static_cast<const char*>(nul) - p);
+    if (nul_at < room && nul_at < length) {
+      violation_ = DataViolation::nul;
+    } else if (length > room) {
+      violation_ = DataViolation::line_too_long;
+    }
+    line_bytes_ = lf == nullptr ? line_bytes_ + length : 0;
+    p = stop;
+  }
+  return violation_;
 }
 
 DecodeStep DataDecoder::decode(std::span<const char> in, std::string& out) {

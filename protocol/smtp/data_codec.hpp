@@ -15,7 +15,8 @@
 //   carry a stuffed dot; after a bare line end, a '.' is content.
 // - A '.' at the start of a line is removed (dot-unstuffing). Line ends in `out` are CRLF.
 // - Limits: a line longer than line_bytes_max octets on the wire (CRLF included; RFC 5321
-//   §4.5.3.1.6: 1000) and a body larger than message_bytes_max are violations.
+//   §4.5.3.1.6: 1000) and a body larger than message_bytes_max are violations, and so is a
+//   NUL octet (a next hop that strips NULs would read "\r\n\0.\r\n" as the end of data).
 // - After the first violation the decoder keeps reading to the real end of data (so the
 //   session stays in step with the client) but appends nothing more: `out` holds exactly the
 //   body octets before the violation, however the input was split, and is to be discarded.
@@ -33,6 +34,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <string_view>
 
 namespace tern::protocol::smtp {
 
@@ -48,7 +50,25 @@ enum class DataViolation {
   bare_lf,        // reply 550 5.5.2 (with the cause named)
   bare_cr,        // reply 550 5.5.2
   line_too_long,  // reply 550 5.6.0 (a content fault: RFC 3463 X.6 is media)
+  nul,            // reply 550 5.6.0: RFC 5322 §2.3 and RFC 6152 §3 allow no NUL in a message
   too_large,      // reply 552 5.3.4 (RFC 1870 §6.2)
+};
+
+// BodyScanner contract (server side, BDAT bodies that are not BODY=BINARYMIME): BDAT carries
+// no end-of-data line, but its body is still text that may be relayed over DATA later, so it
+// obeys DATA's rules: scan(chunk) finds the first NUL octet or the first line longer than
+// line_bytes_max octets (its line end included; 0: no limit), however the body is split
+// into chunks and the chunks into reads. Only the first violation counts.
+class BodyScanner {
+ public:
+  explicit BodyScanner(std::size_t line_bytes_max = 1000) : line_bytes_max_(line_bytes_max) {}
+  DataViolation scan(std::string_view bytes);
+  DataViolation violation() const { return violation_; }
+
+ private:
+  std::size_t line_bytes_max_;
+  std::uint64_t line_bytes_ = 0;
+  DataViolation violation_ = DataViolation::none;
 };
 
 struct DecodeStep {

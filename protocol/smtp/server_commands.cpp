@@ -249,6 +249,7 @@ void ServerSession::on_bdat(const Bdat& bdat) {
   }
   if (!txn_.chunked) {
     txn_.chunked = true;
+    bdat_scanner_ = BodyScanner(txn_.binary ? 0 : config_.limits.effective().text_line_bytes_max);
     push_event(BodyStartEvent{true});
   }
   bdat_remaining_ = bdat.chunk_bytes;

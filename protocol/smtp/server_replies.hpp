@@ -168,6 +168,9 @@ inline Reply body_bare_lf() {
 inline Reply body_bare_cr() {
   return make(550, {5, 5, 2}, "Message refused: bare CR in the body (line ends must be CRLF)");
 }
+inline Reply body_nul() {
+  return make(550, {5, 6, 0}, "Message refused: a NUL octet in the body");
+}
 inline Reply body_line_too_long(std::size_t max) {
   return make(550, {5, 6, 0},
               "Message refused: a line is longer than " + std::to_string(max) + " octets");

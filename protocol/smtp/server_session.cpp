@@ -42,6 +42,7 @@ std::optional<AbortReason> abort_reason(DataViolation violation) {
     case DataViolation::bare_lf: return AbortReason::bare_lf;
     case DataViolation::bare_cr: return AbortReason::bare_cr;
     case DataViolation::line_too_long: return AbortReason::line_too_long;
+    case DataViolation::nul: return AbortReason::nul;
     case DataViolation::too_large: return AbortReason::too_large;
   }
   return AbortReason::connection_lost;
@@ -152,15 +153,28 @@ std::size_t ServerSession::feed_bdat(std::span<const char> bytes, Instant) {
   const auto take =
       static_cast<std::size_t>(std::min<std::uint64_t>(bdat_remaining_, bytes.size()));
   if (!bdat_discard_) {
-    body_.append(bytes.data(), take);
+    // A text body obeys DATA's rules (no NUL, lines of at most 1000 octets): it may be
+    // relayed over DATA, where a long line or a NUL is what smuggling is made of.
+    if (!txn_.binary) bdat_scanner_.scan(std::string_view(bytes.data(), take));
+    if (bdat_scanner_.violation() == DataViolation::none) body_.append(bytes.data(), take);
     txn_.body_bytes += take;
   }
   bdat_remaining_ -= take;
   if (bdat_remaining_ == 0) {
     phase_ = Phase::command;
+    const DataViolation violation = bdat_discard_ ? DataViolation::none : bdat_scanner_.violation();
     if (bdat_discard_) {
       bdat_discard_ = false;
       refuse("BDAT", *std::exchange(bdat_refusal_, std::nullopt));
+    } else if (violation != DataViolation::none) {
+      // The chunk that carried the fault is refused, the body so far dropped, and the
+      // transaction failed (further BDAT: 503 until RSET), as for an oversize chunk.
+      push_event(MessageAbortedEvent{*abort_reason(violation)});
+      txn_.failed = true;
+      refuse("BDAT", violation == DataViolation::nul
+                         ? replies::body_nul()
+                         : replies::body_line_too_long(
+                               config_.limits.effective().text_line_bytes_max));
     } else if (!bdat_last_) {
       reply("BDAT", replies::chunk_received(txn_.body_bytes));
     } else {
@@ -184,6 +198,7 @@ void ServerSession::end_body(std::optional<AbortReason> abort) {
   if (*abort == AbortReason::line_too_long) {
     refusal = replies::body_line_too_long(config_.limits.effective().text_line_bytes_max);
   }
+  if (*abort == AbortReason::nul) refusal = replies::body_nul();
   push_event(MessageAbortedEvent{*abort});
   const std::size_t count = config_.mode == ServerMode::lmtp ? txn_.recipients : 1;
   for (std::size_t i = 0; i < count; ++i) reply("DATA", refusal);

@@ -127,7 +127,7 @@ struct MessageEvent {
   std::size_t recipients;
 };
 // The body was refused by the machine itself (or the client left): forget it.
-enum class AbortReason { bare_lf, bare_cr, line_too_long, too_large, connection_lost, reset };
+enum class AbortReason { bare_lf, bare_cr, line_too_long, nul, too_large, connection_lost, reset };
 struct MessageAbortedEvent {
   AbortReason reason;
 };
@@ -323,6 +323,7 @@ class ServerSession : public MachineOutputs<ServerEvent> {
   bool bdat_last_ = false;
   bool bdat_discard_ = false;          // reading a refused chunk: bytes are dropped
   std::optional<Reply> bdat_refusal_;  // the reply once a refused chunk has been read
+  BodyScanner bdat_scanner_;           // a text (not BINARYMIME) BDAT body obeys DATA's rules
 };
 
 }  // namespace tern::protocol::smtp

@@ -137,6 +137,41 @@ TEST(DataDecoder, SizeLimitAtNAndNPlusOne) {
   EXPECT_EQ(over.violation, DataViolation::too_large);
 }
 
+// hannob's smtpsmug and The-Login's scanners end data with NUL tricks: "\r\n\0.\r\n" is
+// content to us, but a next hop that strips NULs would read it as the end of the message.
+// A NUL anywhere in the body refuses the message; the data still ends at the real end.
+TEST(DataDecoder, ANulOctetIsAViolationAndNeverEndsTheData) {
+  const std::string smuggled =
+      "Subject: a\r\n\r\nbody\r\n" + std::string(1, '\0') +
+      ".\r\nMAIL FROM:<x@y.example>\r\nRCPT TO:<z@w.example>\r\nDATA\r\nevil\r\n.\r\n";
+  auto r = decode_all(smuggled);
+  EXPECT_TRUE(r.finished);
+  EXPECT_EQ(r.consumed, smuggled.size()) << "only the real end of data ends it";
+  EXPECT_EQ(r.violation, DataViolation::nul);
+  EXPECT_EQ(r.body, "Subject: a\r\n\r\nbody\r\n");
+  const std::string mid_line = "ab" + std::string(1, '\0') + "cd\r\n.\r\n";
+  EXPECT_EQ(decode_all(mid_line).violation, DataViolation::nul);
+  EXPECT_EQ(decode_all(mid_line).body, "ab");
+}
+
+// BDAT text bodies obey DATA's line limit (1000 octets, line end included) and refuse NUL;
+// the scanner gives the same answer however the body is cut into chunks.
+TEST(BodyScanner, LineLimitAtNAndNPlusOneAndNul) {
+  BodyScanner at(1000);
+  EXPECT_EQ(at.scan(std::string(998, 'x') + "\r\n"), DataViolation::none);
+  BodyScanner over(1000);
+  EXPECT_EQ(over.scan(std::string(999, 'x') + "\r\n"), DataViolation::line_too_long);
+  BodyScanner split(1000);
+  EXPECT_EQ(split.scan(std::string(500, 'x')), DataViolation::none);
+  EXPECT_EQ(split.scan(std::string(499, 'x')), DataViolation::none);
+  EXPECT_EQ(split.scan(std::string("\r\n")), DataViolation::line_too_long);
+  BodyScanner nul(1000);
+  EXPECT_EQ(nul.scan(std::string("ok\r\n")), DataViolation::none);
+  EXPECT_EQ(nul.scan(std::string("a\0b", 3)), DataViolation::nul);
+  BodyScanner unlimited(0);
+  EXPECT_EQ(unlimited.scan(std::string(5000, 'x') + "\r\n"), DataViolation::none);
+}
+
 TEST(DataDecoder, MatchesTheReferenceOnEverySplitOfATrickyInput) {
   const std::string wire = "..a\r\n\r\n.\rb\n..\r\n.x\r\r\n.\r\n\r\n.\r\n";
   for (bool lenient : {false, true}) {

@@ -31,6 +31,7 @@ inline Decoded decode(std::string_view in, const DataDecoderOptions& o) {
     if (o.line_bytes_max != 0 && line + 2 > o.line_bytes_max) violate(DataViolation::line_too_long);
     if (o.message_bytes_max != 0 && r.body_bytes > o.message_bytes_max)
       violate(DataViolation::too_large);
+    if (c == '\0') violate(DataViolation::nul);
     if (r.violation == DataViolation::none) r.out += c;
   };
   // Only a real CRLF makes the next line one whose leading '.' is special.
@@ -99,6 +100,18 @@ inline std::string normalize(std::string_view body) {
   }
   if (!out.empty() && !out.ends_with("\r\n")) out += "\r\n";
   return out;
+}
+
+// BodyScanner's oracle: the first NUL or over-long line (line end included) of a whole body.
+inline DataViolation scan(std::string_view body, std::size_t line_bytes_max) {
+  std::size_t line = 0;
+  for (const char c : body) {
+    ++line;
+    if (line_bytes_max != 0 && line > line_bytes_max) return DataViolation::line_too_long;
+    if (c == '\0') return DataViolation::nul;
+    if (c == '\n') line = 0;
+  }
+  return DataViolation::none;
 }
 
 }  // namespace tern::protocol::smtp::reference

@@ -350,6 +350,31 @@ TEST(ServerSession, AnOversizeBdatAbortsTheBodyOfEarlierChunks) {
   EXPECT_EQ(h.messages, 1u);
 }
 
+// A text BDAT body may be relayed over DATA later: a line of 1000 octets (CRLF included) is
+// accepted, 1001 is refused with the chunk, and the transaction fails (issue 16: a 5,000-octet
+// BDAT line was relayed over DATA unchanged). BODY=BINARYMIME bodies are binary: no limit.
+TEST(ServerSession, TextBdatLinesAtNAndNPlusOne) {
+  ServerConfig c = smtp_config();
+  c.message_bytes_max = 0;
+  Harness h(c);
+  h.run("EHLO a\r\nMAIL FROM:<a@b.c>\r\nRCPT TO:<x@y.z>\r\nBDAT 1000 LAST\r\n" +
+        std::string(998, 'x') + "\r\n");
+  EXPECT_EQ(h.lines().back(), "250 2.0.0 Message accepted");
+  h.run("MAIL FROM:<a@b.c>\r\nRCPT TO:<x@y.z>\r\nBDAT 600\r\n" + std::string(600, 'x') +
+        "BDAT 401 LAST\r\n" + std::string(399, 'x') + "\r\n");
+  EXPECT_EQ(h.lines().back(), "550 5.6.0 Message refused: a line is longer than 1000 octets");
+  EXPECT_EQ(h.messages, 1u);
+  EXPECT_TRUE(std::holds_alternative<MessageAbortedEvent>(h.events.back()) ||
+              std::any_of(h.events.begin(), h.events.end(), [](const ServerEvent& e) {
+                const auto* a = std::get_if<MessageAbortedEvent>(&e);
+                return a != nullptr && a->reason == AbortReason::line_too_long;
+              }));
+  h.run("RSET\r\nMAIL FROM:<a@b.c> BODY=BINARYMIME\r\nRCPT TO:<x@y.z>\r\nBDAT 5002 LAST\r\n" +
+        std::string(5000, 'x') + "\r\n");
+  EXPECT_EQ(h.lines().back(), "250 2.0.0 Message accepted");
+  EXPECT_EQ(h.messages, 2u);
+}
+
 TEST(ServerSession, UnofferedParametersAre555) {
   ServerConfig c = smtp_config();
   c.extensions.dsn = false;
