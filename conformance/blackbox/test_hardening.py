@@ -130,6 +130,20 @@ class NulAndLongLineTests(TerndCase):
         self.assertTrue(self.one_message("demo").endswith(body))
 
 
+class EightBitTraceTests(TerndCase):
+    listeners = {"smtp": {}}
+
+    def test_utf8_ehlo_needs_smtputf8_and_bidi_controls_are_refused(self):
+        c = self.connect("smtp", ehlo=False)
+        c.send("EHLO café.example\r\n".encode())
+        self.assertEqual(250, c.reply()[0])
+        self.assertEqual(553, c.cmd("MAIL FROM:<a@remote.example>")[0])
+        self.assertEqual(250, c.cmd("MAIL FROM:<a@remote.example> SMTPUTF8")[0])
+        c.send("RCPT TO:<demo\u202egpj.exe@example.test>\r\n".encode())
+        self.assertEqual(501, c.reply()[0])
+        self.assertEqual(250, c.cmd("RCPT TO:<demo@example.test>")[0])
+
+
 class StorageModeTests(unittest.TestCase):
     """Folders and files ternd creates are private whatever the umask; a key file open to
     others is refused; `ternd --check` fails exactly where the start would."""

@@ -29,6 +29,11 @@ AddressResult<std::size_t> utf8_at(std::string_view text, std::size_t pos, bool 
   }
   const std::size_t n = chars::utf8_sequence_length(text, pos);
   if (n == 0) return syntax(pos, std::string("malformed UTF-8 in ") + where);
+  if (chars::is_bidi_control(text.substr(pos, n))) {
+    // U+202E and friends make an address read differently from what it is (CVE-2021-42574's
+    // trick, in a mailbox): no legitimate address needs one.
+    return syntax(pos, std::string("bidirectional control character in ") + where);
+  }
   return n;
 }
 

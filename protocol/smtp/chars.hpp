@@ -118,6 +118,17 @@ inline std::string concat(std::initializer_list<std::string_view> parts) {
   return out;
 }
 
+// True for one well-formed UTF-8 scalar that is a bidirectional formatting control
+// (Unicode's Bidi_Control): U+061C, U+200E, U+200F, U+202A..U+202E, U+2066..U+2069.
+constexpr bool is_bidi_control(std::string_view scalar) {
+  if (scalar.size() == 2) return scalar[0] == '\xD8' && scalar[1] == '\x9C';
+  if (scalar.size() != 3 || scalar[0] != '\xE2') return false;
+  const auto b1 = static_cast<unsigned char>(scalar[1]);
+  const auto b2 = static_cast<unsigned char>(scalar[2]);
+  if (b1 == 0x80) return b2 == 0x8E || b2 == 0x8F || (b2 >= 0xAA && b2 <= 0xAE);
+  return b1 == 0x81 && b2 >= 0xA6 && b2 <= 0xA9;
+}
+
 // Length of the well-formed UTF-8 sequence of a non-ASCII scalar starting at s[i], or 0
 // when the bytes there are not one (ASCII bytes also give 0: callers handle them first).
 inline std::size_t utf8_sequence_length(std::string_view s, std::size_t i) {

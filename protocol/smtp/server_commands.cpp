@@ -118,8 +118,13 @@ void ServerSession::on_command_line(std::string_view line) {
 }
 
 void ServerSession::on_hello(HelloKind kind, const Host& host) {
+  // A U-label host name is only ever written into a message that is SMTPUTF8 (the
+  // Received header carries it). The parser refuses one when SMTPUTF8 is not offered; when
+  // it is, MAIL without SMTPUTF8 is refused after it (on_mail).
+  const bool utf8 = needs_smtputf8(host);
   if (txn_.active) reset_transaction(true);  // RFC 5321 §4.1.4: EHLO resets like RSET
   pending_hello_ = kind;
+  pending_hello_utf8_ = utf8;
   ask(Question::hello, HelloEvent{next_ticket_, kind, host});
 }
 
@@ -169,6 +174,7 @@ void ServerSession::on_mail(const Mail& mail) {
   if (txn_.active) return refuse("MAIL", replies::nested_mail());
   if (config_.auth_required && !authenticated_) return refuse("MAIL", replies::auth_required());
   if (auto fault = mail_param_fault(mail.params)) return refuse("MAIL", *fault);
+  if (hello_utf8_ && !mail.params.smtputf8) return refuse("MAIL", replies::hello_needs_smtputf8());
   if (mail.path.path && needs_smtputf8(mail.path.path->mailbox) && !mail.params.smtputf8) {
     return refuse("MAIL", replies::needs_smtputf8());
   }

@@ -126,6 +126,10 @@ inline Reply release_too_late(const std::string& keyword) {
 inline Reply params_after_helo() {
   return make(555, {5, 5, 4}, "MAIL/RCPT parameters need EHLO");
 }
+inline Reply hello_needs_smtputf8() {
+  return make(553, {5, 6, 7},
+              "The EHLO name is not ASCII: MAIL needs SMTPUTF8, or EHLO with its A-label");
+}
 inline Reply needs_smtputf8() {
   return make(553, {5, 6, 7}, "Non-ASCII address needs SMTPUTF8");
 }

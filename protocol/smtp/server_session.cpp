@@ -276,6 +276,7 @@ std::error_code ServerSession::decide_hello(const ServerDecision& decision) {
     return {};
   }
   hello_ = kind;
+  hello_utf8_ = pending_hello_utf8_;
   if (kind == HelloKind::helo) {
     reply("HELO", std::move(answer));
   } else {
@@ -404,6 +405,7 @@ std::error_code ServerSession::on_tls_established(Instant now) {
   // RFC 3207 §4.2: forget everything the client said before TLS.
   tls_active_ = true;
   hello_.reset();
+  hello_utf8_ = false;
   authenticated_ = false;
   txn_ = Transaction{};
   line_.clear();

@@ -309,6 +309,8 @@ class ServerSession : public MachineOutputs<ServerEvent> {
   bool line_overflow_ = false;  // discarding a too-long line up to its LF
 
   std::optional<HelloKind> hello_;
+  bool hello_utf8_ = false;          // the accepted EHLO/HELO name is not ASCII
+  bool pending_hello_utf8_ = false;
   bool tls_active_ = false;
   bool authenticated_ = false;
   std::string auth_mechanism_;

@@ -76,5 +76,24 @@ TEST_F(EngineTest, AnOversizeBdatDropsTheBodyAtOnce) {
   EXPECT_EQ(say(peer, "RSET\r\n"), "250 2.0.0 Reset OK\r\n");
 }
 
+// "EHLO café.example" was written raw into the Received header of an ASCII message; a
+// U+202E in an SMTPUTF8 address was accepted.
+TEST_F(EngineTest, EightBitHeloNamesAndBidiControlsStayOut) {
+  auto peer = connect();
+  say(peer, "EHLO caf\xC3\xA9.example\r\n");
+  EXPECT_EQ(say(peer, "MAIL FROM:<a@b.example>\r\n"),
+            "553 5.6.7 The EHLO name is not ASCII: MAIL needs SMTPUTF8, or EHLO with its A-label\r\n");
+  EXPECT_EQ(say(peer, "MAIL FROM:<a@b.example> SMTPUTF8\r\n"), "250 2.1.0 Sender OK\r\n");
+  EXPECT_EQ(say(peer, "RCPT TO:<ann\xE2\x80\xAEgpj.exe@example.org>\r\n").substr(0, 4), "501-");
+  EXPECT_EQ(say(peer, "RCPT TO:<ann@example.org>\r\n"), "250 2.1.5 Recipient OK\r\n");
+  say(peer, "DATA\r\n");
+  EXPECT_EQ(say(peer, "x\r\n.\r\n", Duration::seconds(1)).substr(0, 4), "250 ");
+  io_.run_for(Duration::seconds(5));
+  const auto message = only_maildir("ann");
+  const auto received = message.substr(message.find("Received: "), 60);
+  EXPECT_EQ(received.find_first_of("\xC3\xA9"), std::string::npos)
+      << "trace fields stay ASCII (the name is sanitised): " << received;
+}
+
 }  // namespace
 }  // namespace tern::runtime

@@ -223,6 +223,26 @@ TEST(Mailbox, Utf8LocalParts) {
   EXPECT_FALSE(parse_mailbox("\x80@example.com", utf8()));
 }
 
+// A bidirectional control (U+202E RIGHT-TO-LEFT OVERRIDE and the rest of Bidi_Control) in
+// an SMTPUTF8 address makes it read as another address: refused wherever it stands (issue 16).
+TEST(Mailbox, BidiControlsAreRefused) {
+  for (const char* control : {"\xE2\x80\xAE", "\xE2\x80\xAA", "\xE2\x80\x8F", "\xE2\x81\xA6",
+                              "\xE2\x81\xA9", "\xD8\x9C"}) {
+    const std::string c = control;
+    auto local = parse_mailbox("ann" + c + "gpj.exe@example.com", utf8());
+    ASSERT_FALSE(local) << c;
+    EXPECT_EQ(local.error().error.message, "bidirectional control character in local part");
+    EXPECT_FALSE(parse_mailbox("\"ann" + c + "\"@example.com", utf8())) << c;
+    auto domain = parse_mailbox("ann@exa" + c + "mple.com", utf8());
+    ASSERT_FALSE(domain) << c;
+    EXPECT_EQ(domain.error().error.message, "bidirectional control character in domain");
+  }
+  // Neighbours of the controls are ordinary letters and marks.
+  EXPECT_TRUE(parse_mailbox("a\xE2\x80\x90" "b@example.com", utf8()));  // U+2010 HYPHEN
+  EXPECT_TRUE(parse_mailbox("a\xE2\x81\xA5" "b@example.com", utf8()));  // U+2065
+  EXPECT_TRUE(parse_mailbox("a\xD8\x9B" "b@example.com", utf8()));      // U+061B
+}
+
 TEST(Path, ReversePathForms) {
   auto null = parse_reverse_path("<>", ascii());
   ASSERT_TRUE(null);

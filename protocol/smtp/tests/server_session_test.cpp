@@ -375,6 +375,26 @@ TEST(ServerSession, TextBdatLinesAtNAndNPlusOne) {
   EXPECT_EQ(h.messages, 2u);
 }
 
+// A U-label EHLO name is written into the Received header: only into SMTPUTF8 messages
+// (issue 16: "EHLO café.example" went raw into an ASCII message's header).
+TEST(ServerSession, NonAsciiHelloNamesOnlyWithSmtputf8) {
+  Harness h(smtp_config());
+  h.run("EHLO caf\xC3\xA9.example\r\nMAIL FROM:<a@b.c>\r\nMAIL FROM:<a@b.c> SMTPUTF8\r\n");
+  auto lines = h.lines();
+  EXPECT_EQ(lines[lines.size() - 2],
+            "553 5.6.7 The EHLO name is not ASCII: MAIL needs SMTPUTF8, or EHLO with its A-label");
+  EXPECT_EQ(lines.back(), "250 2.1.0 Sender OK");
+  h.run("RSET\r\nEHLO xn--caf-dma.example\r\nMAIL FROM:<a@b.c>\r\n");
+  EXPECT_EQ(h.lines().back(), "250 2.1.0 Sender OK") << "an A-label is ASCII";
+  ServerConfig c = smtp_config();
+  c.extensions.smtputf8 = false;
+  Harness ascii(c);
+  ascii.run("EHLO caf\xC3\xA9.example\r\nHELO caf\xC3\xA9.example\r\n");
+  lines = ascii.lines();
+  EXPECT_EQ(lines[lines.size() - 2], "501-5.5.4 non-ASCII domain without SMTPUTF8");
+  EXPECT_EQ(lines.back(), "501 5.5.4 Syntax: HELO domain");
+}
+
 TEST(ServerSession, UnofferedParametersAre555) {
   ServerConfig c = smtp_config();
   c.extensions.dsn = false;
