@@ -222,6 +222,11 @@ EngineConfigResult build_engine_config(const Config& config, const RouteModel& m
   s.data_timeout = get<protocol::Duration>(config, "server.timeout.data");
   s.shutdown_grace = get<protocol::Duration>(config, "server.timeout.shutdown");
   s.auth_failure_delay = get<protocol::Duration>(config, "session.auth.errors.wait");
+  s.rcpt_failure_delay = get<protocol::Duration>(config, "session.rcpt.errors.wait");
+  s.auth_lockout_ip = static_cast<std::uint32_t>(get_count(config, "session.auth.lockout.ip"));
+  s.auth_lockout_account =
+      static_cast<std::uint32_t>(get_count(config, "session.auth.lockout.account"));
+  s.auth_lockout_window = get<protocol::Duration>(config, "session.auth.lockout.window");
   s.session = model.session;
   s.routing = model.routing;
   s.default_directory = model.default_directory;

@@ -542,9 +542,10 @@ void Builder::check_session_results(const CompiledKey& key) {
   std::vector<std::string> known(std::begin(kMechanisms), std::end(kMechanisms));
   // Not implemented yet: offering one would promise handling that never happens (SOLICIT=;
   // REQUIRETLS's verified-TLS-only relaying, RFC 8689 §5, until transport security does it).
-  const char* unsupported = key.key == "session.extensions.no-soliciting" ? "NO-SOLICITING (RFC 3865)"
-                            : key.key == "session.extensions.requiretls"  ? "REQUIRETLS (RFC 8689)"
-                                                                          : nullptr;
+  const char* unsupported = key.key == "session.extensions.no-soliciting"
+                                ? "NO-SOLICITING (RFC 3865)"
+                            : key.key == "session.extensions.requiretls" ? "REQUIRETLS (RFC 8689)"
+                                                                         : nullptr;
   for (std::size_t i = 0; i < key.rules.rules.size(); ++i) {
     const auto& literal = key.rules.rules[i].literal_result;
     if (unsupported != nullptr && key.source.rules[i].result_pos.file != "<default>" &&

@@ -134,6 +134,9 @@ smtp::ServerConfig InboundSession::machine_config() {
   config.auth_required = policy_bool(s, "session.auth.require", vars);
   const auto failures = policy_int(s, "session.auth.errors.total", vars);
   config.auth_failures_max = static_cast<std::uint32_t>(std::clamp<std::int64_t>(failures, 1, 100));
+  const auto rcpt_errors = policy_int(s, "session.rcpt.errors.total", vars);
+  config.rcpt_errors_max =
+      static_cast<std::uint32_t>(std::clamp<std::int64_t>(rcpt_errors, 0, 1'000'000));
   const auto mechanisms = evaluate_policy(s, "session.auth.mechanisms", vars);
   if (const auto* list =
           mechanisms.value ? std::get_if<route::StringList>(&*mechanisms.value) : nullptr) {
@@ -323,6 +326,11 @@ void InboundSession::finish() {
   if (writer_) ctx_.io.spool_discard(*writer_);
   writer_.reset();
   ctx_.io.close(conn_);
+  if (rcpt_refusals_ > kRcptRefusalsLogged) {
+    log(LogLevel::info, std::to_string(rcpt_refusals_ - kRcptRefusalsLogged) +
+                            " more recipient refusals not logged (" +
+                            std::to_string(rcpt_refusals_) + " in all; --debug shows each)");
+  }
   log(LogLevel::info, "disconnect");
   ctx_.io.post(guarded([this] { on_finished_(); }));
 }
@@ -366,8 +374,13 @@ void InboundSession::handle(smtp::ServerEvent event) {
           // line per reply costs a write each on the path to the client's next command.
           const bool closing = e.reply.code == 221 || e.reply.code == 421;
           const std::string what = !e.verb.empty() ? e.verb : closing ? "closing" : "greeting";
-          log(e.reply.code >= 400 ? LogLevel::info : LogLevel::debug,
-              what + " -> " + reply_text(e.reply));
+          auto level = e.reply.code >= 400 ? LogLevel::info : LogLevel::debug;
+          // A recipient flood is not a log flood: the first few refusals of a session are
+          // logged, the rest counted and summed up at disconnect.
+          if (e.verb == "RCPT" && e.reply.code >= 400 && ++rcpt_refusals_ > kRcptRefusalsLogged) {
+            level = LogLevel::debug;
+          }
+          log(level, what + " -> " + reply_text(e.reply));
         } else if constexpr (std::is_same_v<E, smtp::ClosedEvent>) {
           log(LogLevel::debug, "session closed");
         }
@@ -378,8 +391,6 @@ void InboundSession::handle(smtp::ServerEvent event) {
 void InboundSession::decide(smtp::Ticket ticket, smtp::ServerDecision decision) {
   if (finished_) return;
   deciding_ = false;
-  std::string verb;
-  if (const auto* r = std::get_if<smtp::Reject>(&decision)) verb = " -> " + reply_text(r->reply);
   const auto error = machine_->decide(ticket, std::move(decision), ctx_.io.now());
   if (error) log(LogLevel::error, "decision refused by the machine: " + error.message());
   pump();
@@ -387,6 +398,17 @@ void InboundSession::decide(smtp::Ticket ticket, smtp::ServerDecision decision) 
 
 void InboundSession::reject(smtp::Ticket ticket, smtp::Reply refusal) {
   decide(ticket, smtp::Reject{std::move(refusal)});
+}
+
+// A recipient refused for good (unknown mailbox, relay denied) is answered after
+// session.rcpt.errors.wait: enumerating mailboxes costs the client time, not us (the machine
+// closes the session after session.rcpt.errors.total of them).
+void InboundSession::reject_rcpt(smtp::Ticket ticket, smtp::Reply refusal) {
+  if (refusal.code < 500 || settings_->rcpt_failure_delay.ns <= 0) return reject(ticket, refusal);
+  deciding_ = true;
+  ctx_.io.start_timer(
+      ctx_.io.now() + settings_->rcpt_failure_delay,
+      guarded([this, ticket, refusal = std::move(refusal)] { reject(ticket, refusal); }));
 }
 
 route::Variables InboundSession::variables() const {
@@ -471,7 +493,7 @@ void InboundSession::on_rcpt(const smtp::RcptEvent& e) {
   const auto plan = inbound::plan_rcpt(
       *settings_, vars, std::holds_alternative<smtp::Domain>(mailbox.host), rcpt_domain);
   const auto params = smtp::serialize_params(e.command.params);
-  if (plan.refusal) return reject(ticket, *plan.refusal);
+  if (plan.refusal) return reject_rcpt(ticket, *plan.refusal);
   if (plan.lookup) return on_rcpt_local(ticket, address, params, plan.lookup);
   add_recipient(make_recipient(address, params, ""));
   decide(ticket, smtp::Accept{});
@@ -484,7 +506,7 @@ void InboundSession::on_rcpt_local(smtp::Ticket ticket, const std::string& addre
                                  params](directory::RecipientOutcome outcome) {
     if (!*alive) return;
     auto verdict = inbound::rcpt_answer(outcome);
-    if (verdict.refusal) return reject(ticket, std::move(*verdict.refusal));
+    if (verdict.refusal) return reject_rcpt(ticket, std::move(*verdict.refusal));
     add_recipient(make_recipient(address, params, verdict.account));
     decide(ticket, smtp::Accept{});
   });
@@ -690,6 +712,7 @@ void InboundSession::on_auth_step(smtp::Ticket ticket, sasl::StepResult step) {
     reject(ticket, malformed ? replies::auth_malformed() : replies::auth_invalid());
     return;
   }
+  auth_started_ = ctx_.io.now();  // failures are answered auth_failure_delay from here
   const auto& verify = std::get<sasl::Verify>(value);
   const auto* password = std::get_if<sasl::PasswordCredentials>(&verify.credentials);
   auto* dir = policy_directory(*settings_, "session.auth.directory", variables());
@@ -704,14 +727,36 @@ void InboundSession::on_auth_step(smtp::Ticket ticket, sasl::StepResult step) {
   }
   deciding_ = true;
   const std::string user = password->authcid;
+  if (auto what =
+          ctx_.auth_lockout.locked(facts_.remote.ip, user, auth_started_, lockout_limits())) {
+    log(LogLevel::warning, "AUTH " + sasl_mechanism_ + " as " + user + " refused: the " +
+                               std::string(*what) + " is locked out after too many failures");
+    sasl_.reset();
+    ctx_.io.start_timer(auth_started_ + settings_->auth_failure_delay,
+                        guarded([this, ticket] { reject(ticket, replies::auth_locked()); }));
+    return;
+  }
   dir->authenticate(user, password->password,
                     [this, alive = alive_, ticket, user](directory::AuthOutcome outcome) {
                       if (!*alive) return;
                       if (outcome.status == directory::AuthStatus::authenticated) {
                         authenticated_as_ = outcome.principal;
+                      } else if (outcome.status == directory::AuthStatus::rejected &&
+                                 ctx_.auth_lockout.failed(facts_.remote.ip, user, ctx_.io.now(),
+                                                          lockout_limits())) {
+                        log(LogLevel::warning,
+                            "AUTH lockout: " + facts_.remote.ip + " or login " + user +
+                                " reached its failure limit; refused for up to " +
+                                std::to_string(settings_->auth_lockout_window.ns / 1'000'000'000) +
+                                " s");
                       }
                       on_auth_verified(ticket, outcome);
                     });
+}
+
+inbound::LockoutLimits InboundSession::lockout_limits() const {
+  return inbound::LockoutLimits{settings_->auth_lockout_ip, settings_->auth_lockout_account,
+                                settings_->auth_lockout_window};
 }
 
 void InboundSession::on_auth_verified(smtp::Ticket ticket, const directory::AuthOutcome& outcome) {
@@ -727,9 +772,10 @@ void InboundSession::on_auth_verified(smtp::Ticket ticket, const directory::Auth
   log(LogLevel::info, "AUTH " + sasl_mechanism_ + " failed: " + std::string(outcome.reason));
   sasl_.reset();
   const bool unavailable = outcome.status == directory::AuthStatus::unavailable;
-  // Every failure waits the same delay: no timing tells an unknown user from a wrong password.
-  ctx_.io.start_timer(ctx_.io.now() + settings_->auth_failure_delay,
-                      guarded([this, ticket, unavailable] {
+  // Every failure is answered the same delay after the credentials arrived, however long the
+  // directory took: no timing tells an unknown user from a wrong password.
+  const Instant answer_at = std::max(ctx_.io.now(), auth_started_ + settings_->auth_failure_delay);
+  ctx_.io.start_timer(answer_at, guarded([this, ticket, unavailable] {
                         if (unavailable) {
                           reject(ticket, replies::auth_temporary());
                         } else {

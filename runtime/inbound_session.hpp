@@ -12,8 +12,10 @@
 //   failed handshake ends the session.
 // - Policy stages (settings.session.* rules, directories):
 //     AUTH   the SASL exchange (protocol/sasl) with the session.auth.directory; a rejection
-//            is answered after auth_failure_delay whatever the reason (unknown user and
-//            wrong password take the same time); unavailable → 454 4.7.0.
+//            is answered auth_failure_delay after the credentials arrived whatever the
+//            reason (unknown user and wrong password take the same time); unavailable →
+//            454 4.7.0; an address or login locked out (inbound/auth_lockout.hpp) → 454
+//            4.7.0 without asking the directory.
 //     MAIL   an authenticated sender must own the address unless
 //            session.auth.must-match-sender is false (553 5.7.1); directory down → 451.
 //     RCPT   a domain the session.rcpt.directory calls local: the directory checks the
@@ -36,6 +38,7 @@
 
 #include "protocol/sasl/server.hpp"
 #include "protocol/smtp/server_session.hpp"
+#include "runtime/inbound/auth_lockout.hpp"
 #include "runtime/io.hpp"
 #include "runtime/log.hpp"
 #include "runtime/settings.hpp"
@@ -49,6 +52,7 @@ struct InboundContext {
   Io& io;
   LogSink& log;
   Queue& queue;
+  inbound::AuthLockout& auth_lockout;  // AUTH failures across the server's sessions
 };
 
 class InboundSession {
@@ -94,8 +98,10 @@ class InboundSession {
   void on_auth_verified(protocol::smtp::Ticket ticket, const directory::AuthOutcome& outcome);
   void decide(protocol::smtp::Ticket ticket, protocol::smtp::ServerDecision decision);
   void reject(protocol::smtp::Ticket ticket, protocol::smtp::Reply refusal);
+  void reject_rcpt(protocol::smtp::Ticket ticket, protocol::smtp::Reply refusal);
   void reset_transaction();
   protocol::route::Variables variables() const;
+  inbound::LockoutLimits lockout_limits() const;
   protocol::smtp::ServerConfig machine_config();
   protocol::smtp::ServerExtensions extensions_for(const protocol::route::Variables& vars) const;
   void log(LogLevel level, const std::string& message);
@@ -128,12 +134,16 @@ class InboundSession {
   std::optional<Instant> timer_deadline_;
   std::optional<TlsFacts> tls_;
 
+  static constexpr std::size_t kRcptRefusalsLogged = 5;  // then one summary at disconnect
+  std::size_t rcpt_refusals_ = 0;
+
   std::string helo_;
   bool esmtp_ = true;
   bool smtputf8_ = false;  // the current MAIL said SMTPUTF8 (for the Received header)
   std::string authenticated_as_;
   std::optional<protocol::sasl::Server> sasl_;
   std::string sasl_mechanism_;
+  Instant auth_started_{};  // when the credentials arrived: failures are answered from here
 
   // The transaction.
   SpoolEnvelope envelope_;

@@ -80,8 +80,8 @@ void Server::on_accept(const ListenerSettings& listener, ConnId conn, Connection
                 static_cast<unsigned long long>(key));
   const std::string remote_ip = facts.remote.ip;
   auto session = std::make_unique<InboundSession>(
-      InboundContext{io_, log_, queue_}, settings_, listener, conn, std::move(facts), id,
-      [this, key, remote_ip] { on_session_finished(key, remote_ip); });
+      InboundContext{io_, log_, queue_, auth_lockout_}, settings_, listener, conn, std::move(facts),
+      id, [this, key, remote_ip] { on_session_finished(key, remote_ip); });
   auto* raw = session.get();
   sessions_.emplace(key, std::move(session));
   raw->start();

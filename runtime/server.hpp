@@ -54,6 +54,7 @@ class Server {
   LogSink& log_;
   std::shared_ptr<const EngineSettings> settings_;
   Queue queue_;
+  inbound::AuthLockout auth_lockout_;  // shared by every session: survives reconnects
   std::vector<ListenerId> listeners_;
   std::map<std::uint64_t, std::unique_ptr<InboundSession>> sessions_;
   std::map<std::string, std::size_t> per_ip_;

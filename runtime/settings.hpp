@@ -62,6 +62,11 @@ struct EngineSettings {
   Duration command_timeout = Duration::minutes(5);  // RFC 5321 §4.5.3.2.7
   Duration data_timeout = Duration::minutes(3);     // RFC 5321 §4.5.3.2.5 (per block)
   Duration auth_failure_delay = Duration::seconds(1);
+  Duration rcpt_failure_delay = Duration::seconds(1);  // session.rcpt.errors.wait
+  // session.auth.lockout.*: failures within the window per IP / per login; 0: no lockout.
+  std::uint32_t auth_lockout_ip = 20;
+  std::uint32_t auth_lockout_account = 10;
+  Duration auth_lockout_window = Duration::minutes(15);
   Duration shutdown_grace = Duration::seconds(30);
   std::uint64_t spool_message_bytes_max = 100ull << 20;
 

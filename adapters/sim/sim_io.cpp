@@ -774,7 +774,9 @@ std::optional<std::string> SimIo::spool_body(std::string_view id) const {
   return it->second.body;
 }
 
-std::size_t SimIo::spool_open_writers() const { return world_->writers.size(); }
+std::size_t SimIo::spool_open_writers() const {
+  return world_->writers.size();
+}
 
 std::map<std::string, std::pair<std::string, std::string>> SimIo::spool_removed() const {
   std::map<std::string, std::pair<std::string, std::string>> out;

@@ -15,11 +15,10 @@
 #include <string>
 #include <utility>
 
-#include <sys/stat.h>
-
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <spdlog/spdlog.h>
+#include <sys/stat.h>
 
 #include "adapters/asio/asio_io.hpp"
 #include "cmd/common/diagnostics.hpp"

@@ -22,6 +22,9 @@ std::span<const SessionKeySpec> session_key_specs() {
        "SASL mechanisms offered in EHLO (list expression; false offers none)"},
       {"session.auth.errors.total", S::auth, R::integer, "3",
        "Failed AUTH attempts before the connection is closed (integer expression)"},
+      {"session.rcpt.errors.total", S::auth, R::integer, "10",
+       "Recipients refused for good (5xx) in one connection before it is closed with 421 "
+       "4.7.0; 0 for no limit (integer expression)"},
       {"session.auth.must-match-sender", S::auth, R::boolean, "true",
        "Whether an authenticated client may only send as its own addresses (boolean "
        "expression)"},
@@ -69,8 +72,30 @@ void register_session(Schema& s) {
   s.add({.pattern = "session.auth.errors.wait",
          .type = ValueType::duration,
          .default_value = "\"1s\"",
-         .description = "Delay before every failed AUTH reply (the same for unknown users and "
-                        "wrong passwords)"});
+         .description = "Every failed AUTH is answered this long after the credentials "
+                        "arrived (the same for unknown users and wrong passwords)"});
+  s.add({.pattern = "session.rcpt.errors.wait",
+         .type = ValueType::duration,
+         .default_value = "\"1s\"",
+         .description = "Delay before every reply that refuses a recipient (unknown mailbox, "
+                        "relay denied): slows recipient enumeration"});
+  s.add({.pattern = "session.auth.lockout.ip",
+         .type = ValueType::integer,
+         .default_value = "20",
+         .description = "Failed AUTH attempts from one IP address within "
+                        "session.auth.lockout.window before every AUTH from it is refused "
+                        "(454 4.7.0) without checking the password; 0 turns it off"});
+  s.add({.pattern = "session.auth.lockout.account",
+         .type = ValueType::integer,
+         .default_value = "10",
+         .description = "Failed AUTH attempts for one login name (from any address) within "
+                        "session.auth.lockout.window before every AUTH as it is refused; 0 "
+                        "turns it off"});
+  s.add({.pattern = "session.auth.lockout.window",
+         .type = ValueType::duration,
+         .default_value = "\"15m\"",
+         .description = "How long a failed AUTH counts towards a lockout (a locked address or "
+                        "account is free again once its failures are this old)"});
 }
 
 void register_delivery_extras(Schema& s) {

@@ -179,8 +179,8 @@ TEST(Loader, FileMacroReadsRelativeToTheConfigFile) {
   auto dir = std::filesystem::temp_directory_path() / ("tern-config-" + std::to_string(getpid()));
   std::filesystem::create_directories(dir);
   std::ofstream(dir / "secret.txt") << "from-file\r\n";
-  std::filesystem::permissions(dir / "secret.txt", std::filesystem::perms::owner_read |
-                                                       std::filesystem::perms::owner_write);
+  std::filesystem::permissions(
+      dir / "secret.txt", std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
   std::ofstream(dir / "tern.toml")
       << "[remote.r]\naddress = \"r\"\n[remote.r.auth]\nsecret = \"%{file:secret.txt}%\"\n"
          "username = \"%{file:missing.txt}%\"\n";

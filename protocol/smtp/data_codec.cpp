@@ -29,7 +29,8 @@ void DataDecoder::emit(const char* first, const char* last, std::string& out) {
                                         : 0;
     const void* nul = std::memchr(first, '\0', static_cast<std::size_t>(count));
     const std::uint64_t nul_room =
-        nul == nullptr ? kNoLimit : static_cast<std::uint64_t>(static_cast<const char*>(nul) - first);
+        nul == nullptr ? kNoLimit
+                       : static_cast<std::uint64_t>(static_cast<const char*>(nul) - first);
     const std::uint64_t room = std::min(line_room, size_room);
     if (nul_room < room && nul_room < count) {
       out.append(first, static_cast<std::size_t>(nul_room));
@@ -68,7 +69,7 @@ DataViolation BodyScanner::scan(std::string_view bytes) {
     const char* stop = lf == nullptr ? end : static_cast<const char*>(lf) + 1;
     const auto length = static_cast<std::size_t>(stop - p);
     const void* nul = std::memchr(p, '\0', length);
-    const std::uint64_t room = line_bytes_max_ == 0 ? UINT64_MAX
+    const std::uint64_t room = line_bytes_max_ == 0            ? UINT64_MAX
                                : line_bytes_max_ > line_bytes_ ? line_bytes_max_ - line_bytes_
                                                                : 0;
     const auto nul_at =

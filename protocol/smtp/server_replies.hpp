@@ -130,6 +130,9 @@ inline Reply hello_needs_smtputf8() {
   return make(553, {5, 6, 7},
               "The EHLO name is not ASCII: MAIL needs SMTPUTF8, or EHLO with its A-label");
 }
+inline Reply too_many_rcpt_errors(const std::string& host) {
+  return make(421, {4, 7, 0}, host + " Too many rejected recipients, closing connection");
+}
 inline Reply needs_smtputf8() {
   return make(553, {5, 6, 7}, "Non-ASCII address needs SMTPUTF8");
 }

@@ -171,10 +171,10 @@ std::size_t ServerSession::feed_bdat(std::span<const char> bytes, Instant) {
       // transaction failed (further BDAT: 503 until RSET), as for an oversize chunk.
       push_event(MessageAbortedEvent{*abort_reason(violation)});
       txn_.failed = true;
-      refuse("BDAT", violation == DataViolation::nul
-                         ? replies::body_nul()
-                         : replies::body_line_too_long(
-                               config_.limits.effective().text_line_bytes_max));
+      refuse("BDAT",
+             violation == DataViolation::nul
+                 ? replies::body_nul()
+                 : replies::body_line_too_long(config_.limits.effective().text_line_bytes_max));
     } else if (!bdat_last_) {
       reply("BDAT", replies::chunk_received(txn_.body_bytes));
     } else {
@@ -311,7 +311,14 @@ std::error_code ServerSession::decide_rcpt(const ServerDecision& decision) {
   pending_.reset();
   ++txn_.rcpt_attempts;
   if (accepted) ++txn_.recipients;
+  const bool permanent = reply_in_class(answer, 5);
   reply("RCPT", std::move(answer));
+  // Recipient enumeration and floods: the session ends after rcpt_errors_max recipients
+  // refused for good (a 4xx, a directory that cannot answer, is not the client's fault).
+  if (permanent && config_.rcpt_errors_max != 0 && ++rcpt_errors_ > config_.rcpt_errors_max &&
+      phase_ != Phase::closed) {
+    close(CloseReason::too_many_errors, replies::too_many_rcpt_errors(config_.hostname));
+  }
   return {};
 }
 

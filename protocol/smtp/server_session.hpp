@@ -84,8 +84,9 @@ struct ServerConfig {
   bool auth_requires_tls = true;                  // AUTH offered only once TLS is active
   bool auth_required = false;                     // submission: MAIL needs a successful AUTH
   std::uint32_t auth_failures_max = 3;
-  std::uint32_t errors_max = 10;                    // refused commands before 421
-  std::uint32_t junk_commands_max = 100;            // NOOP, RSET, VRFY, EXPN, HELP before 421
+  std::uint32_t errors_max = 10;          // refused commands before 421
+  std::uint32_t rcpt_errors_max = 0;      // RCPTs refused with a 5xx before 421 (0: no limit)
+  std::uint32_t junk_commands_max = 100;  // NOOP, RSET, VRFY, EXPN, HELP before 421
   Duration command_timeout = Duration::minutes(5);  // RFC 5321 §4.5.3.2.7
   Duration data_timeout = Duration::minutes(5);     // between body bytes
   GrammarLimits limits;
@@ -309,12 +310,13 @@ class ServerSession : public MachineOutputs<ServerEvent> {
   bool line_overflow_ = false;  // discarding a too-long line up to its LF
 
   std::optional<HelloKind> hello_;
-  bool hello_utf8_ = false;          // the accepted EHLO/HELO name is not ASCII
+  bool hello_utf8_ = false;  // the accepted EHLO/HELO name is not ASCII
   bool pending_hello_utf8_ = false;
   bool tls_active_ = false;
   bool authenticated_ = false;
   std::string auth_mechanism_;
   std::uint32_t auth_failures_ = 0;
+  std::uint32_t rcpt_errors_ = 0;  // RCPTs refused with a 5xx, the whole session
   std::uint32_t errors_ = 0;
   std::uint32_t junk_ = 0;
 

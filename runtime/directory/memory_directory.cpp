@@ -159,6 +159,23 @@ class DirectoryBuilder {
   MemoryDirectoryBuild& out_;
 };
 
+// A secret that costs what the directory's real ones cost and matches no password: the
+// first hashed secret with the first character of its last '$' field changed (still a
+// valid character of every scheme's alphabet, so the hash runs in full and then differs).
+std::optional<std::string> MemoryDirectory::dummy_secret_for(
+    const std::vector<Stored>& principals) {
+  for (const auto& p : principals) {
+    if (!p.secret || is_plain_text(*p.secret)) continue;
+    std::string dummy = *p.secret;
+    const auto field = dummy.rfind('$');
+    if (field == std::string::npos || field + 1 >= dummy.size()) continue;
+    char& c = dummy[field + 1];
+    c = c == 'A' ? 'B' : 'A';
+    return dummy;
+  }
+  return std::nullopt;
+}
+
 MemoryDirectoryBuild MemoryDirectory::build(const MemoryDirectoryInput& input,
                                             const DirectoryLimits& limits) {
   MemoryDirectoryBuild out;
@@ -177,6 +194,7 @@ MemoryDirectoryBuild MemoryDirectory::build(const MemoryDirectoryInput& input,
     builder.add_principal(input.principals[i], i);
   builder.check_names_against_addresses();
   for (const std::string& domain : input.lookup_domains) builder.add_lookup_domain(domain);
+  dir.dummy_secret_ = dummy_secret_for(dir.principals_);
   if (out.errors.empty()) out.directory = std::move(dir);
   return out;
 }
@@ -198,12 +216,12 @@ AuthOutcome MemoryDirectory::authenticate(std::string_view user, std::string_vie
   const std::size_t user_bytes_max =
       std::max(limits_.name_bytes_max, limits_.local_part_bytes_max + 1 + limits_.domain_bytes_max);
   const Stored* p = user.size() <= user_bytes_max ? find_login(user) : nullptr;
-  if (p == nullptr) {
-    out.reason = "unknown user";
-    return out;
-  }
-  if (!p->secret) {
-    out.reason = "the principal has no secret";
+  if (p == nullptr || !p->secret) {
+    // The same work as for a real user with a wrong password, so that the time taken does
+    // not tell which login names exist (the engine also answers every failure at a fixed
+    // delay after the credentials arrived).
+    if (dummy_secret_) (void)verify(password, *dummy_secret_, limits_.password);
+    out.reason = p == nullptr ? "unknown user" : "the principal has no secret";
     return out;
   }
   PasswordCheck check = verify(password, *p->secret, limits_.password);

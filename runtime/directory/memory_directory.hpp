@@ -23,8 +23,9 @@
 //   wrote; addresses are accepted because mail clients (and autoconfig) fill the username
 //   with the email address. Build refuses the one ambiguity (a name that is another's
 //   address). A principal without a secret cannot log in. Unknown users are rejected
-//   without computing a hash: callers must delay every rejection alike (the SMTP session's
-//   failure delay) so that timing does not tell unknown users from wrong passwords.
+//   after verifying the password against a dummy secret of the directory's own scheme and
+//   cost (so they take as long as a wrong password); callers still answer every rejection
+//   at the same delay (the SMTP session's failure delay) so that no timing tells them apart.
 //   Unavailable only when the hash could not be computed (argon2 out of memory).
 // - is_local_domain(domain): a domain of some principal's address or of lookup_domains.
 //   is_local_address(address): the principal owning it, else unknown (a lookup domain
@@ -93,6 +94,8 @@ class MemoryDirectory {
   [[nodiscard]] SenderOutcome may_send_as(std::string_view principal,
                                           std::string_view address) const;
   [[nodiscard]] std::size_t size() const { return principals_.size(); }
+  // What an unknown login is verified against (see authenticate); none with only plain text.
+  [[nodiscard]] const std::optional<std::string>& dummy_secret() const { return dummy_secret_; }
 
  private:
   friend class DirectoryBuilder;
@@ -102,6 +105,7 @@ class MemoryDirectory {
     std::vector<std::string> addresses;  // lowercased
   };
   MemoryDirectory() = default;
+  static std::optional<std::string> dummy_secret_for(const std::vector<Stored>& principals);
   const Stored* find_login(std::string_view user) const;
   const Stored* find_name(std::string_view name) const;
 
@@ -110,6 +114,7 @@ class MemoryDirectory {
   std::map<std::string, std::size_t, std::less<>> by_name_;
   std::map<std::string, std::size_t, std::less<>> by_address_;
   std::set<std::string, std::less<>> domains_;
+  std::optional<std::string> dummy_secret_;  // hashed for unknown users (see authenticate)
 };
 
 struct MemoryDirectoryBuild {

@@ -55,6 +55,9 @@ Reply auth_invalid() {
 Reply auth_temporary() {
   return make(454, {4, 7, 0}, "Temporary authentication failure");
 }
+Reply auth_locked() {
+  return make(454, {4, 7, 0}, "Too many failed authentications, try again later");
+}
 Reply cannot_verify() {
   return make(252, {2, 5, 2}, "Cannot VRFY user, but will accept message and attempt delivery");
 }

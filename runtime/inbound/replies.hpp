@@ -38,6 +38,7 @@ Reply auth_exchange_failed();    // 501 5.5.2: the mechanism's exchange broke of
 Reply auth_malformed();          // 501 5.5.2: a response the mechanism cannot read
 Reply auth_invalid();            // 535 5.7.8: wrong user or password (the same for both)
 Reply auth_temporary();          // 454 4.7.0: the directory cannot answer
+Reply auth_locked();             // 454 4.7.0: too many failures from the address or for the login
 
 // VRFY / EXPN (runtime/inbound/verify.hpp)
 Reply cannot_verify();                               // 252 2.5.2: not looked up

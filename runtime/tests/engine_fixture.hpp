@@ -17,7 +17,6 @@
 
 namespace tern::runtime::testing {
 
-
 using adapters::sim::PeerId;
 using adapters::sim::SimIo;
 
@@ -36,6 +35,11 @@ class FakeDirectory final : public directory::Directory {
       outcome.addresses = {"ann@example.org"};
     } else {
       outcome.status = directory::AuthStatus::rejected;
+    }
+    // A real directory hashes only for users it knows: a known user answers later.
+    if (user == "ann" && known_user_delay.ns > 0) {
+      io_.start_timer(io_.now() + known_user_delay, [done, outcome] { done(outcome); });
+      return;
     }
     io_.post([done, outcome] { done(outcome); });
   }
@@ -62,6 +66,7 @@ class FakeDirectory final : public directory::Directory {
   bool is_local_domain(std::string_view domain) const override { return domain == "example.org"; }
 
   bool down = false;
+  Duration known_user_delay{};
 
  private:
   Io& io_;
@@ -69,10 +74,13 @@ class FakeDirectory final : public directory::Directory {
 
 class CollectLog final : public LogSink {
  public:
-  void log(LogLevel, std::string_view session, std::string_view message) override {
+  void log(LogLevel level, std::string_view session, std::string_view message) override {
     lines += std::string(session) + " " + std::string(message) + "\n";
+    if (level != LogLevel::debug)
+      info_lines += std::string(session) + " " + std::string(message) + "\n";
   }
   std::string lines;
+  std::string info_lines;  // what an operator sees without --debug
 };
 
 inline constexpr std::string_view kConfig = R"(
@@ -91,6 +99,8 @@ tls.implicit = true
 type = "memory"
 [session.auth]
 errors.wait = "2s"
+[session.rcpt]
+errors.wait = "0s"
 )";
 
 inline const Endpoint kSmtp{"127.0.0.1", 25};
@@ -99,8 +109,8 @@ inline const Endpoint kSmtps{"127.0.0.1", 465};
 
 // Settings from TOML through the daemon's own config path, with `directory` as "main";
 // nullptr when the TOML does not load.
-inline std::shared_ptr<const EngineSettings> engine_settings(std::string_view toml, Io& io,
-                                                      std::shared_ptr<FakeDirectory> directory) {
+inline std::shared_ptr<const EngineSettings> engine_settings(
+    std::string_view toml, Io& io, std::shared_ptr<FakeDirectory> directory) {
   auto loaded = config::load_string(toml, "test.toml");
   if (!loaded.ok()) return nullptr;
   auto model = config::build_route_model(loaded.config);

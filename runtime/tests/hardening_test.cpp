@@ -36,7 +36,8 @@ TEST_F(EngineTest, DuplicateRecipientsAreAnsweredEachButDeliveredOnce) {
   for (int i = 0; i < 100; ++i) expected += "250 2.1.5 Recipient OK\r\n";
   EXPECT_EQ(say(peer, rcpts, Duration::seconds(1)), expected);
   say(peer, "DATA\r\n");
-  EXPECT_EQ(say(peer, "x\r\n.\r\n", Duration::seconds(1)).substr(0, 24), "250 2.0.0 Ok: queued as ");
+  EXPECT_EQ(say(peer, "x\r\n.\r\n", Duration::seconds(1)).substr(0, 24),
+            "250 2.0.0 Ok: queued as ");
   io_.run_for(Duration::seconds(5));
   EXPECT_EQ(io_.maildir("ann").size(), 1u);
   // One recipient left, so the Received header names it.
@@ -47,8 +48,9 @@ TEST_F(EngineTest, DuplicateRecipientsAreAnsweredEachButDeliveredOnce) {
 // delivers one copy per mailbox.
 TEST_F(EngineTest, LmtpAnswersEveryDuplicateRecipientAndDeliversOnce) {
   auto peer = connect(kLmtp);
-  say(peer, "LHLO c\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<ann@example.org>\r\n"
-            "RCPT TO:<bob@example.org>\r\nRCPT TO:<ann@example.org>\r\nDATA\r\n");
+  say(peer,
+      "LHLO c\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<ann@example.org>\r\n"
+      "RCPT TO:<bob@example.org>\r\nRCPT TO:<ann@example.org>\r\nDATA\r\n");
   const auto replies = say(peer, "x\r\n.\r\n", Duration::seconds(1));
   std::size_t count = 0;
   for (auto at = replies.find("250 2.1.5 Ok: queued as "); at != std::string::npos;
@@ -81,8 +83,9 @@ TEST_F(EngineTest, AnOversizeBdatDropsTheBodyAtOnce) {
 TEST_F(EngineTest, EightBitHeloNamesAndBidiControlsStayOut) {
   auto peer = connect();
   say(peer, "EHLO caf\xC3\xA9.example\r\n");
-  EXPECT_EQ(say(peer, "MAIL FROM:<a@b.example>\r\n"),
-            "553 5.6.7 The EHLO name is not ASCII: MAIL needs SMTPUTF8, or EHLO with its A-label\r\n");
+  EXPECT_EQ(
+      say(peer, "MAIL FROM:<a@b.example>\r\n"),
+      "553 5.6.7 The EHLO name is not ASCII: MAIL needs SMTPUTF8, or EHLO with its A-label\r\n");
   EXPECT_EQ(say(peer, "MAIL FROM:<a@b.example> SMTPUTF8\r\n"), "250 2.1.0 Sender OK\r\n");
   EXPECT_EQ(say(peer, "RCPT TO:<ann\xE2\x80\xAEgpj.exe@example.org>\r\n").substr(0, 4), "501-");
   EXPECT_EQ(say(peer, "RCPT TO:<ann@example.org>\r\n"), "250 2.1.5 Recipient OK\r\n");
@@ -93,6 +96,138 @@ TEST_F(EngineTest, EightBitHeloNamesAndBidiControlsStayOut) {
   const auto received = message.substr(message.find("Received: "), 60);
   EXPECT_EQ(received.find_first_of("\xC3\xA9"), std::string::npos)
       << "trace fields stay ASCII (the name is sanitised): " << received;
+}
+
+// Recipient enumeration: every refused recipient is answered after session.rcpt.errors.wait,
+// and the session ends after session.rcpt.errors.total of them (N answered, N+1 closes).
+TEST_F(EngineTest, RefusedRecipientsAreSlowedAndEndTheSessionAfterTheLimit) {
+  std::string toml(kConfig);
+  toml.replace(toml.find("errors.wait = \"0s\""), 18, "errors.total = 3\nerrors.wait = \"2s\"");
+  configure(toml);
+  server_.reset();
+  start();
+  auto peer = connect();
+  say(peer, "EHLO c\r\nMAIL FROM:<a@b.example>\r\n");
+  for (int i = 1; i <= 3; ++i) {
+    io_.peer_send(peer, "RCPT TO:<nobody" + std::to_string(i) + "@example.org>\r\n");
+    io_.run_for(Duration::milliseconds(1900));
+    EXPECT_EQ(io_.peer_take(peer), "") << "refusal " << i << " comes only after errors.wait";
+    io_.run_for(Duration::milliseconds(200));
+    EXPECT_EQ(io_.peer_take(peer), "550 5.1.1 Mailbox does not exist\r\n") << i;
+  }
+  EXPECT_EQ(say(peer, "RCPT TO:<ann@example.org>\r\n"), "250 2.1.5 Recipient OK\r\n")
+      << "an accepted recipient is not slowed";
+  EXPECT_EQ(say(peer, "RCPT TO:<victim@remote.example>\r\n", Duration::seconds(3)),
+            "550 5.7.1 Relay access denied\r\n"
+            "421 4.7.0 mx.example.org Too many rejected recipients, closing connection\r\n");
+  io_.run_for(Duration::seconds(1));
+  EXPECT_TRUE(io_.peer_closed_by_engine(peer));
+  // The summary replaces a log line per refusal past the first few.
+  EXPECT_EQ(log_.lines.find("more recipient refusals not logged"), std::string::npos);
+}
+
+TEST_F(EngineTest, ARecipientFloodIsSummedUpInTheLog) {
+  configure(std::string(kConfig) + "errors.total = 0\n");
+  server_.reset();
+  start();
+  auto peer = connect();
+  say(peer, "EHLO c\r\nMAIL FROM:<a@b.example>\r\n");
+  std::string rcpts;
+  for (int i = 0; i < 50; ++i) rcpts += "RCPT TO:<n" + std::to_string(i) + "@example.org>\r\n";
+  say(peer, rcpts, Duration::seconds(1));
+  say(peer, "QUIT\r\n");
+  std::size_t logged = 0;
+  for (auto at = log_.info_lines.find("RCPT -> 550"); at != std::string::npos;
+       at = log_.info_lines.find("RCPT -> 550", at + 1))
+    ++logged;
+  EXPECT_EQ(logged, 5u) << log_.info_lines;
+  EXPECT_NE(log_.info_lines.find("45 more recipient refusals not logged (50 in all"),
+            std::string::npos)
+      << log_.info_lines;
+}
+
+// AUTH brute force: failures count per address across connections (48 parallel connections
+// no longer give 48 guesses a second) and per login across addresses; a locked AUTH is
+// refused with 454 4.7.0 without asking the directory, even with the right password.
+TEST_F(EngineTest, AuthFailuresLockTheAddressAcrossConnections) {
+  configure(std::string(kConfig) +
+            "[session.auth.lockout]\nip = 4\naccount = 0\nwindow = \"10m\"\n");
+  server_.reset();
+  start();
+  auto attempt = [&](const std::string& from_ip, const char* auth) {
+    auto peer = connect(kSmtp, from_ip);
+    say(peer, "EHLO c\r\nSTARTTLS\r\n");
+    io_.peer_start_tls(peer);
+    io_.run_for(Duration::milliseconds(100));
+    say(peer, "EHLO c\r\n");
+    auto reply = say(peer, std::string("AUTH PLAIN ") + auth + "\r\n", Duration::seconds(3));
+    say(peer, "QUIT\r\n");
+    return reply;
+  };
+  const char* wrong = "AGFubgB3cm9uZw==";  // ann / wrong
+  const char* right = "AGFubgBzZWNyZXQ=";  // ann / secret
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_EQ(attempt("192.0.2.7", wrong), "535 5.7.8 Authentication credentials invalid\r\n") << i;
+  }
+  EXPECT_EQ(attempt("192.0.2.7", right),
+            "454 4.7.0 Too many failed authentications, try again later\r\n")
+      << "locked: the right password is not even checked";
+  EXPECT_NE(log_.lines.find("AUTH lockout: 192.0.2.7"), std::string::npos) << log_.lines;
+  EXPECT_EQ(attempt("192.0.2.8", right), "235 2.7.0 Authentication successful\r\n")
+      << "another address is not locked";
+  io_.run_for(Duration::minutes(10));
+  EXPECT_EQ(attempt("192.0.2.7", right), "235 2.7.0 Authentication successful\r\n")
+      << "free again once the window has passed";
+}
+
+TEST_F(EngineTest, AuthFailuresLockTheAccountAcrossAddresses) {
+  configure(std::string(kConfig) +
+            "[session.auth.lockout]\nip = 0\naccount = 3\nwindow = \"10m\"\n");
+  server_.reset();
+  start();
+  auto attempt = [&](int n, const char* auth) {
+    auto peer = connect(kSmtp, "198.51.100." + std::to_string(n));
+    say(peer, "EHLO c\r\nSTARTTLS\r\n");
+    io_.peer_start_tls(peer);
+    io_.run_for(Duration::milliseconds(100));
+    say(peer, "EHLO c\r\n");
+    return say(peer, std::string("AUTH PLAIN ") + auth + "\r\n", Duration::seconds(3));
+  };
+  for (int i = 1; i <= 3; ++i) {
+    EXPECT_EQ(attempt(i, "AGFubgB3cm9uZw=="), "535 5.7.8 Authentication credentials invalid\r\n");
+  }
+  // "ANN" is the same login.
+  EXPECT_EQ(attempt(4, "AEFOTgBzZWNyZXQ="),
+            "454 4.7.0 Too many failed authentications, try again later\r\n");
+  EXPECT_EQ(attempt(5, "AGJvYgB3cm9uZw=="), "535 5.7.8 Authentication credentials invalid\r\n")
+      << "bob is another account";
+}
+
+// A directory that hashes only for users it knows answers them later; the failure reply
+// still comes exactly errors.wait after the credentials, for both.
+TEST_F(EngineTest, FailedAuthIsAnsweredAtTheSameInstantHoweverLongTheDirectoryTakes) {
+  directory_->known_user_delay = Duration::milliseconds(700);
+  auto peer = connect();
+  say(peer, "EHLO c\r\nSTARTTLS\r\n");
+  io_.peer_start_tls(peer);
+  io_.run_for(Duration::milliseconds(100));
+  say(peer, "EHLO c\r\n");
+  std::vector<int> waited;
+  for (const char* attempt : {"AUTH PLAIN AGFubgB3cm9uZw==\r\n",         // ann / wrong (slow)
+                              "AUTH PLAIN AG5vYm9keQBzZWNyZXQ=\r\n"}) {  // nobody (fast)
+    io_.peer_send(peer, attempt);
+    int ms = 0;
+    std::string reply;
+    while (reply.empty() && ms < 5000) {
+      io_.run_for(Duration::milliseconds(1));
+      ++ms;
+      reply = io_.peer_take(peer);
+    }
+    EXPECT_EQ(reply, "535 5.7.8 Authentication credentials invalid\r\n") << attempt;
+    waited.push_back(ms);
+  }
+  EXPECT_GE(waited[0], 2000);
+  EXPECT_EQ(waited[0], waited[1]) << "an unknown user and a wrong password take the same time";
 }
 
 }  // namespace

@@ -238,9 +238,18 @@ TEST(Mailbox, BidiControlsAreRefused) {
     EXPECT_EQ(domain.error().error.message, "bidirectional control character in domain");
   }
   // Neighbours of the controls are ordinary letters and marks.
-  EXPECT_TRUE(parse_mailbox("a\xE2\x80\x90" "b@example.com", utf8()));  // U+2010 HYPHEN
-  EXPECT_TRUE(parse_mailbox("a\xE2\x81\xA5" "b@example.com", utf8()));  // U+2065
-  EXPECT_TRUE(parse_mailbox("a\xD8\x9B" "b@example.com", utf8()));      // U+061B
+  EXPECT_TRUE(
+      parse_mailbox("a\xE2\x80\x90"
+                    "b@example.com",
+                    utf8()));  // U+2010 HYPHEN
+  EXPECT_TRUE(
+      parse_mailbox("a\xE2\x81\xA5"
+                    "b@example.com",
+                    utf8()));  // U+2065
+  EXPECT_TRUE(
+      parse_mailbox("a\xD8\x9B"
+                    "b@example.com",
+                    utf8()));  // U+061B
 }
 
 TEST(Path, ReversePathForms) {

@@ -331,8 +331,7 @@ TEST(ServerSession, SizeLimits) {
 // (issue 16: it stayed in the spool's temp file until the session ended). At N: accepted.
 TEST(ServerSession, AnOversizeBdatAbortsTheBodyOfEarlierChunks) {
   Harness h(smtp_config());  // 1000 octets
-  h.run("EHLO a\r\nMAIL FROM:<a@b.c>\r\nRCPT TO:<x@y.z>\r\nBDAT 600\r\n" +
-        std::string(600, 'x'));
+  h.run("EHLO a\r\nMAIL FROM:<a@b.c>\r\nRCPT TO:<x@y.z>\r\nBDAT 600\r\n" + std::string(600, 'x'));
   const auto before = h.events.size();
   h.run("BDAT 401 LAST\r\n" + std::string(401, 'y'));
   EXPECT_EQ(h.lines().back(), "552 5.3.4 Message size exceeds fixed maximum message size");
