@@ -135,7 +135,7 @@ class Ternd:
     """
 
     def __init__(self, listeners, extra="", auth_require_on=("submission", "smtps"),
-                 directory=None, cert=None, env=None):
+                 directory=None, cert=None, env=None, auth_wait="100ms"):
         self.dir = tempfile.mkdtemp(prefix="ternd-bb-")
         self.spool = os.path.join(self.dir, "spool")
         self.maildir = os.path.join(self.dir, "mail")
@@ -143,6 +143,7 @@ class Ternd:
         self.listeners = listeners
         self.cert = cert
         self.auth_require_on = auth_require_on
+        self.auth_wait = auth_wait
         self.directory = directory if directory is not None else self.default_directory()
         self.extra = extra
         self.config_path = os.path.join(self.dir, "ternd.toml")
@@ -183,7 +184,7 @@ class Ternd:
             cond = " || ".join("listener == '%s'" % n for n in self.auth_require_on)
             out += ['[session.auth]',
                     'require = [{ if = "%s", then = true }, { else = false }]' % cond,
-                    'errors.wait = "100ms"', '']
+                    'errors.wait = "%s"' % self.auth_wait, '']
         out.append(self.directory)
         out += ['[storage]', 'spool = "%s"' % self.spool, 'maildir = "%s"' % self.maildir, '']
         out.append(self.extra)

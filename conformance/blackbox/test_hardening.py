@@ -14,7 +14,8 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import HOST, Client, Ternd, make_cert, ternd_binary  # noqa: E402
+from harness import HOST, Client, Ternd, make_cert, plain_b64, ternd_binary  # noqa: E402
+from harness import DEMO_PASSWORD  # noqa: E402
 from test_ternd import CERT_DIR, TerndCase, blackhole  # noqa: E402,F401
 import test_ternd  # noqa: E402
 
@@ -142,6 +143,80 @@ class EightBitTraceTests(TerndCase):
         c.send("RCPT TO:<demo\u202egpj.exe@example.test>\r\n".encode())
         self.assertEqual(501, c.reply()[0])
         self.assertEqual(250, c.cmd("RCPT TO:<demo@example.test>")[0])
+
+
+class RecipientFloodTests(TerndCase):
+    """Enumeration: each refused recipient waits session.rcpt.errors.wait, and the
+    connection closes after session.rcpt.errors.total refusals (N answered, N+1 closes)."""
+    listeners = {"smtp": {}}
+    extra = '\n[session.rcpt]\nerrors.total = 3\nerrors.wait = "300ms"\n'
+
+    def test_refusals_are_slowed_and_end_the_session_at_n_plus_1(self):
+        c = self.connect("smtp")
+        self.assertEqual(250, c.cmd("MAIL FROM:<a@remote.example>")[0])
+        for i in range(3):
+            start = time.monotonic()
+            self.assertEqual((550, "5.1.1 Mailbox does not exist"),
+                             c.cmd("RCPT TO:<nobody%d@example.test>" % i))
+            self.assertGreaterEqual(time.monotonic() - start, 0.25)
+        self.assertEqual(250, c.cmd("RCPT TO:<demo@example.test>")[0])
+        self.assertEqual(550, c.cmd("RCPT TO:<nobody@example.test>")[0])
+        self.assertEqual((421, "4.7.0 mx.example.test Too many rejected recipients, closing "
+                               "connection"), c.reply_line())
+        with self.assertRaises((EOFError, OSError)):
+            c.cmd("NOOP")
+
+
+class AuthLockoutTests(TerndCase):
+    """Brute force: failures from one address count across connections; once locked, even
+    the right password gets 454 4.7.0 (the directory is not asked)."""
+    listeners = {"submission": {}}
+    extra = '\n[session.auth.lockout]\nip = 4\naccount = 0\nwindow = "10m"\n'
+
+    def attempt(self, password):
+        c = self.connect_tls("submission")
+        reply = c.cmd("AUTH PLAIN " + plain_b64("demo", password))
+        c.close()
+        return reply
+
+    def test_the_address_is_locked_across_reconnects(self):
+        for _ in range(4):
+            self.assertEqual(535, self.attempt("wrong")[0])
+        self.assertEqual((454, "4.7.0 Too many failed authentications, try again later"),
+                         self.attempt(DEMO_PASSWORD))
+        time.sleep(0.2)
+        self.assertIn("AUTH lockout: 127.0.0.1", self.ternd.log_text())
+
+
+SLOW_HASH = ("$6$rounds=200000$saltsalt$KIxokzdpd7LKAYpcFF2gzdBmn/H5QW5uzrQTMGe5wOOY04iJwz7bq6Vs"
+             "rGlmj40xZRvV///sdvBQWCaURFvL61")  # crypt('secret', '$6$rounds=200000$saltsalt$')
+
+
+class AuthTimingTests(TerndCase):
+    """A wrong password for a real user and any password for an unknown user are answered
+    at the same time, however long the hash takes (it ran only for real users)."""
+    listeners = {"submission": {}}
+    auth_wait = "1s"
+    directory = ('[directory.local]\ntype = "memory"\nlookup.domains = ["example.test"]\n'
+                 'principals = [{ name = "slow", secret = "%s", email = ["slow@example.test"] }]\n'
+                 % SLOW_HASH)
+
+    def setUp(self):
+        pass  # no demo/alice/bob mailboxes here
+
+    def elapsed(self, user):
+        c = self.connect_tls("submission")
+        start = time.monotonic()
+        self.assertEqual(535, c.cmd("AUTH PLAIN " + plain_b64(user, "wrong"))[0])
+        took = time.monotonic() - start
+        c.close()
+        return took
+
+    def test_unknown_user_and_wrong_password_take_the_same_time(self):
+        real = sorted(self.elapsed("slow") for _ in range(3))[1]
+        unknown = sorted(self.elapsed("nobody") for _ in range(3))[1]
+        self.assertGreaterEqual(min(real, unknown), 0.95)
+        self.assertLess(abs(real - unknown), 0.05, "real %.3fs, unknown %.3fs" % (real, unknown))
 
 
 class StorageModeTests(unittest.TestCase):

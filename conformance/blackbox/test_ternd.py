@@ -95,11 +95,14 @@ class TerndCase(unittest.TestCase):
     listeners = {"smtp": {}}
     extra = ""
     auth_require_on = ("submission", "smtps")
+    directory = None  # the harness's memory directory (demo, alice, bob)
+    auth_wait = "100ms"  # session.auth.errors.wait
 
     @classmethod
     def setUpClass(cls):
         cls.ternd = Ternd(cls.listeners, extra=blackhole() + cls.extra, cert=CERT,
-                          auth_require_on=cls.auth_require_on)
+                          auth_require_on=cls.auth_require_on, directory=cls.directory,
+                          auth_wait=cls.auth_wait)
         cls.addClassCleanup(cls.stop_ternd)
         cls.ternd.start()
 
