@@ -78,6 +78,9 @@ std::optional<Bounce> make_report(const SpoolEnvelope& original, std::string_vie
       input.ret = *params->ret == protocol::smtp::RetType::full ? mail::Ret::full : mail::Ret::hdrs;
     }
   }
+  // Backscatter: a client that did not authenticate may have forged the sender, and the
+  // DSN would carry its content to a victim. Whatever RET said, it gets the headers only.
+  if (original.authenticated_as.empty()) input.ret = mail::Ret::hdrs;
   input.original_message = original_body;
   for (const auto& wanted : entries) {
     const auto& r = original.recipients[wanted.index];

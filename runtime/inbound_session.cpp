@@ -477,25 +477,45 @@ void InboundSession::on_mail(const smtp::MailEvent& e) {
 
 void InboundSession::on_rcpt(const smtp::RcptEvent& e) {
   const auto ticket = e.ticket;
-  if (e.command.path.is_bare_postmaster()) {
-    // RFC 5321 §4.5.1: <Postmaster> is always accepted, for the local postmaster.
-    add_recipient(
-        make_recipient("postmaster", smtp::serialize_params(e.command.params), "postmaster"));
-    decide(ticket, smtp::Accept{});
-    return;
-  }
-  const auto& mailbox = e.command.path.path->mailbox;
-  const std::string address = smtp::serialize(mailbox);
+  // RFC 5321 §4.5.1: <Postmaster> without a domain is the postmaster of this host.
+  const bool postmaster = e.command.path.is_bare_postmaster();
+  const std::string address = postmaster
+                                  ? "postmaster@" + smtp::chars::to_lower_ascii(settings_->hostname)
+                                  : smtp::serialize(e.command.path.path->mailbox);
+  const bool domain_host =
+      postmaster || std::holds_alternative<smtp::Domain>(e.command.path.path->mailbox.host);
   auto vars = variables();
   vars.set("rcpt", address);
   const auto rcpt_domain = route::normalise_address(address).domain;
   vars.set("rcpt_domain", rcpt_domain);
-  const auto plan = inbound::plan_rcpt(
-      *settings_, vars, std::holds_alternative<smtp::Domain>(mailbox.host), rcpt_domain);
+  const auto plan = inbound::plan_rcpt(*settings_, vars, domain_host, rcpt_domain);
   const auto params = smtp::serialize_params(e.command.params);
-  if (plan.refusal) return reject_rcpt(ticket, *plan.refusal);
+  if (plan.refusal) {
+    if (postmaster) {
+      log(LogLevel::warning,
+          "RCPT <Postmaster>: " + address + " is not a local mailbox (RFC 5321 4.5.1 wants one)");
+    }
+    return reject_rcpt(ticket, *plan.refusal);
+  }
   if (plan.lookup) return on_rcpt_local(ticket, address, params, plan.lookup);
-  add_recipient(make_recipient(address, params, ""));
+  accept_rcpt(ticket, make_recipient(address, params, ""));
+}
+
+// A recipient the policy accepted, if the queue can route it: one that no rule routes is
+// refused now rather than accepted and bounced (backscatter to a sender that may be forged).
+void InboundSession::accept_rcpt(smtp::Ticket ticket, SpoolRecipient recipient) {
+  route::ConnectionFacts facts;
+  facts.listener = listener_.id;
+  facts.remote_ip = facts_.remote.ip;
+  facts.local_ip = facts_.local.ip;
+  facts.helo_domain = helo_;
+  facts.authenticated_as = authenticated_as_;
+  if (auto why =
+          inbound::unroutable_reason(*settings_, facts, envelope_.sender, recipient.address)) {
+    log(LogLevel::info, "RCPT <" + recipient.address + "> cannot be routed: " + *why);
+    return reject_rcpt(ticket, replies::unroutable());
+  }
+  add_recipient(std::move(recipient));
   decide(ticket, smtp::Accept{});
 }
 
@@ -507,8 +527,7 @@ void InboundSession::on_rcpt_local(smtp::Ticket ticket, const std::string& addre
     if (!*alive) return;
     auto verdict = inbound::rcpt_answer(outcome);
     if (verdict.refusal) return reject_rcpt(ticket, std::move(*verdict.refusal));
-    add_recipient(make_recipient(address, params, verdict.account));
-    decide(ticket, smtp::Accept{});
+    accept_rcpt(ticket, make_recipient(address, params, verdict.account));
   });
 }
 

@@ -89,6 +89,7 @@ class InboundSession {
   void on_verify(const protocol::smtp::VerifyEvent& e);
   void on_rcpt_local(protocol::smtp::Ticket ticket, const std::string& address, std::string params,
                      directory::Directory* dir);
+  void accept_rcpt(protocol::smtp::Ticket ticket, SpoolRecipient recipient);
   void add_recipient(SpoolRecipient recipient);
   void on_body_start();
   void on_body_chunk(const std::string& bytes);

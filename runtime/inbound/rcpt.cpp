@@ -24,4 +24,20 @@ RcptVerdict rcpt_answer(const directory::RecipientOutcome& outcome) {
   return RcptVerdict{replies::directory_unavailable(), ""};
 }
 
+std::optional<std::string> unroutable_reason(const EngineSettings& settings,
+                                             const protocol::route::ConnectionFacts& facts,
+                                             const std::string& sender,
+                                             const std::string& address) {
+  protocol::route::RouteRequest request;
+  request.envelope.sender = sender;
+  request.envelope.recipients.push_back(address);
+  request.facts = facts;
+  const DirectoryAnswers answers(settings);
+  const auto plan = protocol::route::route(request, settings.routing, answers);
+  if (plan.recipients.empty()) return std::nullopt;
+  if (const auto* u = std::get_if<protocol::route::Unroutable>(&plan.recipients[0].outcome))
+    return u->reason;
+  return std::nullopt;
+}
+
 }  // namespace tern::runtime::inbound

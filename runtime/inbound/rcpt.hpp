@@ -12,13 +12,15 @@
 //   directory) is relayed when session.rcpt.relay says so, else refused with 550 5.7.1.
 // - rcpt_answer: a mailbox is accepted with its principal as the account; unknown is
 //   550 5.1.1; a directory that cannot answer is 451 4.4.3 (never a 5xx).
-// - <Postmaster> (RFC 5321 §4.5.1) never reaches this stage: the session accepts it.
+// - <Postmaster> (RFC 5321 §4.5.1) is postmaster@<server.hostname> to this stage: the local
+//   postmaster when the host name is a local domain (refused, not bounced, when it is not).
 #pragma once
 
 #include <optional>
 #include <string>
 
 #include "protocol/route/eval.hpp"
+#include "protocol/route/router.hpp"
 #include "protocol/smtp/reply.hpp"
 #include "runtime/directory/directory.hpp"
 #include "runtime/settings.hpp"
@@ -39,5 +41,13 @@ struct RcptVerdict {
 };
 
 RcptVerdict rcpt_answer(const directory::RecipientOutcome& outcome);
+
+// Why the queue could not route `address` (queue.outbound.next-hop for this one recipient,
+// with the session's facts), or nullopt when it can or when routing needs lookups only the
+// queue makes. A recipient the policy accepts but no rule can route is refused at RCPT
+// (replies::unroutable) rather than accepted and bounced to a sender that may be forged.
+std::optional<std::string> unroutable_reason(const EngineSettings& settings,
+                                             const protocol::route::ConnectionFacts& facts,
+                                             const std::string& sender, const std::string& address);
 
 }  // namespace tern::runtime::inbound

@@ -25,6 +25,9 @@ Reply relay_denied() {
 Reply mailbox_unknown() {
   return make(550, {5, 1, 1}, "Mailbox does not exist");
 }
+Reply unroutable() {
+  return make(550, {5, 4, 4}, "Recipient cannot be routed");
+}
 Reply directory_unavailable() {
   return make(451, {4, 4, 3}, "Directory unavailable, try again later");
 }

@@ -22,6 +22,7 @@ Reply sender_not_owned();  // 553 5.7.1 (session.auth.must-match-sender)
 // RCPT TO
 Reply relay_denied();     // 550 5.7.1 (session.rcpt.relay)
 Reply mailbox_unknown();  // 550 5.1.1 (the directory does not know the address)
+Reply unroutable();       // 550 5.4.4 (accepted by policy, but no route: refused, never bounced)
 
 // Any stage that asks a directory
 Reply directory_unavailable();  // 451 4.4.3: never a 5xx for a directory that cannot answer

@@ -64,6 +64,19 @@ TEST(Bounce, RetFullAndEnvidComeFromTheStoredMailParameters) {
   EXPECT_NE(b->body.find("Original-Envelope-Id: "), std::string::npos);
 }
 
+// Backscatter (issue 16): the sender of a message from a client that did not authenticate
+// may be forged, so its DSN carries the headers only, even when RET=FULL asked for more.
+TEST(Bounce, AnUnauthenticatedSenderGetsTheHeadersOnlyWhateverRetSays) {
+  std::string error;
+  auto original = failed_envelope("victim@evil.example", "RET=FULL", "");
+  original.authenticated_as.clear();
+  const auto b = bounce_of(original, error);
+  ASSERT_TRUE(b.has_value()) << error;
+  EXPECT_NE(b->body.find("Content-Type: text/rfc822-headers"), std::string::npos);
+  EXPECT_NE(b->body.find("Subject: hello"), std::string::npos);
+  EXPECT_EQ(b->body.find("the body"), std::string::npos);
+}
+
 TEST(Bounce, NoneIsOwedToTheNullPathOrForNotifyNever) {
   std::string error = "stale";
   EXPECT_FALSE(bounce_of(failed_envelope("", "", ""), error).has_value());

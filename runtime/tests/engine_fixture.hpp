@@ -51,6 +51,9 @@ class FakeDirectory final : public directory::Directory {
     } else if (address == "ann@example.org" || address == "bob@example.org") {
       outcome.status = directory::RecipientStatus::local;
       outcome.principal = std::string(address.substr(0, 3));
+    } else if (address == "postmaster@example.org") {
+      outcome.status = directory::RecipientStatus::local;
+      outcome.principal = "postmaster";
     }
     io_.post([done, outcome] { done(outcome); });
   }

@@ -230,5 +230,52 @@ TEST_F(EngineTest, FailedAuthIsAnsweredAtTheSameInstantHoweverLongTheDirectoryTa
   EXPECT_EQ(waited[0], waited[1]) << "an unknown user and a wrong password take the same time";
 }
 
+// Backscatter: <Postmaster> without a domain was accepted, failed routing, and its failure DSN
+// (with the client's content) went to the forged sender. It is the postmaster of
+// server.hostname now: delivered when that is a local mailbox, refused when it is not.
+TEST_F(EngineTest, BarePostmasterIsTheLocalPostmasterOrRefusedNeverBounced) {
+  auto peer = connect();
+  say(peer, "EHLO c\r\nMAIL FROM:<victim@evil.example>\r\n");
+  EXPECT_EQ(say(peer, "RCPT TO:<postmaster>\r\n"), "550 5.7.1 Relay access denied\r\n")
+      << "mx.example.org is no local domain here";
+  EXPECT_NE(log_.lines.find("postmaster@mx.example.org is not a local mailbox"), std::string::npos);
+  EXPECT_EQ(say(peer, "DATA\r\n").substr(0, 4), "554 ");
+  io_.run_for(Duration::seconds(5));
+  EXPECT_TRUE(io_.spool_envelopes().empty());
+
+  std::string toml(kConfig);
+  toml.replace(toml.find("mx.example.org"), 14, "example.org");
+  configure(toml);
+  server_.reset();
+  start();
+  peer = connect();
+  say(peer, "EHLO c\r\nMAIL FROM:<someone@remote.example>\r\n");
+  EXPECT_EQ(say(peer, "RCPT TO:<Postmaster>\r\n"), "250 2.1.5 Recipient OK\r\n");
+  say(peer, "DATA\r\n");
+  EXPECT_EQ(say(peer, "hi\r\n.\r\n", Duration::seconds(1)).substr(0, 4), "250 ");
+  io_.run_for(Duration::seconds(5));
+  EXPECT_NE(only_maildir("postmaster").find("Delivered-To: postmaster@example.org"),
+            std::string::npos);
+}
+
+// A recipient the policy accepts but no next-hop rule can route is refused at RCPT (it was
+// accepted and bounced). Here a rule computes a remote id that does not exist, which only
+// the evaluation can tell.
+TEST_F(EngineTest, AnUnroutableRecipientIsRefusedAtRcpt) {
+  configure(
+      std::string(kConfig) +
+      "[queue.outbound]\nnext-hop = [{ if = \"rcpt == 'bob@example.org'\", then = \"rcpt_domain\" "
+      "},"
+      " { if = \"is_local_domain('*', rcpt_domain)\", then = \"'local'\" }, { else = false }]\n");
+  server_.reset();
+  start();
+  auto peer = connect();
+  say(peer, "EHLO c\r\nMAIL FROM:<a@b.example>\r\n");
+  EXPECT_EQ(say(peer, "RCPT TO:<ann@example.org>\r\n"), "250 2.1.5 Recipient OK\r\n");
+  EXPECT_EQ(say(peer, "RCPT TO:<bob@example.org>\r\n"), "550 5.4.4 Recipient cannot be routed\r\n");
+  EXPECT_NE(log_.lines.find("<bob@example.org> cannot be routed: "), std::string::npos)
+      << log_.lines;
+}
+
 }  // namespace
 }  // namespace tern::runtime
