@@ -220,6 +220,9 @@ EngineConfigResult build_engine_config(const Config& config, const RouteModel& m
   s.connections_per_ip_max = get_count(config, "server.max-connections-per-ip");
   s.command_timeout = get<protocol::Duration>(config, "server.timeout.command");
   s.data_timeout = get<protocol::Duration>(config, "server.timeout.data");
+  s.data_total_max = get<protocol::Duration>(config, "server.timeout.data-total");
+  s.data_rate_min = get_count(config, "server.timeout.data-min-rate");
+  s.connections_per_ip_share = get_count(config, "server.max-connections-per-ip-share");
   s.shutdown_grace = get<protocol::Duration>(config, "server.timeout.shutdown");
   s.auth_failure_delay = get<protocol::Duration>(config, "session.auth.errors.wait");
   s.rcpt_failure_delay = get<protocol::Duration>(config, "session.rcpt.errors.wait");

@@ -150,6 +150,8 @@ smtp::ServerConfig InboundSession::machine_config() {
   }
   config.command_timeout = s.command_timeout;
   config.data_timeout = s.data_timeout;
+  config.data_total_max = s.data_total_max;
+  config.data_rate_min = s.data_rate_min;
   return config;
 }
 

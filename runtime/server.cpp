@@ -69,8 +69,13 @@ void Server::on_accept(const ListenerSettings& listener, ConnId conn, Connection
     refuse(conn, "connections_max reached");
     return;
   }
-  if (from_ip >= s.connections_per_ip_max) {
-    refuse(conn, "connections_per_ip_max reached for " + facts.remote.ip);
+  // One address may hold neither more than connections_per_ip_max nor more than its share of
+  // all slots: slow clients from one address never take every slot from the others.
+  const std::size_t share =
+      std::max<std::size_t>(1, s.connections_max * s.connections_per_ip_share / 100);
+  if (from_ip >= std::min(s.connections_per_ip_max, share)) {
+    refuse(conn,
+           "connections_per_ip_max or its share of max-connections reached for " + facts.remote.ip);
     return;
   }
   ++from_ip;

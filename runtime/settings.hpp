@@ -61,6 +61,9 @@ struct EngineSettings {
   std::size_t connections_per_ip_max = 64;
   Duration command_timeout = Duration::minutes(5);  // RFC 5321 §4.5.3.2.7
   Duration data_timeout = Duration::minutes(3);     // RFC 5321 §4.5.3.2.5 (per block)
+  Duration data_total_max = Duration::minutes(60);  // server.timeout.data-total
+  std::uint64_t data_rate_min = 1024;               // server.timeout.data-min-rate
+  std::size_t connections_per_ip_share = 25;        // percent of connections_max
   Duration auth_failure_delay = Duration::seconds(1);
   Duration rcpt_failure_delay = Duration::seconds(1);  // session.rcpt.errors.wait
   // session.auth.lockout.*: failures within the window per IP / per login; 0: no lockout.

@@ -55,6 +55,28 @@ void register_server(Schema& s) {
          .type = ValueType::duration,
          .default_value = "\"3m\"",
          .description = "Time allowed between two blocks of message data (RFC 5321 4.5.3.2.5)"});
+  s.add({.pattern = "server.timeout.data-total",
+         .type = ValueType::duration,
+         .default_value = "\"1h\"",
+         .description = "Longest a message transfer (DATA, or the BDAT chunks of one "
+                        "transaction) may take from start to end, however steadily bytes "
+                        "arrive; 0 for no bound"});
+  s.add({.pattern = "server.timeout.data-min-rate",
+         .type = ValueType::integer,
+         .default_value = "1024",
+         .description = "Octets per second a message transfer must average once it has lasted "
+                        "server.timeout.data (a client dripping bytes is closed with 421); 0 "
+                        "for no minimum",
+         .min = 0,
+         .max = 1'000'000'000});
+  s.add({.pattern = "server.max-connections-per-ip-share",
+         .type = ValueType::integer,
+         .default_value = "25",
+         .description = "Percent of server.max-connections that one remote IP address may hold "
+                        "(on top of server.max-connections-per-ip), so that slow clients from "
+                        "one address never take every slot",
+         .min = 1,
+         .max = 100});
   s.add({.pattern = "server.timeout.shutdown",
          .type = ValueType::duration,
          .default_value = "\"30s\"",

@@ -122,6 +122,11 @@ void ServerSession::on_hello(HelloKind kind, const Host& host) {
   // Received header carries it). The parser refuses one when SMTPUTF8 is not offered; when
   // it is, MAIL without SMTPUTF8 is refused after it (on_mail).
   const bool utf8 = needs_smtputf8(host);
+  // A second EHLO in the same session (not after STARTTLS, which forgets the first) is
+  // allowed but is junk like NOOP: a client cannot loop on it forever.
+  if (hello_ && ++junk_ > config_.junk_commands_max) {
+    return close(CloseReason::too_many_errors, replies::too_many_errors(config_.hostname));
+  }
   if (txn_.active) reset_transaction(true);  // RFC 5321 §4.1.4: EHLO resets like RSET
   pending_hello_ = kind;
   pending_hello_utf8_ = utf8;
@@ -230,6 +235,7 @@ void ServerSession::on_data() {
   reply("DATA", replies::start_data());
   push_event(BodyStartEvent{false});
   phase_ = Phase::data;
+  transfer_started_ = last_activity_;  // on_line's time: the 354 goes out now
 }
 
 void ServerSession::discard_chunk(std::uint64_t bytes, Reply refusal) {
@@ -258,6 +264,7 @@ void ServerSession::on_bdat(const Bdat& bdat) {
     bdat_scanner_ = BodyScanner(txn_.binary ? 0 : config_.limits.effective().text_line_bytes_max);
     push_event(BodyStartEvent{true});
   }
+  if (!transfer_started_) transfer_started_ = last_activity_;  // the transaction's first BDAT
   bdat_remaining_ = bdat.chunk_bytes;
   bdat_last_ = bdat.last;
   bdat_discard_ = false;

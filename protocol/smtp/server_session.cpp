@@ -85,7 +85,11 @@ bool ServerSession::wants_read() const {
 }
 
 std::size_t ServerSession::feed(std::span<const char> bytes, Instant now) {
-  if (!bytes.empty() && may_consume()) touch(now);  // before the commands: they read the time
+  // Body bytes are activity (RFC 5321's timeout is per block); a partial command line is not,
+  // so a client dripping one byte at a time still meets the command timeout (on_line).
+  if (!bytes.empty() && may_consume() && (phase_ == Phase::data || phase_ == Phase::bdat)) {
+    touch(now);
+  }
   std::size_t used = 0;
   while (used < bytes.size() && may_consume()) {
     const auto rest = bytes.subspan(used);
@@ -127,7 +131,8 @@ std::size_t ServerSession::feed_line(std::span<const char> bytes, Instant now) {
   return take;
 }
 
-void ServerSession::on_line(std::string_view line, Instant) {
+void ServerSession::on_line(std::string_view line, Instant now) {
+  touch(now);             // a complete line: before the command, which may read the time
   line.remove_suffix(1);  // the LF
   if (!line.empty() && line.back() == '\r') {
     line.remove_suffix(1);
@@ -145,6 +150,7 @@ void ServerSession::on_line(std::string_view line, Instant) {
 
 std::size_t ServerSession::feed_data(std::span<const char> bytes, Instant) {
   const DecodeStep step = decoder_.decode(bytes, body_);
+  transfer_bytes_ += step.consumed;
   if (step.finished) end_body(abort_reason(decoder_.violation()));
   return step.consumed;
 }
@@ -152,6 +158,7 @@ std::size_t ServerSession::feed_data(std::span<const char> bytes, Instant) {
 std::size_t ServerSession::feed_bdat(std::span<const char> bytes, Instant) {
   const auto take =
       static_cast<std::size_t>(std::min<std::uint64_t>(bdat_remaining_, bytes.size()));
+  transfer_bytes_ += take;
   if (!bdat_discard_) {
     // A text body obeys DATA's rules (no NUL, lines of at most 1000 octets): it may be
     // relayed over DATA, where a long line or a NUL is what smuggling is made of.
@@ -186,6 +193,8 @@ std::size_t ServerSession::feed_bdat(std::span<const char> bytes, Instant) {
 
 void ServerSession::end_body(std::optional<AbortReason> abort) {
   phase_ = Phase::command;
+  transfer_started_.reset();
+  transfer_bytes_ = 0;
   flush_body();
   if (!abort) {
     const std::uint64_t size = txn_.chunked ? txn_.body_bytes : decoder_.body_bytes();
@@ -438,7 +447,20 @@ void ServerSession::shutdown(Instant) {
 std::optional<Instant> ServerSession::poll_timeout() const {
   if (phase_ == Phase::closed || phase_ == Phase::awaiting_tls || pending_) return std::nullopt;
   const bool in_body = phase_ == Phase::data || phase_ == Phase::bdat;
-  return last_activity_ + (in_body ? config_.data_timeout : config_.command_timeout);
+  Instant deadline = last_activity_ + (in_body ? config_.data_timeout : config_.command_timeout);
+  if (transfer_started_) {
+    const Instant start = *transfer_started_;
+    if (config_.data_total_max.ns > 0)
+      deadline = std::min(deadline, start + config_.data_total_max);
+    if (config_.data_rate_min > 0) {
+      // The transfer may last data_timeout plus one second per data_rate_min octets so far.
+      const auto allowed_ns = static_cast<std::int64_t>(
+          std::min<std::uint64_t>(transfer_bytes_ / config_.data_rate_min, 1ull << 32) *
+          1'000'000'000ull);
+      deadline = std::min(deadline, start + config_.data_timeout + Duration{allowed_ns});
+    }
+  }
+  return deadline;
 }
 
 void ServerSession::touch(Instant now) {
@@ -480,6 +502,8 @@ void ServerSession::junk(std::string_view verb, Reply r) {
 void ServerSession::reset_transaction(bool announce) {
   if (announce) push_event(ResetEvent{});
   txn_ = Transaction{};
+  transfer_started_.reset();
+  transfer_bytes_ = 0;
 }
 
 void ServerSession::close(CloseReason reason, std::optional<Reply> last_reply) {

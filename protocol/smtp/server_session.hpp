@@ -89,6 +89,13 @@ struct ServerConfig {
   std::uint32_t junk_commands_max = 100;  // NOOP, RSET, VRFY, EXPN, HELP before 421
   Duration command_timeout = Duration::minutes(5);  // RFC 5321 §4.5.3.2.7
   Duration data_timeout = Duration::minutes(5);     // between body bytes
+  // A slow client cannot hold a session by dripping bytes: a command line must be complete
+  // within command_timeout of the previous one (partial lines do not count as activity),
+  // and a message transfer (DATA, or every BDAT of a transaction) must end within
+  // data_total_max of its start and, past its first data_timeout, average at least
+  // data_rate_min octets a second. 0 turns either bound off.
+  Duration data_total_max = Duration::minutes(60);
+  std::uint64_t data_rate_min = 1024;
   GrammarLimits limits;
   std::size_t auth_line_bytes_max = 12288;  // RFC 4954 §4: at least 12288
   bool normalize_bare_lf = false;           // leniency (data_codec.hpp); never ends DATA
@@ -303,6 +310,8 @@ class ServerSession : public MachineOutputs<ServerEvent> {
   MailParams pending_mail_;                    // the parameters of the pending MAIL
   Ticket next_ticket_ = 1;
   Instant last_activity_;
+  std::optional<Instant> transfer_started_;  // DATA's 354 or the transaction's first BDAT
+  std::uint64_t transfer_bytes_ = 0;         // wire octets of the transfer so far
   bool eof_ = false;
   bool shutdown_requested_ = false;
 

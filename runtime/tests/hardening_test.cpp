@@ -277,5 +277,36 @@ TEST_F(EngineTest, AnUnroutableRecipientIsRefusedAtRcpt) {
       << log_.lines;
 }
 
+// Slowloris: one address holds at most server.max-connections-per-ip-share percent of the
+// slots (N accepted, N+1 refused), so the others keep theirs; a client dripping a command line
+// is closed at the command timeout, however steadily the bytes come.
+TEST_F(EngineTest, SlowClientsFromOneAddressCannotTakeEverySlot) {
+  std::string toml(kConfig);
+  toml.replace(toml.find("max-connections-per-ip = 3"), 26,
+               "max-connections = 8\nmax-connections-per-ip = 64\n"
+               "max-connections-per-ip-share = 25\ntimeout.command = \"60s\"");
+  configure(toml);
+  server_.reset();
+  start();
+  std::vector<PeerId> slow;
+  for (int i = 0; i < 3; ++i) slow.push_back(connect(kSmtp, "203.0.113.66"));
+  EXPECT_EQ(io_.peer_take(slow[0]).substr(0, 4), "220 ");
+  EXPECT_EQ(io_.peer_take(slow[1]).substr(0, 4), "220 ");
+  EXPECT_EQ(io_.peer_take(slow[2]), "421 4.7.0 Too many connections, try again later\r\n")
+      << "25% of 8 is 2";
+  auto other = connect(kSmtp, "192.0.2.50");
+  EXPECT_EQ(io_.peer_take(other).substr(0, 4), "220 ");
+  // One byte every 2 s: the line never completes and the session ends at 60 s, not never.
+  const std::string drip = "EHLO slowloris.example";
+  for (std::size_t i = 0; i < drip.size() && !io_.peer_closed_by_engine(slow[0]); ++i) {
+    io_.peer_send(slow[0], drip.substr(i, 1));
+    io_.run_for(Duration::seconds(2));
+  }
+  io_.run_for(Duration::seconds(20));
+  EXPECT_EQ(io_.peer_take(slow[0]),
+            "421 4.4.2 mx.example.org Timeout exceeded, closing connection\r\n");
+  EXPECT_TRUE(io_.peer_closed_by_engine(slow[0]));
+}
+
 }  // namespace
 }  // namespace tern::runtime

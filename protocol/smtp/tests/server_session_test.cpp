@@ -394,6 +394,83 @@ TEST(ServerSession, NonAsciiHelloNamesOnlyWithSmtputf8) {
   EXPECT_EQ(lines.back(), "501 5.5.4 Syntax: HELO domain");
 }
 
+// Slowloris (issue 16): one byte every 2 s restarted the timers forever. A partial command
+// line is not activity: the line must be complete within command_timeout of the previous one.
+TEST(ServerSessionSlowClients, ADrippedCommandLineMeetsTheCommandTimeout) {
+  ServerConfig c = smtp_config();
+  c.command_timeout = Duration::seconds(60);
+  Harness h(c);
+  h.run("EHLO c\r\n");
+  const std::string line = "MAIL FROM:<a@b.example>";
+  for (std::size_t i = 0; i < line.size(); ++i) {
+    h.now = h.now + Duration::seconds(2);
+    h.run(line.substr(i, 1));
+  }
+  ASSERT_TRUE(h.session.poll_timeout());
+  EXPECT_EQ(*h.session.poll_timeout(), Instant{0} + Duration::seconds(60))
+      << "the deadline did not move with the dripped bytes";
+  h.session.on_timeout(Instant{0} + Duration::seconds(60));
+  h.drain();
+  EXPECT_EQ(h.lines().back(), "421 4.4.2 mx.example.org Timeout exceeded, closing connection");
+  EXPECT_TRUE(h.session.is_closed());
+}
+
+// A transfer averages at least data_rate_min octets a second past its first data_timeout, and
+// ends within data_total_max: at the deadline it closes, one second before it does not.
+TEST(ServerSessionSlowClients, ATransferIsBoundByAMinimumRateAndATotalTime) {
+  ServerConfig c = smtp_config();
+  c.message_bytes_max = 0;
+  c.data_timeout = Duration::seconds(30);
+  c.data_rate_min = 100;
+  c.data_total_max = Duration::seconds(3600);
+  Harness h(c);
+  h.run("EHLO c\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<c@d.example>\r\nDATA\r\n");
+  // 1000 octets at 10 s intervals of 100: 10 octets/s, under the minimum rate.
+  for (int i = 0; i < 10; ++i) {
+    h.now = h.now + Duration::seconds(10);
+    h.run(std::string(98, 'x') + "\r\n");
+    ASSERT_FALSE(h.session.is_closed()) << i;
+  }
+  // Allowed: 30 s + 1000 / 100 s = 40 s from the 354; it is now 100 s.
+  ASSERT_TRUE(h.session.poll_timeout());
+  EXPECT_EQ(*h.session.poll_timeout(), Instant{0} + Duration::seconds(40));
+  h.session.on_timeout(h.now);
+  h.drain();
+  EXPECT_TRUE(h.session.is_closed());
+  EXPECT_EQ(h.messages, 0u);
+
+  // The total: a fast transfer that never ends.
+  c.data_rate_min = 0;
+  c.data_total_max = Duration::seconds(120);
+  Harness t(c);
+  t.run("EHLO c\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<c@d.example>\r\nDATA\r\n");
+  for (int i = 0; i < 11; ++i) {
+    t.now = t.now + Duration::seconds(10);
+    t.run("more\r\n");
+  }
+  t.session.on_timeout(Instant{0} + Duration::seconds(119));
+  EXPECT_FALSE(t.session.is_closed()) << "N-1";
+  t.session.on_timeout(Instant{0} + Duration::seconds(120));
+  t.drain();
+  EXPECT_TRUE(t.session.is_closed()) << "N";
+  // Between transfers the bound is gone: a new transaction starts its own.
+}
+
+// A second EHLO is allowed but counts as junk (junk_commands_max, like NOOP): N are answered,
+// N+1 closes.
+TEST(ServerSessionSlowClients, RepeatedEhloIsJunk) {
+  ServerConfig c = smtp_config();
+  c.junk_commands_max = 3;
+  Harness h(c);
+  std::string ehlos;
+  for (int i = 0; i < 4; ++i) ehlos += "EHLO c\r\n";
+  h.run(ehlos);
+  EXPECT_FALSE(h.session.is_closed()) << "the first EHLO and 3 repeats";
+  h.run("EHLO c\r\n");
+  EXPECT_TRUE(h.session.is_closed());
+  EXPECT_EQ(h.lines().back(), "421 4.7.0 mx.example.org Too many errors, closing connection");
+}
+
 TEST(ServerSession, UnofferedParametersAre555) {
   ServerConfig c = smtp_config();
   c.extensions.dsn = false;
