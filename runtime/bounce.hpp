@@ -12,9 +12,10 @@
 // The status of each recipient is the enhanced code in its last reply ("550 5.1.1 ..."),
 // else 5.0.0; the diagnostic is the reply itself. RET and ENVID come from the stored MAIL
 // parameters, except that a message from a client that did not authenticate is returned as
-// its headers only whatever RET asked (its sender may be forged: no backscatter of content), ORCPT from the stored RCPT parameters. When the original was submitted by an
-// authenticated user, the bounce goes to that user's account if it is delivered locally
-// (session.auth.must-match-sender, on by default, makes the sender address theirs).
+// its headers only whatever RET asked (its sender may be forged: no backscatter of content), ORCPT
+// from the stored RCPT parameters. When the original was submitted by an authenticated user, the
+// bounce goes to that user's account if it is delivered locally (session.auth.must-match-sender, on
+// by default, makes the sender address theirs).
 #pragma once
 
 #include <cstdint>

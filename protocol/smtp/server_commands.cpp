@@ -248,6 +248,7 @@ void ServerSession::discard_chunk(std::uint64_t bytes, Reply refusal) {
 }
 
 void ServerSession::on_bdat(const Bdat& bdat) {
+  bdat_last_ = bdat.last;  // a refused LAST chunk is answered per recipient in LMTP
   if (!config_.extensions.chunking) {
     return discard_chunk(bdat.chunk_bytes, replies::param_not_offered("BDAT"));
   }

@@ -172,16 +172,16 @@ std::size_t ServerSession::feed_bdat(std::span<const char> bytes, Instant) {
     const DataViolation violation = bdat_discard_ ? DataViolation::none : bdat_scanner_.violation();
     if (bdat_discard_) {
       bdat_discard_ = false;
-      refuse("BDAT", *std::exchange(bdat_refusal_, std::nullopt));
+      refuse_chunk(*std::exchange(bdat_refusal_, std::nullopt));
     } else if (violation != DataViolation::none) {
       // The chunk that carried the fault is refused, the body so far dropped, and the
       // transaction failed (further BDAT: 503 until RSET), as for an oversize chunk.
       push_event(MessageAbortedEvent{*abort_reason(violation)});
       txn_.failed = true;
-      refuse("BDAT",
-             violation == DataViolation::nul
-                 ? replies::body_nul()
-                 : replies::body_line_too_long(config_.limits.effective().text_line_bytes_max));
+      refuse_chunk(
+          violation == DataViolation::nul
+              ? replies::body_nul()
+              : replies::body_line_too_long(config_.limits.effective().text_line_bytes_max));
     } else if (!bdat_last_) {
       reply("BDAT", replies::chunk_received(txn_.body_bytes));
     } else {
@@ -189,6 +189,15 @@ std::size_t ServerSession::feed_bdat(std::span<const char> bytes, Instant) {
     }
   }
   return take;
+}
+
+// A refused BDAT chunk: one reply, or in LMTP for the LAST chunk of a transaction one per
+// accepted recipient (RFC 2033 §4.2), as the client of a LAST chunk waits for.
+void ServerSession::refuse_chunk(Reply refusal) {
+  const bool per_recipient =
+      config_.mode == ServerMode::lmtp && bdat_last_ && txn_.active && txn_.recipients > 0;
+  for (std::size_t i = 1; per_recipient && i < txn_.recipients; ++i) reply("BDAT", refusal);
+  refuse("BDAT", std::move(refusal));
 }
 
 void ServerSession::end_body(std::optional<AbortReason> abort) {

@@ -263,6 +263,7 @@ class ServerSession : public MachineOutputs<ServerEvent> {
   void on_rcpt(const Rcpt& rcpt);
   void on_data();
   void on_bdat(const Bdat& bdat);
+  void refuse_chunk(Reply refusal);
   void on_rset();
   void on_noop();
   void on_quit();
