@@ -240,7 +240,7 @@ void ServerSession::on_data() {
 
 void ServerSession::discard_chunk(std::uint64_t bytes, Reply refusal) {
   if (txn_.active) txn_.failed = true;
-  if (bytes == 0) return refuse("BDAT", std::move(refusal));
+  if (bytes == 0) return refuse_chunk(std::move(refusal));
   bdat_remaining_ = bytes;
   bdat_discard_ = true;
   bdat_refusal_ = std::move(refusal);
