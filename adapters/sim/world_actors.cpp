@@ -211,8 +211,17 @@ bool Client::begin() {
   return true;
 }
 
+void Client::drip() {
+  if (outbox_.empty() || io_.now() < next_drip_) return;
+  const std::size_t n = std::min<std::size_t>(outbox_.size(), 1 + chunks_.below(16));
+  io_.peer_send(peer_, std::string_view(outbox_).substr(0, n));
+  outbox_.erase(0, n);
+  next_drip_ = io_.now() + runtime::Duration::milliseconds(plan_.slow_ms);
+}
+
 void Client::poll() {
   if (done_ || !machine_) return;
+  drip();
   if (io_.peer_closed_by_engine(peer_)) {
     machine_->feed_eof(io_.now());
     pump();
@@ -248,7 +257,11 @@ void Client::pump() {
     }
     const auto out = machine_->pending_output();
     if (!out.empty()) {
-      io_.peer_send(peer_, std::string_view(out.data(), out.size()));
+      if (plan_.slow_ms == 0) {
+        io_.peer_send(peer_, std::string_view(out.data(), out.size()));
+      } else {
+        outbox_.append(out.data(), out.size());
+      }
       machine_->consume_output(out.size());
       progressed = true;
     }
@@ -312,7 +325,14 @@ void Client::submit_next() {
   const auto& truth = ledger_.message(plan.index);
   smtp::Envelope envelope;
   envelope.sender = smtp::ReversePath{path_of(truth.sender)};
-  for (const auto& r : truth.rcpts) envelope.recipients.push_back(smtp::Rcpt{{path_of(r)}, {}});
+  rcpt_of_.clear();
+  for (std::size_t i = 0; i < truth.rcpts.size(); ++i) {
+    const bool twice = plan_.duplicate_rcpts && plan.truths[i] == RcptTruth::accept;
+    for (int copy = 0; copy < (twice ? 2 : 1); ++copy) {
+      envelope.recipients.push_back(smtp::Rcpt{{path_of(truth.rcpts[i])}, {}});
+      rcpt_of_.push_back(i);
+    }
+  }
   body_sent_ = false;
   outcomes_.clear();
   trace_.add("client " + std::to_string(number_) + " submits " + truth.token);
@@ -353,11 +373,12 @@ void Client::resolve(bool message_done) {
   auto& truth = ledger_.message(plan.index);
   bool acked = false;
   for (const auto& e : outcomes_) {
-    check_truth(plan, e.index, e);
+    const std::size_t i = rcpt_of_.at(e.index);  // a duplicate RCPT answers for its original
+    check_truth(plan, i, e);
     if (message_done && body_sent_ && e.outcome == smtp::Outcome::delivered &&
         e.reply.code == 250) {
       acked = true;
-      truth.accepted.insert(truth.rcpts[e.index]);
+      truth.accepted.insert(truth.rcpts[i]);
       const auto& text = e.reply.lines.empty() ? std::string() : e.reply.lines.front();
       const auto at = text.find("queued as ");
       if (at != std::string::npos) truth.queue_id = text.substr(at + 10);

@@ -122,6 +122,11 @@ struct ClientPlan {
   bool tls_fail = false;         // the client's TLS handshake fails (a fault)
   bool chunking = false;         // BDAT when offered (CHUNKING)
   std::uint32_t chunk_seed = 0;  // draws the BDAT chunk sizes
+  // Issue 16's clients: one that names every accepted recipient twice (the engine answers
+  // both and delivers once: invariant 1 counts copies), and one that sends its bytes a few
+  // at a time, slow_ms apart (a slow but honest client still gets its mail through).
+  bool duplicate_rcpts = false;
+  std::uint32_t slow_ms = 0;  // 0: writes whole
 };
 
 class Client {
@@ -140,6 +145,7 @@ class Client {
   void on_event(protocol::smtp::ClientEvent& event);
   void submit_next();
   bool send_body(const std::string& body);
+  void drip();  // a slow client: the next few bytes of outbox_, when their time has come
   void check_directory_reply(const protocol::smtp::RecipientEvent& e);
   void resolve(bool message_done);
   void check_truth(const MessagePlan& plan, std::size_t i, const protocol::smtp::RecipientEvent& e);
@@ -160,6 +166,9 @@ class Client {
   bool done_ = false;
   std::string inbox_;
   Prng chunks_{0};
+  std::vector<std::size_t> rcpt_of_;  // envelope index -> the message's recipient index
+  std::string outbox_;                // a slow client's bytes not yet written
+  runtime::Instant next_drip_{};
 };
 
 struct RemoteScript {  // per million, drawn per connection while not healed

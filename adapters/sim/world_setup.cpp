@@ -276,6 +276,8 @@ void draw_variety(Prng prng, const Profile& profile, std::vector<ClientPlan>& pl
     plan.tls_fail = tls && chance(prng, profile.client_tls_fail);
     plan.chunking = prng.below(3) == 0;
     plan.chunk_seed = static_cast<std::uint32_t>(prng.next());
+    plan.duplicate_rcpts = prng.below(8) == 0;
+    plan.slow_ms = prng.below(10) == 0 ? static_cast<std::uint32_t>(20 + prng.below(380)) : 0;
     if (profile.directory != DirectoryKind::imap) continue;
     for (auto& message : plan.messages) {
       for (auto& truth : message.truths)
