@@ -135,7 +135,7 @@ class Ternd:
     """
 
     def __init__(self, listeners, extra="", auth_require_on=("submission", "smtps"),
-                 directory=None, cert=None, env=None, auth_wait="100ms"):
+                 directory=None, cert=None, env=None, auth_wait="100ms", server_keys=""):
         self.dir = tempfile.mkdtemp(prefix="ternd-bb-")
         self.spool = os.path.join(self.dir, "spool")
         self.maildir = os.path.join(self.dir, "mail")
@@ -144,6 +144,7 @@ class Ternd:
         self.cert = cert
         self.auth_require_on = auth_require_on
         self.auth_wait = auth_wait
+        self.server_keys = server_keys  # lines of the [server] table (TOML)
         self.directory = directory if directory is not None else self.default_directory()
         self.extra = extra
         self.config_path = os.path.join(self.dir, "ternd.toml")
@@ -165,7 +166,7 @@ class Ternd:
                 ']\n' % DEMO_SHA512)
 
     def render(self):
-        out = ['[server]', 'hostname = "mx.example.test"', '']
+        out = ['[server]', 'hostname = "mx.example.test"', self.server_keys, '']
         for name, opts in self.listeners.items():
             out.append('[server.listener.%s]' % name)
             out.append('bind = ["%s:%d"]' % (HOST, self.ports[name]))

@@ -219,6 +219,89 @@ class AuthTimingTests(TerndCase):
         self.assertLess(abs(real - unknown), 0.05, "real %.3fs, unknown %.3fs" % (real, unknown))
 
 
+class BackscatterTests(TerndCase):
+    """Unauthenticated mail to <postmaster> with a forged sender was accepted, failed routing,
+    and the failure DSN carried the content to the victim. <Postmaster> is the postmaster of
+    server.hostname now (mx.example.test is no local domain here: refused, not bounced)."""
+    listeners = {"smtp": {}}
+
+    def test_bare_postmaster_is_refused_when_it_cannot_be_delivered(self):
+        c = self.connect("smtp")
+        self.assertEqual(250, c.cmd("MAIL FROM:<victim@evil.example>")[0])
+        self.assertEqual((550, "5.7.1 Relay access denied"), c.cmd("RCPT TO:<postmaster>"))
+        self.assertEqual(554, c.cmd("DATA")[0])
+        time.sleep(0.5)
+        self.assertNotIn("queued as", self.ternd.log_text(), "nothing was queued, so no DSN")
+
+
+class PostmasterDeliveryTests(TerndCase):
+    """With server.hostname a local domain that has a postmaster, <Postmaster> is delivered."""
+    listeners = {"smtp": {}}
+    directory = ('[directory.local]\ntype = "memory"\nlookup.domains = ["mx.example.test"]\n'
+                 'principals = [{ name = "pm", secret = "{PLAIN}x", '
+                 'email = ["postmaster@mx.example.test"] }]\n')
+
+    def setUp(self):
+        pass
+
+    def test_bare_postmaster_reaches_the_local_postmaster(self):
+        c = self.connect("smtp")
+        self.assertEqual(250, c.cmd("MAIL FROM:<someone@remote.example>")[0])
+        self.assertEqual(250, c.cmd("RCPT TO:<Postmaster>")[0])
+        self.assertEqual(354, c.cmd("DATA")[0])
+        c.send(b"Subject: hi\r\n\r\nhello\r\n.\r\n")
+        self.assertEqual(250, c.reply()[0])
+        found = self.ternd.wait_messages("pm", 1)
+        self.assertEqual(1, len(found))
+        with open(found[0], "rb") as f:
+            self.assertIn(b"Delivered-To: postmaster@mx.example.test", f.read())
+
+
+class SlowClientTests(TerndCase):
+    """Slowloris: a command line dripped a byte at a time meets the command timeout; one
+    address holds at most its share of the slots, so others still get 220."""
+    listeners = {"smtp": {}}
+    server_keys = 'timeout.command = "2s"'
+
+    def test_a_dripped_command_line_times_out(self):
+        c = Client(self.ternd.port("smtp"))
+        self.addCleanup(c.close)
+        self.assertEqual(220, c.reply()[0])
+        start = time.monotonic()
+        closed = False
+        for byte in b"EHLO slowloris.example":  # bounded: 22 bytes, 0.5 s apart
+            try:
+                c.send(bytes([byte]))
+            except OSError:
+                closed = True
+                break
+            time.sleep(0.5)
+            if c.has_pending(0.01):
+                break
+        if not closed:
+            code, lines = c.reply()
+            self.assertEqual(421, code)
+            self.assertIn("Timeout exceeded", lines[0])
+        self.assertLess(time.monotonic() - start, 6, "closed at the timeout, not at the end")
+
+
+class PerIpShareTests(TerndCase):
+    listeners = {"smtp": {}}
+    server_keys = "max-connections = 8\nmax-connections-per-ip-share = 25"
+
+    def test_one_address_holds_at_most_its_share(self):
+        # server.max-connections = 8 and a 25% share: 2 per address (N), the 3rd gets 421.
+        held = []
+        for _ in range(2):
+            c = Client(self.ternd.port("smtp"))
+            self.addCleanup(c.close)
+            self.assertEqual(220, c.reply()[0])
+            held.append(c)
+        c = Client(self.ternd.port("smtp"))
+        self.addCleanup(c.close)
+        self.assertEqual(421, c.reply()[0])
+
+
 class StorageModeTests(unittest.TestCase):
     """Folders and files ternd creates are private whatever the umask; a key file open to
     others is refused; `ternd --check` fails exactly where the start would."""

@@ -97,12 +97,13 @@ class TerndCase(unittest.TestCase):
     auth_require_on = ("submission", "smtps")
     directory = None  # the harness's memory directory (demo, alice, bob)
     auth_wait = "100ms"  # session.auth.errors.wait
+    server_keys = ""  # more keys of the [server] table
 
     @classmethod
     def setUpClass(cls):
         cls.ternd = Ternd(cls.listeners, extra=blackhole() + cls.extra, cert=CERT,
                           auth_require_on=cls.auth_require_on, directory=cls.directory,
-                          auth_wait=cls.auth_wait)
+                          auth_wait=cls.auth_wait, server_keys=cls.server_keys)
         cls.addClassCleanup(cls.stop_ternd)
         cls.ternd.start()
 
