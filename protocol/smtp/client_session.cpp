@@ -303,13 +303,23 @@ std::error_code ClientSession::submit(Envelope envelope, Instant now) {
   txn.decided.assign(envelope.recipients.size(), false);
   const bool probe = envelope.probe_only;
   const bool binary = !probe && envelope.params.body == BodyType::binary_mime;
-  txn.chunked = !probe && caps_.chunking && caps_.pipelining && (binary || config_.use_chunking);
+  const bool long_lines = !probe && envelope.long_lines;
+  txn.chunked = !probe && caps_.chunking && caps_.pipelining &&
+                (binary || long_lines || config_.use_chunking);
   txn.envelope = std::move(envelope);
   txn_ = std::move(txn);
   phase_ = Phase::transaction;
   if (binary && !(txn_->chunked && caps_.binary_mime)) {
     decide_open(Outcome::permanent_failure,
                 local_reply(554, {5, 6, 3}, "the next hop cannot take a BINARYMIME body"));
+    finish_transaction();
+    return {};
+  }
+  if (long_lines && !txn_->chunked) {
+    decide_open(Outcome::permanent_failure,
+                local_reply(554, {5, 6, 0},
+                            "a line is longer than 998 octets and the next hop offers no "
+                            "CHUNKING to carry it"));
     finish_transaction();
     return {};
   }

@@ -105,6 +105,10 @@ struct Envelope {
   MailParams params;             // only what the server offers is sent
   std::vector<Rcpt> recipients;  // at least one
   bool probe_only = false;       // MAIL and RCPT only: see "Probe mode" above
+  // The body has a line longer than 998 octets (RFC 5321 §4.5.3.1.6): it goes only over
+  // BDAT (which counts octets); a server without CHUNKING gets no transaction, and every
+  // recipient fails with 554 5.6.0. Never passed through DATA.
+  bool long_lines = false;
 };
 
 enum class Outcome { delivered, temporary_failure, permanent_failure };

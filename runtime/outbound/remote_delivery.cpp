@@ -22,6 +22,19 @@ namespace route = protocol::route;
 
 namespace {
 
+// A line of more than 998 octets before its CRLF (RFC 5321 4.5.3.1.6).
+bool has_long_line(std::string_view body) {
+  while (!body.empty()) {
+    const auto lf = body.find('\n');
+    const auto line = lf == std::string_view::npos ? body.size() : lf;
+    const bool cr = line > 0 && body[line - 1] == '\r';
+    if (line - (cr ? 1 : 0) > 998) return true;
+    if (lf == std::string_view::npos) return false;
+    body.remove_prefix(lf + 1);
+  }
+  return false;
+}
+
 constexpr std::size_t kReplyTextBytesMax = 1000;
 constexpr std::size_t kInboxBytesMax = 256 * 1024;
 
@@ -253,6 +266,11 @@ bool Attempt::prepare() {
   auto params = smtp::parse_mail_params(request_.sender_params, param_options);
   if (params) envelope_.params = *params;  // else: none rather than malformed ones
   envelope_.params.size = request_.body.size();
+  // Never a line over 998 octets through DATA (RFC 5321 4.5.3.1.6: a next hop may cut or
+  // refuse it, and a cut line is a smuggling vector): such a text body goes only over BDAT.
+  if (envelope_.params.body != smtp::BodyType::binary_mime) {
+    envelope_.long_lines = has_long_line(request_.body);
+  }
   for (std::size_t i = 0; i < request_.recipients.size(); ++i) {
     const auto& rcpt = request_.recipients[i];
     auto path = smtp::parse_forward_path("<" + rcpt.address + ">", address_options);

@@ -289,6 +289,38 @@ TEST(ClientSession, BinaryBodyGoesByBdatOrFailsPermanently) {
   EXPECT_EQ(old.all<RecipientEvent>()[0].reply.code, 554);
 }
 
+// Issue 16: a 5,000-octet line accepted over BDAT was relayed over DATA unchanged. A body
+// with a line over 998 octets goes only over BDAT; without CHUNKING it fails permanently.
+TEST(ClientSession, ALongLineGoesByBdatOrFailsPermanently) {
+  const std::string body = std::string(5000, 'x') + "\r\n";
+  Script s;
+  s.server("220 mx\r\n");
+  s.server("250-mx\r\n250-PIPELINING\r\n250 CHUNKING\r\n");
+  Envelope e = envelope_to({"<a@x.org>"});
+  e.long_lines = true;
+  ASSERT_FALSE(s.client.submit(e, s.now));
+  s.collect();
+  s.server("250 ok\r\n250 ok\r\n");
+  ASSERT_EQ(s.all<BodyWantedEvent>().size(), 1u);
+  const std::size_t before = s.sent.size();
+  ASSERT_FALSE(s.client.send_body(body, s.now));
+  ASSERT_FALSE(s.client.end_body(s.now));
+  s.collect();
+  EXPECT_EQ(s.sent.substr(before), "BDAT 5002\r\n" + body + "BDAT 0 LAST\r\n");
+  s.server("250 ok\r\n250 2.0.0 queued\r\n");
+  EXPECT_EQ(s.all<RecipientEvent>()[0].outcome, Outcome::delivered);
+
+  Script old;
+  old.server("220 mx\r\n");
+  old.server("250-mx\r\n250 PIPELINING\r\n");
+  ASSERT_FALSE(old.client.submit(e, old.now));
+  old.collect();
+  ASSERT_EQ(old.all<RecipientEvent>().size(), 1u);
+  EXPECT_EQ(old.all<RecipientEvent>()[0].outcome, Outcome::permanent_failure);
+  EXPECT_EQ(old.all<RecipientEvent>()[0].reply.code, 554);
+  EXPECT_EQ(old.sent.find("DATA"), std::string::npos) << old.sent;
+}
+
 TEST(ClientSession, ConnectionLostAndTimeoutAreTemporary) {
   Script s;
   s.server("220 mx\r\n");

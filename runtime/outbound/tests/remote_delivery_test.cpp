@@ -36,6 +36,7 @@ struct World {
   bool implicit_tls = false;
   bool offer_starttls = false;
   std::vector<std::string> auth_mechanisms;
+  bool chunking = true;  // the peer offers CHUNKING (and takes lines of any length over BDAT)
   int fail_tls_connections = 0;  // the first N connections fail their TLS handshake
   std::vector<std::unique_ptr<Peer>> peers;
   std::vector<PeerId> ids;
@@ -60,6 +61,8 @@ struct World {
       config.tls_active = implicit_tls;
       config.tls_available = offer_starttls;
       config.auth_mechanisms = auth_mechanisms;
+      config.extensions.chunking = chunking;
+      config.limits.text_line_bytes_max = 1 << 20;
       peers.push_back(std::make_unique<Peer>(sim, id, config, behaviour));
       peers.back()->attach();
     });
@@ -129,6 +132,35 @@ TEST(RemoteDelivery, SmtpAcceptsAllAndTheBodyArrivesIntact) {
   EXPECT_EQ(w.peers[0]->mail->params.size, body.size());
   EXPECT_NE(w.peers[0]->received.find("QUIT\r\n"), std::string::npos);
   EXPECT_TRUE(w.sim.peer_closed_by_engine(w.ids[0]));
+}
+
+// Issue 16: a 5,000-octet line must never go through DATA. With CHUNKING it goes over BDAT;
+// without, the recipients fail permanently (554 5.6.0) and nothing is sent after RCPT.
+TEST(RemoteDelivery, ALineOver998OctetsGoesByBdatOrNotAtAll) {
+  const std::string body = "Subject: long\r\n\r\n" + std::string(5000, 'x') + "\r\n";
+  World w;
+  w.serve(How::normal);
+  auto report = w.deliver(w.request({"bob@example.net"}, body));
+  ASSERT_TRUE(report);
+  EXPECT_EQ(statuses(*report), (std::vector{kOk}));
+  ASSERT_EQ(w.peers.size(), 1u);
+  EXPECT_EQ(w.peers[0]->body, body);
+  EXPECT_NE(w.peers[0]->received.find("BDAT "), std::string::npos);
+  EXPECT_EQ(w.peers[0]->received.find("DATA\r\n"), std::string::npos);
+
+  World old;
+  old.chunking = false;
+  old.serve(How::normal);
+  report = old.deliver(old.request({"bob@example.net"}, body));
+  ASSERT_TRUE(report);
+  EXPECT_EQ(statuses(*report), (std::vector{kPerm}));
+  EXPECT_EQ(report->recipients[0].text.substr(0, 9), "554 5.6.0") << report->recipients[0].text;
+  EXPECT_EQ(old.peers[0]->received.find("DATA"), std::string::npos);
+  // At 998 octets a line is fine for DATA.
+  const std::string fits = "Subject: ok\r\n\r\n" + std::string(998, 'x') + "\r\n";
+  report = old.deliver(old.request({"bob@example.net"}, fits));
+  ASSERT_TRUE(report);
+  EXPECT_EQ(statuses(*report), (std::vector{kOk}));
 }
 
 TEST(RemoteDelivery, MixedRcptOutcomes) {
