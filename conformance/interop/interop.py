@@ -22,15 +22,22 @@ from harness import Ternd, make_cert  # noqa: E402
 from peers import LogOnFailure, crlf, envelope, spool_ids, unfold, wait_until  # noqa: E402,F401
 
 CERT = None  # set by setUpModule of each test module (self-signed, CN=localhost)
+TERND_CERT = None  # the same identity with a private (0600) copy of the key, for ternd
 _CERT_DIR = None
 
 
 def make_module_cert():
-    global CERT, _CERT_DIR
+    global CERT, TERND_CERT, _CERT_DIR
     _CERT_DIR = tempfile.mkdtemp(prefix="interop-cert-")
     os.chmod(_CERT_DIR, 0o755)
     CERT = make_cert(_CERT_DIR)
-    os.chmod(CERT[1], 0o644)  # read by Postfix's and Exim's unprivileged processes
+    # ternd refuses a key file others can read; Postfix's and Exim's unprivileged processes
+    # need one they can.
+    private_key = os.path.join(_CERT_DIR, "ternd-key.pem")
+    shutil.copyfile(CERT[1], private_key)
+    os.chmod(private_key, 0o600)
+    TERND_CERT = (CERT[0], private_key)
+    os.chmod(CERT[1], 0o644)
     return CERT
 
 
@@ -66,7 +73,7 @@ def peer_config(peer_port):
 
 def make_ternd(peer_port, extra=""):
     return Ternd({"smtp": {}, "submission": {}}, extra=peer_config(peer_port) + extra,
-                 cert=CERT, directory=DIRECTORY, auth_require_on=("submission",))
+                 cert=TERND_CERT, directory=DIRECTORY, auth_require_on=("submission",))
 
 
 # An 8-bit body (UTF-8 text, not encoded), a line with a leading dot, a long line.
