@@ -750,8 +750,10 @@ void InboundSession::on_auth_step(smtp::Ticket ticket, sasl::StepResult step) {
   const std::string user = password->authcid;
   if (auto what =
           ctx_.auth_lockout.locked(facts_.remote.ip, user, auth_started_, lockout_limits())) {
-    log(LogLevel::warning, "AUTH " + sasl_mechanism_ + " as " + user + " refused: the " +
-                               std::string(*what) + " is locked out after too many failures");
+    // The lockout itself was logged once, when it began: one line per guess would let a
+    // brute force flood the log.
+    log(LogLevel::debug, "AUTH " + sasl_mechanism_ + " as " + user + " refused: the " +
+                             std::string(*what) + " is locked out after too many failures");
     sasl_.reset();
     ctx_.io.start_timer(auth_started_ + settings_->auth_failure_delay,
                         guarded([this, ticket] { reject(ticket, replies::auth_locked()); }));
