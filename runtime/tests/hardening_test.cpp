@@ -308,5 +308,29 @@ TEST_F(EngineTest, SlowClientsFromOneAddressCannotTakeEverySlot) {
   EXPECT_TRUE(io_.peer_closed_by_engine(slow[0]));
 }
 
+// NUL tricks and long lines (the public smuggling scanners' cases): a NUL never ends the data
+// and refuses the message; a text BDAT body with a 1001-octet line is refused; nothing of
+// either reaches the spool. BODY=BINARYMIME is binary and accepted.
+TEST_F(EngineTest, NulAndLongLinesNeverReachTheSpool) {
+  auto peer = connect();
+  say(peer, "EHLO c\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<ann@example.org>\r\nDATA\r\n");
+  const std::string smuggled = std::string("hi\r\n") + '\0' +
+                               ".\r\nMAIL FROM:<e@vil.example>\r\nRCPT TO:<bob@example.org>\r\n";
+  EXPECT_EQ(say(peer, smuggled), "") << "the NUL line did not end the data";
+  EXPECT_EQ(say(peer, ".\r\n", Duration::seconds(1)),
+            "550 5.6.0 Message refused: a NUL octet in the body\r\n");
+  say(peer, "MAIL FROM:<a@b.example>\r\nRCPT TO:<ann@example.org>\r\n");
+  EXPECT_EQ(say(peer, "BDAT 1003 LAST\r\n" + std::string(1001, 'y') + "\r\n"),
+            "550 5.6.0 Message refused: a line is longer than 1000 octets\r\n");
+  say(peer, "RSET\r\nMAIL FROM:<a@b.example> BODY=BINARYMIME\r\nRCPT TO:<ann@example.org>\r\n");
+  const std::string binary = std::string(1001, 'z') + '\0' + "\r\n";
+  EXPECT_EQ(say(peer, "BDAT 1004 LAST\r\n" + binary, Duration::seconds(1)).substr(0, 24),
+            "250 2.0.0 Ok: queued as ");
+  io_.run_for(Duration::seconds(5));
+  ASSERT_EQ(io_.maildir("ann").size(), 1u) << "only the binary message";
+  EXPECT_NE(only_maildir("ann").find(binary), std::string::npos);
+  EXPECT_EQ(io_.maildir("bob").size(), 0u) << "the smuggled transaction never ran";
+}
+
 }  // namespace
 }  // namespace tern::runtime
