@@ -6,9 +6,9 @@ ternd relays every recipient: queue.outbound.next-hop = "'relay'" and remote."re
 the sink, in clear text, as Postfix's relayhost is. Its queue is the spool log, whose
 commit record (envelope and body) is fdatasynced before the 250 by design (docs/spool.md);
 queue_empty reads that log (peers.spool_ids). The only limits changed from the defaults
-are server.max-connections and server.max-connections-per-ip (every benchmark client comes
-from 127.0.0.1; Postfix exempts mynetworks from its per-client limit, so this keeps the two
-comparable).
+are server.max-connections, server.max-connections-per-ip and its share (every benchmark
+client comes from 127.0.0.1; Postfix exempts mynetworks from its per-client limit, so this
+keeps the two comparable).
 """
 import os
 import re
@@ -54,6 +54,7 @@ class BenchTernd(Ternd):
     def render(self):
         text = super().render()
         limits = ("max-connections = %d\nmax-connections-per-ip = %d\n"
+                  "max-connections-per-ip-share = 100\n"
                   % (self.max_connections, self.max_connections))
         head = "[server]\n"
         if not text.startswith(head):
