@@ -8,10 +8,10 @@
 #include <string>
 #include <string_view>
 
-#include "adapters/asio/spool_log.hpp"
 #include "fuzz/check.hpp"
+#include "runtime/spool/spool_log.hpp"
 
-using namespace tern::adapters::asio::spool_log;
+using namespace tern::runtime::spool_log;
 using tern::fuzz::check;
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {

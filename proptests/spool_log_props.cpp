@@ -1,4 +1,4 @@
-// Properties of the spool log's record format (adapters/asio/spool_log.hpp): any sequence
+// Properties of the spool log's record format (runtime/spool/spool_log.hpp): any sequence
 // of records scans back to itself; any cut of it scans to the records wholly before the
 // cut; a changed byte inside a record ends the scan at that record, never later.
 #include <cstdint>
@@ -8,9 +8,9 @@
 #include <gtest/gtest.h>
 #include <rapidcheck/gtest.h>
 
-#include "adapters/asio/spool_log.hpp"
+#include "runtime/spool/spool_log.hpp"
 
-namespace tern::adapters::asio::spool_log {
+namespace tern::runtime::spool_log {
 namespace {
 
 struct Plain {
@@ -94,4 +94,4 @@ RC_GTEST_PROP(SpoolLogProps, AChangedByteEndsTheScanAtItsRecord, ()) {
 }
 
 }  // namespace
-}  // namespace tern::adapters::asio::spool_log
+}  // namespace tern::runtime::spool_log

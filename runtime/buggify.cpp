@@ -12,6 +12,7 @@ constexpr std::array<std::string_view, kSiteCount> kNames = {
     "session.early-250",
     "queue.skip-maildir-write",
     "queue.skip-dsn",
+    "spool.skip-fdatasync",
 };
 
 }  // namespace

@@ -25,8 +25,10 @@ enum class Site : unsigned {
   skip_maildir_write,
   // Queue takes every DSN (failure, delay, success) as spooled without spooling it.
   skip_dsn,
+  // The spool log calls its records durable without syncing them.
+  spool_skip_sync,
 };
-inline constexpr unsigned kSiteCount = 3;
+inline constexpr unsigned kSiteCount = 4;
 
 std::string_view name(Site site);
 bool on(Site site);

@@ -15,6 +15,8 @@
 #include <unistd.h>
 
 #include "adapters/asio/asio_internal.hpp"
+#include "adapters/asio/posix_file_ops.hpp"
+#include "runtime/spool/log_spool.hpp"
 
 namespace tern::adapters::asio {
 
@@ -106,10 +108,8 @@ AsioIo::~AsioIo() {
   // here breaks the cycle a waiter makes when it holds a location in its own segment (an
   // envelope update pins the record it replaces), which would otherwise leak the segment.
   if (spool_) {
-    for (const auto& [number, segment] : spool_->segments) {
-      if (segment->written > segment->synced) (void)::fdatasync(segment->fd);
-      segment->waiters.clear();
-    }
+    spool_->flush_at_exit();
+    spool_.reset();
   }
 }
 

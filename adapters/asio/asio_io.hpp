@@ -72,11 +72,11 @@
 
 struct ssl_st;  // OpenSSL's SSL
 
-namespace tern::adapters::asio {
-
-namespace spool_log {
-enum class RecordKind : std::uint8_t;  // spool_log.hpp
+namespace tern::runtime::spool {
+class LogSpool;  // runtime/spool/log_spool.hpp
 }
+
+namespace tern::adapters::asio {
 
 // Where libunbound sends its queries.
 struct ResolverOptions {
@@ -120,6 +120,8 @@ struct SelfSignedIdentity {
 // subjectAltName are `hostname` (an IP address becomes an IP SAN). Fails with invalid for
 // an empty hostname or one longer than 253 bytes, tls_failed when OpenSSL fails.
 runtime::IoResult<SelfSignedIdentity> generate_self_signed(std::string_view hostname);
+
+class PosixFileOps;  // posix_file_ops.hpp
 
 class AsioIo final : public runtime::Io {
  public:
@@ -171,7 +173,7 @@ class AsioIo final : public runtime::Io {
                        DeliverHandler on_done) override;
 
   // How many of the spool's fdatasyncs ran on the engine thread and how many on the pool
-  // (see sync_segment in asio_spool.cpp); for tests.
+  // (see PosixFileOps::sync_async); for tests.
   struct SpoolSyncCounts {
     std::uint64_t on_engine = 0;
     std::uint64_t on_pool = 0;
@@ -182,12 +184,6 @@ class AsioIo final : public runtime::Io {
   struct Conn;
   struct Listener;
   struct Timer;
-  struct Writer;
-  struct Segment;
-  struct Located;
-  struct LiveMessage;
-  struct Spool;
-  struct Appended;
   struct TlsIdentity;
   struct Dns;
 
@@ -210,25 +206,7 @@ class AsioIo final : public runtime::Io {
   // Runs `work` on the disk pool and `on_done(result)` back on the engine thread.
   template <class R, class Work, class Done>
   void on_pool(Work work, Done on_done);
-  std::string spool_path(std::string_view folder, std::string_view name) const;
-  // The spool log (asio_spool.cpp).
-  runtime::IoStatus spool_open();
-  runtime::IoResult<std::vector<runtime::SpoolEntry>> spool_load();
-  runtime::IoStatus start_segment();
-  runtime::IoResult<Appended> append_record(spool_log::RecordKind kind, std::uint8_t flags,
-                                            std::string_view id, std::string_view envelope,
-                                            std::string_view body);
-  void when_durable(const std::shared_ptr<Segment>& segment, std::uint64_t end,
-                    StatusHandler on_done, bool urgent = true);
-  void arm_lazy_sync();
-  void sync_segment(const std::shared_ptr<Segment>& segment);
-  void finish_sync(const std::shared_ptr<Segment>& segment, std::uint64_t target,
-                   runtime::IoStatus status, std::chrono::nanoseconds took);
-  void commit_record(const std::string& id, const std::string& envelope, const std::string& body,
-                     bool external, StatusHandler on_done);
-  void relocate_oldest();
-  void collect_segments();
-  void post_status(StatusHandler on_done, runtime::IoStatus status);
+  runtime::spool::LogSpool& spool();  // made on first use
 
   boost::asio::io_context& context_;
   AsioIoOptions options_;
@@ -238,8 +216,8 @@ class AsioIo final : public runtime::Io {
   std::unordered_map<runtime::ConnId, ConnPtr> conns_;
   std::unordered_map<runtime::ListenerId, std::shared_ptr<Listener>> listeners_;
   std::unordered_map<runtime::TimerId, std::shared_ptr<Timer>> timers_;
-  std::unordered_map<runtime::SpoolWriterId, std::unique_ptr<Writer>> writers_;
-  std::shared_ptr<Spool> spool_;  // the log's state, see asio_internal.hpp
+  std::shared_ptr<PosixFileOps> files_;              // the spool's files
+  std::unique_ptr<runtime::spool::LogSpool> spool_;  // the log (runtime/spool/log_spool.hpp)
   std::map<runtime::TlsIdentityId, std::shared_ptr<TlsIdentity>> identities_;
   std::shared_ptr<TlsIdentity> client_tls_;  // built on first start_tls_client
   std::uint64_t next_id_ = 1;                // one counter for every kind of id

@@ -8,7 +8,10 @@
 #include <set>
 #include <utility>
 
+#include "adapters/sim/sim_disk.hpp"
 #include "protocol/dns/rdata.hpp"
+#include "runtime/spool/log_spool.hpp"
+#include "runtime/spool/recovery.hpp"
 
 namespace tern::adapters::sim {
 
@@ -93,7 +96,8 @@ struct SimIo::World {
       : options(o),
         root(seed),
         engine_random(root.child("engine")),
-        fault_random(root.child("faults")) {
+        fault_random(root.child("faults")),
+        crash_random(root.child("crash")) {
     options.read_chunk_max = std::max<std::size_t>(1, options.read_chunk_max);
   }
 
@@ -110,17 +114,12 @@ struct SimIo::World {
     std::string body;
     std::string envelope;
   };
-  struct Writer {
-    std::string id;
-    std::string body;
-    std::string envelope;
-    bool committing = false;
-  };
 
   SimOptions options;
   Prng root;
   Prng engine_random;
   Prng fault_random;  // its own stream: faults never shift the engine's random numbers
+  Prng crash_random;  // what a crash keeps of the unsynced writes
   SimFaults faults;
   std::map<std::string, std::uint64_t> fault_counts;
   // The wall clock is affine in now(): wall_ns = wall_anchor + (now - mono_anchor) scaled by
@@ -155,9 +154,15 @@ struct SimIo::World {
   std::map<std::string, std::map<std::uint16_t, DnsEntry>> dns;
   std::uint64_t dns_queries = 0;
 
-  std::map<std::string, Message> spool;
+  // The disk outlives a crash; the spool log is the process's and dies with it.
+  SimDisk disk;
+  std::shared_ptr<runtime::spool::FileOps> files;
+  std::unique_ptr<runtime::spool::LogSpool> spool;
+  std::uint64_t spool_generation = 0;  // LogSpools made: writer ids never repeat across crashes
+  // The durable image read back by recover(), made again when the disk's changes.
+  std::uint64_t recovered_at = std::numeric_limits<std::uint64_t>::max();
+  runtime::spool::Recovery recovered;
   std::map<std::string, Message> removed;  // the test's record: what each removal took away
-  std::map<SpoolWriterId, Writer> writers;
   std::map<std::string, std::map<std::string, std::string>> maildirs;
   std::uint64_t maildir_seq = 0;
   struct Delivery {
@@ -169,7 +174,6 @@ struct SimIo::World {
   std::map<std::string, std::map<std::string, std::string>> maildir_tmps;
   std::uint64_t torn_seq = 0;
   int fsync_failures = 0;
-  std::uint64_t capacity = std::numeric_limits<std::uint64_t>::max();
 
   // ---- Events.
   Key schedule(Instant at, const char* kind, std::function<void()> fn) {
@@ -484,16 +488,6 @@ struct SimIo::World {
   }
 
   // ---- Disk helpers.
-  std::uint64_t disk_used() const {
-    std::uint64_t used = 0;
-    for (const auto& [id, message] : spool) used += message.body.size() + message.envelope.size();
-    for (const auto& [id, writer] : writers) used += writer.body.size() + writer.envelope.size();
-    return used;
-  }
-  bool fits(std::uint64_t more) const {
-    const std::uint64_t used = disk_used();
-    return used <= capacity && more <= capacity - used;
-  }
   bool take_fsync_failure() {
     if (fsync_failures <= 0) return false;
     --fsync_failures;
@@ -517,42 +511,124 @@ struct SimIo::World {
     schedule(after(options.fsync_latency), kind, std::move(fn));
   }
 
-  void commit(SpoolWriterId id, std::string envelope, StatusHandler on_done);
+  class Files;
+  const runtime::spool::Recovery& durable_spool();
+  std::optional<std::string> durable_body(const std::string& id);
   void crash();
 };
 
-void SimIo::World::commit(SpoolWriterId id, std::string envelope, StatusHandler on_done) {
-  auto it = writers.find(id);
-  if (it == writers.end() || it->second.committing) {
-    post_status(std::move(on_done), IoStatus::failure(IoErrc::invalid, "commit: unknown writer"));
-    return;
+// ---- The spool's files: SimDisk with the disk faults (SimFaults, fail_next_fsyncs).
+namespace {
+constexpr std::string_view kSpoolDir = "/spool";
+}
+
+class SimIo::World::Files final : public runtime::spool::FileOps {
+ public:
+  explicit Files(World& w) : w_(w) {}
+  IoStatus make_dir(const std::string& path, bool& created) override {
+    return disk().make_dir(path, created);
   }
-  if (!fits(envelope.size())) {
-    writers.erase(it);
-    post_status(std::move(on_done),
-                IoStatus::failure(IoErrc::no_space, "commit: No space left on device"));
-    return;
+  IoStatus sync_dir(const std::string& path) override { return disk().sync_dir(path); }
+  runtime::IoResult<std::vector<std::string>> list_dir(const std::string& path) override {
+    return disk().list_dir(path);
   }
-  if (draw(faults.disk_full_per_million)) {
-    fired("disk.full");
-    writers.erase(it);
-    post_status(std::move(on_done),
-                IoStatus::failure(IoErrc::no_space, "commit: No space left on device (simulated)"));
-    return;
+  IoStatus remove(const std::string& path) override { return disk().remove(path); }
+  IoStatus rename(const std::string& from, const std::string& to) override {
+    return disk().rename(from, to);
   }
-  it->second.committing = true;
-  it->second.envelope = std::move(envelope);
-  const Fsync fsync = next_fsync(true);
-  after_fsync("disk.commit", [this, id, fsync, on_done = std::move(on_done)] {
-    auto w = writers.find(id);
-    if (w == writers.end()) return;
-    const bool fail = fsync_failed(fsync);
-    if (!fail)
-      spool[w->second.id] = Message{std::move(w->second.body), std::move(w->second.envelope)};
-    writers.erase(w);
-    on_done(fail ? IoStatus::failure(IoErrc::io_error, "fsync: Input/output error (simulated)")
-                 : IoStatus::success());
+  runtime::IoResult<runtime::spool::File> open_file(const std::string& path,
+                                                    runtime::spool::OpenMode mode) override {
+    return disk().open(path, mode);
+  }
+  void close(runtime::spool::File file) override { disk().close(file); }
+  runtime::IoResult<std::uint64_t> size(runtime::spool::File file) override {
+    return disk().size(file);
+  }
+  IoStatus write_at(runtime::spool::File file, std::uint64_t offset,
+                    std::initializer_list<std::string_view> parts) override;
+  runtime::IoResult<std::string> read_at(runtime::spool::File file, std::uint64_t offset,
+                                         std::uint64_t bytes) override {
+    return disk().read_at(file, offset, bytes);
+  }
+  IoStatus truncate(runtime::spool::File file, std::uint64_t size) override {
+    return disk().truncate(file, size);
+  }
+  IoStatus sync(runtime::spool::File file) override;
+  void sync_async(runtime::spool::File file, bool may_block,
+                  std::function<void(IoStatus)> done) override;
+  void background(std::function<void()> work, std::function<void()> done) override;
+
+ private:
+  SimDisk& disk() { return w_.disk; }
+  World& w_;
+};
+
+IoStatus SimIo::World::Files::write_at(runtime::spool::File file, std::uint64_t offset,
+                                       std::initializer_list<std::string_view> parts) {
+  if (w_.draw(w_.faults.disk_full_per_million)) {
+    w_.fired("disk.full");
+    return IoStatus::failure(IoErrc::no_space, "write: No space left on device (simulated)");
+  }
+  return disk().write_at(file, offset, parts);
+}
+
+IoStatus SimIo::World::Files::sync(runtime::spool::File file) {
+  if (w_.fsync_failed(w_.next_fsync(true)))
+    return IoStatus::failure(IoErrc::io_error, "fsync: Input/output error (simulated)");
+  return disk().sync_apply(file, disk().sync_mark());
+}
+
+// The sync covers what was written before it began, and takes fsync_latency.
+void SimIo::World::Files::sync_async(runtime::spool::File file, bool /*may_block*/,
+                                     std::function<void(IoStatus)> done) {
+  const Fsync fsync = w_.next_fsync(true);
+  const std::uint64_t mark = disk().sync_mark();
+  w_.after_fsync("disk.sync", [this, file, fsync, mark, done = std::move(done)] {
+    if (w_.fsync_failed(fsync)) {
+      done(IoStatus::failure(IoErrc::io_error, "fdatasync: Input/output error (simulated)"));
+      return;
+    }
+    done(disk().sync_apply(file, mark));
   });
+}
+
+void SimIo::World::Files::background(std::function<void()> work, std::function<void()> done) {
+  w_.after_fsync("disk.background", [work = std::move(work), done = std::move(done)] {
+    work();
+    done();
+  });
+}
+
+// The spool a restart would find now: recover() over the durable image.
+const runtime::spool::Recovery& SimIo::World::durable_spool() {
+  if (recovered_at == disk.durable_generation()) return recovered;
+  const std::string log = std::string(kSpoolDir) + "/log";
+  runtime::spool::RecoveryInput input;
+  for (const auto& name : disk.durable_names(log)) {
+    std::uint64_t number = 0;
+    if (!runtime::spool::parse_segment_name(name, number)) continue;
+    if (auto bytes = disk.durable_file(log + "/" + name)) input.segments[number] = *bytes;
+  }
+  for (const auto& name : disk.durable_names(std::string(kSpoolDir) + "/body"))
+    input.bodies.insert(name);
+  recovered = runtime::spool::recover(input);
+  recovered_at = disk.durable_generation();
+  return recovered;
+}
+
+std::optional<std::string> SimIo::World::durable_body(const std::string& id) {
+  const auto& live = durable_spool().live;
+  const auto it = live.find(id);
+  if (it == live.end()) return std::nullopt;
+  if (it->second.external_body) {
+    auto bytes = disk.durable_file(std::string(kSpoolDir) + "/body/" + id);
+    return bytes ? std::optional<std::string>(std::string(*bytes)) : std::nullopt;
+  }
+  const auto& place = it->second.body_place;
+  auto bytes = disk.durable_file(std::string(kSpoolDir) + "/log/" +
+                                 runtime::spool::segment_name(place.segment));
+  if (!bytes || place.offset + place.bytes > bytes->size()) return std::nullopt;
+  return std::string(bytes->substr(place.offset, place.bytes));
 }
 
 void SimIo::World::crash() {
@@ -577,12 +653,15 @@ void SimIo::World::crash() {
   }
   conns.clear();
   identities.clear();
-  writers.clear();
+  spool.reset();  // the process's log dies; the disk keeps what it keeps
+  disk.crash(crash_random);
 }
 
 // ---- SimIo: driving the world.
 
-SimIo::SimIo(std::uint64_t seed, SimOptions options) : world_(new World(seed, options)) {}
+SimIo::SimIo(std::uint64_t seed, SimOptions options) : world_(new World(seed, options)) {
+  world_->files = std::make_shared<World::Files>(*world_);
+}
 SimIo::~SimIo() {
   delete world_;
 }
@@ -759,23 +838,21 @@ void SimIo::fail_next_fsyncs(int count) {
   world_->fsync_failures = std::max(0, count);
 }
 void SimIo::set_disk_capacity(std::uint64_t bytes) {
-  world_->capacity = bytes;
+  world_->disk.set_capacity(bytes);
 }
 
 std::map<std::string, std::string> SimIo::spool_envelopes() const {
   std::map<std::string, std::string> out;
-  for (const auto& [id, message] : world_->spool) out[id] = message.envelope;
+  for (const auto& [id, message] : world_->durable_spool().live) out[id] = message.envelope;
   return out;
 }
 
 std::optional<std::string> SimIo::spool_body(std::string_view id) const {
-  auto it = world_->spool.find(std::string(id));
-  if (it == world_->spool.end()) return std::nullopt;
-  return it->second.body;
+  return world_->durable_body(std::string(id));
 }
 
 std::size_t SimIo::spool_open_writers() const {
-  return world_->writers.size();
+  return world_->spool ? world_->spool->open_writers() : 0;
 }
 
 std::map<std::string, std::pair<std::string, std::string>> SimIo::spool_removed() const {
@@ -1107,117 +1184,68 @@ void SimIo::close(ConnId conn) {
 
 // ---- runtime::Io: spool.
 
-runtime::IoResult<SpoolWriterId> SimIo::spool_create(std::string_view id) {
+runtime::spool::LogSpool& SimIo::spool() {
   World& w = *world_;
-  if (!runtime::valid_spool_id(id)) return io_failure(IoErrc::invalid, "spool: invalid id");
-  const std::string key(id);
-  const bool open = std::any_of(w.writers.begin(), w.writers.end(),
-                                [&](const auto& entry) { return entry.second.id == key; });
-  if (open || w.spool.count(key) != 0) {
-    return io_failure(IoErrc::invalid, "spool: id " + key + " already exists");
+  if (!w.spool) {
+    runtime::spool::LogSpoolOptions options;
+    options.dir = std::string(kSpoolDir);
+    // Small segments and bodies, so that a run rotates, relocates, deletes segments and
+    // keeps bodies in files as a long production run does.
+    options.segment_bytes = 128 * 1024;
+    options.inline_body_max = 16 * 1024;
+    options.first_writer_id = (++w.spool_generation) << 40;
+    w.spool = std::make_unique<runtime::spool::LogSpool>(*this, w.files, std::move(options));
   }
-  const SpoolWriterId writer = w.next_id++;
-  w.writers[writer] = World::Writer{key, {}, {}, false};
-  return writer;
+  return *w.spool;
+}
+
+runtime::IoResult<SpoolWriterId> SimIo::spool_create(std::string_view id) {
+  return spool().create(id);
 }
 
 IoStatus SimIo::spool_append(SpoolWriterId writer, std::span<const char> bytes) {
-  World& w = *world_;
-  auto it = w.writers.find(writer);
-  if (it == w.writers.end() || it->second.committing) {
-    return IoStatus::failure(IoErrc::invalid, "append: unknown writer");
-  }
-  if (!w.fits(bytes.size()))
-    return IoStatus::failure(IoErrc::no_space, "write: No space left on device");
-  if (w.draw(w.faults.disk_full_per_million)) {
-    w.fired("disk.full");
-    return IoStatus::failure(IoErrc::no_space, "write: No space left on device (simulated)");
-  }
-  it->second.body.append(bytes.data(), bytes.size());
-  return IoStatus::success();
+  return spool().append(writer, bytes);
 }
 
 void SimIo::spool_commit(SpoolWriterId writer, std::string envelope, StatusHandler on_done) {
-  world_->commit(writer, std::move(envelope), std::move(on_done));
+  spool().commit(writer, std::move(envelope), std::move(on_done));
 }
 
 void SimIo::spool_discard(SpoolWriterId writer) {
-  auto it = world_->writers.find(writer);
-  if (it != world_->writers.end() && !it->second.committing) world_->writers.erase(it);
+  if (world_->spool) world_->spool->discard(writer);  // a dead engine's writer is gone anyway
 }
 
 void SimIo::spool_update_envelope(std::string_view id, std::string envelope,
                                   StatusHandler on_done) {
-  World& w = *world_;
-  auto it = w.spool.find(std::string(id));
-  if (it == w.spool.end()) {
-    w.post_status(std::move(on_done),
-                  IoStatus::failure(IoErrc::not_found, "update: no such message"));
-    return;
-  }
-  const std::size_t old_size = it->second.envelope.size();
-  if (envelope.size() > old_size && !w.fits(envelope.size() - old_size)) {
-    w.post_status(std::move(on_done),
-                  IoStatus::failure(IoErrc::no_space, "update: No space left on device"));
-    return;
-  }
-  const World::Fsync fsync = w.next_fsync(true);
-  w.after_fsync("disk.update", [&w, key = std::string(id), envelope = std::move(envelope), fsync,
-                                on_done = std::move(on_done)]() mutable {
-    const bool fail = w.fsync_failed(fsync);
-    auto found = w.spool.find(key);
-    if (fail || found == w.spool.end()) {
-      on_done(fail ? IoStatus::failure(IoErrc::io_error, "fsync: Input/output error (simulated)")
-                   : IoStatus::failure(IoErrc::not_found, "update: no such message"));
-      return;
-    }
-    found->second.envelope = std::move(envelope);
-    on_done(IoStatus::success());
-  });
+  spool().update_envelope(id, std::move(envelope), std::move(on_done));
 }
 
 runtime::IoResult<std::vector<runtime::SpoolEntry>> SimIo::spool_list() {
-  std::vector<runtime::SpoolEntry> out;
-  out.reserve(world_->spool.size());
-  for (const auto& [id, message] : world_->spool) out.push_back({id, message.envelope});
-  return out;
+  return spool().list();
 }
 
 runtime::IoResult<std::string> SimIo::spool_read_body(std::string_view id) {
-  auto it = world_->spool.find(std::string(id));
-  if (it == world_->spool.end()) return io_failure(IoErrc::not_found, "read: no such message");
-  return it->second.body;
+  return spool().read_body(id);
 }
 
+// The test's record of what each removal took away (a real disk keeps nothing).
 void SimIo::spool_remove(std::string_view id, StatusHandler on_done) {
   World& w = *world_;
-  if (w.spool.count(std::string(id)) == 0) {
-    w.post_status(std::move(on_done),
-                  IoStatus::failure(IoErrc::not_found, "remove: no such message"));
-    return;
-  }
-  const World::Fsync fsync = w.next_fsync(false);
-  w.after_fsync("disk.remove", [&w, key = std::string(id), fsync, on_done = std::move(on_done)] {
-    if (w.fsync_failed(fsync)) {  // the directory entry may come back: it stays
-      on_done(IoStatus::failure(IoErrc::io_error, "fsync: Input/output error (simulated)"));
-      return;
-    }
-    auto gone = w.spool.find(key);
-    const bool removed = gone != w.spool.end();
-    if (removed) {
-      w.removed[key] = std::move(gone->second);
-      w.spool.erase(gone);
-    }
-    on_done(removed ? IoStatus::success()
-                    : IoStatus::failure(IoErrc::not_found, "remove: no such message"));
+  auto body = spool().read_body(id);
+  auto envelope = spool().read_envelope(id);
+  World::Message taken{body ? *body : std::string(), envelope ? *envelope : std::string()};
+  spool().remove(id, [&w, key = std::string(id), taken = std::move(taken),
+                      on_done = std::move(on_done)](IoStatus status) mutable {
+    if (status.ok()) w.removed[key] = std::move(taken);
+    on_done(status);
   });
 }
 
 void SimIo::maildir_deliver(std::string_view account, std::string prefix, std::string_view spool_id,
                             DeliverHandler on_done) {
   World& w = *world_;
-  auto it = w.spool.find(std::string(spool_id));
-  if (account.empty() || it == w.spool.end()) {
+  auto body = spool().read_body(spool_id);
+  if (account.empty() || !body) {
     const IoErrc code = account.empty() ? IoErrc::invalid : IoErrc::not_found;
     w.post("disk.deliver_failed", [code, on_done = std::move(on_done)] {
       on_done(io_failure(code, "deliver: no such account or message"));
@@ -1227,7 +1255,7 @@ void SimIo::maildir_deliver(std::string_view account, std::string prefix, std::s
   const World::Fsync fsync = w.next_fsync(true);
   const std::uint64_t delivery = ++w.next_delivery;
   w.deliveries_in_flight[delivery] =
-      World::Delivery{std::string(account), std::move(prefix) + it->second.body};
+      World::Delivery{std::string(account), std::move(prefix) + *body};
   w.after_fsync("disk.deliver", [this, &w, fsync, delivery, on_done = std::move(on_done)] {
     auto node = w.deliveries_in_flight.extract(delivery);
     if (node.empty()) return;  // cannot happen: a crash drops this event with the entry

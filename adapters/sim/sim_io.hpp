@@ -55,6 +55,10 @@
 
 #include "runtime/io.hpp"
 
+namespace tern::runtime::spool {
+class LogSpool;
+}
+
 namespace tern::adapters::sim {
 
 class Prng {
@@ -233,7 +237,8 @@ class SimIo final : public runtime::Io {
                        DeliverHandler on_done) override;
 
  private:
-  struct World;  // everything, so that crash() can rebuild the volatile part
+  struct World;                       // everything, so that crash() can rebuild the volatile part
+  runtime::spool::LogSpool& spool();  // the log of the running "process", made on first use
   World* world_;
 };
 

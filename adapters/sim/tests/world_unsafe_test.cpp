@@ -1,7 +1,9 @@
-// The simulation must catch a broken engine: this test switches on the fault site
-// session.early-250 (runtime/buggify.hpp: the session says 250 before the message is
-// durable), and the world must report invariant 2 within a slice of seeds. It prints which
-// seeds caught it, and how.
+// The simulation must catch a broken engine: these tests switch on a fault site
+// (runtime/buggify.hpp) and the world must report invariant 2 within a slice of seeds:
+// session.early-250 (the session says 250 before the message is durable) and
+// spool.skip-fdatasync (the spool log calls its records durable without syncing them; the
+// world sees through it because it reads the disk's durable image). Each prints which seeds
+// caught it, and how.
 #include <cstdint>
 #include <cstdio>
 #include <string>
@@ -14,8 +16,8 @@
 namespace tern::adapters::sim {
 namespace {
 
-TEST(WorldUnsafeEngine, TheWorldCatchesA250BeforeFsync) {
-  ASSERT_TRUE(runtime::buggify::enable(runtime::buggify::Site::early_250));
+void expect_caught(runtime::buggify::Site site) {
+  ASSERT_TRUE(runtime::buggify::enable(site));
   int caught = 0;
   std::uint64_t first = 0;
   for (std::uint64_t seed = 1; seed <= 20; ++seed) {
@@ -27,10 +29,20 @@ TEST(WorldUnsafeEngine, TheWorldCatchesA250BeforeFsync) {
       break;
     }
   }
-  std::printf("invariant 2 caught the unsafe engine in %d of 20 seeds (first: seed %llu)\n", caught,
+  runtime::buggify::disable_all();
+  std::printf("invariant 2 caught %s in %d of 20 seeds (first: seed %llu)\n",
+              std::string(runtime::buggify::name(site)).c_str(), caught,
               static_cast<unsigned long long>(first));
   EXPECT_GE(caught, 10);
   EXPECT_EQ(first, 1u);
+}
+
+TEST(WorldUnsafeEngine, TheWorldCatchesA250BeforeFsync) {
+  expect_caught(runtime::buggify::Site::early_250);
+}
+
+TEST(WorldUnsafeEngine, TheWorldCatchesASpoolThatSkipsItsFdatasync) {
+  expect_caught(runtime::buggify::Site::spool_skip_sync);
 }
 
 }  // namespace

@@ -1,11 +1,11 @@
-#include "adapters/asio/spool_log.hpp"
+#include "runtime/spool/spool_log.hpp"
 
 #include <algorithm>
 #include <cstring>
 
 #include <zlib.h>
 
-namespace tern::adapters::asio::spool_log {
+namespace tern::runtime::spool_log {
 
 namespace {
 
@@ -107,4 +107,4 @@ Scan scan_segment(std::string_view bytes) {
   return scan;
 }
 
-}  // namespace tern::adapters::asio::spool_log
+}  // namespace tern::runtime::spool_log

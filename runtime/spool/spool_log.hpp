@@ -1,4 +1,4 @@
-// adapters/asio/spool_log.hpp — the record format of AsioIo's spool log (docs/spool.md):
+// runtime/spool/spool_log.hpp — the record format of AsioIo's spool log (docs/spool.md):
 // pure functions, no IO, so the format has its own tests, property and fuzz target.
 //
 // A segment file is a sequence of records. Each record is a 24-byte header, then the id,
@@ -19,7 +19,7 @@
 
 #include "runtime/spool_id.hpp"
 
-namespace tern::adapters::asio::spool_log {
+namespace tern::runtime::spool_log {
 
 enum class RecordKind : std::uint8_t {
   commit = 1,    // a message: its id, first envelope and (unless external) its body
@@ -29,7 +29,7 @@ enum class RecordKind : std::uint8_t {
 
 inline constexpr std::uint8_t flag_external_body = 1;  // commit: the body is in body/<id>
 inline constexpr std::size_t header_bytes = 24;
-inline constexpr std::size_t id_bytes_max = runtime::kSpoolIdBytesMax;
+inline constexpr std::size_t id_bytes_max = kSpoolIdBytesMax;
 
 struct RecordHeader {
   RecordKind kind = RecordKind::commit;
@@ -69,4 +69,4 @@ Scan scan_segment(std::string_view bytes);
 
 bool valid_id(std::string_view id);
 
-}  // namespace tern::adapters::asio::spool_log
+}  // namespace tern::runtime::spool_log

@@ -1,6 +1,6 @@
-// The spool log's record format (adapters/asio/spool_log.hpp): exact bytes of a header,
+// The spool log's record format (runtime/spool/spool_log.hpp): exact bytes of a header,
 // scanning, and every way a tail can be torn.
-#include "adapters/asio/spool_log.hpp"
+#include "runtime/spool/spool_log.hpp"
 
 #include <string>
 
@@ -8,7 +8,7 @@
 
 #include <gtest/gtest.h>
 
-namespace tern::adapters::asio::spool_log {
+namespace tern::runtime::spool_log {
 namespace {
 
 std::string record(RecordKind kind, std::uint8_t flags, std::string_view id,
@@ -104,4 +104,4 @@ TEST(SpoolLog, IdsAreCheckedAtTheLimit) {
 }
 
 }  // namespace
-}  // namespace tern::adapters::asio::spool_log
+}  // namespace tern::runtime::spool_log
