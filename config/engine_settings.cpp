@@ -5,10 +5,8 @@
 #include <set>
 
 #include "config/values.hpp"
-#include "runtime/directory/imap_directory.hpp"
-#include "runtime/directory/memory_adapter.hpp"
 #include "runtime/directory/memory_directory.hpp"
-#include "runtime/directory/smtp_directory.hpp"
+#include "runtime/directory/registry.hpp"
 
 namespace tern::config {
 namespace {
@@ -249,48 +247,47 @@ EngineConfigResult build_engine_config(const Config& config, const RouteModel& m
 
 namespace dir = runtime::directory;
 
-std::string build_directory(const config::DirectoryModel& model, const std::string& engine_hostname,
-                            runtime::Io& io, std::shared_ptr<runtime::directory::Directory>& out) {
-  if (model.type == config::DirectoryType::memory) {
-    dir::MemoryDirectoryInput input;
-    for (const auto& p : model.principals) {
-      input.principals.push_back(dir::PrincipalInput{p.name, p.secret, p.emails});
-    }
-    input.lookup_domains = model.lookup_domains;
-    auto built = dir::MemoryDirectory::build(input);
-    // Its warnings (plain-text secrets) were printed with the file and line at load.
-    if (!built.directory) {
-      std::string message = "directory '" + model.name + "':";
-      for (const auto& e : built.errors) message += " " + e.message + ";";
-      return message;
-    }
-    out = std::make_shared<dir::MemoryDirectoryAsync>(std::move(*built.directory), io);
-    return "";
-  }
-  dir::RemoteDirectorySettings settings;
-  settings.address = model.address;
-  settings.port = model.port;
-  settings.tls_implicit = model.tls_implicit;
-  settings.allow_invalid_certs = model.tls_allow_invalid_certs;
-  settings.starttls = model.tls_starttls;
-  settings.limits_rcpt = static_cast<std::size_t>(model.limits_rcpt);
-  settings.limits_auth_errors = static_cast<std::uint32_t>(model.limits_auth_errors);
-  settings.lookup_domains = model.lookup_domains;
-  settings.timeout = model.timeout;
-  settings.pool_max_connections = static_cast<std::size_t>(model.pool_max_connections);
-  settings.cache_entries_max = static_cast<std::size_t>(model.cache_size);
-  settings.cache_positive_ttl = model.cache_ttl_positive;
-  settings.cache_negative_ttl = model.cache_ttl_negative;
-  settings.helo_name = engine_hostname;
-  if (model.type == config::DirectoryType::imap) {
-    out = std::make_shared<dir::ImapDirectory>(io, std::move(settings));
-  } else {
-    out = std::make_shared<dir::SmtpDirectory>(io, std::move(settings),
-                                               model.type == config::DirectoryType::lmtp
-                                                   ? dir::SmtpDirectoryMode::lmtp
-                                                   : dir::SmtpDirectoryMode::smtp);
+namespace {
+const char* kind_name(config::DirectoryType type) {
+  switch (type) {
+    case config::DirectoryType::memory: return "memory";
+    case config::DirectoryType::imap: return "imap";
+    case config::DirectoryType::smtp: return "smtp";
+    case config::DirectoryType::lmtp: return "lmtp";
   }
   return "";
+}
+}  // namespace
+
+dir::DirectorySpec directory_spec(const config::DirectoryModel& model,
+                                  const std::string& engine_hostname) {
+  dir::DirectorySpec spec;
+  spec.name = model.name;
+  spec.kind = kind_name(model.type);
+  for (const auto& p : model.principals)
+    spec.memory.principals.push_back(dir::PrincipalInput{p.name, p.secret, p.emails});
+  spec.memory.lookup_domains = model.lookup_domains;
+  auto& remote = spec.remote;
+  remote.address = model.address;
+  remote.port = model.port;
+  remote.tls_implicit = model.tls_implicit;
+  remote.allow_invalid_certs = model.tls_allow_invalid_certs;
+  remote.starttls = model.tls_starttls;
+  remote.limits_rcpt = static_cast<std::size_t>(model.limits_rcpt);
+  remote.limits_auth_errors = static_cast<std::uint32_t>(model.limits_auth_errors);
+  remote.lookup_domains = model.lookup_domains;
+  remote.timeout = model.timeout;
+  remote.pool_max_connections = static_cast<std::size_t>(model.pool_max_connections);
+  remote.cache_entries_max = static_cast<std::size_t>(model.cache_size);
+  remote.cache_positive_ttl = model.cache_ttl_positive;
+  remote.cache_negative_ttl = model.cache_ttl_negative;
+  remote.helo_name = engine_hostname;
+  return spec;
+}
+
+std::string build_directory(const config::DirectoryModel& model, const std::string& engine_hostname,
+                            runtime::Io& io, std::shared_ptr<runtime::directory::Directory>& out) {
+  return dir::DirectoryRegistry::builtin().build(directory_spec(model, engine_hostname), io, out);
 }
 
 }  // namespace tern::config

@@ -27,6 +27,10 @@
 #include "config/route_model.hpp"
 #include "runtime/settings.hpp"
 
+namespace tern::runtime::directory {
+struct DirectorySpec;  // runtime/directory/registry.hpp
+}
+
 namespace tern::config {
 
 struct CertificateSpec {
@@ -60,9 +64,13 @@ struct EngineConfigResult {
 
 EngineConfigResult build_engine_config(const Config& config, const RouteModel& model);
 
-// The directory a checked model describes, talking through `io` (remote ones say
-// `engine_hostname` in their HELO). Returns "" and sets `out`, or a message saying why it
-// cannot be built (a memory directory whose principals are invalid).
+// What a checked model describes, for the runtime's directory registry
+// (runtime/directory/registry.hpp), which builds it: config/ constructs no directory.
+// Remote ones say `engine_hostname` in their HELO.
+runtime::directory::DirectorySpec directory_spec(const DirectoryModel& model,
+                                                 const std::string& engine_hostname);
+// DirectoryRegistry::builtin().build(directory_spec(...)): "" and `out` set, or why not (a
+// memory directory whose principals are invalid).
 std::string build_directory(const DirectoryModel& model, const std::string& engine_hostname,
                             runtime::Io& io, std::shared_ptr<runtime::directory::Directory>& out);
 

@@ -374,10 +374,9 @@ void Queue::on_local_result(const std::string& id, std::shared_ptr<std::vector<s
     rcpt.state = RecipientState::delivered;
     rcpt.last_reply = "250 2.0.0 delivered to maildir as " + *result;
     record_attempt(rcpt, "local", store);
-    if (mail::notify_wants(rcpt.params, mail::Action::delivered) &&
-        rcpt.params.find("NOTIFY=") != std::string::npos) {
+    // Only an explicit NOTIFY=SUCCESS wants one (RFC 3461's default is FAILURE,DELAY).
+    if (mail::notify_wants(rcpt.params, mail::Action::delivered))
       rcpt.success_notice = SuccessNotice::delivered;
-    }
     log_.log(LogLevel::info, "-", "queue " + id + ": <" + rcpt.address + "> delivered to maildir");
     // The delivered state is made durable before anything else happens to this message.
     if (todo->empty() && found->second.remote_todo.empty() && finished(found->second.envelope)) {
@@ -509,8 +508,7 @@ void Queue::on_remote_report(const std::string& id, const RemoteGroup& group,
         rcpt.last_reply = result.text;
         // A next hop without DSN cannot send the success notice asked for: we do, as
         // "relayed" (RFC 3461 §5.2.2.1).
-        if (!report.dsn_supported && rcpt.params.find("NOTIFY=") != std::string::npos &&
-            mail::notify_wants(rcpt.params, mail::Action::relayed)) {
+        if (!report.dsn_supported && mail::notify_wants(rcpt.params, mail::Action::relayed)) {
           rcpt.success_notice = SuccessNotice::relayed;
         }
         break;
