@@ -26,8 +26,9 @@
 //   system CA store and the name, fails the handshake on a mismatch only when
 //   options.verify, and reports the outcome in TlsFacts::peer_verified. start_tls_* while a
 //   read or write is outstanding is misuse (the callback gets invalid).
-// - Spool (under spool_dir; docs/spool.md): an append-only log of records in log/*.log
-//   (commit, envelope, remove; spool_log.hpp), bodies over spool_inline_body_max in
+// - Spool (under spool_dir; docs/spool.md): runtime/spool/log_spool.hpp on PosixFileOps
+//   (posix_file_ops.hpp): an append-only log of records in log/*.log (commit, envelope,
+//   remove; runtime/spool/spool_log.hpp), bodies over spool_inline_body_max in
 //   body/<id>, spilled bodies being received in tmp/. Records are written on the engine
 //   thread in call order; a callback reports success once an fdatasync begun after the
 //   record's write has finished (one at a time per segment: group commit). spool_list

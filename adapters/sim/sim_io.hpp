@@ -15,22 +15,26 @@
 //   bytes per callback. TLS is simulated: start_tls_* on the engine side and
 //   peer_start_tls on the peer side both complete once both have asked; plaintext the
 //   engine had not read when it asked is dropped (as a real handshake would choke on it).
-// - Disk: a file is durable once committed; spool_commit/update/remove/maildir_deliver
-//   complete after `fsync_latency`. crash() forgets every connection, timer and posted
-//   task and every spool write that had not completed (its callback never runs); durable
-//   state survives. The crashed engine's destructors may still use or close() its
-//   connections: those calls are ignored, as a dead process does nothing. Faults:
-//   fail_next_fsyncs(n) (the next n commits/updates/deliveries fail with io_error and leave nothing
-//   behind), set_disk_capacity(bytes) (appends and commits beyond it fail with no_space).
+// - Disk: the spool is the production spool log (runtime/spool/log_spool.hpp, small
+//   segments) on SimDisk (sim_disk.hpp), whose syncs complete after `fsync_latency`;
+//   maildir_deliver completes after `fsync_latency` too. crash() forgets every connection,
+//   timer and posted task and the spool log's memory (their callbacks never run); the disk
+//   keeps what was synced, and of the rest each write survives whole, is lost or is torn,
+//   as the seed's "crash" stream draws. The crashed engine's destructors may still use or
+//   close() its connections: those calls are ignored, as a dead process does nothing.
+//   spool_envelopes()/spool_body() read the disk's durable image through recover(): what a
+//   restart would find now. Faults: fail_next_fsyncs(n) (the next n file syncs and
+//   Maildir deliveries fail with io_error), set_disk_capacity(bytes) (a write that would
+//   grow the files past it fails with no_space).
 // - Details the engine may rely on: post() runs after every event already queued for the
 //   current instant; a timer whose deadline has passed runs at the current instant; a
 //   connect() to an endpoint nobody serves fails with refused after `latency`, one to a
 //   blackholed endpoint (or with a timeout below `latency`) with timeout after `timeout`.
 //   close(conn) reaches the peer after `latency`, after the bytes written before it; writes
 //   in flight still reach the peer but their callbacks do not run. The disk capacity counts
-//   committed bodies and envelopes plus the bytes of open writers (Maildir files are not
-//   counted). Maildir file names are "<wall seconds>.S<sequence>.sim". Misuse by the engine
-//   (an unknown or closed connection, a second outstanding read or write) asserts.
+//   the bytes of the spool's files (Maildir files are not counted). Maildir file names are "<wall
+//   seconds>.S<sequence>.sim". Misuse by the engine (an unknown or closed connection, a second
+//   outstanding read or write) asserts.
 // - DNS: the test sets records by (name, type); dns_query answers after `latency`. A name
 //   with no record of any type is NXDOMAIN; a known name without the type asked is NODATA
 //   (an empty answer). dns_fail(name, type, code) makes that question fail with dns_failed
@@ -110,11 +114,12 @@ struct SimFaults {
   std::uint32_t connect_refused_per_million = 0;
   std::uint32_t connect_timeout_per_million = 0;
   // ---- Disk.
-  // "disk.fsync_fail": per spool commit, envelope update, remove and Maildir delivery:
-  // io_error and nothing changes (a message being removed stays).
+  // "disk.fsync_fail": per sync of a spool file (a log segment's fdatasync answers every
+  // record written before it began) and per Maildir delivery: io_error, nothing becomes
+  // durable.
   std::uint32_t fsync_fail_per_million = 0;
-  // "disk.full": per spool append and commit: no_space (a commit then drops its writer, as
-  // when the capacity is reached).
+  // "disk.full": per write to a spool file (a record, zeros ahead of it, a spilled body):
+  // no_space.
   std::uint32_t disk_full_per_million = 0;
   // "crash.torn_write": per Maildir delivery in flight at crash(): a strict prefix of the
   // file stays in <account>/tmp (maildir_tmp), never in new/.
