@@ -663,6 +663,10 @@ SimIo::SimIo(std::uint64_t seed, SimOptions options) : world_(new World(seed, op
   world_->files = std::make_shared<World::Files>(*world_);
 }
 SimIo::~SimIo() {
+  // Pending events and the spool log hold the spool's files (FileOps), which use the disk:
+  // they go first.
+  world_->queue.clear();
+  world_->spool.reset();
   delete world_;
 }
 
