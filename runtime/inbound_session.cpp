@@ -7,6 +7,7 @@
 #include "protocol/smtp/chars.hpp"
 #include "protocol/smtp/params.hpp"
 #include "runtime/buggify.hpp"
+#include "runtime/inbound/hello.hpp"
 #include "runtime/inbound/mail.hpp"
 #include "runtime/inbound/rcpt.hpp"
 #include "runtime/inbound/replies.hpp"
@@ -102,57 +103,12 @@ void InboundSession::start() {
       });
 }
 
-// The EHLO-stage rules, evaluated at connect for the greeting's machine and again at each
-// EHLO, when the client's name and (after AUTH) identity are known.
-smtp::ServerExtensions InboundSession::extensions_for(const route::Variables& vars) const {
-  const auto& s = *settings_;
-  smtp::ServerExtensions extensions;
-  extensions.pipelining = policy_bool(s, "session.extensions.pipelining", vars);
-  extensions.chunking = policy_bool(s, "session.extensions.chunking", vars);
-  extensions.requiretls = policy_bool(s, "session.extensions.requiretls", vars);
-  extensions.dsn = policy_bool(s, "session.extensions.dsn", vars);
-  extensions.vrfy = policy_bool(s, "session.extensions.vrfy", vars);
-  extensions.expn = policy_bool(s, "session.extensions.expn", vars);
-  return extensions;
-}
-
+// The connect stage's rules, evaluated at connect for the greeting's machine; the EHLO
+// ones again at each EHLO, when the client's name and (after AUTH) identity are known.
 smtp::ServerConfig InboundSession::machine_config() {
-  const auto& s = *settings_;
-  const auto vars = variables();
-  smtp::ServerConfig config;
-  config.mode = listener_.lmtp ? smtp::ServerMode::lmtp : smtp::ServerMode::smtp;
-  config.hostname = s.hostname;
-  config.wall_clock_unix_seconds = ctx_.io.wall_unix_seconds();
-  config.extensions = extensions_for(vars);
-  const auto size = policy_int(s, "session.data.limits.size", vars);
-  config.message_bytes_max = static_cast<std::uint64_t>(std::max<std::int64_t>(size, 0));
-  const auto rcpts = policy_int(s, "session.rcpt.max-recipients", vars);
-  config.recipients_max = static_cast<std::size_t>(std::max<std::int64_t>(rcpts, 1));
-  const bool have_identity = s.tls_identities.count(listener_.certificate) != 0;
-  config.tls_active = tls_.has_value();
-  config.tls_available = !listener_.implicit_tls && listener_.starttls && have_identity;
-  config.auth_required = policy_bool(s, "session.auth.require", vars);
-  const auto failures = policy_int(s, "session.auth.errors.total", vars);
-  config.auth_failures_max = static_cast<std::uint32_t>(std::clamp<std::int64_t>(failures, 1, 100));
-  const auto rcpt_errors = policy_int(s, "session.rcpt.errors.total", vars);
-  config.rcpt_errors_max =
-      static_cast<std::uint32_t>(std::clamp<std::int64_t>(rcpt_errors, 0, 1'000'000));
-  const auto mechanisms = evaluate_policy(s, "session.auth.mechanisms", vars);
-  if (const auto* list =
-          mechanisms.value ? std::get_if<route::StringList>(&*mechanisms.value) : nullptr) {
-    for (const auto& m : *list) {
-      if (sasl::parse_mechanism(m)) config.auth_mechanisms.push_back(m);
-    }
-  }
-  // Without a directory there is nothing to authenticate against.
-  if (policy_directory(s, "session.auth.directory", vars) == nullptr) {
-    config.auth_mechanisms.clear();
-  }
-  config.command_timeout = s.command_timeout;
-  config.data_timeout = s.data_timeout;
-  config.data_total_max = s.data_total_max;
-  config.data_rate_min = s.data_rate_min;
-  return config;
+  return inbound::machine_config(
+      *settings_, variables(),
+      inbound::SessionFacts{listener_, tls_.has_value(), ctx_.io.wall_unix_seconds()});
 }
 
 void InboundSession::begin_smtp() {
@@ -430,19 +386,18 @@ route::Variables InboundSession::variables() const {
 }
 
 void InboundSession::on_hello(const smtp::HelloEvent& e) {
-  const auto* domain = std::get_if<smtp::Domain>(&e.host);
   const std::string name = smtp::serialize(e.host);
   reset_transaction();
   auto vars = variables();
   vars.set("helo_domain", smtp::chars::to_lower_ascii(name));
-  if (domain != nullptr && domain->name.find('.') == std::string::npos &&
-      policy_bool(*settings_, "session.ehlo.reject-non-fqdn", vars)) {
-    reject(e.ticket, replies::helo_not_fqdn());
+  if (auto refusal = inbound::hello_refusal(*settings_, vars, e)) {
+    reject(e.ticket, std::move(*refusal));
     return;
   }
   helo_ = name;
   esmtp_ = e.kind != smtp::HelloKind::helo;
-  (void)machine_->set_extensions(extensions_for(vars));  // a hello is pending: cannot fail
+  // A hello is pending: set_extensions cannot fail.
+  (void)machine_->set_extensions(inbound::extensions(*settings_, vars));
   decide(e.ticket, smtp::Accept{});
 }
 

@@ -104,7 +104,6 @@ class InboundSession {
   protocol::route::Variables variables() const;
   inbound::LockoutLimits lockout_limits() const;
   protocol::smtp::ServerConfig machine_config();
-  protocol::smtp::ServerExtensions extensions_for(const protocol::route::Variables& vars) const;
   void log(LogLevel level, const std::string& message);
   // Runs `task` later only if this session still exists.
   std::function<void()> guarded(std::function<void()> task);
