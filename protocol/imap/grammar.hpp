@@ -129,7 +129,7 @@ struct Command {
 // How the client may send literals: only synchronizing, LITERAL+ (always "{n+}"), or
 // LITERAL- ("{n+}" up to 4096 bytes, RFC 7888 §4).
 enum class LiteralMode { sync, non_sync, non_sync_small };
-inline constexpr std::size_t literal_minus_bytes_max = 4096;
+inline constexpr std::size_t kLiteralMinusBytesMax = 4096;
 
 Result<std::vector<std::string>> serialize_command(const Command& command, LiteralMode mode,
                                                    const Limits& limits = {});
