@@ -38,11 +38,12 @@ namespace tern::protocol::imap {
 
 // Every length the grammar reads has a limit; the defaults suit the authentication subset.
 struct Limits {
-  std::size_t line_bytes_max = 64 * 1024;     // one line (or literal-separated segment) with CRLF
-  std::size_t literal_bytes_max = 64 * 1024;  // the bytes of one literal
-  std::size_t literals_max = 16;              // literals in one response or command
-  std::size_t capabilities_max = 256;         // atoms in one CAPABILITY list
-  std::size_t ready_responses_max = 16;       // parsed responses waiting to be polled
+  std::size_t line_bytes_max =
+      std::size_t{64} * 1024;  // one line (or literal-separated segment) with CRLF
+  std::size_t literal_bytes_max = std::size_t{64} * 1024;  // the bytes of one literal
+  std::size_t literals_max = 16;                           // literals in one response or command
+  std::size_t capabilities_max = 256;                      // atoms in one CAPABILITY list
+  std::size_t ready_responses_max = 16;                    // parsed responses waiting to be polled
 };
 
 // ---- strings -----------------------------------------------------------------------------

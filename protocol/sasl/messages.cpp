@@ -80,7 +80,7 @@ std::string cram_md5_digest_hex(std::string_view secret, std::string_view challe
        challenge.size(), mac.data(), &mac_size);
   static constexpr char kHex[] = "0123456789abcdef";
   std::string out;
-  out.reserve(2 * mac_size);
+  out.reserve(std::size_t{2} * mac_size);
   for (unsigned int i = 0; i < mac_size; ++i) {
     out += kHex[mac[i] >> 4];
     out += kHex[mac[i] & 15];

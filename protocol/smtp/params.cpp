@@ -509,8 +509,8 @@ Result<HoldUntil> parse_date_time(std::string_view s) {
   }
   std::int64_t offset = 0;
   if (!offset_at(s, pos, offset)) return fail(pos, "expected Z or +hh:mm / -hh:mm");
-  const std::int64_t t =
-      days_from_civil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second - offset;
+  const std::int64_t t = days_from_civil(year, month, day) * 86400 + std::int64_t{hour} * 3600 +
+                         std::int64_t{minute} * 60 + second - offset;
   // Keep the instant printable as a four-digit UTC year.
   if (t < days_from_civil(0, 1, 1) * 86400 || t >= days_from_civil(10000, 1, 1) * 86400) {
     return fail(0, "date-time outside years 0000-9999 UTC");

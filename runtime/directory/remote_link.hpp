@@ -51,7 +51,7 @@ class RemoteLink : public std::enable_shared_from_this<RemoteLink<Machine, Start
     std::function<void(Event&)> on_event;
     std::function<void(std::string detail)> on_end;
   };
-  static constexpr std::size_t kInboxMax = 256 * 1024;
+  static constexpr std::size_t kInboxMax = std::size_t{256} * 1024;
 
   RemoteLink(Io& io, Hooks hooks) : io_(io), hooks_(std::move(hooks)) {}
   ~RemoteLink() { close(); }
