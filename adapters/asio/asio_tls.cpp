@@ -238,8 +238,9 @@ void AsioIo::start_tls_client(runtime::ConnId id, const runtime::TlsClientOption
 
 void AsioIo::start_handshake(const ConnPtr& conn, SSL* ssl, TlsHandler on_done) {
   BIO* bio = BIO_new(socket_bio_method());
-  BIO_set_data(bio,
-               reinterpret_cast<void*>(static_cast<std::intptr_t>(conn->socket.native_handle())));
+  // The BIO's data slot carries the socket descriptor, never dereferenced: fd_of() casts it back.
+  const auto fd = static_cast<std::intptr_t>(conn->socket.native_handle());
+  BIO_set_data(bio, reinterpret_cast<void*>(fd));  // NOLINT(performance-no-int-to-ptr)
   SSL_set_bio(ssl, bio, bio);
   conn->ssl.reset(ssl);
   conn->handshake = std::make_unique<Conn::Handshake>(context_);

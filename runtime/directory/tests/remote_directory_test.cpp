@@ -954,7 +954,7 @@ TEST(SmtpDirectory, ConnectionReusedUpToLimitsRcptThenReplaced) {
   Answers<RecipientOutcome> r;
   for (int i = 0; i < 3; ++i) {
     dir.check_recipient("u" + std::to_string(i) + "@example.org", r.slot());
-    w.sim.run_until([&] { return r.got.size() == static_cast<std::size_t>(i + 1); },
+    w.sim.run_until([&] { return r.got.size() == static_cast<std::size_t>(i) + 1; },
                     Duration::seconds(5));
   }
   w.sim.run_for(Duration::seconds(1));
