@@ -42,15 +42,15 @@ protocol::Result<std::uint64_t> scale(std::uint64_t number, std::int64_t factor)
   return number * static_cast<std::uint64_t>(factor);
 }
 
-constexpr std::int64_t ms_ns = 1'000'000;
-constexpr std::array<Unit, 6> duration_units{{{"ms", ms_ns},
-                                              {"s", 1000 * ms_ns},
-                                              {"m", 60'000 * ms_ns},
-                                              {"h", 3'600'000 * ms_ns},
-                                              {"d", 86'400'000 * ms_ns},
-                                              {"w", 604'800'000 * ms_ns}}};
+constexpr std::int64_t kMsNs = 1'000'000;
+constexpr std::array<Unit, 6> kDurationUnits{{{"ms", kMsNs},
+                                              {"s", 1000 * kMsNs},
+                                              {"m", 60'000 * kMsNs},
+                                              {"h", 3'600'000 * kMsNs},
+                                              {"d", 86'400'000 * kMsNs},
+                                              {"w", 604'800'000 * kMsNs}}};
 
-constexpr std::array<Unit, 6> size_units{{{"", 1},
+constexpr std::array<Unit, 6> kSizeUnits{{{"", 1},
                                           {"b", 1},
                                           {"kb", 1LL << 10},
                                           {"mb", 1LL << 20},
@@ -63,7 +63,7 @@ protocol::Result<protocol::Duration> parse_duration(std::string_view text) {
   auto split = split_number(text);
   if (!split) return split.error();
   auto [number, suffix] = *split;
-  for (const Unit& unit : duration_units) {
+  for (const Unit& unit : kDurationUnits) {
     if (suffix == unit.suffix) {
       auto ns = scale(number, unit.scale);
       if (!ns) return ns.error();
@@ -79,7 +79,7 @@ protocol::Result<std::uint64_t> parse_size(std::string_view text) {
   auto split = split_number(text);
   if (!split) return split.error();
   auto [number, suffix] = *split;
-  for (const Unit& unit : size_units) {
+  for (const Unit& unit : kSizeUnits) {
     if (equals_ignore_case(suffix, unit.suffix)) return scale(number, unit.scale);
   }
   return protocol::fail(
@@ -87,12 +87,12 @@ protocol::Result<std::uint64_t> parse_size(std::string_view text) {
 }
 
 std::string format_duration(protocol::Duration duration) {
-  for (auto it = duration_units.rbegin(); it != duration_units.rend(); ++it) {
+  for (auto it = kDurationUnits.rbegin(); it != kDurationUnits.rend(); ++it) {
     if (duration.ns >= it->scale && duration.ns % it->scale == 0) {
       return std::to_string(duration.ns / it->scale) + std::string(it->suffix);
     }
   }
-  return std::to_string(duration.ns / ms_ns) + "ms";
+  return std::to_string(duration.ns / kMsNs) + "ms";
 }
 
 }  // namespace tern::config

@@ -161,12 +161,12 @@ class Acks {
 
 // The client's side of the conversation, step by step (the op table in the header).
 void drive(sim::SimIo& io, sim::PeerId peer, FuzzedDataProvider& in) {
-  constexpr auto step = Duration::milliseconds(50);
+  constexpr auto kStep = Duration::milliseconds(50);
   while (in.remaining_bytes() > 0) {
     const auto op = in.ConsumeIntegral<std::uint8_t>();
     if (op < 0xF0) {
       send(io, peer, in.ConsumeBytesAsString(static_cast<std::size_t>(op) + 1));
-      io.run_for(step);
+      io.run_for(kStep);
       continue;
     }
     switch (op) {
@@ -182,7 +182,7 @@ void drive(sim::SimIo& io, sim::PeerId peer, FuzzedDataProvider& in) {
       case 0xF5: return;
       default:
         send(io, peer, in.ConsumeRemainingBytesAsString());
-        io.run_for(step);
+        io.run_for(kStep);
         break;
     }
   }

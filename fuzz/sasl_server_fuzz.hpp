@@ -99,7 +99,7 @@ inline void try_misuse(Server& s) {
   require(s.phase() == before);
 }
 
-inline constexpr std::string_view fuzz_challenge = "<1896.697170952@postoffice.reston.mci.net>";
+inline constexpr std::string_view kFuzzChallenge = "<1896.697170952@postoffice.reston.mci.net>";
 
 // Gives the application's decision for one Verify; returns the step and whether an
 // accepted Verify (or a matching CRAM-MD5 secret) preceded it.
@@ -114,7 +114,7 @@ inline StepResult decide(Server& s, Mechanism m, const Verify& v, unsigned choic
     if (choice == 3) return s.supply_secret(std::nullopt);  // unknown user
     const std::string secret = choice == 0 ? "tanstaaftanstaaf" : "wrong";
     const std::string digest(message.substr(message.rfind(' ') + 1));
-    accepted = cram_md5_digest_hex(secret, fuzz_challenge) == digest;
+    accepted = cram_md5_digest_hex(secret, kFuzzChallenge) == digest;
     require(s.verified(true).error() == Misuse::wrong_decision);
     return s.supply_secret(secret);
   }
@@ -139,7 +139,7 @@ inline int run_server(Mechanism m, const std::uint8_t* data, std::size_t size) {
                            .challenge_bytes_max = 64,
                            .message_bytes_max = 48};
   }
-  config.cram_md5_challenge = std::string(fuzz_challenge);
+  config.cram_md5_challenge = std::string(kFuzzChallenge);
   config.oauth = {"scope", "https://example.com/.well-known/openid-configuration"};
   Server s(m, config);
   const auto messages = split_messages(rest);

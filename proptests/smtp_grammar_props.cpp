@@ -210,16 +210,17 @@ RcptParams gen_rcpt_params_value() {
 }
 
 std::string base64(const std::string& raw) {
-  static constexpr char t[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  static constexpr char kAlphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
   std::string out;
   for (std::size_t i = 0; i < raw.size(); i += 3) {
     unsigned v = static_cast<unsigned char>(raw[i]) << 16;
     if (i + 1 < raw.size()) v |= static_cast<unsigned char>(raw[i + 1]) << 8;
     if (i + 2 < raw.size()) v |= static_cast<unsigned char>(raw[i + 2]);
-    out += t[v >> 18 & 63];
-    out += t[v >> 12 & 63];
-    out += i + 1 < raw.size() ? t[v >> 6 & 63] : '=';
-    out += i + 2 < raw.size() ? t[v & 63] : '=';
+    out += kAlphabet[v >> 18 & 63];
+    out += kAlphabet[v >> 12 & 63];
+    out += i + 1 < raw.size() ? kAlphabet[v >> 6 & 63] : '=';
+    out += i + 2 < raw.size() ? kAlphabet[v & 63] : '=';
   }
   return out;
 }

@@ -36,8 +36,9 @@ struct QueueSettings {
   std::vector<Duration> retry = {
       Duration::minutes(2),  Duration::minutes(5),  Duration::minutes(10), Duration::minutes(15),
       Duration::minutes(30), Duration::minutes(60), Duration::minutes(120)};
-  std::vector<Duration> notify = {Duration::minutes(24 * 60), Duration::minutes(3 * 24 * 60)};
-  Duration expire = Duration::minutes(5 * 24 * 60);
+  std::vector<Duration> notify = {Duration::minutes(std::int64_t{24} * 60),
+                                  Duration::minutes(std::int64_t{3} * 24 * 60)};
+  Duration expire = Duration::minutes(std::int64_t{5} * 24 * 60);
   std::size_t deliveries_in_flight_max = 16;  // queue.limits.messages
 };
 

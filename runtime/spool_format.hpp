@@ -79,7 +79,7 @@ struct SpoolEnvelope {
 };
 
 struct EnvelopeLimits {
-  std::size_t envelope_bytes_max = 4 * 1024 * 1024;
+  std::size_t envelope_bytes_max = std::size_t{4} * 1024 * 1024;
   std::size_t recipients_max = 100'000;
 };
 

@@ -29,10 +29,10 @@ using runtime::TlsFacts;
 
 namespace {
 
-constexpr std::size_t certificate_pem_max = 1 << 20;
-constexpr std::size_t private_key_pem_max = 64 << 10;
-constexpr std::size_t server_name_max = 253;
-constexpr std::size_t common_name_max = 64;
+constexpr std::size_t kCertificatePemMax = 1 << 20;
+constexpr std::size_t kPrivateKeyPemMax = 64 << 10;
+constexpr std::size_t kServerNameMax = 253;
+constexpr std::size_t kCommonNameMax = 64;
 
 int fd_of(BIO* bio) {
   return static_cast<int>(reinterpret_cast<std::intptr_t>(BIO_get_data(bio)));
@@ -152,8 +152,7 @@ void tls_send_close_notify(ssl_st* ssl) {
 
 runtime::IoResult<runtime::TlsIdentityId> AsioIo::load_tls_identity(
     std::string_view certificate_pem, std::string_view private_key_pem) {
-  if (certificate_pem.size() > certificate_pem_max ||
-      private_key_pem.size() > private_key_pem_max) {
+  if (certificate_pem.size() > kCertificatePemMax || private_key_pem.size() > kPrivateKeyPemMax) {
     return io_failure(IoErrc::invalid, "tls identity: PEM too large");
   }
   auto identity = std::make_shared<TlsIdentity>(net::ssl::context::tls_server);
@@ -215,9 +214,8 @@ void AsioIo::start_tls_client(runtime::ConnId id, const runtime::TlsClientOption
   }
   const bool busy = conn->reading || conn->writing || conn->ssl;
   const std::string& name = options.server_name;
-  SSL* ssl = (busy || name.size() > server_name_max)
-                 ? nullptr
-                 : SSL_new(client_tls_->context.native_handle());
+  SSL* ssl = (busy || name.size() > kServerNameMax) ? nullptr
+                                                    : SSL_new(client_tls_->context.native_handle());
   if (ssl == nullptr) {
     net::post(context_, [conn, on_done = std::move(on_done)] {
       if (!conn->closed) on_done(io_failure(IoErrc::invalid, "start_tls: busy or bad name"));
@@ -240,8 +238,9 @@ void AsioIo::start_tls_client(runtime::ConnId id, const runtime::TlsClientOption
 
 void AsioIo::start_handshake(const ConnPtr& conn, SSL* ssl, TlsHandler on_done) {
   BIO* bio = BIO_new(socket_bio_method());
-  BIO_set_data(bio,
-               reinterpret_cast<void*>(static_cast<std::intptr_t>(conn->socket.native_handle())));
+  // The BIO's data slot carries the socket descriptor, never dereferenced: fd_of() casts it back.
+  const auto fd = static_cast<std::intptr_t>(conn->socket.native_handle());
+  BIO_set_data(bio, reinterpret_cast<void*>(fd));  // NOLINT(performance-no-int-to-ptr)
   SSL_set_bio(ssl, bio, bio);
   conn->ssl.reset(ssl);
   conn->handshake = std::make_unique<Conn::Handshake>(context_);
@@ -355,7 +354,7 @@ struct BioFree {
 };
 
 bool valid_host_name(std::string_view name) {
-  if (name.empty() || name.size() > server_name_max) return false;
+  if (name.empty() || name.size() > kServerNameMax) return false;
   for (const char c : name) {
     const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
                     c == '.' || c == '-' || c == ':';
@@ -411,7 +410,7 @@ runtime::IoResult<SelfSignedIdentity> generate_self_signed(std::string_view host
                   X509_gmtime_adj(X509_getm_notBefore(x), -3600) != nullptr &&
                   X509_time_adj_ex(X509_getm_notAfter(x), 3653, 0, nullptr) != nullptr &&
                   X509_set_pubkey(x, key.get()) == 1 &&
-                  (host.size() > common_name_max ||  // X.509 caps a CN at 64; the SAN has the name
+                  (host.size() > kCommonNameMax ||  // X.509 caps a CN at 64; the SAN has the name
                    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8,
                                               reinterpret_cast<const unsigned char*>(host.c_str()),
                                               -1, -1, 0) == 1) &&

@@ -178,7 +178,7 @@ void World::world_faults() {
   }
   if (squeeze_until_ms_ < 0 && chance(faults_prng_, profile_.disk_squeeze)) {
     squeeze_until_ms_ = now + 5000 + static_cast<std::int64_t>(faults_prng_.below(60000));
-    io_.set_disk_capacity(4096 + faults_prng_.below(64 * 1024));
+    io_.set_disk_capacity(4096 + faults_prng_.below(std::uint64_t{64} * 1024));
     world_faults_["world.disk_full"] += 1;
     trace_.add("fault: the disk is (nearly) full");
   } else if (squeeze_until_ms_ >= 0 && now >= squeeze_until_ms_) {

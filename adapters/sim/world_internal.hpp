@@ -19,10 +19,10 @@
 
 namespace tern::adapters::sim::world {
 
-inline constexpr std::int64_t kStepMs = 1000;         // the world looks around every second
-inline constexpr std::int64_t kSampleMs = 60 * 1000;  // spool sampled every virtual minute
-inline constexpr std::int64_t kDrainBoundMs = 60 * 60 * 1000;  // liveness bound after healing
-inline constexpr std::int64_t kDirectoryHealSlackMs = 60 * 1000;
+inline constexpr std::int64_t kStepMs = 1000;             // the world looks around every second
+inline constexpr std::int64_t kSampleMs = 60'000;         // spool sampled every virtual minute
+inline constexpr std::int64_t kDrainBoundMs = 3'600'000;  // liveness bound after healing
+inline constexpr std::int64_t kDirectoryHealSlackMs = 60'000;
 inline constexpr std::int64_t kRetryStepsS[] = {60, 120,
                                                 300};  // engine_toml's queue.schedule.retry
 
@@ -41,6 +41,7 @@ class TraceLog final : public runtime::LogSink {
 struct AttemptKey {
   std::string id;
   std::string rcpt;
+  // NOLINTNEXTLINE(modernize-use-nullptr): clang-tidy 14 false positive on a defaulted <=>
   auto operator<=>(const AttemptKey&) const = default;
 };
 

@@ -40,8 +40,8 @@ struct Profile {
 inline constexpr std::string_view kDirectoryIp = "192.0.2.70";
 std::uint16_t directory_port(DirectoryKind kind);
 
-inline constexpr std::int64_t kFaultPhaseMs = 10 * 60 * 1000;
-inline constexpr std::int64_t kWorkloadSpanMs = 8 * 60 * 1000;
+inline constexpr std::int64_t kFaultPhaseMs = std::int64_t{10} * 60 * 1000;
+inline constexpr std::int64_t kWorkloadSpanMs = std::int64_t{8} * 60 * 1000;
 inline constexpr std::size_t kUsers = 6;
 
 Profile draw_profile(Prng prng, bool swarm);

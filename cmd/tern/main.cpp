@@ -133,10 +133,10 @@ std::string json_string(std::string_view s) {
       out += '\\';
       out += c;
     } else if (static_cast<unsigned char>(c) < 0x20) {
-      static constexpr char hex[] = "0123456789abcdef";
+      static constexpr char kHex[] = "0123456789abcdef";
       out += "\\u00";
-      out += hex[(c >> 4) & 0xf];
-      out += hex[c & 0xf];
+      out += kHex[(c >> 4) & 0xf];
+      out += kHex[c & 0xf];
     } else {
       out += c;
     }

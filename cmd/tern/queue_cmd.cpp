@@ -170,7 +170,7 @@ std::optional<QueueInvocation> parse_queue_args(const std::vector<std::string>& 
         return std::nullopt;
       }
       (a == "--config" ? inv.config_file : inv.socket_path) = args[++i];
-    } else if (a.rfind("-", 0) == 0) {
+    } else if (a.rfind('-', 0) == 0) {
       problem = "unknown option '" + terminal_safe(a) + "'";
       return std::nullopt;
     } else if (flags.id) {

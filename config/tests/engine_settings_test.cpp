@@ -71,14 +71,15 @@ TEST(EngineSettings, QueueSchedule) {
   EXPECT_EQ(defaults.engine.settings.queue.retry.size(), 7u);
   EXPECT_EQ(defaults.engine.settings.queue.retry.back(), protocol::Duration::minutes(120));
   EXPECT_EQ(defaults.engine.settings.queue.notify.size(), 2u);
-  EXPECT_EQ(defaults.engine.settings.queue.expire, protocol::Duration::minutes(5 * 24 * 60));
+  EXPECT_EQ(defaults.engine.settings.queue.expire,
+            protocol::Duration::minutes(std::int64_t{5} * 24 * 60));
   auto r = engine("[queue.schedule]\nretry = [\"1m\", \"soon\", \"0s\"]\nexpire = \"2d\"\n");
   EXPECT_EQ(messages(r),
             "e.toml:2:9: queue.schedule.retry: 'soon' is not a positive duration (\"30s\", \"5m\", "
             "\"1h\", \"1d\")\n"
             "e.toml:2:9: queue.schedule.retry: '0s' is not a positive duration (\"30s\", \"5m\", "
             "\"1h\", \"1d\")\n");
-  EXPECT_EQ(r.engine.settings.queue.expire, protocol::Duration::minutes(2 * 24 * 60));
+  EXPECT_EQ(r.engine.settings.queue.expire, protocol::Duration::minutes(std::int64_t{2} * 24 * 60));
   auto empty = engine("[queue.schedule]\nretry = []\n");
   EXPECT_EQ(messages(empty), "e.toml:2:9: queue.schedule.retry: needs at least one duration\n");
 }

@@ -13,7 +13,7 @@ TEST(ParseDuration, AcceptsEveryUnit) {
   EXPECT_EQ(*parse_duration("5m"), Duration::minutes(5));
   EXPECT_EQ(*parse_duration("2h"), Duration::minutes(120));
   EXPECT_EQ(*parse_duration("1d"), Duration::seconds(86400));
-  EXPECT_EQ(*parse_duration("1w"), Duration::seconds(7 * 86400));
+  EXPECT_EQ(*parse_duration("1w"), Duration::seconds(std::int64_t{7} * 86400));
   EXPECT_EQ(*parse_duration("0s"), Duration::seconds(0));
 }
 

@@ -22,6 +22,7 @@ struct Duration {
 
   friend constexpr Duration operator+(Duration a, Duration b) { return {a.ns + b.ns}; }
   friend constexpr Duration operator-(Duration a, Duration b) { return {a.ns - b.ns}; }
+  // NOLINTNEXTLINE(modernize-use-nullptr): clang-tidy 14 false positive on a defaulted <=>
   friend constexpr auto operator<=>(Duration, Duration) = default;
 };
 
@@ -30,6 +31,7 @@ struct Instant {
 
   friend constexpr Instant operator+(Instant t, Duration d) { return {t.ns + d.ns}; }
   friend constexpr Duration operator-(Instant a, Instant b) { return {a.ns - b.ns}; }
+  // NOLINTNEXTLINE(modernize-use-nullptr): clang-tidy 14 false positive on a defaulted <=>
   friend constexpr auto operator<=>(Instant, Instant) = default;
 };
 

@@ -44,7 +44,7 @@ std::error_code make_error_code(client_errc e) {
 }
 
 ClientSession::ClientSession(ClientConfig config, Instant now)
-    : config_(std::move(config)),
+    : config_(config),
       parser_(config_.limits),
       now_(now),
       last_activity_(now),

@@ -7,7 +7,7 @@
 namespace tern::protocol::imap {
 namespace {
 
-constexpr std::string_view crlf = "\r\n";
+constexpr std::string_view kCrlf = "\r\n";
 
 bool is_text_char(char c) {
   return c != '\0' && c != '\r' && c != '\n';
@@ -21,9 +21,9 @@ bool is_text(std::string_view s) {
 }
 
 std::optional<Status> status_of(std::string_view word) {
-  static constexpr std::array<Status, 5> all{Status::ok, Status::no, Status::bad, Status::preauth,
-                                             Status::bye};
-  for (const Status s : all) {
+  static constexpr std::array<Status, 5> kAll{Status::ok, Status::no, Status::bad, Status::preauth,
+                                              Status::bye};
+  for (const Status s : kAll) {
     if (iequals(word, status_name(s))) return s;
   }
   return std::nullopt;
@@ -36,7 +36,7 @@ std::string_view word_at(std::string_view s, std::size_t pos) {
 }
 
 bool fits_line(std::size_t bytes_without_crlf, const Limits& limits) {
-  return bytes_without_crlf + crlf.size() <= limits.line_bytes_max;
+  return bytes_without_crlf + kCrlf.size() <= limits.line_bytes_max;
 }
 
 // resp-text after the status word: [SP ["[" code "]" [SP text]] / text]; `base` is the
@@ -91,7 +91,7 @@ std::optional<Error> check_data(std::string_view text, const Limits& limits) {
   std::size_t pos = 0;
   std::size_t literals = 0;
   while (true) {
-    const std::size_t end = text.find(crlf, pos);
+    const std::size_t end = text.find(kCrlf, pos);
     const std::string_view seg =
         text.substr(pos, end == std::string_view::npos ? std::string_view::npos : end - pos);
     if (!fits_line(seg.size(), limits)) return fail(pos, "line too long");
@@ -186,7 +186,7 @@ std::optional<Error> append_argument(std::string_view arg, LiteralMode mode, con
   if (arg.find('\0') != std::string_view::npos) return fail(0, "argument contains NUL");
   if (arg.size() > limits.literal_bytes_max) return fail(0, "argument too long for a literal");
   const bool non_sync = mode == LiteralMode::non_sync || (mode == LiteralMode::non_sync_small &&
-                                                          arg.size() <= literal_minus_bytes_max);
+                                                          arg.size() <= kLiteralMinusBytesMax);
   out += literal_header(arg.size(), non_sync);
   if (out.size() - line_start > limits.line_bytes_max) return fail(0, "command line too long");
   if (!non_sync) segments.emplace_back();
@@ -327,7 +327,7 @@ std::optional<Result<LiteralHeader>> literal_header_at_end(std::string_view line
 }
 
 std::string literal_header(std::size_t bytes, bool non_sync) {
-  return "{" + std::to_string(bytes) + (non_sync ? "+}" : "}") + std::string(crlf);
+  return "{" + std::to_string(bytes) + (non_sync ? "+}" : "}") + std::string(kCrlf);
 }
 
 std::string_view status_name(Status s) {
@@ -343,7 +343,7 @@ std::string_view status_name(Status s) {
 
 Result<Response> parse_response(std::string_view text, const Limits& limits) {
   if (text.empty()) return fail(0, "empty response");
-  if (text.find(crlf) == std::string_view::npos && !fits_line(text.size(), limits)) {
+  if (text.find(kCrlf) == std::string_view::npos && !fits_line(text.size(), limits)) {
     return fail(0, "line too long");
   }
   if (text[0] == '*') return parse_untagged(text, limits);
@@ -367,7 +367,7 @@ Result<std::string> serialize(const Response& response, const Limits& limits) {
   auto back = parse_response(wire, limits);
   if (!back) return back.error();
   if (!(*back == response)) return fail(0, "value would not parse back to itself");
-  wire += crlf;
+  wire += kCrlf;
   return wire;
 }
 
@@ -403,7 +403,7 @@ Result<std::vector<std::string>> serialize_command(const Command& command, Liter
   for (const auto& arg : command.args) {
     if (auto e = append_argument(arg, mode, limits, segments, line_start)) return *e;
   }
-  segments.back() += crlf;
+  segments.back() += kCrlf;
   if (segments.back().size() - line_start > limits.line_bytes_max)
     return fail(0, "command line too long");
   return segments;

@@ -38,11 +38,12 @@ namespace tern::protocol::imap {
 
 // Every length the grammar reads has a limit; the defaults suit the authentication subset.
 struct Limits {
-  std::size_t line_bytes_max = 64 * 1024;     // one line (or literal-separated segment) with CRLF
-  std::size_t literal_bytes_max = 64 * 1024;  // the bytes of one literal
-  std::size_t literals_max = 16;              // literals in one response or command
-  std::size_t capabilities_max = 256;         // atoms in one CAPABILITY list
-  std::size_t ready_responses_max = 16;       // parsed responses waiting to be polled
+  std::size_t line_bytes_max =
+      std::size_t{64} * 1024;  // one line (or literal-separated segment) with CRLF
+  std::size_t literal_bytes_max = std::size_t{64} * 1024;  // the bytes of one literal
+  std::size_t literals_max = 16;                           // literals in one response or command
+  std::size_t capabilities_max = 256;                      // atoms in one CAPABILITY list
+  std::size_t ready_responses_max = 16;                    // parsed responses waiting to be polled
 };
 
 // ---- strings -----------------------------------------------------------------------------
@@ -129,7 +130,7 @@ struct Command {
 // How the client may send literals: only synchronizing, LITERAL+ (always "{n+}"), or
 // LITERAL- ("{n+}" up to 4096 bytes, RFC 7888 §4).
 enum class LiteralMode { sync, non_sync, non_sync_small };
-inline constexpr std::size_t literal_minus_bytes_max = 4096;
+inline constexpr std::size_t kLiteralMinusBytesMax = 4096;
 
 Result<std::vector<std::string>> serialize_command(const Command& command, LiteralMode mode,
                                                    const Limits& limits = {});

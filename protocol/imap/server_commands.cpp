@@ -9,14 +9,14 @@ namespace tern::protocol::imap {
 namespace {
 
 // Commands of RFC 9051 and common extensions that this subset knows but does not serve.
-constexpr std::array<std::string_view, 28> outside_subset{
+constexpr std::array<std::string_view, 28> kOutsideSubset{
     "APPEND",  "CHECK",     "CLOSE",     "COPY",     "CREATE",      "DELETE", "ENABLE",
     "EXAMINE", "EXPUNGE",   "FETCH",     "GETQUOTA", "ID",          "IDLE",   "LIST",
     "LSUB",    "MOVE",      "NAMESPACE", "RENAME",   "SEARCH",      "SELECT", "STATUS",
     "STORE",   "SUBSCRIBE", "UID",       "UNSELECT", "UNSUBSCRIBE", "GETACL", "SETACL"};
 
-constexpr std::array<std::string_view, 6> subset{"CAPABILITY", "NOOP",         "LOGOUT",
-                                                 "STARTTLS",   "AUTHENTICATE", "LOGIN"};
+constexpr std::array<std::string_view, 6> kSubset{"CAPABILITY", "NOOP",         "LOGOUT",
+                                                  "STARTTLS",   "AUTHENTICATE", "LOGIN"};
 
 template <std::size_t N>
 bool contains(const std::array<std::string_view, N>& names, std::string_view name) {
@@ -101,8 +101,8 @@ void ServerSession::dispatch(const std::string& tag, const std::string& name,
 }
 
 bool ServerSession::answer_outside_subset(const std::string& tag, const std::string& name) {
-  if (contains(subset, name)) return false;
-  if (contains(outside_subset, name)) {
+  if (contains(kSubset, name)) return false;
+  if (contains(kOutsideSubset, name)) {
     tagged(tag, name, Status::no, std::nullopt, "Command not available in this service.");
   } else {
     bad(tag, name, "Unknown command.");

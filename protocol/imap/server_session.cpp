@@ -182,9 +182,9 @@ std::optional<Instant> ServerSession::poll_timeout() const {
 
 void ServerSession::respond(const Response& response) {
   // The input limits bound what the client sends; what we send is bounded by construction.
-  static constexpr Limits output_limits{std::size_t{1} << 30, std::size_t{1} << 30, 1024, 1 << 16,
+  static constexpr Limits kOutputLimits{std::size_t{1} << 30, std::size_t{1} << 30, 1024, 1 << 16,
                                         16};
-  auto wire = serialize(response, output_limits);
+  auto wire = serialize(response, kOutputLimits);
   assert(wire.has_value() && "the machine only sends responses it can serialize");
   if (wire) out_.append(*wire);
 }

@@ -62,7 +62,7 @@ struct ServerConfig {
   std::uint32_t bad_commands_max = 10;
   Duration idle_timeout = Duration::minutes(30);  // RFC 9051 §5.4
   Limits limits;
-  std::size_t output_backlog_bytes_max = 64 * 1024;
+  std::size_t output_backlog_bytes_max = std::size_t{64} * 1024;
 };
 
 using Ticket = std::uint64_t;

@@ -55,6 +55,7 @@ struct LookupKey {
   std::string directory;  // '' is the default directory
   std::string key;        // the domain or address
 
+  // NOLINTNEXTLINE(modernize-use-nullptr): clang-tidy 14 false positive on a defaulted <=>
   friend auto operator<=>(const LookupKey&, const LookupKey&) = default;
   friend bool operator==(const LookupKey&, const LookupKey&) = default;
 };

@@ -9,23 +9,23 @@
 namespace tern::protocol::route {
 namespace {
 
-constexpr TypeSet str = Type::string;
-constexpr TypeSet str_or_list = TypeSet(Type::string) | Type::string_list;
+constexpr TypeSet kStr = Type::string;
+constexpr TypeSet kStrOrList = TypeSet(Type::string) | Type::string_list;
 
-constexpr FunctionSignature function_table[] = {
-    {"is_local_domain", Builtin::is_local_domain, 2, {str, str}, Type::boolean},
-    {"is_local_address", Builtin::is_local_address, 2, {str, str}, Type::boolean},
-    {"contains", Builtin::contains, 2, {str_or_list, str}, Type::boolean},
-    {"starts_with", Builtin::starts_with, 2, {str, str}, Type::boolean},
-    {"ends_with", Builtin::ends_with, 2, {str, str}, Type::boolean},
-    {"eq_ignore_case", Builtin::eq_ignore_case, 2, {str, str}, Type::boolean},
-    {"in_list", Builtin::in_list, 2, {str, Type::string_list}, Type::boolean},
-    {"matches", Builtin::matches, 2, {str, str}, Type::boolean},
-    {"len", Builtin::len, 1, {str_or_list, {}}, Type::integer},
-    {"lowercase", Builtin::lowercase, 1, {str, {}}, Type::string},
+constexpr FunctionSignature kFunctionTable[] = {
+    {"is_local_domain", Builtin::is_local_domain, 2, {kStr, kStr}, Type::boolean},
+    {"is_local_address", Builtin::is_local_address, 2, {kStr, kStr}, Type::boolean},
+    {"contains", Builtin::contains, 2, {kStrOrList, kStr}, Type::boolean},
+    {"starts_with", Builtin::starts_with, 2, {kStr, kStr}, Type::boolean},
+    {"ends_with", Builtin::ends_with, 2, {kStr, kStr}, Type::boolean},
+    {"eq_ignore_case", Builtin::eq_ignore_case, 2, {kStr, kStr}, Type::boolean},
+    {"in_list", Builtin::in_list, 2, {kStr, Type::string_list}, Type::boolean},
+    {"matches", Builtin::matches, 2, {kStr, kStr}, Type::boolean},
+    {"len", Builtin::len, 1, {kStrOrList, {}}, Type::integer},
+    {"lowercase", Builtin::lowercase, 1, {kStr, {}}, Type::string},
 };
 
-constexpr StandardVariable variable_table[] = {
+constexpr StandardVariable kVariableTable[] = {
     {"rcpt", Type::string},
     {"rcpt_domain", Type::string},
     {"sender", Type::string},
@@ -42,14 +42,14 @@ constexpr StandardVariable variable_table[] = {
 };
 
 const FunctionSignature* find_signature(std::string_view name) {
-  for (const FunctionSignature& f : function_table) {
+  for (const FunctionSignature& f : kFunctionTable) {
     if (f.name == name) return &f;
   }
   return nullptr;
 }
 
 const StandardVariable* find_standard_variable(std::string_view name) {
-  for (const StandardVariable& v : variable_table) {
+  for (const StandardVariable& v : kVariableTable) {
     if (v.name == name) return &v;
   }
   return nullptr;
@@ -132,9 +132,9 @@ class Checker {
   Checker(const Environment& env, CheckedExpr& out) : env_(env), out_(out) {}
 
   Result<Type> check(Expr& node, std::size_t level) {
-    if (level > ast_depth_max) {
+    if (level > kAstDepthMax) {
       return fail(start_offset(node),
-                  "expression nested deeper than " + std::to_string(ast_depth_max));
+                  "expression nested deeper than " + std::to_string(kAstDepthMax));
     }
     switch (node.kind) {
       case NodeKind::string_literal: return Type::string;
@@ -176,7 +176,7 @@ class Checker {
     }
     std::vector<std::string_view> candidates;
     for (const VariableDecl& v : env_.variables()) candidates.push_back(v.name);
-    for (const StandardVariable& v : variable_table) candidates.push_back(v.name);
+    for (const StandardVariable& v : kVariableTable) candidates.push_back(v.name);
     return fail(node.offset,
                 "unknown variable '" + node.text + "'" + suggestion(node.text, candidates));
   }
@@ -185,7 +185,7 @@ class Checker {
     const FunctionSignature* sig = find_signature(node.text);
     if (sig == nullptr) {
       std::vector<std::string_view> candidates;
-      for (const FunctionSignature& f : function_table) candidates.push_back(f.name);
+      for (const FunctionSignature& f : kFunctionTable) candidates.push_back(f.name);
       return fail(node.offset,
                   "unknown function '" + node.text + "'" + suggestion(node.text, candidates));
     }
@@ -289,17 +289,17 @@ class Checker {
 }  // namespace
 
 std::span<const FunctionSignature> standard_functions() {
-  return function_table;
+  return kFunctionTable;
 }
 std::span<const StandardVariable> standard_variables() {
-  return variable_table;
+  return kVariableTable;
 }
 
 const FunctionSignature& signature_of(Builtin id) {
-  for (const FunctionSignature& f : function_table) {
+  for (const FunctionSignature& f : kFunctionTable) {
     if (f.id == id) return f;
   }
-  return function_table[0];  // unreachable: every Builtin is in the table
+  return kFunctionTable[0];  // unreachable: every Builtin is in the table
 }
 
 Environment::Environment(std::string context, std::vector<VariableDecl> variables_in,
@@ -311,14 +311,14 @@ Environment::Environment(std::string context, std::vector<VariableDecl> variable
 namespace {
 std::vector<Builtin> all_functions() {
   std::vector<Builtin> out;
-  for (const FunctionSignature& f : function_table) out.push_back(f.id);
+  for (const FunctionSignature& f : kFunctionTable) out.push_back(f.id);
   return out;
 }
 }  // namespace
 
 Environment Environment::standard(std::string context) {
   std::vector<VariableDecl> vars;
-  for (const StandardVariable& v : variable_table) vars.push_back({std::string(v.name), v.type});
+  for (const StandardVariable& v : kVariableTable) vars.push_back({std::string(v.name), v.type});
   return Environment(std::move(context), std::move(vars), all_functions());
 }
 

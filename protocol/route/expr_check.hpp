@@ -14,7 +14,7 @@
 //   arguments, an argument or operand of the wrong type, comparing different types,
 //   ordering (<, >, <=, >=) anything but integers, a matches() pattern that is not a string
 //   literal or that PCRE2 refuses (offset of PCRE2's complaint inside the literal), a tree
-//   deeper than ast_depth_max, a result whose type is not in `expected`. `&&`/`||` between
+//   deeper than kAstDepthMax, a result whose type is not in `expected`. `&&`/`||` between
 //   string literals (rcpt_domain == ('a' || 'b')) is refused with a hint showing the
 //   comparisons or in_list() that were probably meant.
 // - Semantics the checker guarantees for eval.hpp: == and != compare values of the same
@@ -56,13 +56,13 @@ enum class Builtin : std::uint8_t {
   lowercase
 };
 
-inline constexpr std::size_t function_params_max = 2;
+inline constexpr std::size_t kFunctionParamsMax = 2;
 
 struct FunctionSignature {
   std::string_view name;
   Builtin id;
   std::size_t arity;
-  TypeSet params[function_params_max];
+  TypeSet params[kFunctionParamsMax];
   Type result;
 };
 
@@ -114,7 +114,7 @@ struct CheckedExpr {
 
 // Above any tree parse() builds with the default depth_max of 64: one nesting level adds at
 // most four tree levels (a list or call, then `||`, `&&`, a comparison inside it).
-inline constexpr std::size_t ast_depth_max = 512;
+inline constexpr std::size_t kAstDepthMax = 512;
 
 Result<CheckedExpr> check(Expr ast, const Environment& env, TypeSet expected);
 

@@ -52,8 +52,8 @@ bool is_name_char(char c) {
 std::string describe_byte(char c) {
   auto u = static_cast<unsigned char>(c);
   if (u >= 0x21 && u < 0x7f) return std::string("unexpected character '") + c + "'";
-  static constexpr char hex[] = "0123456789abcdef";
-  return std::string("unexpected byte 0x") + hex[u >> 4] + hex[u & 15];
+  static constexpr char kHex[] = "0123456789abcdef";
+  return std::string("unexpected byte 0x") + kHex[u >> 4] + kHex[u & 15];
 }
 
 class Lexer {
@@ -116,14 +116,14 @@ class Lexer {
     std::size_t i = pos_ + (negative ? 1 : 0);
     // Accumulate as a negative number so that INT64_MIN fits.
     std::int64_t value = 0;
-    constexpr std::int64_t min = std::numeric_limits<std::int64_t>::min();
+    constexpr std::int64_t kMin = std::numeric_limits<std::int64_t>::min();
     for (; i < src_.size() && is_digit(src_[i]); ++i) {
       int d = src_[i] - '0';
-      if (value < (min + d) / 10) return fail(t.offset, "integer out of range");
+      if (value < (kMin + d) / 10) return fail(t.offset, "integer out of range");
       value = value * 10 - d;
     }
     if (!negative) {
-      if (value == min) return fail(t.offset, "integer out of range");
+      if (value == kMin) return fail(t.offset, "integer out of range");
       value = -value;
     }
     if (i < src_.size() && is_name_char(src_[i]))
@@ -152,13 +152,13 @@ class Lexer {
       std::string_view text;
       Tok kind;
     };
-    static constexpr Op ops[] = {{"==", Tok::eq},      {"!=", Tok::ne},    {"<=", Tok::le},
-                                 {">=", Tok::ge},      {"&&", Tok::and_},  {"||", Tok::or_},
-                                 {"<", Tok::lt},       {">", Tok::gt},     {"!", Tok::not_},
-                                 {"(", Tok::lparen},   {")", Tok::rparen}, {"[", Tok::lbracket},
-                                 {"]", Tok::rbracket}, {",", Tok::comma}};
+    static constexpr Op kOps[] = {{"==", Tok::eq},      {"!=", Tok::ne},    {"<=", Tok::le},
+                                  {">=", Tok::ge},      {"&&", Tok::and_},  {"||", Tok::or_},
+                                  {"<", Tok::lt},       {">", Tok::gt},     {"!", Tok::not_},
+                                  {"(", Tok::lparen},   {")", Tok::rparen}, {"[", Tok::lbracket},
+                                  {"]", Tok::rbracket}, {",", Tok::comma}};
     std::string_view rest = src_.substr(pos_);
-    for (const Op& op : ops) {
+    for (const Op& op : kOps) {
       if (rest.substr(0, op.text.size()) == op.text) {
         Token t{op.kind, pos_, {}, 0};
         pos_ += op.text.size();

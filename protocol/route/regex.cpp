@@ -38,10 +38,10 @@ RegexOutcome regex_search(const CompiledRegex& regex, std::string_view subject) 
   pcre2_match_data* data = pcre2_match_data_create_from_pattern(regex.code, nullptr);
   RegexOutcome outcome;
   if (context != nullptr && data != nullptr) {
-    pcre2_set_match_limit(context, RegexLimits::match_limit);
-    pcre2_set_depth_limit(context, RegexLimits::depth_limit);
-    static constexpr char empty[1] = {0};
-    const char* bytes = subject.data() != nullptr ? subject.data() : empty;
+    pcre2_set_match_limit(context, RegexLimits::kMatchLimit);
+    pcre2_set_depth_limit(context, RegexLimits::kDepthLimit);
+    static constexpr char kEmpty[1] = {0};
+    const char* bytes = subject.data() != nullptr ? subject.data() : kEmpty;
     int rc = pcre2_match(regex.code, reinterpret_cast<PCRE2_SPTR>(bytes), subject.size(), 0, 0,
                          data, context);
     outcome.matched = rc >= 0;

@@ -22,8 +22,8 @@ namespace tern::protocol::route {
 struct CompiledRegex;
 
 struct RegexLimits {
-  static constexpr unsigned match_limit = 100000;  // backtracking steps per match
-  static constexpr unsigned depth_limit = 1000;    // nested backtracking frames
+  static constexpr unsigned kMatchLimit = 100000;  // backtracking steps per match
+  static constexpr unsigned kDepthLimit = 1000;    // nested backtracking frames
 };
 
 Result<std::shared_ptr<const CompiledRegex>> compile_regex(std::string_view pattern);

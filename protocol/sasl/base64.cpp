@@ -6,24 +6,24 @@
 namespace tern::protocol::sasl {
 namespace {
 
-constexpr std::string_view alphabet =
+constexpr std::string_view kAlphabet =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-constexpr std::uint8_t invalid = 0xFF;
+constexpr std::uint8_t kInvalid = 0xFF;
 
 constexpr std::array<std::uint8_t, 256> make_reverse() {
   std::array<std::uint8_t, 256> table{};
-  for (auto& entry : table) entry = invalid;
-  for (std::size_t i = 0; i < alphabet.size(); ++i) {
-    table[static_cast<unsigned char>(alphabet[i])] = static_cast<std::uint8_t>(i);
+  for (auto& entry : table) entry = kInvalid;
+  for (std::size_t i = 0; i < kAlphabet.size(); ++i) {
+    table[static_cast<unsigned char>(kAlphabet[i])] = static_cast<std::uint8_t>(i);
   }
   return table;
 }
 
-constexpr std::array<std::uint8_t, 256> reverse = make_reverse();
+constexpr std::array<std::uint8_t, 256> kReverse = make_reverse();
 
 std::uint8_t value_of(char c) {
-  return reverse[static_cast<unsigned char>(c)];
+  return kReverse[static_cast<unsigned char>(c)];
 }
 
 // Counts the trailing '=' (0, 1 or 2) of a text whose length is a non-zero multiple of 4.
@@ -40,7 +40,7 @@ const char* check_final_char(std::string_view group, std::size_t i, std::size_t 
   const bool in_padding = i >= 4 - pad;
   if (in_padding) return nullptr;  // known to be '='
   if (group[i] == '=') return "misplaced base64 padding";
-  if (value_of(group[i]) == invalid) return "invalid base64 character";
+  if (value_of(group[i]) == kInvalid) return "invalid base64 character";
   return nullptr;
 }
 
@@ -59,22 +59,22 @@ std::string base64_encode(std::string_view bytes) {
   };
   for (; i + 3 <= bytes.size(); i += 3) {
     const std::uint32_t v = byte(i) << 16 | byte(i + 1) << 8 | byte(i + 2);
-    out += alphabet[v >> 18 & 63];
-    out += alphabet[v >> 12 & 63];
-    out += alphabet[v >> 6 & 63];
-    out += alphabet[v & 63];
+    out += kAlphabet[v >> 18 & 63];
+    out += kAlphabet[v >> 12 & 63];
+    out += kAlphabet[v >> 6 & 63];
+    out += kAlphabet[v & 63];
   }
   const std::size_t rest = bytes.size() - i;
   if (rest == 1) {
     const std::uint32_t v = byte(i) << 16;
-    out += alphabet[v >> 18 & 63];
-    out += alphabet[v >> 12 & 63];
+    out += kAlphabet[v >> 18 & 63];
+    out += kAlphabet[v >> 12 & 63];
     out += "==";
   } else if (rest == 2) {
     const std::uint32_t v = byte(i) << 16 | byte(i + 1) << 8;
-    out += alphabet[v >> 18 & 63];
-    out += alphabet[v >> 12 & 63];
-    out += alphabet[v >> 6 & 63];
+    out += kAlphabet[v >> 18 & 63];
+    out += kAlphabet[v >> 12 & 63];
+    out += kAlphabet[v >> 6 & 63];
     out += '=';
   }
   return out;
@@ -97,7 +97,7 @@ Result<std::string> base64_decode(std::string_view text, std::size_t decoded_byt
       const char c = text[g + i];
       if (g == last) {
         if (const char* why = check_final_char(text.substr(g, 4), i, pad)) return fail(g + i, why);
-      } else if (value_of(c) == invalid) {
+      } else if (value_of(c) == kInvalid) {
         return fail(g + i, c == '=' ? "misplaced base64 padding" : "invalid base64 character");
       }
       v = v << 6 | (c == '=' ? 0 : value_of(c));

@@ -73,17 +73,17 @@ std::string cram_md5_digest_hex(std::string_view secret, std::string_view challe
   unsigned int mac_size = 0;
   // HMAC() with a null key pointer misbehaves for an empty key on some builds; a one-byte
   // buffer with length 0 is the same key.
-  static constexpr unsigned char empty_key[1] = {0};
-  const void* key = secret.empty() ? empty_key : static_cast<const void*>(secret.data());
+  static constexpr unsigned char kEmptyKey[1] = {0};
+  const void* key = secret.empty() ? kEmptyKey : static_cast<const void*>(secret.data());
   const auto* data = reinterpret_cast<const unsigned char*>(challenge.data());
-  HMAC(EVP_md5(), key, static_cast<int>(secret.size()), challenge.empty() ? empty_key : data,
+  HMAC(EVP_md5(), key, static_cast<int>(secret.size()), challenge.empty() ? kEmptyKey : data,
        challenge.size(), mac.data(), &mac_size);
-  static constexpr char hex[] = "0123456789abcdef";
+  static constexpr char kHex[] = "0123456789abcdef";
   std::string out;
-  out.reserve(2 * mac_size);
+  out.reserve(std::size_t{2} * mac_size);
   for (unsigned int i = 0; i < mac_size; ++i) {
-    out += hex[mac[i] >> 4];
-    out += hex[mac[i] & 15];
+    out += kHex[mac[i] >> 4];
+    out += kHex[mac[i] & 15];
   }
   return out;
 }

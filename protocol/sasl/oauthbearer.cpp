@@ -7,7 +7,7 @@
 namespace tern::protocol::sasl {
 namespace {
 
-constexpr char kvsep = '\x01';
+constexpr char kKvsep = '\x01';
 
 // saslname unescaping: "=2C" is ',', "=3D" is '='; any other '=' and a bare ',' are errors.
 Result<std::string> gs2_unescape(std::string_view s, std::size_t offset) {
@@ -111,9 +111,9 @@ std::optional<Error> parse_pairs(std::string_view m, std::size_t at, const Limit
                                  OauthBearerMessage& out) {
   std::array<bool, 3> seen{};
   std::size_t pairs = 0;
-  while (at < m.size() && m[at] != kvsep) {
+  while (at < m.size() && m[at] != kKvsep) {
     if (++pairs > limits.bearer_pairs_max) return fail(at, "too many key/value pairs");
-    const std::size_t end = m.find(kvsep, at);
+    const std::size_t end = m.find(kKvsep, at);
     if (end == std::string_view::npos) return fail(m.size(), "key/value pair is not terminated");
     const std::string_view pair = m.substr(at, end - at);
     const std::size_t eq = pair.find('=');
@@ -165,7 +165,7 @@ Result<OauthBearerMessage> parse_oauthbearer(std::string_view message, const Lim
   OauthBearerMessage out;
   auto header_end = parse_gs2_header(message, limits, out.authzid);
   if (!header_end) return header_end.error();
-  if (*header_end >= message.size() || message[*header_end] != kvsep) {
+  if (*header_end >= message.size() || message[*header_end] != kKvsep) {
     return fail(*header_end, "gs2 header is not followed by ^A");
   }
   if (auto e = parse_pairs(message, *header_end + 1, limits, out)) return *e;

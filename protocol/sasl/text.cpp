@@ -82,7 +82,7 @@ bool is_b64token(std::string_view s) {
 }
 
 std::string json_string(std::string_view s) {
-  static constexpr char hex[] = "0123456789abcdef";
+  static constexpr char kHex[] = "0123456789abcdef";
   std::string out = "\"";
   for (const char ch : s) {
     const auto c = static_cast<unsigned char>(ch);
@@ -91,8 +91,8 @@ std::string json_string(std::string_view s) {
       out += ch;
     } else if (c < 0x20 || c == 0x7F) {
       out += "\\u00";
-      out += hex[c >> 4];
-      out += hex[c & 15];
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
     } else {
       out += ch;
     }

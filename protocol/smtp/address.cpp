@@ -9,7 +9,7 @@ namespace tern::protocol::smtp {
 namespace {
 
 using chars::is_non_ascii;
-constexpr std::size_t label_bytes_max = 63;  // RFC 1035 §2.3.4
+constexpr std::size_t kLabelBytesMax = 63;  // RFC 1035 §2.3.4
 
 Unexpected<AddressError> fault(AddressFault kind, std::size_t offset, std::string message) {
   return unexpected(AddressError{kind, Error{offset, std::move(message)}});
@@ -59,7 +59,7 @@ AddressResult<std::size_t> domain_label(std::string_view text, std::size_t pos, 
   }
   if (pos == start) return syntax(pos, "empty domain label");
   if (last == '-') return syntax(pos - 1, "domain label ends with '-'");
-  if (pos - start > label_bytes_max)
+  if (pos - start > kLabelBytesMax)
     return fault(AddressFault::too_long, start, "domain label exceeds 63 octets");
   return pos;
 }
@@ -386,11 +386,11 @@ bool is_dot_string(std::string_view s) {
 }
 
 void append_hex(std::string& out, unsigned value) {
-  static constexpr char digits[] = "0123456789abcdef";
+  static constexpr char kDigits[] = "0123456789abcdef";
   char buf[4];
   int n = 0;
   do {
-    buf[n++] = digits[value & 0xF];
+    buf[n++] = kDigits[value & 0xF];
     value >>= 4;
   } while (value != 0);
   while (n > 0) out.push_back(buf[--n]);

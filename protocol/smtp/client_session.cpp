@@ -274,7 +274,7 @@ void ClientSession::on_auth(const Reply& reply) {
     return become_ready();
   }
   if (reply.code == 334 && sasl_) {
-    auto challenge = sasl::base64_decode(reply.lines.front(), 64 * 1024);
+    auto challenge = sasl::base64_decode(reply.lines.front(), std::size_t{64} * 1024);
     auto answer = challenge ? sasl_->respond(*challenge) : Result<std::string>(challenge.error());
     if (!answer) {
       send("*", Expect::auth);  // cancel: the server answers 501 and we fail below

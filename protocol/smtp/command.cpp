@@ -8,7 +8,7 @@
 namespace tern::protocol::smtp {
 namespace {
 
-constexpr std::size_t mechanism_bytes_max = 20;  // RFC 4422 §3.1 / RFC 4954 sasl-mech
+constexpr std::size_t kMechanismBytesMax = 20;  // RFC 4422 §3.1 / RFC 4954 sasl-mech
 
 Unexpected<CommandError> reject(std::uint16_t code, EnhancedStatus status, std::size_t offset,
                                 std::string message, std::string_view usage = {}) {
@@ -223,7 +223,7 @@ CommandResult auth(const Context& c) {
   const std::string_view rest = c.args.substr(1);
   const std::size_t sp = rest.find(' ');
   const std::string_view mech = rest.substr(0, sp);
-  if (mech.empty() || mech.size() > mechanism_bytes_max)
+  if (mech.empty() || mech.size() > kMechanismBytesMax)
     return bad_syntax(c.at + 1, "invalid mechanism name", c.usage);
   for (char ch : mech) {
     if (!chars::is_let_dig(ch) && ch != '-' && ch != '_')
@@ -253,7 +253,7 @@ struct Verb {
   CommandResult (*handler)(const Context&);
 };
 
-constexpr std::array<Verb, 15> verbs{{
+constexpr std::array<Verb, 15> kVerbs{{
     {"EHLO", "Syntax: EHLO domain", Mode::smtp_only, hello<Ehlo>},
     {"HELO", "Syntax: HELO domain", Mode::smtp_only, hello<Helo>},
     {"LHLO", "Syntax: LHLO domain", Mode::lmtp_only, hello<Lhlo>},
@@ -272,7 +272,7 @@ constexpr std::array<Verb, 15> verbs{{
 }};
 
 const Verb* find_verb(std::string_view name, bool lmtp) {
-  for (const Verb& v : verbs) {
+  for (const Verb& v : kVerbs) {
     if (!chars::iequals(name, v.name)) continue;
     if ((v.mode == Mode::smtp_only && lmtp) || (v.mode == Mode::lmtp_only && !lmtp)) return nullptr;
     return &v;

@@ -9,15 +9,15 @@
 namespace tern::protocol::smtp {
 namespace {
 
-constexpr std::size_t envid_bytes_max = 100;  // RFC 3461 §4.4
-constexpr std::size_t orcpt_bytes_max = 500;  // RFC 3461 §4.2
+constexpr std::size_t kEnvidBytesMax = 100;  // RFC 3461 §4.4
+constexpr std::size_t kOrcptBytesMax = 500;  // RFC 3461 §4.2
 
 struct KeywordName {
   KnownParam param;
   std::string_view name;
 };
 
-constexpr std::array<KeywordName, 13> keyword_names{{
+constexpr std::array<KeywordName, 13> kKeywordNames{{
     {KnownParam::size, "SIZE"},
     {KnownParam::body, "BODY"},
     {KnownParam::smtputf8, "SMTPUTF8"},
@@ -96,8 +96,8 @@ Result<std::uint64_t> size_value(const EsmtpParam& p) {
   for (char c : s) {
     if (!chars::is_digit(c)) return param_error(p, "expected 1 to 20 digits");
     const auto d = static_cast<std::uint64_t>(c - '0');
-    constexpr auto max = std::numeric_limits<std::uint64_t>::max();
-    v = (v > (max - d) / 10) ? max : v * 10 + d;
+    constexpr auto kMax = std::numeric_limits<std::uint64_t>::max();
+    v = (v > (kMax - d) / 10) ? kMax : v * 10 + d;
   }
   return v;
 }
@@ -123,7 +123,7 @@ Result<RetType> ret_value(const EsmtpParam& p) {
 }
 
 Result<std::string> envid_value(const EsmtpParam& p) {
-  if (!p.value || p.value->size() > envid_bytes_max)
+  if (!p.value || p.value->size() > kEnvidBytesMax)
     return param_error(p, "expected 1 to 100 characters of xtext");
   auto raw = xtext_decode(*p.value);
   if (!raw) return param_error(p, raw.error().message);
@@ -217,7 +217,7 @@ Result<Notify> notify_value(const EsmtpParam& p) {
 }
 
 Result<Orcpt> orcpt_value(const EsmtpParam& p) {
-  if (!p.value || p.value->size() > orcpt_bytes_max)
+  if (!p.value || p.value->size() > kOrcptBytesMax)
     return param_error(p, "expected addr-type;xtext of at most 500 characters");
   const std::string_view v = *p.value;
   const std::size_t semi = v.find(';');
@@ -305,9 +305,9 @@ void civil_from_days(std::int64_t z, std::int64_t& y, unsigned& m, unsigned& d) 
 }
 
 unsigned days_in_month(std::int64_t y, unsigned m) {
-  static constexpr unsigned days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  static constexpr unsigned kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
   const bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-  return (m == 2 && leap) ? 29 : days[m - 1];
+  return (m == 2 && leap) ? 29 : kDays[m - 1];
 }
 
 // Fixed-width digits at s[pos..pos+n); false when absent.
@@ -342,7 +342,7 @@ bool offset_at(std::string_view s, std::size_t pos, std::int64_t& offset) {
 }  // namespace
 
 std::optional<KnownParam> known_param(std::string_view keyword) {
-  for (const auto& k : keyword_names) {
+  for (const auto& k : kKeywordNames) {
     if (chars::iequals(keyword, k.name)) return k.param;
   }
   return std::nullopt;
@@ -406,10 +406,10 @@ Result<RcptParams> parse_rcpt_params(std::string_view text, const ParamOptions& 
 }
 
 std::string serialize_params(const MailParams& m) {
-  static constexpr std::string_view bodies[] = {"7BIT", "8BITMIME", "BINARYMIME"};
+  static constexpr std::string_view kBodies[] = {"7BIT", "8BITMIME", "BINARYMIME"};
   std::string out;
   if (m.size) append(out, "SIZE", std::to_string(*m.size));
-  if (m.body) append(out, "BODY", bodies[static_cast<int>(*m.body)]);
+  if (m.body) append(out, "BODY", kBodies[static_cast<int>(*m.body)]);
   if (m.smtputf8) append(out, "SMTPUTF8");
   if (m.auth)
     append(out, "AUTH", xtext_encode(m.auth->mailbox ? serialize(*m.auth->mailbox) : "<>"));
@@ -469,7 +469,7 @@ Result<std::string> xtext_decode(std::string_view text) {
 }
 
 std::string xtext_encode(std::string_view raw) {
-  static constexpr char hex[] = "0123456789ABCDEF";
+  static constexpr char kHex[] = "0123456789ABCDEF";
   std::string out;
   out.reserve(raw.size());
   for (char c : raw) {
@@ -478,8 +478,8 @@ std::string xtext_encode(std::string_view raw) {
       out.push_back(c);
     } else {
       out.push_back('+');
-      out.push_back(hex[b >> 4]);
-      out.push_back(hex[b & 0xF]);
+      out.push_back(kHex[b >> 4]);
+      out.push_back(kHex[b & 0xF]);
     }
   }
   return out;
@@ -509,8 +509,8 @@ Result<HoldUntil> parse_date_time(std::string_view s) {
   }
   std::int64_t offset = 0;
   if (!offset_at(s, pos, offset)) return fail(pos, "expected Z or +hh:mm / -hh:mm");
-  const std::int64_t t =
-      days_from_civil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second - offset;
+  const std::int64_t t = days_from_civil(year, month, day) * 86400 + std::int64_t{hour} * 3600 +
+                         std::int64_t{minute} * 60 + second - offset;
   // Keep the instant printable as a four-digit UTC year.
   if (t < days_from_civil(0, 1, 1) * 86400 || t >= days_from_civil(10000, 1, 1) * 86400) {
     return fail(0, "date-time outside years 0000-9999 UTC");

@@ -63,10 +63,11 @@ Result<std::string> serialize(const Reply& reply);
 Reply extract_enhanced_status(Reply reply);
 
 struct ReplyParserOptions {
-  std::size_t line_bytes_max = 100 * 1024;  // CRLF included
+  std::size_t line_bytes_max = std::size_t{100} * 1024;  // CRLF included
   std::size_t lines_max = 10'000;
-  std::size_t reply_bytes_max = 1024 * 1024;  // all lines of one reply, line ends included
-  std::size_t ready_replies_max = 64;         // complete replies waiting for poll()
+  std::size_t reply_bytes_max =
+      std::size_t{1024} * 1024;        // all lines of one reply, line ends included
+  std::size_t ready_replies_max = 64;  // complete replies waiting for poll()
   bool enhanced_status_codes = false;
 };
 

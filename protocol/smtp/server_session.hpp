@@ -101,7 +101,7 @@ struct ServerConfig {
   bool normalize_bare_lf = false;           // leniency (data_codec.hpp); never ends DATA
   bool normalize_bare_cr = false;
   bool allow_bare_lf_in_commands = false;  // leniency: "CMD\n" ends a command line
-  std::size_t output_backlog_bytes_max = 64 * 1024;
+  std::size_t output_backlog_bytes_max = std::size_t{64} * 1024;
 };
 
 using Ticket = std::uint64_t;

@@ -98,7 +98,7 @@ class DirectoryBuilder {
   void add_lookup_domain(const std::string& domain) {
     const std::string d = lower(domain);
     if (auto why = domain_problem(d, dir_.limits_.domain_bytes_max); !why.empty()) {
-      error(DirectoryIssue::no_principal, "lookup domain '" + domain + "': " + std::string(why));
+      error(DirectoryIssue::kNoPrincipal, "lookup domain '" + domain + "': " + std::string(why));
       return;
     }
     dir_.domains_.insert(d);
@@ -183,11 +183,11 @@ MemoryDirectoryBuild MemoryDirectory::build(const MemoryDirectoryInput& input,
   dir.limits_ = limits;
   DirectoryBuilder builder(dir, out);
   if (input.principals.size() > limits.principals_max) {
-    builder.error(DirectoryIssue::no_principal, "more principals than the limit");
+    builder.error(DirectoryIssue::kNoPrincipal, "more principals than the limit");
     return out;
   }
   if (input.lookup_domains.size() > limits.lookup_domains_max) {
-    builder.error(DirectoryIssue::no_principal, "more lookup domains than the limit");
+    builder.error(DirectoryIssue::kNoPrincipal, "more lookup domains than the limit");
     return out;
   }
   for (std::size_t i = 0; i < input.principals.size(); ++i)

@@ -71,8 +71,8 @@ struct DirectoryLimits {
 };
 
 struct DirectoryIssue {
-  static constexpr std::size_t no_principal = static_cast<std::size_t>(-1);
-  std::size_t principal_index = no_principal;  // index in input.principals
+  static constexpr std::size_t kNoPrincipal = static_cast<std::size_t>(-1);
+  std::size_t principal_index = kNoPrincipal;  // index in input.principals
   std::string message;                         // "principal 'ann': ..." never a secret
 
   friend bool operator==(const DirectoryIssue&, const DirectoryIssue&) = default;

@@ -144,12 +144,12 @@ SecretInfo inspect_secret(std::string_view secret, const PasswordLimits& limits)
 bool is_plain_text(std::string_view secret) {
   if (secret.empty()) return false;
   if (secret.front() != '$' && secret.front() != '{') return true;
-  constexpr std::string_view prefix = "{plain}";
-  if (secret.size() < prefix.size()) return false;
-  for (std::size_t i = 0; i < prefix.size(); ++i) {
+  constexpr std::string_view kPrefix = "{plain}";
+  if (secret.size() < kPrefix.size()) return false;
+  for (std::size_t i = 0; i < kPrefix.size(); ++i) {
     char c = secret[i];
     if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-    if (c != prefix[i]) return false;
+    if (c != kPrefix[i]) return false;
   }
   return true;
 }

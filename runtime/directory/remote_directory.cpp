@@ -254,7 +254,7 @@ void RemoteDirectory::on_resolved(outbound::ResolveResult result) {
   resolving_ = false;
   if (result && !result->empty()) {
     endpoint_ = Endpoint{result->front().endpoint.ip, settings_.port};
-    endpoint_expires_ = io_.now() + host_name_ttl;
+    endpoint_expires_ = io_.now() + kHostNameTtl;
     dispatch();
     return;
   }
@@ -262,7 +262,7 @@ void RemoteDirectory::on_resolved(outbound::ResolveResult result) {
   note_failure("remote directory: cannot resolve '" + settings_.address.substr(0, 255) +
                "': " + cause);
   if (endpoint_) {  // keep the last answer; ask again soon
-    endpoint_expires_ = io_.now() + host_name_retry;
+    endpoint_expires_ = io_.now() + kHostNameRetry;
     dispatch();
     return;
   }

@@ -6,12 +6,12 @@
 // - RemoteDirectorySettings is plain data (config/ fills it; this layer never includes
 //   config/). `address` is an IP literal ("192.0.2.1", "2001:db8::1", "[::1]") or a host
 //   name. A host name is resolved (A, then AAAA: runtime/outbound host_resolver) when a
-//   request first needs the server, and again host_name_ttl after each answer; requests
+//   request first needs the server, and again kHostNameTtl after each answer; requests
 //   wait in the queue meanwhile (their timeout runs). New connections use the first
 //   address; connections already open keep theirs. A failed lookup with no earlier answer
 //   makes the waiting requests `unavailable` and last_failure() names the host and the
 //   cause; after an earlier answer, that answer stays in use and the lookup is retried
-//   host_name_retry later. Anything that is neither an IP literal nor a host name makes
+//   kHostNameRetry later. Anything that is neither an IP literal nor a host name makes
 //   every request that needs the server `unavailable`, and last_failure() says why.
 // - Transport security, by tls_implicit and starttls: tls_implicit → TLS right after
 //   connect; otherwise starttls (the default) → the client machine upgrades with STARTTLS
@@ -214,8 +214,8 @@ class RemoteDirectory : public Directory {
   bool endpoint_ready();
   void on_resolved(outbound::ResolveResult result);
 
-  static constexpr Duration host_name_ttl = Duration::minutes(5);
-  static constexpr Duration host_name_retry = Duration::seconds(30);
+  static constexpr Duration kHostNameTtl = Duration::minutes(5);
+  static constexpr Duration kHostNameRetry = Duration::seconds(30);
   bool host_name_ = false;  // address is a host name, resolved through resolver_
   bool resolving_ = false;
   Instant endpoint_expires_{};

@@ -19,7 +19,7 @@
 // - The owner may call machine() and then pump() after giving the machine an input of its
 //   own (submit, quit); hooks may close the link or drop the owner's reference to it: the
 //   link keeps itself alive until its callback returns.
-// - Input the machine leaves unconsumed waits in the link, at most inbox_max bytes; beyond
+// - Input the machine leaves unconsumed waits in the link, at most kInboxMax bytes; beyond
 //   that the server is talking nonsense and the link ends.
 #pragma once
 
@@ -51,7 +51,7 @@ class RemoteLink : public std::enable_shared_from_this<RemoteLink<Machine, Start
     std::function<void(Event&)> on_event;
     std::function<void(std::string detail)> on_end;
   };
-  static constexpr std::size_t inbox_max = 256 * 1024;
+  static constexpr std::size_t kInboxMax = std::size_t{256} * 1024;
 
   RemoteLink(Io& io, Hooks hooks) : io_(io), hooks_(std::move(hooks)) {}
   ~RemoteLink() { close(); }
@@ -192,7 +192,7 @@ class RemoteLink : public std::enable_shared_from_this<RemoteLink<Machine, Start
                             ? "the remote directory closed the connection"
                             : "read from the remote directory failed: " + data.error().detail;
         self->machine_->feed_eof(self->io_.now());
-      } else if (self->inbox_.size() + data->size() > inbox_max) {
+      } else if (self->inbox_.size() + data->size() > kInboxMax) {
         return self->end("the remote directory sent too much without an answer");
       } else {
         self->inbox_.append(data->data(), data->size());

@@ -7,17 +7,17 @@
 namespace tern::runtime::directory {
 namespace {
 
-constexpr std::size_t scheme_name_bytes_max = 32;
-constexpr std::size_t sha_salt_chars_max = 16;
-constexpr std::size_t sha512_hash_chars = 86;
-constexpr std::size_t sha256_hash_chars = 43;
-constexpr std::size_t bcrypt_tail_chars = 53;  // 22 of salt, 31 of hash
-constexpr std::uint32_t sha_rounds_min = 1000;
-constexpr std::uint32_t bcrypt_cost_min = 4;
-constexpr std::size_t argon2_salt_bytes_min = 8;
-constexpr std::size_t argon2_salt_bytes_max = 64;
-constexpr std::size_t argon2_hash_bytes_min = 4;
-constexpr std::size_t argon2_hash_bytes_max = 64;
+constexpr std::size_t kSchemeNameBytesMax = 32;
+constexpr std::size_t kShaSaltCharsMax = 16;
+constexpr std::size_t kSha512HashChars = 86;
+constexpr std::size_t kSha256HashChars = 43;
+constexpr std::size_t kBcryptTailChars = 53;  // 22 of salt, 31 of hash
+constexpr std::uint32_t kShaRoundsMin = 1000;
+constexpr std::uint32_t kBcryptCostMin = 4;
+constexpr std::size_t kArgon2SaltBytesMin = 8;
+constexpr std::size_t kArgon2SaltBytesMax = 64;
+constexpr std::size_t kArgon2HashBytesMin = 4;
+constexpr std::size_t kArgon2HashBytesMax = 64;
 
 ParsedSecret refuse(Verdict verdict, std::string_view reason, std::string name = {},
                     Scheme scheme = Scheme::other) {
@@ -47,7 +47,7 @@ bool is_name_char(char c) {
 }
 
 bool valid_name(std::string_view name) {
-  if (name.empty() || name.size() > scheme_name_bytes_max) return false;
+  if (name.empty() || name.size() > kSchemeNameBytesMax) return false;
   for (char c : name) {
     if (!is_name_char(c)) return false;
   }
@@ -92,17 +92,17 @@ ParsedSecret parse_sha_crypt(std::string_view secret, std::string_view rest, boo
     auto digits = take_field(rest);
     auto rounds = digits ? parse_decimal(*digits) : std::nullopt;
     if (!rounds) return refuse(Verdict::malformed, "rounds is not a number", name, scheme);
-    if (*rounds < sha_rounds_min)
+    if (*rounds < kShaRoundsMin)
       return refuse(Verdict::malformed, "rounds below 1000", name, scheme);
     if (*rounds > limits.sha_crypt_rounds_max) {
       return refuse(Verdict::malformed, "rounds above the limit", name, scheme);
     }
   }
   auto salt = take_field(rest);
-  if (!salt || salt->empty() || salt->size() > sha_salt_chars_max || !all_crypt_chars(*salt)) {
+  if (!salt || salt->empty() || salt->size() > kShaSaltCharsMax || !all_crypt_chars(*salt)) {
     return refuse(Verdict::malformed, "bad salt", name, scheme);
   }
-  if (rest.size() != (sha512 ? sha512_hash_chars : sha256_hash_chars) || !all_crypt_chars(rest)) {
+  if (rest.size() != (sha512 ? kSha512HashChars : kSha256HashChars) || !all_crypt_chars(rest)) {
     return refuse(Verdict::malformed, "bad hash length or character", name, scheme);
   }
   ParsedSecret p;
@@ -123,13 +123,13 @@ ParsedSecret parse_bcrypt(std::string_view secret, std::string_view id, std::str
   }
   const auto cost =
       static_cast<std::uint32_t>(((*cost_text)[0] - '0') * 10 + ((*cost_text)[1] - '0'));
-  if (cost < bcrypt_cost_min || cost > 31) {
+  if (cost < kBcryptCostMin || cost > 31) {
     return refuse(Verdict::malformed, "bcrypt cost outside 04..31", name, Scheme::bcrypt);
   }
   if (cost > limits.bcrypt_cost_max) {
     return refuse(Verdict::malformed, "bcrypt cost above the limit", name, Scheme::bcrypt);
   }
-  if (rest.size() != bcrypt_tail_chars || !all_crypt_chars(rest)) {
+  if (rest.size() != kBcryptTailChars || !all_crypt_chars(rest)) {
     return refuse(Verdict::malformed, "bad hash length or character", name, Scheme::bcrypt);
   }
   ParsedSecret p;
@@ -143,9 +143,9 @@ ParsedSecret parse_bcrypt(std::string_view secret, std::string_view id, std::str
 // "m=65536,t=3,p=4" in this order, as every argon2 encoder writes it.
 bool parse_argon2_costs(std::string_view text, Argon2Params& out) {
   std::array<std::uint32_t*, 3> fields{&out.memory_kib, &out.time, &out.lanes};
-  constexpr std::array<std::string_view, 3> keys{"m=", "t=", "p="};
+  constexpr std::array<std::string_view, 3> kKeys{"m=", "t=", "p="};
   for (std::size_t i = 0; i < fields.size(); ++i) {
-    if (!text.starts_with(keys[i])) return false;
+    if (!text.starts_with(kKeys[i])) return false;
     text.remove_prefix(2);
     std::size_t end = i + 1 < fields.size() ? text.find(',') : text.size();
     if (end == std::string_view::npos) return false;
@@ -163,10 +163,10 @@ std::string_view check_argon2_limits(const Argon2Params& a, const PasswordLimits
   if (a.memory_kib > limits.argon2_memory_kib_max) return "argon2 memory above the limit";
   if (a.time > limits.argon2_time_max) return "argon2 time above the limit";
   if (a.lanes > limits.argon2_lanes_max) return "argon2 lanes above the limit";
-  if (a.salt.size() < argon2_salt_bytes_min || a.salt.size() > argon2_salt_bytes_max) {
+  if (a.salt.size() < kArgon2SaltBytesMin || a.salt.size() > kArgon2SaltBytesMax) {
     return "argon2 salt length out of range";
   }
-  if (a.hash.size() < argon2_hash_bytes_min || a.hash.size() > argon2_hash_bytes_max) {
+  if (a.hash.size() < kArgon2HashBytesMin || a.hash.size() > kArgon2HashBytesMax) {
     return "argon2 hash length out of range";
   }
   return {};
@@ -218,47 +218,47 @@ std::string_view refused_reason(std::string_view id) {
 // unknown "{Summer2024}..." is more likely a plain-text password than a scheme, and a
 // password must not reach a log line.
 std::string known_name(std::string_view id) {
-  static constexpr std::string_view known[] = {"1",
-                                               "2x",
-                                               "3",
-                                               "y",
-                                               "gy",
-                                               "7",
-                                               "argon2d",
-                                               "md5",
-                                               "sha1",
-                                               "sunmd5",
-                                               "nt",
-                                               "pbkdf2-sha256",
-                                               "pbkdf2-sha512",
-                                               "scrypt",
-                                               "SSHA",
-                                               "SHA",
-                                               "SHA1",
-                                               "SHA256",
-                                               "SHA512",
-                                               "SSHA256",
-                                               "SSHA512",
-                                               "SMD5",
-                                               "MD5",
-                                               "MD5-CRYPT",
-                                               "PLAIN-MD5",
-                                               "LDAP-MD5",
-                                               "CRAM-MD5",
-                                               "DIGEST-MD5",
-                                               "SCRAM-SHA-1",
-                                               "SCRAM-SHA-256",
-                                               "PBKDF2",
-                                               "DES-CRYPT",
-                                               "NTLM",
-                                               "LANMAN",
-                                               "OTP",
-                                               "CLEAR",
-                                               "CLEARTEXT",
-                                               "PLAIN-TRUNC",
-                                               "SCRYPT",
-                                               "ARGON2D"};
-  for (std::string_view k : known) {
+  static constexpr std::string_view kKnown[] = {"1",
+                                                "2x",
+                                                "3",
+                                                "y",
+                                                "gy",
+                                                "7",
+                                                "argon2d",
+                                                "md5",
+                                                "sha1",
+                                                "sunmd5",
+                                                "nt",
+                                                "pbkdf2-sha256",
+                                                "pbkdf2-sha512",
+                                                "scrypt",
+                                                "SSHA",
+                                                "SHA",
+                                                "SHA1",
+                                                "SHA256",
+                                                "SHA512",
+                                                "SSHA256",
+                                                "SSHA512",
+                                                "SMD5",
+                                                "MD5",
+                                                "MD5-CRYPT",
+                                                "PLAIN-MD5",
+                                                "LDAP-MD5",
+                                                "CRAM-MD5",
+                                                "DIGEST-MD5",
+                                                "SCRAM-SHA-1",
+                                                "SCRAM-SHA-256",
+                                                "PBKDF2",
+                                                "DES-CRYPT",
+                                                "NTLM",
+                                                "LANMAN",
+                                                "OTP",
+                                                "CLEAR",
+                                                "CLEARTEXT",
+                                                "PLAIN-TRUNC",
+                                                "SCRYPT",
+                                                "ARGON2D"};
+  for (std::string_view k : kKnown) {
     if (k == id) return std::string(id);
   }
   return "unknown";

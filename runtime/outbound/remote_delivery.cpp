@@ -36,7 +36,7 @@ bool has_long_line(std::string_view body) {
 }
 
 constexpr std::size_t kReplyTextBytesMax = 1000;
-constexpr std::size_t kInboxBytesMax = 256 * 1024;
+constexpr std::size_t kInboxBytesMax = std::size_t{256} * 1024;
 
 // "550 5.1.1 no such user", the lines of a multi-line reply joined by one space.
 std::string one_line(const smtp::Reply& reply) {

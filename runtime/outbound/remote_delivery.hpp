@@ -102,7 +102,7 @@ struct DeliveryRequest {
   std::string sender_params;                  // MAIL parameters as spooled
   std::vector<DeliveryRecipient> recipients;  // at least one
   std::string body;
-  std::size_t body_chunk_bytes = 64 * 1024;
+  std::size_t body_chunk_bytes = std::size_t{64} * 1024;
   std::size_t endpoints_max = 8;
   bool opportunistic_tls = false;  // see the contract
 };

@@ -513,18 +513,18 @@ TEST_F(RelayTest, ADelayNoticeGoesOutOncePerNotifyStep) {
   io_.stop_serving(Endpoint{"192.0.2.50", 25});
   ASSERT_EQ(submit({"x@remote.example"}, "Subject: slow\r\n\r\nx\r\n").substr(0, 4), "250 ");
   // Default notify steps: 1 day and 3 days; retries at 2m, 5m, ... then every 2 hours.
-  io_.run_for(Duration::minutes(23 * 60));
+  io_.run_for(Duration::minutes(std::int64_t{23} * 60));
   EXPECT_TRUE(io_.maildir("ann").empty()) << "younger than the first notify step";
-  io_.run_for(Duration::minutes(3 * 60));
+  io_.run_for(Duration::minutes(std::int64_t{3} * 60));
   auto box = io_.maildir("ann");
   ASSERT_EQ(box.size(), 1u);
   const std::string& notice = box.begin()->second;
   EXPECT_NE(notice.find("Action: delayed\r\nStatus: 4.4.0\r\n"), std::string::npos) << notice;
   EXPECT_NE(notice.find("Will-Retry-Until: "), std::string::npos) << notice;
   EXPECT_NE(notice.find("Final-Recipient: rfc822; x@remote.example"), std::string::npos);
-  io_.run_for(Duration::minutes(24 * 60));
+  io_.run_for(Duration::minutes(std::int64_t{24} * 60));
   EXPECT_EQ(io_.maildir("ann").size(), 1u) << "the second step (3 days) is not reached yet";
-  io_.run_for(Duration::minutes(26 * 60));
+  io_.run_for(Duration::minutes(std::int64_t{26} * 60));
   EXPECT_EQ(io_.maildir("ann").size(), 2u) << "the 3-day notice";
   // Expiry after 5 days: a failure notice, and the message leaves the spool.
   io_.run_for(Duration::minutes(2 * 24 * 60 + 3 * 60));

@@ -268,7 +268,8 @@ std::vector<std::string> read_with_chunk_max(std::size_t chunk_max, const std::s
 TEST(SimIoTest, ReadHandsAtMostReadChunkMaxThenEofAfterTheBytes) {
   EXPECT_EQ(read_with_chunk_max(3, "abc"), (std::vector<std::string>{"abc", "<eof>"}));
   EXPECT_EQ(read_with_chunk_max(3, "abcd"), (std::vector<std::string>{"abc", "d", "<eof>"}));
-  EXPECT_EQ(read_with_chunk_max(64 * 1024, "abcd"), (std::vector<std::string>{"abcd", "<eof>"}));
+  EXPECT_EQ(read_with_chunk_max(std::size_t{64} * 1024, "abcd"),
+            (std::vector<std::string>{"abcd", "<eof>"}));
   EXPECT_EQ(read_with_chunk_max(1, "ab"), (std::vector<std::string>{"a", "b", "<eof>"}));
 }
 

@@ -10,7 +10,7 @@ namespace {
 using testing::ClientHarness;
 using Lines = std::vector<std::string>;
 
-constexpr std::string_view dovecot_greeting =
+constexpr std::string_view kDovecotGreeting =
     "* OK [CAPABILITY IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE LITERAL+ AUTH=PLAIN "
     "AUTH=LOGIN] "
     "Dovecot ready.\r\n";
@@ -38,7 +38,7 @@ OutcomeEvent only_outcome(const ClientHarness& h) {
 TEST(ImapClient, SaslIrWithCapabilitiesFromTheGreeting) {
   ClientHarness h(tls_config());
   ASSERT_FALSE(h.session.authenticate(user_pass(), h.now));
-  h.run(dovecot_greeting);
+  h.run(kDovecotGreeting);
   EXPECT_EQ(h.lines(), (Lines{"A0001 AUTHENTICATE PLAIN AHVzZXIAcGFzcw=="}));
   h.run("A0001 OK [CAPABILITY IMAP4rev1 IDLE] Logged in\r\n");
   EXPECT_EQ(only_outcome(h), (OutcomeEvent{Outcome::accepted, OutcomeReason::success,
@@ -67,7 +67,7 @@ TEST(ImapClient, ContinuationFormWithoutSaslIr) {
 TEST(ImapClient, LoginMechanismAnswersEachChallenge) {
   ClientHarness h(tls_config());
   ASSERT_FALSE(h.session.authenticate(user_pass({"LOGIN"}), h.now));
-  h.run(dovecot_greeting);
+  h.run(kDovecotGreeting);
   EXPECT_EQ(h.lines().back(), "A0001 AUTHENTICATE LOGIN");  // server-first: no initial response
   h.run("+ VXNlcm5hbWU6\r\n");
   EXPECT_EQ(h.lines().back(), "dXNlcg==");
@@ -83,7 +83,7 @@ TEST(ImapClient, RejectedWithCodeOrWithout) {
         "A0001 NO [EXPIRED] Password expired\r\n"}) {
     ClientHarness h(tls_config());
     ASSERT_FALSE(h.session.authenticate(user_pass(), h.now));
-    h.run(dovecot_greeting);
+    h.run(kDovecotGreeting);
     h.run(reply);
     EXPECT_EQ(only_outcome(h).outcome, Outcome::rejected) << reply;
     EXPECT_EQ(only_outcome(h).reason, OutcomeReason::credentials);
@@ -104,7 +104,7 @@ TEST(ImapClient, TemporaryFailuresStayDistinct) {
                         Case{"garbage\r\n", OutcomeReason::protocol_error}}) {
     ClientHarness h(tls_config());
     ASSERT_FALSE(h.session.authenticate(user_pass(), h.now));
-    h.run(dovecot_greeting);
+    h.run(kDovecotGreeting);
     h.run(c.after_greeting);
     EXPECT_EQ(only_outcome(h).outcome, Outcome::temporary_failure) << c.after_greeting;
     EXPECT_EQ(only_outcome(h).reason, c.reason) << c.after_greeting;
@@ -134,7 +134,7 @@ TEST(ImapClient, GreetingByeTimeoutAndEofAreTemporary) {
   ClientHarness chatty(c);
   ASSERT_FALSE(chatty.session.authenticate(user_pass(), chatty.now));
   chatty.now = Instant{0} + Duration::seconds(3);
-  chatty.run(dovecot_greeting);
+  chatty.run(kDovecotGreeting);
   EXPECT_EQ(chatty.session.poll_timeout(), chatty.now + Duration::seconds(60));
   chatty.now = chatty.now + Duration::seconds(59);
   chatty.run("* 1 EXISTS\r\n");
@@ -142,7 +142,7 @@ TEST(ImapClient, GreetingByeTimeoutAndEofAreTemporary) {
 
   ClientHarness eof(tls_config());
   ASSERT_FALSE(eof.session.authenticate(user_pass(), eof.now));
-  eof.run(dovecot_greeting);
+  eof.run(kDovecotGreeting);
   eof.session.feed_eof(eof.now);
   eof.drain();
   EXPECT_EQ(only_outcome(eof).reason, OutcomeReason::connection_closed);
@@ -230,7 +230,7 @@ TEST(ImapClient, PreauthIsNotACredentialCheckByDefault) {
 TEST(ImapClient, UnanswerableChallengeIsCancelled) {
   ClientHarness h(tls_config());
   ASSERT_FALSE(h.session.authenticate(user_pass({"LOGIN"}), h.now));
-  h.run(dovecot_greeting);
+  h.run(kDovecotGreeting);
   h.run("+ not-base64!\r\n");
   EXPECT_EQ(h.lines().back(), "*");
   h.run("A0001 BAD Authentication aborted\r\n");

@@ -138,7 +138,7 @@ struct ClientHarness {
   std::vector<ClientEvent> events;
   Instant now{0};
 
-  explicit ClientHarness(ClientConfig config) : session(std::move(config), Instant{0}) { drain(); }
+  explicit ClientHarness(ClientConfig config) : session(config, Instant{0}) { drain(); }
 
   std::string run(std::string_view input, std::size_t chunk = 0) {
     while (!input.empty()) {
@@ -177,7 +177,7 @@ struct Pipe {
   ServerHarness server;
   std::function<std::size_t()> next_chunk = [] { return std::size_t{1} << 20; };
 
-  Pipe(ClientConfig c, ServerConfig s) : client(std::move(c)), server(std::move(s)) {}
+  Pipe(ClientConfig c, ServerConfig s) : client(c), server(std::move(s)) {}
 
   void run(std::size_t steps_max = 100000) {
     std::size_t to_server = 0, to_client = 0;      // bytes of each output already delivered

@@ -163,12 +163,12 @@ TEST(ExprCheck, DidYouMeanStopsAtTwoEdits) {
 
 TEST(ExprCheck, HandBuiltTreeTooDeepIsRefused) {
   Expr e = Expr::boolean_literal(true);
-  for (std::size_t i = 0; i < ast_depth_max; ++i) e = Expr::logical_not(std::move(e));
+  for (std::size_t i = 0; i < kAstDepthMax; ++i) e = Expr::logical_not(std::move(e));
   Result<CheckedExpr> r = check(e, next_hop_env(), Type::boolean);
   ASSERT_FALSE(r.has_value());
   EXPECT_EQ(r.error().message, "expression nested deeper than 512");
   Expr ok = Expr::boolean_literal(true);
-  for (std::size_t i = 0; i + 1 < ast_depth_max; ++i) ok = Expr::logical_not(std::move(ok));
+  for (std::size_t i = 0; i + 1 < kAstDepthMax; ++i) ok = Expr::logical_not(std::move(ok));
   EXPECT_TRUE(check(ok, next_hop_env(), Type::boolean).has_value());
 }
 

@@ -11,20 +11,20 @@ struct Vector {
 };
 
 // RFC 4648 §10.
-constexpr Vector rfc4648[] = {{"", ""},
-                              {"f", "Zg=="},
-                              {"fo", "Zm8="},
-                              {"foo", "Zm9v"},
-                              {"foob", "Zm9vYg=="},
-                              {"fooba", "Zm9vYmE="},
-                              {"foobar", "Zm9vYmFy"}};
+constexpr Vector kRfc4648[] = {{"", ""},
+                               {"f", "Zg=="},
+                               {"fo", "Zm8="},
+                               {"foo", "Zm9v"},
+                               {"foob", "Zm9vYg=="},
+                               {"fooba", "Zm9vYmE="},
+                               {"foobar", "Zm9vYmFy"}};
 
 TEST(Base64, EncodesRfc4648Vectors) {
-  for (const auto& v : rfc4648) EXPECT_EQ(base64_encode(v.plain), v.encoded) << v.plain;
+  for (const auto& v : kRfc4648) EXPECT_EQ(base64_encode(v.plain), v.encoded) << v.plain;
 }
 
 TEST(Base64, DecodesRfc4648Vectors) {
-  for (const auto& v : rfc4648) {
+  for (const auto& v : kRfc4648) {
     auto r = base64_decode(v.encoded, 100);
     ASSERT_TRUE(r) << v.encoded << ": " << r.error().message;
     EXPECT_EQ(*r, v.plain);

@@ -205,12 +205,12 @@ TEST(Xoauth2Message, LimitsAtNAndNPlusOne) {
 }
 
 // RFC 7628 §4.1: the IMAP example's initial client response.
-constexpr std::string_view rfc7628_41 =
+constexpr std::string_view kRfc7628Example =
     "bixhPXVzZXJAZXhhbXBsZS5jb20sAWhvc3Q9c2VydmVyLmV4YW1wbGUuY29tAXBvcnQ9MTQzAWF1dGg9QmVhcmVyIHZGOW"
     "RmdDRxbVRjMk52YjNSbGNrQmhiSFJoZG1semRHRXVZMjl0Q2c9PQEB";
 
 TEST(OauthBearerMessage, Rfc7628Example) {
-  auto decoded = base64_decode(rfc7628_41, 1000);
+  auto decoded = base64_decode(kRfc7628Example, 1000);
   ASSERT_TRUE(decoded);
   EXPECT_EQ(*decoded,
             "n,a=user@example.com,\x01host=server.example.com\x01port=143\x01"
@@ -219,7 +219,7 @@ TEST(OauthBearerMessage, Rfc7628Example) {
   ASSERT_TRUE(m);
   EXPECT_EQ(*m, (OauthBearerMessage{"user@example.com", "server.example.com", 143,
                                     "vF9dft4qmTc2Nvb3RlckBhbHRhdmlzdGEuY29tCg=="}));
-  EXPECT_EQ(base64_encode(encode_oauthbearer(*m)), rfc7628_41);
+  EXPECT_EQ(base64_encode(encode_oauthbearer(*m)), kRfc7628Example);
 }
 
 TEST(OauthBearerMessage, Gs2Escapes) {

@@ -33,7 +33,7 @@ Step secret_step(std::string username) {
   return Verify{SecretRequest{std::move(username)}};
 }
 
-constexpr std::string_view rfc2195_challenge = "<1896.697170952@postoffice.reston.mci.net>";
+constexpr std::string_view kRfc2195Challenge = "<1896.697170952@postoffice.reston.mci.net>";
 
 // ---- PLAIN ----
 
@@ -160,9 +160,9 @@ TEST(LoginServer, CancelAtPassword) {
 // ---- CRAM-MD5 ----
 
 TEST(CramMd5Server, Rfc2195Example) {
-  CramMd5Server s{std::string(rfc2195_challenge)};
+  CramMd5Server s{std::string(kRfc2195Challenge)};
   const Step first = ok(s.start(std::nullopt));
-  EXPECT_EQ(first, challenge(std::string(rfc2195_challenge)));
+  EXPECT_EQ(first, challenge(std::string(kRfc2195Challenge)));
   EXPECT_EQ(base64_encode(std::get<Challenge>(first).bytes),
             "PDE4OTYuNjk3MTcwOTUyQHBvc3RvZmZpY2UucmVzdG9uLm1jaS5uZXQ+");
   auto response = base64_decode("dGltIGI5MTNhNjAyYzdlZGE3YTQ5NWI0ZTZlNzMzNGQzODkw", 100);
@@ -174,12 +174,12 @@ TEST(CramMd5Server, Rfc2195Example) {
 }
 
 TEST(CramMd5Server, WrongSecretOrUnknownUserFails) {
-  CramMd5Server a{std::string(rfc2195_challenge)};
+  CramMd5Server a{std::string(kRfc2195Challenge)};
   (void)a.start(std::nullopt);
   (void)a.step("tim b913a602c7eda7a495b4e6e7334d3890");
   EXPECT_EQ(ok(a.supply_secret("tanstaaftanstaag")),
             failure(FailureReason::rejected, "invalid credentials"));
-  CramMd5Server b{std::string(rfc2195_challenge)};
+  CramMd5Server b{std::string(kRfc2195Challenge)};
   (void)b.start(std::nullopt);
   (void)b.step("tim b913a602c7eda7a495b4e6e7334d3890");
   EXPECT_EQ(ok(b.supply_secret(std::nullopt)),
@@ -187,7 +187,7 @@ TEST(CramMd5Server, WrongSecretOrUnknownUserFails) {
 }
 
 TEST(CramMd5Server, RefusesInitialResponseAndBadChallenge) {
-  CramMd5Server a{std::string(rfc2195_challenge)};
+  CramMd5Server a{std::string(kRfc2195Challenge)};
   EXPECT_EQ(ok(a.start("")),
             failure(FailureReason::malformed, "CRAM-MD5 takes no initial response"));
   CramMd5Server b{"no-angle-brackets"};
@@ -196,7 +196,7 @@ TEST(CramMd5Server, RefusesInitialResponseAndBadChallenge) {
 }
 
 TEST(CramMd5Server, MalformedResponseFails) {
-  CramMd5Server s{std::string(rfc2195_challenge)};
+  CramMd5Server s{std::string(kRfc2195Challenge)};
   (void)s.start(std::nullopt);
   EXPECT_EQ(ok(s.step("tim")), failure(FailureReason::malformed, "CRAM-MD5 response has no space"));
 }
@@ -319,9 +319,9 @@ TEST(Server, SupportedNames) {
 
 TEST(Server, WrapperFeedsWireLines) {
   ServerConfig config;
-  config.cram_md5_challenge = std::string(rfc2195_challenge);
+  config.cram_md5_challenge = std::string(kRfc2195Challenge);
   Server s(Mechanism::cram_md5, config);
-  EXPECT_EQ(ok(s.start(std::nullopt)), challenge(std::string(rfc2195_challenge)));
+  EXPECT_EQ(ok(s.start(std::nullopt)), challenge(std::string(kRfc2195Challenge)));
   auto line = decode_client_line("dGltIGI5MTNhNjAyYzdlZGE3YTQ5NWI0ZTZlNzMzNGQzODkw",
                                  LinePosition::continuation, 100);
   ASSERT_TRUE(line);

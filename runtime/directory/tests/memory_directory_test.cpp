@@ -11,16 +11,16 @@ namespace tern::runtime::directory {
 namespace {
 
 // openssl passwd -6 -salt saltsalt 'correct horse'
-constexpr const char* ann_hash =
+constexpr const char* kAnnHash =
     "$6$saltsalt$hRM5XZ86KXEw9UOmjigeVqFgULtFB2sgpC9lXQDfMib3Zgw7mEiUvBJI2EplzfAqxL5Vvwp2scFtv/"
     "uamSo5z0";
 // openssl passwd -1 -salt saltsalt 'correct horse'
-constexpr const char* md5_hash = "$1$saltsalt$NuzA7WTAelpl95xgBGWN60";
+constexpr const char* kMd5Hash = "$1$saltsalt$NuzA7WTAelpl95xgBGWN60";
 
 MemoryDirectoryInput sample() {
   MemoryDirectoryInput in;
   in.principals.push_back(
-      {"ann", std::string(ann_hash), {"Ann@Example.ORG", "postmaster@example.org"}});
+      {"ann", std::string(kAnnHash), {"Ann@Example.ORG", "postmaster@example.org"}});
   in.principals.push_back({"bob", std::string("{PLAIN}bobpass"), {"bob@other.example"}});
   in.principals.push_back({"list", std::nullopt, {"list@example.org"}});
   in.lookup_domains = {"Lookup.Example"};
@@ -80,7 +80,7 @@ TEST(MemoryDirectoryBuildTest, WarnsAboutPlainText) {
 TEST(MemoryDirectoryBuildTest, ReportsEveryErrorWithoutTheSecret) {
   MemoryDirectoryInput in;
   in.principals.push_back(
-      {"ann", std::string(md5_hash), {"ann@x.org", "ANN@x.org", "a@b@c", "@x.org", "ann@"}});
+      {"ann", std::string(kMd5Hash), {"ann@x.org", "ANN@x.org", "a@b@c", "@x.org", "ann@"}});
   in.principals.push_back(
       {"ann", std::string("$6$broken"), {"ann@X.org", "z@.x", "z@x..y", "z y@x", "z@x."}});
   in.principals.push_back({"", std::nullopt, {}});
@@ -109,7 +109,7 @@ TEST(MemoryDirectoryBuildTest, ReportsEveryErrorWithoutTheSecret) {
             }));
   EXPECT_EQ(b.errors[0].principal_index, 0U);
   EXPECT_EQ(b.errors[5].principal_index, 1U);
-  EXPECT_EQ(b.errors.back().principal_index, DirectoryIssue::no_principal);
+  EXPECT_EQ(b.errors.back().principal_index, DirectoryIssue::kNoPrincipal);
 }
 
 TEST(MemoryDirectoryBuildTest, NameThatIsItsOwnAddressIsFine) {

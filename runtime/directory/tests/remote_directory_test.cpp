@@ -590,7 +590,7 @@ TEST(ImapDirectory, HostNameIsResolvedThenUsed) {
   EXPECT_GE(queries, 1u);
   EXPECT_EQ(auth_once(w, dir, "ann@example.org", "correct horse"), AuthStatus::authenticated);
   EXPECT_EQ(w.connections, 2u);
-  EXPECT_EQ(w.sim.dns_queries(), queries);  // the answer is kept (host_name_ttl)
+  EXPECT_EQ(w.sim.dns_queries(), queries);  // the answer is kept (kHostNameTtl)
 }
 
 TEST(ImapDirectory, UnresolvableHostNameIsUnavailableWithAReason) {
@@ -615,7 +615,7 @@ TEST(ImapDirectory, AStaleAnswerServesWhileDnsFails) {
   EXPECT_EQ(auth_once(w, dir, "ann@example.org", "correct horse"), AuthStatus::authenticated);
   w.sim.dns_fail("imap.example.org", DnsType::a, IoErrc::dns_failed);
   w.sim.dns_fail("imap.example.org", DnsType::aaaa, IoErrc::dns_failed);
-  w.sim.run_for(Duration::minutes(6));  // past host_name_ttl
+  w.sim.run_for(Duration::minutes(6));  // past kHostNameTtl
   EXPECT_EQ(auth_once(w, dir, "ann@example.org", "correct horse"), AuthStatus::authenticated);
   w.sim.run_until_idle();
   EXPECT_NE(dir.last_failure().find("cannot resolve"), std::string::npos) << dir.last_failure();
@@ -954,7 +954,7 @@ TEST(SmtpDirectory, ConnectionReusedUpToLimitsRcptThenReplaced) {
   Answers<RecipientOutcome> r;
   for (int i = 0; i < 3; ++i) {
     dir.check_recipient("u" + std::to_string(i) + "@example.org", r.slot());
-    w.sim.run_until([&] { return r.got.size() == static_cast<std::size_t>(i + 1); },
+    w.sim.run_until([&] { return r.got.size() == static_cast<std::size_t>(i) + 1; },
                     Duration::seconds(5));
   }
   w.sim.run_for(Duration::seconds(1));

@@ -394,7 +394,7 @@ TEST(RemoteDelivery, TwoMegabyteBodyInChunks) {
   World w;
   w.serve(How::normal);
   std::string body = "Received: by mta.example.org\r\n\r\n";
-  for (int i = 0; body.size() < 2 * 1024 * 1024; ++i) {
+  for (int i = 0; body.size() < std::size_t{2} * 1024 * 1024; ++i) {
     body += (i % 7 == 0 ? "." : "") + std::string(70, char('a' + i % 26)) + "\r\n";
   }
   auto report = w.deliver(w.request({"a@x.net"}, body));
