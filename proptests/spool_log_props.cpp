@@ -24,8 +24,8 @@ rc::Gen<Plain> gen_record() {
   return rc::gen::build<Plain>(
       rc::gen::set(&Plain::kind,
                    rc::gen::element(RecordKind::commit, RecordKind::envelope, RecordKind::remove)),
-      rc::gen::set(&Plain::flags, rc::gen::element<std::uint8_t>(0, flag_external_body)),
-      rc::gen::set(&Plain::id, rc::gen::mapcat(rc::gen::inRange<std::size_t>(1, id_bytes_max + 1),
+      rc::gen::set(&Plain::flags, rc::gen::element<std::uint8_t>(0, kFlagExternalBody)),
+      rc::gen::set(&Plain::id, rc::gen::mapcat(rc::gen::inRange<std::size_t>(1, kIdBytesMax + 1),
                                                [id_char](std::size_t n) {
                                                  return rc::gen::container<std::string>(n, id_char);
                                                })),

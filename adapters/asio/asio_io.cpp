@@ -29,7 +29,7 @@ using runtime::IoStatus;
 
 namespace {
 
-constexpr std::size_t read_buffer_bytes = 64 * 1024;
+constexpr std::size_t kReadBufferBytes = 64 * 1024;
 
 // Maildir names must not contain '/' or ':' (the spec's escapes \057 and \072).
 std::string maildir_host_name() {
@@ -81,7 +81,7 @@ std::string errno_detail(std::string_view what, int error) {
 AsioIo::AsioIo(net::io_context& context, AsioIoOptions options)
     : context_(context),
       options_(std::move(options)),
-      read_buffer_(read_buffer_bytes),
+      read_buffer_(kReadBufferBytes),
       host_name_(maildir_host_name()) {}
 
 AsioIo::~AsioIo() {

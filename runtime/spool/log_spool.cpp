@@ -474,7 +474,7 @@ void LogSpool::roll_back(const std::shared_ptr<Segment>& segment, IoStatus failu
 
 void LogSpool::commit_record(const std::string& id, const std::string& envelope,
                              const std::string& body, bool external, Io::StatusHandler on_done) {
-  const std::uint8_t flags = external ? spool_log::flag_external_body : 0;
+  const std::uint8_t flags = external ? spool_log::kFlagExternalBody : 0;
   auto appended = append_record(spool_log::RecordKind::commit, flags, id, envelope, body);
   if (!appended) {
     post_status(std::move(on_done), failure_of(appended.error()));
@@ -605,7 +605,7 @@ bool LogSpool::relocate(const std::string& id, LiveMessage& message) {
     if (!read) return false;
     body = std::move(*read);
   }
-  const std::uint8_t flags = message.body.segment ? 0 : spool_log::flag_external_body;
+  const std::uint8_t flags = message.body.segment ? 0 : spool_log::kFlagExternalBody;
   auto appended = append_record(spool_log::RecordKind::commit, flags, id, *envelope, body);
   if (!appended) return false;
   pin(message, message.envelope, Pin::Part::envelope);

@@ -20,7 +20,7 @@ void replay(std::uint64_t number, const spool_log::Scan& scan,
         message.commit_place = Place{number, record.offset, 0};
         message.envelope = std::string(record.envelope);
         message.envelope_place = envelope;
-        message.external_body = (record.flags & spool_log::flag_external_body) != 0;
+        message.external_body = (record.flags & spool_log::kFlagExternalBody) != 0;
         if (!message.external_body)
           message.body_place = Place{number, record.body_offset, record.body_bytes};
         live[id] = std::move(message);

@@ -27,9 +27,9 @@ enum class RecordKind : std::uint8_t {
   remove = 3,    // the message is gone
 };
 
-inline constexpr std::uint8_t flag_external_body = 1;  // commit: the body is in body/<id>
-inline constexpr std::size_t header_bytes = 24;
-inline constexpr std::size_t id_bytes_max = kSpoolIdBytesMax;
+inline constexpr std::uint8_t kFlagExternalBody = 1;  // commit: the body is in body/<id>
+inline constexpr std::size_t kHeaderBytes = 24;
+inline constexpr std::size_t kIdBytesMax = kSpoolIdBytesMax;
 
 struct RecordHeader {
   RecordKind kind = RecordKind::commit;
@@ -42,7 +42,7 @@ struct RecordHeader {
 
 // The header of a record holding exactly these bytes (crc computed over all of them).
 // The caller keeps the lengths within the field widths (id <= 64, envelope < 4 GiB).
-std::array<char, header_bytes> encode_header(RecordKind kind, std::uint8_t flags,
+std::array<char, kHeaderBytes> encode_header(RecordKind kind, std::uint8_t flags,
                                              std::string_view id, std::string_view envelope,
                                              std::string_view body);
 

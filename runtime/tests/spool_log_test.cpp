@@ -40,7 +40,7 @@ TEST(SpoolLog, HeaderBytesAreExact) {
 TEST(SpoolLog, ScanReturnsEveryRecordWithItsPlaces) {
   const std::string a = record(RecordKind::commit, 0, "A", "e1", "b1");
   const std::string b = record(RecordKind::envelope, 0, "A", "e2", "");
-  const std::string c = record(RecordKind::commit, flag_external_body, "B", "e3", "");
+  const std::string c = record(RecordKind::commit, kFlagExternalBody, "B", "e3", "");
   const std::string d = record(RecordKind::remove, 0, "A", "", "");
   const std::string log = a + b + c + d;
   const Scan scan = scan_segment(log);
@@ -53,7 +53,7 @@ TEST(SpoolLog, ScanReturnsEveryRecordWithItsPlaces) {
   EXPECT_EQ(log.substr(scan.records[0].body_offset, scan.records[0].body_bytes), "b1");
   EXPECT_EQ(scan.records[1].offset, a.size());
   EXPECT_EQ(scan.records[1].kind, RecordKind::envelope);
-  EXPECT_EQ(scan.records[2].flags, flag_external_body);
+  EXPECT_EQ(scan.records[2].flags, kFlagExternalBody);
   EXPECT_EQ(scan.records[2].body_bytes, 0u);
   EXPECT_EQ(scan.records[3].kind, RecordKind::remove);
   EXPECT_EQ(scan.records[3].end, log.size());
@@ -93,7 +93,7 @@ TEST(SpoolLog, ZerosGarbageAndUnknownKindsAreATail) {
 }
 
 TEST(SpoolLog, IdsAreCheckedAtTheLimit) {
-  const std::string longest(id_bytes_max, 'z');
+  const std::string longest(kIdBytesMax, 'z');
   EXPECT_TRUE(valid_id(longest));
   EXPECT_FALSE(valid_id(longest + "z"));
   EXPECT_FALSE(valid_id(""));

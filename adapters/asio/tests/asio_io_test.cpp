@@ -635,27 +635,27 @@ TEST_F(AsioIoTest, SpoolIgnoresATornTailAndNeverAppendsAfterIt) {
 // write, in their fdatasync); large ones extend the file; a segment is zeroed no further
 // than the rotation size. A restart reads the records and stops at the zeros.
 TEST_F(AsioIoTest, SpoolZeroesAheadOfSmallRecordsOnly) {
-  constexpr std::uint64_t zero_ahead = 1024 * 1024;  // asio_spool.cpp's zero_ahead_bytes
+  constexpr std::uint64_t kZeroAhead = 1024 * 1024;  // log_spool.cpp's kZeroAheadBytes
   const fs::path first = fs::path(root_) / "spool/log/0000000000000001.log";
   ASSERT_TRUE(commit("Small", "small body", "env").ok());
   const auto small_end = records_end(first);
-  EXPECT_EQ(fs::file_size(first), small_end + zero_ahead);
+  EXPECT_EQ(fs::file_size(first), small_end + kZeroAhead);
   ASSERT_TRUE(commit("Second", "second body", "env 2").ok());  // over the zeros
   EXPECT_GT(records_end(first), small_end);
-  EXPECT_EQ(fs::file_size(first), small_end + zero_ahead);
+  EXPECT_EQ(fs::file_size(first), small_end + kZeroAhead);
 
   // 64 KiB of record (header, id, envelope, body) is zeroed ahead of; one byte more is not.
   reopen();  // a new segment, 2
   const fs::path second = fs::path(root_) / "spool/log/0000000000000002.log";
   const std::string at_limit(64 * 1024 - 24 - 5 - 1, 'L');
   ASSERT_TRUE(commit("Limit", at_limit, "e").ok());
-  EXPECT_EQ(fs::file_size(second), 64u * 1024 + zero_ahead);
+  EXPECT_EQ(fs::file_size(second), 64u * 1024 + kZeroAhead);
   reopen();  // segment 3
   const fs::path third = fs::path(root_) / "spool/log/0000000000000003.log";
   ASSERT_TRUE(commit("Large", at_limit + "L", "e").ok());
   EXPECT_EQ(fs::file_size(third), 64u * 1024 + 1);
   ASSERT_TRUE(commit("After", "after", "e").ok());  // small again: zeros ahead of it
-  EXPECT_EQ(fs::file_size(third), records_end(third) + zero_ahead);
+  EXPECT_EQ(fs::file_size(third), records_end(third) + kZeroAhead);
 
   reopen();
   auto list = io_->spool_list();
@@ -912,11 +912,11 @@ TEST_F(AsioIoTest, IdleConnectionMemory) {
     io_->read(id, [](auto) {});  // an idle session waits for its next command
   });
   const Endpoint at = *io_->listener_endpoint(*listener);
-  constexpr int count = 200;
+  constexpr int kCount = 200;
   malloc_trim(0);
   const auto before = heap_in_use();
   std::vector<int> clients;
-  for (int i = 0; i < count; ++i) {
+  for (int i = 0; i < kCount; ++i) {
     const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
@@ -925,9 +925,9 @@ TEST_F(AsioIoTest, IdleConnectionMemory) {
     ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
     clients.push_back(fd);
   }
-  ASSERT_TRUE(run_until([&] { return io_->connection_count() == count; }));
+  ASSERT_TRUE(run_until([&] { return io_->connection_count() == kCount; }));
   run_for(20ms);
-  const auto per_conn = (heap_in_use() - before) / count;
+  const auto per_conn = (heap_in_use() - before) / kCount;
   std::printf("idle plain connection (reading): %zu heap bytes\n", per_conn);
   EXPECT_LT(per_conn, 2048u);
   for (int fd : clients) ::close(fd);
@@ -939,9 +939,9 @@ TEST_F(AsioIoTest, IdleTlsConnectionMemory) {
 #endif
   auto self = generate_self_signed("m.test");
   auto identity = io_->load_tls_identity(self->certificate_pem, self->private_key_pem);
-  constexpr int count = 40;
+  constexpr int kCount = 40;
   std::vector<Pair> pairs;
-  for (int i = 0; i < count; ++i) pairs.push_back(connect_pair("127.0.0.1"));
+  for (int i = 0; i < kCount; ++i) pairs.push_back(connect_pair("127.0.0.1"));
   malloc_trim(0);
   const auto before = heap_in_use();
   int done = 0;
@@ -955,9 +955,9 @@ TEST_F(AsioIoTest, IdleTlsConnectionMemory) {
       if (r) io_->read(p.client, [](auto) {});
     });
   }
-  ASSERT_TRUE(run_until([&] { return done == 2 * count; }, 10s));
+  ASSERT_TRUE(run_until([&] { return done == 2 * kCount; }, 10s));
   run_for(50ms);
-  const auto per_side = (heap_in_use() - before) / (2 * count);
+  const auto per_side = (heap_in_use() - before) / (2 * kCount);
   std::printf("idle TLS connection, added by TLS (average of both sides): %zu heap bytes\n",
               per_side);
   // OpenSSL 3.0: a bare SSL object is ~8.5 KiB, a finished TLS 1.3 session ~28 KiB; the
